@@ -1,0 +1,125 @@
+/**
+ * The storage SPI: an offset-addressed, append-only log of *batches*, one per partition.
+ *
+ * Storage knows nothing about what is inside a batch: it assigns `count` consecutive offsets to
+ * each appended batch, keeps the payload bytes exactly as given (a Kafka RecordBatch stays
+ * byte-for-byte), and finds batches again by offset or timestamp. Records, headers, acks and
+ * queue state are encoded by the engine above it (see ../record.ts). Queue state logs (acks,
+ * nacks, committed offsets) and the catalogue are themselves partition logs with small batches.
+ *
+ * Implementations: MemoryStorage (memory.ts, segments are in-heap Buffers) and FileStorage
+ * (file/, segments are files). Both pass test/storage/storage-suite.ts.
+ *
+ * Not thread-safe and not multi-process: one process owns a data directory (FileStorage takes a
+ * lock file).
+ */
+
+export type FsyncPolicy = 'always' | 'interval' | 'never';
+
+export interface PartitionOptions {
+  /**
+   * When `durable()` resolves. `always`: after an fdatasync covering the data (group commit: one
+   * fsync releases every append made before it started). `interval`: after the data is written to
+   * the OS; an fsync runs every `fsyncIntervalMs`. `never`: after the write; the OS decides.
+   * MemoryStorage ignores it.
+   */
+  fsync: FsyncPolicy;
+  /** For `interval`; default 200 ms. */
+  fsyncIntervalMs?: number;
+  /** Maximum bytes of a segment before a new one is rolled; default 64 MiB. */
+  segmentBytes?: number;
+}
+
+/** What the engine hands to storage: one batch of `count` records, opaque `payload` bytes. */
+export interface BatchInput {
+  /** Records in the batch; the batch takes offsets [base, base + count). Must be >= 1. */
+  count: number;
+  /** Largest record timestamp in the batch (ms); used by the time index. */
+  timestamp: number;
+  /** Payload format tag; 0 = Omnibus native records (engine/record.ts), 1 = Kafka RecordBatch v2. 0..255. */
+  format: number;
+  payload: Uint8Array;
+}
+
+/** A batch as read back. `payload` may be a view into a shared buffer: copy it to keep it. */
+export interface StoredBatch {
+  baseOffset: number;
+  count: number;
+  timestamp: number;
+  format: number;
+  payload: Buffer;
+}
+
+export interface PartitionStore {
+  /** First offset still retained (== endOffset when empty). */
+  readonly startOffset: number;
+  /** The offset the next appended record will get. */
+  readonly endOffset: number;
+  /** Bytes retained (all segments, including framing). */
+  readonly sizeBytes: number;
+
+  /**
+   * Appends batches in order and returns the base offset of the first. Offsets are assigned
+   * synchronously, so two appends never interleave. The data is readable at once; call
+   * `durable()` to learn when it is safe (per the fsync policy).
+   * Throws MQ_ERR_CLOSED after close, MQ_ERR_STORAGE after an I/O failure.
+   */
+  append(batches: readonly BatchInput[]): number;
+
+  /**
+   * Resolves when everything appended before this call is durable per the partition's fsync
+   * policy. Cheap to call per publish: concurrent callers share one write + one fsync (group
+   * commit). Rejects with MQ_ERR_STORAGE if the write or fsync failed.
+   */
+  durable(): Promise<void>;
+
+  /**
+   * Batches holding offsets >= `offset`, in order, stopping once `maxBytes` of payload have been
+   * collected (at least one batch is returned if any exists, however large). The first batch may
+   * start before `offset` (batches are not split). Returns [] at the end of the log.
+   * An offset below startOffset reads from startOffset. Never returns a batch that failed its
+   * checksum: it throws MQ_ERR_CORRUPT instead.
+   */
+  read(offset: number, maxBytes: number): Promise<StoredBatch[]>;
+
+  /** The first offset whose batch timestamp is >= `timestamp`, or endOffset if none. */
+  offsetForTimestamp(timestamp: number): Promise<number>;
+
+  /**
+   * Deletes whole segments whose every offset is < `offset` (the active segment is never deleted
+   * unless `offset` >= endOffset and it has data: then it is rolled first). startOffset moves to
+   * the first retained batch. Used for settled-queue cleanup and for retention.
+   */
+  truncateBefore(offset: number): Promise<void>;
+
+  /**
+   * Retention: deletes oldest whole segments while the retained size exceeds `maxBytes`, or while
+   * a segment's newest timestamp is older than `now - maxAgeMs`. The active segment stays.
+   */
+  enforceRetention(opts: { maxBytes?: number; maxAgeMs?: number; now: number }): Promise<void>;
+
+  /** Deletes everything and restarts at `nextOffset` (e.g. Kafka DeleteRecords past the end, queue purge). */
+  reset(nextOffset: number): Promise<void>;
+
+  /** Flushes, fsyncs (if not `never`) and closes. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StorageEngine {
+  /** 'memory' or 'file'. */
+  readonly kind: 'memory' | 'file';
+  /** True when data survives a process restart. */
+  readonly persistent: boolean;
+  /**
+   * Opens (creating if needed) the partition log `name`. Names are engine-chosen paths such as
+   * `topics/orders/0` or `state/orders/acks`: segments of `[A-Za-z0-9._-]` joined by `/`.
+   * Opening a name that is already open returns the same store.
+   */
+  open(name: string, opts: PartitionOptions): Promise<PartitionStore>;
+  /** Names of every stored partition log under `prefix` (exists on disk or in memory). */
+  list(prefix: string): Promise<string[]>;
+  /** Closes (if open) and deletes the log. */
+  remove(name: string): Promise<void>;
+  /** Closes every open store; idempotent. */
+  close(): Promise<void>;
+}
