@@ -1,0 +1,290 @@
+/**
+ * `omnibus bench`: the seed benchmark (src/bench/seed.ts) against the embedded engine or any
+ * connect() URL, with progress on stderr, results on stdout and optionally a JSON file.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import type { Transport } from '../../core/types.js';
+import { runSeed, SEED_DEFAULTS, SeedVerificationError, type SeedOptions, type SeedProgress, type SizeResult } from '../../bench/seed.js';
+import { buildJsonReport, fmtInt, formatSizeResult, formatTable, redactUrl } from '../../bench/report.js';
+import { parseCount, parseFlags, parseFsync, type Fsync } from '../args.js';
+import { CommandError, UsageError, type CliIO, type OutStream } from '../io.js';
+import { loadEngine } from '../engine.js';
+
+const CMD = 'bench';
+
+/** Bench writes go to the OS and are fsynced every 200 ms: see the help text for why. */
+const DEFAULT_BENCH_FSYNC: Fsync = 'interval';
+
+export const benchSummary = 'run the seed benchmark (enqueue then dequeue N messages per size, verified)';
+
+export const benchHelp = `Usage: omnibus bench [flags]
+
+The source article's experiment: for each payload size, enqueue N messages on a
+fresh topic (time recorded at every 10 %), then subscribe with group "bench" and
+dequeue + ack all N (same marks). Payload = 10 ASCII digits of the sequence
+number + filler to the exact size. Every dequeued message is verified (length,
+sequence, no duplicate, none missing, byte total, ack succeeded); any loss or
+duplicate fails the run with exit code 1.
+
+Flags:
+  --count N            messages per size (default 1,000,000; 1e6, 1M, 500k accepted)
+  --count-for S=N,...  per-size override, e.g. 10240=200000
+  --sizes LIST         payload sizes in bytes, >= 10 (default 128,512,1024,10240)
+  --storage KIND       memory | file (default memory)
+  --data DIR           data directory for --storage file (default: a fresh temp
+                       directory, removed afterwards unless --keep)
+  --keep               keep the temp data directory
+  --fsync POLICY       always | interval | never, for --storage file (default
+                       interval: written to the OS at once, fsynced every 200 ms,
+                       like the non-durable brokers of the anchors; use always to
+                       compare with RabbitMQ durable + confirms)
+  --target URL         any connect() URL (e.g. memory://, file:///tmp/q?fsync=always);
+                       replaces --storage/--data/--fsync
+  --publishers N       concurrent publish loops (default 1)
+  --batch N            messages per publish call (default 1000); also how many
+                       un-awaited acks are settled at once
+  --prefetch N         subscriber prefetch (default 1000)
+  --ack MODE           bulk: ack() every delivery without awaiting, settle every
+                       --batch and before each mark (default); each: await every ack
+  --idle-timeout SEC   dequeue gives up after SEC seconds without a message and
+                       reports the rest as lost (default 30)
+  --json FILE          write every result (all marks, rates, RSS, verification)
+  --quiet              no progress output
+  -h, --help           show this help
+
+Output: per size, the 10 cumulative marks of each phase, msg/s and MB/s
+(MB = 10^6 payload bytes), flatness = time of the last 10 % / time of the
+first 10 % (target <= 1.5), the process RSS after each phase and its peak
+(the peak cannot be reset per size in-process); then a table.
+
+Exit codes: 0 all sizes verified, 1 loss/duplicate or engine error, 2 usage.
+`;
+
+const OPTIONS = {
+  count: { type: 'string' },
+  'count-for': { type: 'string' },
+  sizes: { type: 'string' },
+  storage: { type: 'string' },
+  data: { type: 'string' },
+  keep: { type: 'boolean' },
+  fsync: { type: 'string' },
+  target: { type: 'string' },
+  publishers: { type: 'string' },
+  batch: { type: 'string' },
+  prefetch: { type: 'string' },
+  ack: { type: 'string' },
+  'idle-timeout': { type: 'string' },
+  json: { type: 'string' },
+  quiet: { type: 'boolean' },
+} as const;
+
+interface BenchConfig {
+  seed: SeedOptions;
+  /** Where to connect; undefined = a temp directory to create. */
+  target: string | undefined;
+  storage: 'memory' | 'file' | 'target';
+  dataDir: string | undefined;
+  fsync: Fsync | undefined;
+  keep: boolean;
+  json: string | undefined;
+  quiet: boolean;
+}
+
+function str(v: string | boolean | undefined): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function parseSizes(raw: string): number[] {
+  const sizes = raw.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => parseCount(CMD, '--sizes', s, 10));
+  if (sizes.length === 0) throw new UsageError(CMD, '--sizes needs at least one size');
+  return sizes;
+}
+
+function parseCountFor(raw: string): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const part of raw.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const [size, count, more] = part.split('=');
+    if (size === undefined || count === undefined || more !== undefined) throw new UsageError(CMD, `--count-for expects SIZE=COUNT, got "${part}"`);
+    m.set(parseCount(CMD, '--count-for', size, 10), parseCount(CMD, '--count-for', count, 10));
+  }
+  return m;
+}
+
+export function resolveBenchConfig(argv: readonly string[]): BenchConfig {
+  const v = parseFlags(CMD, argv, OPTIONS);
+  const target = str(v.target);
+  const storageRaw = str(v.storage);
+  if (target !== undefined) {
+    for (const f of ['storage', 'data', 'fsync', 'keep'] as const) {
+      if (v[f] !== undefined) throw new UsageError(CMD, `--${f} cannot be combined with --target (put options in the URL)`);
+    }
+  }
+  let storage: BenchConfig['storage'] = 'memory';
+  if (target !== undefined) storage = 'target';
+  else if (storageRaw !== undefined) {
+    if (storageRaw !== 'memory' && storageRaw !== 'file') throw new UsageError(CMD, `--storage must be memory or file, got "${storageRaw}"`);
+    storage = storageRaw;
+  } else if (v.data !== undefined) storage = 'file';
+  if (storage === 'memory') {
+    for (const f of ['data', 'fsync', 'keep'] as const) {
+      if (v[f] !== undefined) throw new UsageError(CMD, `--${f} needs --storage file`);
+    }
+  }
+  const fsyncRaw = str(v.fsync);
+  const ack = str(v.ack) ?? SEED_DEFAULTS.ack;
+  if (ack !== 'bulk' && ack !== 'each') throw new UsageError(CMD, `--ack must be bulk or each, got "${ack}"`);
+  const countRaw = str(v.count);
+  const seed: SeedOptions = {
+    count: countRaw === undefined ? SEED_DEFAULTS.count : parseCount(CMD, '--count', countRaw, 10),
+    countFor: v['count-for'] === undefined ? undefined : parseCountFor(str(v['count-for']) ?? ''),
+    sizes: v.sizes === undefined ? SEED_DEFAULTS.sizes : parseSizes(str(v.sizes) ?? ''),
+    batch: v.batch === undefined ? SEED_DEFAULTS.batch : parseCount(CMD, '--batch', str(v.batch) ?? '', 1),
+    publishers: v.publishers === undefined ? SEED_DEFAULTS.publishers : parseCount(CMD, '--publishers', str(v.publishers) ?? '', 1),
+    prefetch: v.prefetch === undefined ? SEED_DEFAULTS.prefetch : parseCount(CMD, '--prefetch', str(v.prefetch) ?? '', 1),
+    ack,
+    idleTimeoutMs: v['idle-timeout'] === undefined ? SEED_DEFAULTS.idleTimeoutMs : parseSeconds(str(v['idle-timeout']) ?? ''),
+    // Unique per run so a persistent target never mixes in an earlier run's messages.
+    topicPrefix: `omnibus-bench-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
+    group: SEED_DEFAULTS.group,
+  };
+  return {
+    seed,
+    target,
+    storage,
+    dataDir: storage === 'file' && v.data !== undefined ? path.resolve(str(v.data) ?? '') : undefined,
+    fsync: storage === 'file' ? (fsyncRaw === undefined ? DEFAULT_BENCH_FSYNC : parseFsync(CMD, '--fsync', fsyncRaw)) : undefined,
+    keep: v.keep === true,
+    json: str(v.json),
+    quiet: v.quiet === true,
+  };
+}
+
+function parseSeconds(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(CMD, `--idle-timeout must be a positive number of seconds, got "${raw}"`);
+  return n * 1000;
+}
+
+/** Progress on stderr: a redrawn bar on a terminal, else one line at most every 2 s. */
+class ProgressView {
+  readonly #out: OutStream;
+  readonly #tty: boolean;
+  readonly #enabled: boolean;
+  #lastAt = 0;
+  #drawn = false;
+  constructor(out: OutStream, quiet: boolean) {
+    this.#out = out;
+    this.#tty = out.isTTY === true;
+    this.#enabled = !quiet;
+  }
+  update(p: SeedProgress): void {
+    if (!this.#enabled) return;
+    const now = Date.now();
+    const final = p.done >= p.total;
+    if (now - this.#lastAt < (this.#tty ? 100 : 2000) && !(this.#tty && final)) return;
+    this.#lastAt = now;
+    const pct = p.total > 0 ? p.done / p.total : 1;
+    const rate = p.elapsedSec > 0 ? p.done / p.elapsedSec : 0;
+    const where = `[${p.sizeIndex + 1}/${p.sizeCount}] ${p.size} B ${p.phase}`;
+    const nums = `${fmtInt(p.done)}/${fmtInt(p.total)} ${(pct * 100).toFixed(0).padStart(3)}% ${fmtInt(rate)} msg/s ${p.elapsedSec.toFixed(1)} s`;
+    if (this.#tty) {
+      const width = 24;
+      const filled = Math.min(width, Math.floor(pct * width));
+      this.#out.write(`\r\x1b[K${where} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${nums}`);
+      this.#drawn = true;
+    } else {
+      this.#out.write(`bench: ${where} ${nums}\n`);
+    }
+  }
+  /** Erases the bar before other output shares the terminal. */
+  clear(): void {
+    if (this.#drawn) this.#out.write('\r\x1b[K');
+    this.#drawn = false;
+  }
+}
+
+export async function runBench(argv: readonly string[], io: CliIO, version: string): Promise<number> {
+  const cfg = resolveBenchConfig(argv);
+  const { connect } = await loadEngine();
+
+  let tempDir: string | undefined;
+  let url: string;
+  if (cfg.storage === 'target') url = cfg.target ?? 'memory://';
+  else if (cfg.storage === 'memory') url = 'memory://';
+  else {
+    const dir = cfg.dataDir ?? (tempDir = await mkdtemp(path.join(os.tmpdir(), 'omnibus-bench-')));
+    const u = pathToFileURL(dir);
+    u.searchParams.set('fsync', cfg.fsync ?? DEFAULT_BENCH_FSYNC);
+    url = u.toString();
+  }
+
+  const progress = new ProgressView(io.stderr, cfg.quiet);
+  const results: SizeResult[] = [];
+  const startedAt = new Date().toISOString();
+  const s = cfg.seed;
+  let transport: Transport | undefined;
+  let failure: string | undefined;
+  try {
+    transport = await connect(url);
+    const maxPayload = transport.capabilities.maxPayload;
+    const tooBig = s.sizes.find((size) => size > maxPayload);
+    if (tooBig !== undefined) throw new UsageError(CMD, `size ${tooBig} exceeds the target's maximum payload of ${maxPayload} bytes`);
+    io.stdout.write(
+      `omnibus ${version} bench: target ${redactUrl(url)}${tempDir ? ' (temp dir)' : ''}; sizes ${s.sizes.join(',')}; ${fmtInt(s.count)} msgs` +
+        `${s.countFor?.size ? ` (${[...s.countFor].map(([k, n]) => `${k}=${fmtInt(n)}`).join(', ')})` : ''}; batch ${s.batch}; publishers ${s.publishers}; prefetch ${s.prefetch}; ack ${s.ack}\n`,
+    );
+    await runSeed(transport, {
+      ...s,
+      onProgress: (p) => progress.update(p),
+      onSize: (r) => {
+        results.push(r);
+        progress.clear();
+        io.stdout.write(formatSizeResult(r));
+      },
+    });
+  } catch (e) {
+    progress.clear();
+    if (e instanceof SeedVerificationError) {
+      failure = e.message;
+      throw new CommandError(`bench FAILED, ${e.message}`);
+    }
+    failure = e instanceof Error ? e.message : String(e);
+    throw e;
+  } finally {
+    // Results first (a failed run's table shows what was measured), then cleanup.
+    if (results.length > 0) io.stdout.write('\n' + formatTable(results));
+    if (cfg.json !== undefined) {
+      const doc = buildJsonReport(
+        {
+          version,
+          target: redactUrl(url),
+          storage: cfg.storage,
+          fsync: cfg.fsync,
+          startedAt,
+          finishedAt: new Date().toISOString(),
+          ok: failure === undefined && results.length === s.sizes.length,
+          error: failure,
+        },
+        s,
+        results,
+      );
+      try {
+        await writeFile(cfg.json, JSON.stringify(doc, null, 2) + '\n');
+        io.stdout.write(`results written to ${cfg.json}\n`);
+      } catch (e) {
+        io.stderr.write(`omnibus: cannot write ${cfg.json}: ${e instanceof Error ? e.message : String(e)}\n`);
+        failure ??= 'json';
+      }
+    }
+    await transport?.close();
+    if (tempDir !== undefined) {
+      if (cfg.keep) io.stdout.write(`data kept in ${tempDir}\n`);
+      else await rm(tempDir, { recursive: true, force: true });
+    }
+  }
+  return failure === undefined ? 0 : 1;
+}
