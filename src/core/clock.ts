@@ -21,10 +21,16 @@ export const systemClock: Clock = {
   },
 };
 
+interface ManualTimer {
+  at: number;
+  seq: number;
+  fn: () => void;
+}
+
 /** A clock that moves only when told to. `advance` fires due timers in deadline order. */
 export class ManualClock implements Clock {
   #now: number;
-  #timers: { at: number; seq: number; fn: () => void }[] = [];
+  #timers: ManualTimer[] = [];
   #seq = 0;
   constructor(start = 1_700_000_000_000) {
     this.#now = start;
@@ -44,7 +50,7 @@ export class ManualClock implements Clock {
   advance(ms: number): void {
     const target = this.#now + ms;
     for (;;) {
-      let next: (typeof this.#timers)[number] | undefined;
+      let next: ManualTimer | undefined;
       for (const t of this.#timers) if (t.at <= target && (!next || t.at < next.at || (t.at === next.at && t.seq < next.seq))) next = t;
       if (!next) break;
       this.#timers.splice(this.#timers.indexOf(next), 1);

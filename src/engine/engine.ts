@@ -1,0 +1,557 @@
+/**
+ * The embedded engine: topics (logs), groups (queues over logs), committed offsets, dead-letter
+ * routing and the catalogue, over one StorageEngine. No protocol knowledge and no sockets: the
+ * transports (src/transports/) and the wire-protocol sessions (src/protocols/) call this API.
+ *
+ * Storage layout (names passed to StorageEngine.open):
+ *   meta/catalog                  JSON records: topic and group declarations (replayed on open)
+ *   meta/offsets                  JSON records: committed offsets of log consumers (Kafka style)
+ *   topics/<topic>/<lane>         the data: one log per partition and priority lane
+ *   groups/<topic>/<group>        a group's state log: settlements and nacks (see group.ts)
+ *
+ * Concurrency model: single-threaded, like the event loop it runs on. Every public method is
+ * safe to call at any time; appends are ordered by call order.
+ */
+import { err } from '../core/errors.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { Group, type DeadLetterReason, type GroupConfig } from './group.js';
+import { encodeBatch, FORMAT_NATIVE, type DecodedRecord, type RecordInput } from './record.js';
+import { Lane, decodeName, encodeName, laneKey, parseLaneKey, type TopicConfig } from './topic.js';
+import type { FsyncPolicy, PartitionStore, StorageEngine, StoredBatch } from './storage/types.js';
+
+export interface EngineOptions {
+  storage: StorageEngine;
+  clock?: Clock;
+  /** fsync policy for data and state logs; default 'always' for persistent storage. */
+  fsync?: FsyncPolicy;
+  fsyncIntervalMs?: number;
+  /** Segment size of data logs; default 64 MiB. */
+  segmentBytes?: number;
+  /** Partitions of an auto-created topic; default 1. */
+  defaultPartitions?: number;
+  /** Largest accepted message body; default 64 MiB. */
+  maxMessageBytes?: number;
+  /** Receives internal errors that have no caller to throw to (e.g. a background state write failed). */
+  onError?: (e: unknown) => void;
+}
+
+export interface DeadLetterTarget {
+  topic: string;
+}
+
+export interface GroupOptions {
+  leaseMs?: number;
+  maxAttempts?: number;
+  deadLetter?: DeadLetterTarget | undefined;
+  startAt?: 'earliest' | 'latest';
+  messageTtlMs?: number;
+  filter?: ((r: DecodedRecord) => boolean) | undefined;
+}
+
+export interface PublishResult {
+  /** Per partition lane appended: [laneKey, baseOffset, count]. */
+  appended: [string, number, number][];
+}
+
+type CatalogRecord =
+  | { t: 'topic'; name: string; config: TopicConfig }
+  | { t: 'group'; topic: string; name: string; startAt: 'earliest' | 'latest' }
+  | { t: 'drop-topic'; name: string }
+  | { t: 'drop-group'; topic: string; name: string };
+
+export class Topic {
+  readonly lanes = new Map<string, Lane>();
+  readonly groups = new Map<string, Group>();
+  #rr = 0;
+  constructor(
+    readonly name: string,
+    public config: TopicConfig,
+  ) {}
+  /** Round-robin partition for messages without a key. */
+  nextPartition(): number {
+    const p = this.#rr;
+    this.#rr = (this.#rr + 1) % this.config.partitions;
+    return p;
+  }
+}
+
+export class Engine {
+  readonly storage: StorageEngine;
+  readonly clock: Clock;
+  readonly #opts: Required<Pick<EngineOptions, 'fsync' | 'fsyncIntervalMs' | 'segmentBytes' | 'defaultPartitions' | 'maxMessageBytes'>>;
+  readonly #onError: (e: unknown) => void;
+  readonly #topics = new Map<string, Topic>();
+  #creating = new Map<string, Promise<Topic>>();
+  #groupCreating = new Map<string, Promise<Group>>();
+  #catalog!: PartitionStore;
+  #offsetsLog!: PartitionStore;
+  #offsets = new Map<string, { offset: number; metadata: string }>();
+  #closed = false;
+  #housekeeping = new Set<Lane>();
+  #housekeepingScheduled = false;
+  readonly #laneTopic = new Map<Lane, Topic>();
+
+  private constructor(opts: EngineOptions) {
+    this.storage = opts.storage;
+    this.clock = opts.clock ?? systemClock;
+    this.#opts = {
+      fsync: opts.fsync ?? (opts.storage.persistent ? 'always' : 'never'),
+      fsyncIntervalMs: opts.fsyncIntervalMs ?? 200,
+      segmentBytes: opts.segmentBytes ?? 64 * 1024 * 1024,
+      defaultPartitions: opts.defaultPartitions ?? 1,
+      maxMessageBytes: opts.maxMessageBytes ?? 64 * 1024 * 1024,
+    };
+    this.#onError = opts.onError ?? (() => {});
+  }
+
+  /** Opens the engine and recovers every topic and group found in storage. */
+  static async open(opts: EngineOptions): Promise<Engine> {
+    const e = new Engine(opts);
+    await e.#recover();
+    return e;
+  }
+
+  get fsync(): FsyncPolicy {
+    return this.#opts.fsync;
+  }
+
+  get maxMessageBytes(): number {
+    return this.#opts.maxMessageBytes;
+  }
+
+  #partOpts(small = false) {
+    return {
+      fsync: this.#opts.fsync,
+      fsyncIntervalMs: this.#opts.fsyncIntervalMs,
+      segmentBytes: small ? 1024 * 1024 : this.#opts.segmentBytes,
+    };
+  }
+
+  async #recover(): Promise<void> {
+    this.#catalog = await this.storage.open('meta/catalog', this.#partOpts(true));
+    this.#offsetsLog = await this.storage.open('meta/offsets', this.#partOpts(true));
+    const topics = new Map<string, TopicConfig>();
+    const groups = new Map<string, { topic: string; name: string; startAt: 'earliest' | 'latest' }>();
+    for (const rec of await readJsonLog<CatalogRecord>(this.#catalog)) {
+      if (rec.t === 'topic') topics.set(rec.name, rec.config);
+      else if (rec.t === 'drop-topic') {
+        topics.delete(rec.name);
+        for (const [k, g] of groups) if (g.topic === rec.name) groups.delete(k);
+      } else if (rec.t === 'group') groups.set(rec.topic + '\0' + rec.name, rec);
+      else groups.delete(rec.topic + '\0' + rec.name);
+    }
+    for (const rec of await readJsonLog<{ k: string; o: number; m: string }>(this.#offsetsLog)) {
+      this.#offsets.set(rec.k, { offset: rec.o, metadata: rec.m });
+    }
+    for (const [name, config] of topics) {
+      const t = new Topic(name, config);
+      this.#topics.set(name, t);
+      const prefix = `topics/${encodeName(name)}/`;
+      for (const full of await this.storage.list(prefix)) {
+        const key = full.slice(prefix.length);
+        const parsed = parseLaneKey(key);
+        if (!parsed) continue;
+        await this.#openLane(t, parsed.partition, parsed.priority);
+      }
+      for (let p = 0; p < config.partitions; p++) if (!t.lanes.has(laneKey(p, 0))) await this.#openLane(t, p, 0);
+    }
+    for (const g of groups.values()) {
+      const t = this.#topics.get(g.topic);
+      if (!t) continue;
+      const group = await this.#makeGroup(t, g.name, {}, g.startAt, false);
+      await group.recover();
+    }
+    // Data below every group's low-water mark may be deleted now.
+    for (const t of this.#topics.values()) for (const l of t.lanes.values()) this.settledUpTo(l);
+  }
+
+  async #openLane(t: Topic, partition: number, priority: number): Promise<Lane> {
+    const key = laneKey(partition, priority);
+    const existing = t.lanes.get(key);
+    if (existing) return existing;
+    const store = await this.storage.open(`topics/${encodeName(t.name)}/${key}`, this.#partOpts());
+    const again = t.lanes.get(key);
+    if (again) return again;
+    const lane = new Lane(key, partition, priority, store);
+    t.lanes.set(key, lane);
+    this.#laneTopic.set(lane, t);
+    for (const g of t.groups.values()) g.addLane(lane, true);
+    return lane;
+  }
+
+  #check(): void {
+    if (this.#closed) throw err('MQ_ERR_CLOSED', 'the engine is closed');
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Topics
+  // ---------------------------------------------------------------------------------------------
+
+  getTopic(name: string): Topic | undefined {
+    return this.#topics.get(name);
+  }
+
+  topicNames(): string[] {
+    return [...this.#topics.keys()];
+  }
+
+  /** Returns the topic, creating it (with `config` or defaults) if absent. */
+  async topic(name: string, config?: Partial<TopicConfig>): Promise<Topic> {
+    this.#check();
+    const t = this.#topics.get(name);
+    if (t) return t;
+    let p = this.#creating.get(name);
+    if (!p) {
+      p = this.#createTopic(name, config ?? {});
+      this.#creating.set(name, p);
+      p.finally(() => this.#creating.delete(name)).catch(() => {});
+    }
+    return p;
+  }
+
+  async #createTopic(name: string, config: Partial<TopicConfig>): Promise<Topic> {
+    const partitions = config.partitions ?? this.#opts.defaultPartitions;
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > 10_000) {
+      throw err('MQ_ERR_INVALID_ARGUMENT', `partitions must be an integer 1..10000, got ${partitions}`);
+    }
+    const full: TopicConfig = { ...config, partitions };
+    const t = new Topic(name, full);
+    for (let p = 0; p < partitions; p++) await this.#openLane(t, p, 0);
+    this.#topics.set(name, t);
+    appendJsonRecord(this.#catalog, { t: 'topic', name, config: full } satisfies CatalogRecord);
+    await this.#catalog.durable();
+    return t;
+  }
+
+  /** Deletes a topic, its data and its groups. Open subscriptions end. */
+  async deleteTopic(name: string): Promise<boolean> {
+    this.#check();
+    const t = this.#topics.get(name);
+    if (!t) return false;
+    this.#topics.delete(name);
+    for (const g of t.groups.values()) {
+      await g.close();
+      if (g.stateLog) await this.storage.remove(`groups/${encodeName(name)}/${encodeName(g.name)}`);
+    }
+    for (const l of t.lanes.values()) {
+      this.#laneTopic.delete(l);
+      await this.storage.remove(`topics/${encodeName(name)}/${l.key}`);
+    }
+    appendJsonRecord(this.#catalog, { t: 'drop-topic', name } satisfies CatalogRecord);
+    await this.#catalog.durable();
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Publishing
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Appends records to `topicName` (created if absent). Records with a key go to the partition
+   * chosen by hashing the key; others go round-robin per call (all of one call to one partition,
+   * which keeps a batch in one storage frame). Resolves after the data is durable per the fsync
+   * policy. Throws MQ_ERR_PAYLOAD_TOO_LARGE before appending anything if one body is too large.
+   */
+  async publish(topicName: string, records: readonly RecordInput[], opts?: { partition?: number }): Promise<PublishResult> {
+    this.#check();
+    const t = this.#topics.get(topicName) ?? (await this.topic(topicName));
+    const max = t.config.maxMessageBytes ?? this.#opts.maxMessageBytes;
+    let uniform = true;
+    let anyKey = false;
+    const first = records[0];
+    for (const r of records) {
+      if (r.body.byteLength > max) {
+        throw err('MQ_ERR_PAYLOAD_TOO_LARGE', `message body of ${r.body.byteLength} bytes exceeds the limit of ${max}`);
+      }
+      if (r.key !== undefined) anyKey = true;
+      if (r.priority !== first!.priority) uniform = false;
+    }
+    if (records.length === 0) return { appended: [] };
+    const parts = t.config.partitions;
+    const fixed = opts?.partition;
+    if (fixed !== undefined && (fixed < 0 || fixed >= parts || !Number.isInteger(fixed))) {
+      throw err('MQ_ERR_NOT_FOUND', `topic "${topicName}" has no partition ${fixed}`);
+    }
+    // Fast path: one lane for the whole batch.
+    if (uniform && (parts === 1 || fixed !== undefined || !anyKey)) {
+      const p = fixed ?? (parts === 1 ? 0 : t.nextPartition());
+      const lane = t.lanes.get(laneKey(p, first!.priority)) ?? (await this.#openLane(t, p, first!.priority));
+      const base = lane.store.append([{ count: records.length, timestamp: maxTimestamp(records), format: FORMAT_NATIVE, payload: encodeBatch(records) }]);
+      this.#wake(t);
+      await lane.store.durable();
+      return { appended: [[lane.key, base, records.length]] };
+    }
+    const byLane = new Map<string, { p: number; prio: number; recs: RecordInput[] }>();
+    const rr = fixed ?? t.nextPartition();
+    for (const r of records) {
+      const p = fixed ?? (r.key !== undefined ? hashKey(r.key) % parts : rr);
+      const k = laneKey(p, r.priority);
+      let e = byLane.get(k);
+      if (!e) byLane.set(k, (e = { p, prio: r.priority, recs: [] }));
+      e.recs.push(r);
+    }
+    const appended: [string, number, number][] = [];
+    const lanes: Lane[] = [];
+    for (const e of byLane.values()) lanes.push(t.lanes.get(laneKey(e.p, e.prio)) ?? (await this.#openLane(t, e.p, e.prio)));
+    let i = 0;
+    for (const e of byLane.values()) {
+      const lane = lanes[i++]!;
+      const base = lane.store.append([{ count: e.recs.length, timestamp: maxTimestamp(e.recs), format: FORMAT_NATIVE, payload: encodeBatch(e.recs) }]);
+      appended.push([lane.key, base, e.recs.length]);
+    }
+    this.#wake(t);
+    await Promise.all(lanes.map((l) => l.store.durable()));
+    return { appended };
+  }
+
+  /**
+   * Appends a batch in a foreign format (e.g. a Kafka RecordBatch) byte-for-byte to one partition.
+   * Queue groups skip formats they cannot decode (see ARCHITECTURE.md, "foreign batches").
+   */
+  async appendRaw(topicName: string, partition: number, batch: { count: number; timestamp: number; format: number; payload: Uint8Array }): Promise<number> {
+    this.#check();
+    const t = this.#topics.get(topicName) ?? (await this.topic(topicName));
+    const lane = t.lanes.get(laneKey(partition, 0));
+    if (!lane) throw err('MQ_ERR_NOT_FOUND', `topic "${topicName}" has no partition ${partition}`);
+    const base = lane.store.append([batch]);
+    this.#wake(t);
+    await lane.store.durable();
+    return base;
+  }
+
+  #wake(t: Topic): void {
+    for (const g of t.groups.values()) if (g.consumers.length > 0) g.schedulePump();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Log view (Kafka Fetch, Redis XRANGE, AMQP stream queues)
+  // ---------------------------------------------------------------------------------------------
+
+  /** Raw batches of partition `partition` (priority-0 lane) from `offset`. */
+  async readLog(topicName: string, partition: number, offset: number, maxBytes: number): Promise<StoredBatch[]> {
+    this.#check();
+    const lane = this.#lane(topicName, partition);
+    if (offset > lane.store.endOffset || offset < lane.store.startOffset) {
+      throw err('MQ_ERR_OFFSET_OUT_OF_RANGE', `offset ${offset} is outside [${lane.store.startOffset}, ${lane.store.endOffset}] of ${topicName}/${partition}`);
+    }
+    return lane.store.read(offset, maxBytes);
+  }
+
+  /** Log bounds of a partition: [startOffset, endOffset). */
+  logBounds(topicName: string, partition: number): { start: number; end: number } {
+    const lane = this.#lane(topicName, partition);
+    return { start: lane.store.startOffset, end: lane.store.endOffset };
+  }
+
+  async offsetForTimestamp(topicName: string, partition: number, timestamp: number): Promise<number> {
+    return this.#lane(topicName, partition).store.offsetForTimestamp(timestamp);
+  }
+
+  #lane(topicName: string, partition: number): Lane {
+    const t = this.#topics.get(topicName);
+    const lane = t?.lanes.get(laneKey(partition, 0));
+    if (!lane) throw err('MQ_ERR_NOT_FOUND', `no partition ${partition} of topic "${topicName}"`);
+    return lane;
+  }
+
+  /** Stores a log consumer's committed offset (durable per the fsync policy). */
+  async commitOffset(group: string, topicName: string, partition: number, offset: number, metadata = ''): Promise<void> {
+    this.#check();
+    const k = `${group}\0${topicName}\0${partition}`;
+    this.#offsets.set(k, { offset, metadata });
+    appendJsonRecord(this.#offsetsLog, { k, o: offset, m: metadata });
+    await this.#offsetsLog.durable();
+    if (this.#offsetsLog.sizeBytes > 4 * 1024 * 1024) await this.#compactOffsets();
+  }
+
+  committedOffset(group: string, topicName: string, partition: number): { offset: number; metadata: string } | undefined {
+    return this.#offsets.get(`${group}\0${topicName}\0${partition}`);
+  }
+
+  async #compactOffsets(): Promise<void> {
+    let at = -1;
+    for (const [k, v] of this.#offsets) {
+      const o = appendJsonRecord(this.#offsetsLog, { k, o: v.offset, m: v.metadata });
+      if (at < 0) at = o;
+    }
+    await this.#offsetsLog.durable();
+    if (at >= 0) await this.#offsetsLog.truncateBefore(at);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Groups (queue semantics)
+  // ---------------------------------------------------------------------------------------------
+
+  /** Returns the group, creating it if absent. Options given here update the group's config. */
+  async group(topicName: string, name: string, opts: GroupOptions = {}): Promise<Group> {
+    this.#check();
+    const t = this.#topics.get(topicName) ?? (await this.topic(topicName));
+    const existing = t.groups.get(name);
+    if (existing) {
+      applyGroupOptions(existing.config, opts);
+      if (opts.deadLetter !== undefined) this.#deadLetters.set(existing, opts.deadLetter);
+      return existing;
+    }
+    const key = topicName + '\0' + name;
+    let p = this.#groupCreating.get(key);
+    if (!p) {
+      p = this.#makeGroup(t, name, opts, opts.startAt ?? 'earliest', true);
+      this.#groupCreating.set(key, p);
+      p.finally(() => this.#groupCreating.delete(key)).catch(() => {});
+    }
+    const g = await p;
+    applyGroupOptions(g.config, opts);
+    if (opts.deadLetter !== undefined) this.#deadLetters.set(g, opts.deadLetter);
+    return g;
+  }
+
+  readonly #deadLetters = new WeakMap<Group, DeadLetterTarget>();
+
+  async #makeGroup(t: Topic, name: string, opts: GroupOptions, startAt: 'earliest' | 'latest', declare: boolean): Promise<Group> {
+    const stateLog = this.storage.persistent ? await this.storage.open(`groups/${encodeName(t.name)}/${encodeName(name)}`, this.#partOpts(true)) : undefined;
+    const config: GroupConfig = { leaseMs: 30_000, maxAttempts: 0, messageTtlMs: t.config.messageTtlMs ?? 0 };
+    applyGroupOptions(config, opts);
+    const g = new Group(t.name, name, config, this.#groupHost, stateLog, startAt);
+    for (const lane of [...t.lanes.values()]) g.addLane(lane);
+    t.groups.set(name, g);
+    if (declare) {
+      appendJsonRecord(this.#catalog, { t: 'group', topic: t.name, name, startAt } satisfies CatalogRecord);
+      await this.#catalog.durable();
+    }
+    return g;
+  }
+
+  /** Deletes a group and its state. */
+  async deleteGroup(topicName: string, name: string): Promise<boolean> {
+    this.#check();
+    const t = this.#topics.get(topicName);
+    const g = t?.groups.get(name);
+    if (!t || !g) return false;
+    t.groups.delete(name);
+    await g.close();
+    if (g.stateLog) await this.storage.remove(`groups/${encodeName(topicName)}/${encodeName(name)}`);
+    appendJsonRecord(this.#catalog, { t: 'drop-group', topic: topicName, name } satisfies CatalogRecord);
+    await this.#catalog.durable();
+    for (const l of t.lanes.values()) this.settledUpTo(l);
+    return true;
+  }
+
+  readonly #groupHost = {
+    engine: this as Engine,
+    get clock(): Clock {
+      return this.engine.clock;
+    },
+    deadLetter: (g: Group, rec: DecodedRecord, reason: DeadLetterReason, attempt: number, detail: string | undefined) =>
+      this.#deadLetter(g, rec, reason, attempt, detail),
+    onError: (e: unknown) => this.#onError(e),
+    settledUpTo: (lane: Lane) => this.settledUpTo(lane),
+  };
+
+  async #deadLetter(g: Group, rec: DecodedRecord, reason: DeadLetterReason, attempt: number, detail: string | undefined): Promise<void> {
+    const target = this.#deadLetters.get(g);
+    if (!target || this.#closed) return;
+    const headers: Record<string, string> = {
+      ...rec.headers,
+      'x-death-reason': reason,
+      'x-attempts': String(attempt),
+      'x-original-topic': g.topicName,
+      'x-original-group': g.name,
+    };
+    if (detail !== undefined) headers['x-error-message'] = detail;
+    await this.publish(target.topic, [{ body: rec.body, key: rec.key, headers, timestamp: rec.timestamp, priority: rec.priority }]);
+  }
+
+  /**
+   * Called whenever a group settles in `lane`: schedules (once per turn) deletion of segments that
+   * every group has settled. A topic with retention configured keeps its data for its log readers
+   * and is trimmed by retention instead.
+   */
+  settledUpTo(lane: Lane): void {
+    this.#housekeeping.add(lane);
+    if (this.#housekeepingScheduled) return;
+    this.#housekeepingScheduled = true;
+    setImmediate(() => {
+      this.#housekeepingScheduled = false;
+      const lanes = [...this.#housekeeping];
+      this.#housekeeping.clear();
+      for (const l of lanes) this.#trim(l).catch((e: unknown) => this.#onError(e));
+    });
+  }
+
+  async #trim(lane: Lane): Promise<void> {
+    const t = this.#laneTopic.get(lane);
+    if (!t || this.#closed) return;
+    if (t.config.retentionMs !== undefined || t.config.retentionBytes !== undefined) {
+      await lane.store.enforceRetention({ maxBytes: t.config.retentionBytes, maxAgeMs: t.config.retentionMs, now: this.clock.now() });
+      return;
+    }
+    if (t.groups.size === 0) return;
+    let min = Infinity;
+    for (const g of t.groups.values()) min = Math.min(min, g.lowWater(lane.key) ?? lane.store.startOffset);
+    if (min > lane.store.startOffset && min !== Infinity) await lane.store.truncateBefore(min);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Lifecycle
+  // ---------------------------------------------------------------------------------------------
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Returns every lease, writes group state, fsyncs and closes storage. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const t of this.#topics.values()) for (const g of t.groups.values()) await g.close();
+    await this.storage.close();
+  }
+}
+
+function applyGroupOptions(c: GroupConfig, o: GroupOptions): void {
+  if (o.leaseMs !== undefined) {
+    if (!(o.leaseMs > 0)) throw err('MQ_ERR_INVALID_ARGUMENT', `leaseMs must be > 0, got ${o.leaseMs}`);
+    c.leaseMs = o.leaseMs;
+  }
+  if (o.maxAttempts !== undefined) {
+    if (!(o.maxAttempts >= 0) || !Number.isInteger(o.maxAttempts)) throw err('MQ_ERR_INVALID_ARGUMENT', `maxAttempts must be an integer >= 0`);
+    c.maxAttempts = o.maxAttempts;
+  }
+  if (o.messageTtlMs !== undefined) c.messageTtlMs = o.messageTtlMs;
+  if (o.filter !== undefined) c.filter = o.filter;
+}
+
+function maxTimestamp(records: readonly RecordInput[]): number {
+  let m = 0;
+  for (const r of records) if (r.timestamp > m) m = r.timestamp;
+  return m;
+}
+
+/** FNV-1a over UTF-16 code units: stable, cheap, and good enough to spread keys over partitions. */
+export function hashKey(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function appendJsonRecord(log: PartitionStore, v: unknown): number {
+  return log.append([{ count: 1, timestamp: Date.now(), format: FORMAT_NATIVE, payload: Buffer.from(JSON.stringify(v)) }]);
+}
+
+async function readJsonLog<T>(log: PartitionStore): Promise<T[]> {
+  const out: T[] = [];
+  for (let off = log.startOffset; off < log.endOffset; ) {
+    const batches = await log.read(off, 1 << 20);
+    if (batches.length === 0) break;
+    for (const b of batches) {
+      if (b.baseOffset >= off) out.push(JSON.parse(b.payload.toString('utf8')) as T);
+      off = b.baseOffset + b.count;
+    }
+  }
+  return out;
+}
+
+export { decodeName };

@@ -1,0 +1,67 @@
+/**
+ * A topic is a named log: P partitions, each split into priority *lanes*. A lane is one storage
+ * partition log (`topics/<topic>/<partition>` for priority 0, `.../<partition>.p<N>` for N > 0).
+ *
+ * Priority lanes are created lazily, on the first message with that priority, so a topic that
+ * never sees priorities costs exactly one storage log per partition. Readers that want the log
+ * view (Kafka Fetch, Redis XRANGE, AMQP streams) read lane `<partition>` (priority 0); queue
+ * groups read every lane, highest priority first.
+ *
+ * This module does not know about consumers or acks (group.ts) or routing (routing/).
+ */
+import type { PartitionStore } from './storage/types.js';
+
+export interface TopicConfig {
+  partitions: number;
+  /** Retention for the log view; absent = keep until every group has settled (queue semantics). */
+  retentionMs?: number | undefined;
+  retentionBytes?: number | undefined;
+  /** Per-queue message TTL (AMQP x-message-ttl), applied at delivery time. */
+  messageTtlMs?: number | undefined;
+  /** Largest accepted body. */
+  maxMessageBytes?: number | undefined;
+}
+
+export class Lane {
+  /** Records appended since open, for wakeups; the store's endOffset is the truth. */
+  constructor(
+    readonly key: string,
+    readonly partition: number,
+    readonly priority: number,
+    readonly store: PartitionStore,
+  ) {}
+}
+
+export function laneKey(partition: number, priority: number): string {
+  return priority === 0 ? String(partition) : `${partition}.p${priority}`;
+}
+
+export function parseLaneKey(key: string): { partition: number; priority: number } | undefined {
+  const m = /^(\d+)(?:\.p(\d+))?$/.exec(key);
+  if (!m) return undefined;
+  return { partition: Number(m[1]), priority: m[2] === undefined ? 0 : Number(m[2]) };
+}
+
+/** Storage-safe encoding of a user-chosen name: [A-Za-z0-9.-] kept, everything else as _HH. */
+export function encodeName(name: string): string {
+  let out = '';
+  for (const b of Buffer.from(name, 'utf8')) {
+    const c = String.fromCharCode(b);
+    out += /[A-Za-z0-9-]/.test(c) || (c === '.' && out.length > 0) ? c : '_' + b.toString(16).padStart(2, '0');
+  }
+  if (out.length === 0) return '_';
+  return out;
+}
+
+export function decodeName(encoded: string): string {
+  if (encoded === '_') return '';
+  const bytes: number[] = [];
+  for (let i = 0; i < encoded.length; i++) {
+    const c = encoded[i]!;
+    if (c === '_') {
+      bytes.push(parseInt(encoded.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(c.charCodeAt(0));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
