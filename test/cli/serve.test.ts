@@ -1,0 +1,169 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { resolveServeConfig, storageUrl, DEFAULT_HEALTH_PORT } from '../../src/cli/commands/serve.js';
+import { execCli, isOneErrorLine, runCli, spawnCli, waitForOutput } from './helpers.js';
+
+test('serve --memory answers /healthz and /readyz, and exits 0 on SIGTERM', async () => {
+  const child = spawnCli(['serve', '--memory', '--health-port', '0']);
+  let stdout = '';
+  child.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  try {
+    const m = await waitForOutput(child, /health http:\/\/([\d.]+:\d+)\/healthz/);
+    await waitForOutput(child, /data: .*\n/);
+    const base = `http://${m[1]}`;
+    const h = await fetch(`${base}/healthz`);
+    assert.equal(h.status, 200);
+    assert.match(h.headers.get('content-type') ?? '', /application\/json/);
+    const body = (await h.json()) as Record<string, unknown>;
+    assert.equal(body.status, 'ok');
+    assert.equal(body.storage, 'memory');
+    assert.equal(body.dataDir, null);
+    assert.equal(typeof body.uptimeSec, 'number');
+    const r = await fetch(`${base}/readyz`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(await r.json(), { ready: true, phase: 'serving' });
+    assert.equal((await fetch(`${base}/nope`)).status, 404);
+    assert.match(stdout, /data: in memory only/);
+    assert.match(stdout, /not available yet: amqp, resp, kafka, stomp, mqtt/);
+
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 0, `stderr: ${stderr}`);
+    assert.match(stdout, /received SIGTERM, shutting down/);
+    assert.match(stdout, /stopped/);
+    assert.equal(stderr, '');
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
+
+test('serve with every listener disabled and health off still starts and stops in-process', async () => {
+  const ac = new AbortController();
+  const run = runCli(['serve', '--memory', '--health-port', 'off', '--no-amqp', '--no-resp', '--no-kafka', '--no-stomp', '--no-mqtt'], { signal: ac.signal });
+  await new Promise((r) => setTimeout(r, 300));
+  ac.abort();
+  const r = await run;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /listening: health off/);
+  assert.doesNotMatch(r.stdout, /not available yet/);
+  assert.match(r.stdout, /stopped/);
+});
+
+test('serve on a busy health port exits 1 with one line', async () => {
+  const { createServer } = await import('node:net');
+  const blocker = createServer();
+  await new Promise<void>((res) => blocker.listen(0, '127.0.0.1', () => res()));
+  const busy = (blocker.address() as { port: number }).port;
+  try {
+    const r = await runCli(['serve', '--memory', '--health-port', String(busy)]);
+    assert.equal(r.code, 1);
+    assert.ok(isOneErrorLine(r.stderr), r.stderr);
+    assert.match(r.stderr, /health port 127\.0\.0\.1:\d+ is already in use/);
+  } finally {
+    blocker.close();
+  }
+});
+
+test('serve with a data "directory" that is a regular file exits 1 with one line', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'omnibus-cli-'));
+  const file = path.join(dir, 'not-a-dir');
+  writeFileSync(file, 'x');
+  try {
+    const r = await execCli(['serve', '--data', file, '--health-port', '0']);
+    assert.equal(r.code, 1, `stdout: ${r.stdout} stderr: ${r.stderr}`);
+    assert.ok(isOneErrorLine(r.stderr), r.stderr);
+    assert.doesNotMatch(r.stderr, /OMNIBUS_DEBUG/, 'an engine error (OmnibusError), not an unexpected one');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('serve with an unusable data path (/proc/nonexistent) exits 1 with one line', async () => {
+  const r = await execCli(['serve', '--data', '/proc/nonexistent/omnibus', '--health-port', '0']);
+  assert.equal(r.code, 1, `stdout: ${r.stdout} stderr: ${r.stderr}`);
+  assert.ok(isOneErrorLine(r.stderr), r.stderr);
+  assert.doesNotMatch(r.stderr, /OMNIBUS_DEBUG/, 'an engine error (OmnibusError), not an unexpected one');
+});
+
+test('settings: flag > env > config file > default', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'omnibus-cfg-'));
+  const cfgFile = path.join(dir, 'omnibus.json');
+  writeFileSync(cfgFile, JSON.stringify({ data: 'store', fsync: 'never', host: '0.0.0.0', 'health-port': 1111, 'amqp-port': 7000, 'mqtt-port': 'off' }));
+  try {
+    const def = resolveServeConfig([], {}, '/srv');
+    assert.equal(def.storage, 'file');
+    assert.equal(def.dataDir, '/srv/data');
+    assert.equal(def.fsync, 'always');
+    assert.equal(def.host, '127.0.0.1');
+    assert.equal(def.healthPort, DEFAULT_HEALTH_PORT);
+    assert.equal(def.protocols.find((p) => p.name === 'amqp')?.port, 5672);
+
+    const fromFile = resolveServeConfig(['--config', cfgFile], {}, '/srv');
+    assert.equal(fromFile.dataDir, path.join(dir, 'store'), 'relative data in a config file is relative to the file');
+    assert.equal(fromFile.fsync, 'never');
+    assert.equal(fromFile.host, '0.0.0.0');
+    assert.equal(fromFile.healthPort, 1111);
+    assert.equal(fromFile.protocols.find((p) => p.name === 'amqp')?.port, 7000);
+    assert.equal(fromFile.protocols.find((p) => p.name === 'mqtt')?.port, undefined);
+
+    const env = { OMNIBUS_CONFIG: cfgFile, OMNIBUS_FSYNC: 'interval', OMNIBUS_AMQP_PORT: '7001', OMNIBUS_DATA: '/var/q' };
+    const fromEnv = resolveServeConfig([], env, '/srv');
+    assert.equal(fromEnv.fsync, 'interval');
+    assert.equal(fromEnv.dataDir, '/var/q');
+    assert.equal(fromEnv.host, '0.0.0.0', 'not in env: the config file still applies');
+    assert.equal(fromEnv.protocols.find((p) => p.name === 'amqp')?.port, 7001);
+
+    const fromFlags = resolveServeConfig(['--fsync', 'always', '--amqp-port', '7002', '--data', 'here'], env, '/srv');
+    assert.equal(fromFlags.fsync, 'always');
+    assert.equal(fromFlags.dataDir, '/srv/here');
+    assert.equal(fromFlags.protocols.find((p) => p.name === 'amqp')?.port, 7002);
+
+    const mem = resolveServeConfig([], { OMNIBUS_MEMORY: '1', OMNIBUS_CONFIG: cfgFile }, '/srv');
+    assert.equal(mem.storage, 'memory');
+    assert.equal(storageUrl(mem), 'memory://');
+    const flagBeatsEnvMemory = resolveServeConfig(['--data', 'd'], { OMNIBUS_MEMORY: 'true' }, '/srv');
+    assert.equal(flagBeatsEnvMemory.storage, 'file');
+
+    const off = resolveServeConfig(['--no-amqp'], env, '/srv');
+    assert.equal(off.protocols.find((p) => p.name === 'amqp')?.port, undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('storage url encodes the path and carries fsync', () => {
+  const cfg = resolveServeConfig(['--data', '/tmp/with space#1', '--fsync', 'interval'], {}, '/');
+  assert.equal(storageUrl(cfg), 'file:///tmp/with%20space%231?fsync=interval');
+});
+
+test('bad config files and env values are usage errors (exit 2)', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'omnibus-cfg-'));
+  try {
+    const bad = path.join(dir, 'bad.json');
+    writeFileSync(bad, '{ not json');
+    const unknown = path.join(dir, 'unknown.json');
+    writeFileSync(unknown, JSON.stringify({ dta: 'x' }));
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [['serve', '--config', bad], {}, /is not valid JSON/],
+      [['serve', '--config', unknown], {}, /unknown key "dta"/],
+      [['serve', '--config', path.join(dir, 'missing.json')], {}, /cannot read config file .*ENOENT/],
+      [['serve'], { OMNIBUS_FSYNC: 'later' }, /OMNIBUS_FSYNC must be one of/],
+      [['serve'], { OMNIBUS_KAFKA_PORT: 'x' }, /OMNIBUS_KAFKA_PORT must be a port/],
+    ];
+    for (const [argv, env, re] of cases) {
+      const r = await runCli(argv, { env });
+      assert.equal(r.code, 2, r.stderr);
+      assert.ok(isOneErrorLine(r.stderr), r.stderr);
+      assert.match(r.stderr, re);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
