@@ -1,0 +1,344 @@
+/**
+ * The queue state machine (ready → leased → settled | ready | delayed | dead), driven by a manual
+ * clock so leases, delays and TTLs need no sleeps. Runs on in-memory storage; the persistence of
+ * the same state is covered by recovery.test.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/core/clock.js';
+import { Engine } from '../../src/engine/engine.js';
+import type { ConsumerSink, DeliveryImpl } from '../../src/engine/group.js';
+import { MemoryStorage } from '../../src/engine/storage/memory.js';
+import type { RecordInput } from '../../src/engine/record.js';
+
+function rec(body: string, extra: Partial<RecordInput> = {}): RecordInput {
+  return { body: Buffer.from(body), timestamp: 1, priority: 0, ...extra };
+}
+
+class Sink implements ConsumerSink {
+  got: DeliveryImpl[] = [];
+  constructor(readonly prefetch = 100) {}
+  push(d: DeliveryImpl): void {
+    this.got.push(d);
+  }
+  bodies(): string[] {
+    return this.got.map((d) => d.body.toString());
+  }
+}
+
+/** Lets queued microtasks and immediates run (the pump is asynchronous). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+}
+
+async function setup() {
+  const clock = new ManualClock();
+  const engine = await Engine.open({ storage: new MemoryStorage(), clock });
+  return { clock, engine };
+}
+
+test('messages published before the group exists are delivered to it in order', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', [rec('a'), rec('b'), rec('c')]);
+  const g = await engine.group('q', 'g');
+  const s = new Sink();
+  g.addConsumer(s);
+  await settle();
+  assert.deepEqual(s.bodies(), ['a', 'b', 'c']);
+  assert.deepEqual(s.got.map((d) => d.attempt), [1, 1, 1]);
+  await engine.close();
+});
+
+test('a group never holds more unsettled deliveries for a consumer than its prefetch', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', Array.from({ length: 10 }, (_, i) => rec(String(i))));
+  const g = await engine.group('q', 'g');
+  const s = new Sink(3);
+  g.addConsumer(s);
+  await settle();
+  assert.equal(s.got.length, 3);
+  await s.got[0]!.ack();
+  await settle();
+  // Refill happens when half the window is free: one ack of three is not yet half.
+  assert.equal(s.got.length, 3);
+  await s.got[1]!.ack();
+  await settle();
+  assert.equal(s.got.length, 5);
+  await engine.close();
+});
+
+test('competing consumers in one group share the messages, two groups each get all', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', Array.from({ length: 6 }, (_, i) => rec(String(i))));
+  const g1 = await engine.group('q', 'one');
+  const g2 = await engine.group('q', 'two');
+  const a = new Sink(), b = new Sink(), c = new Sink();
+  g1.addConsumer(a);
+  g1.addConsumer(b);
+  g2.addConsumer(c);
+  await settle();
+  assert.equal(a.got.length + b.got.length, 6);
+  assert.ok(a.got.length > 0 && b.got.length > 0);
+  assert.equal(c.got.length, 6);
+  await engine.close();
+});
+
+test('a nacked message is redelivered first, with attempt 2 and redelivered set', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', [rec('a'), rec('b')]);
+  const g = await engine.group('q', 'g');
+  const s = new Sink(1);
+  g.addConsumer(s);
+  await settle();
+  await s.got[0]!.nack();
+  await settle();
+  assert.equal(s.got[1]!.body.toString(), 'a');
+  assert.equal(s.got[1]!.attempt, 2);
+  assert.equal(s.got[1]!.redelivered, true);
+  await engine.close();
+});
+
+test('nack with delay redelivers after the delay, not before', async () => {
+  const { clock, engine } = await setup();
+  await engine.publish('q', [rec('a')]);
+  const g = await engine.group('q', 'g');
+  const s = new Sink();
+  g.addConsumer(s);
+  await settle();
+  await s.got[0]!.nack({ delayMs: 5000 });
+  clock.advance(4999);
+  await settle();
+  assert.equal(s.got.length, 1);
+  clock.advance(1);
+  await settle();
+  assert.equal(s.got.length, 2);
+  assert.equal(s.got[1]!.attempt, 2);
+  await engine.close();
+});
+
+test('a message published with a delay is held until it is due while later ones flow', async () => {
+  const { clock, engine } = await setup();
+  const now = clock.now();
+  await engine.publish('q', [rec('late', { deliverAt: now + 60_000 }), rec('now')]);
+  const g = await engine.group('q', 'g');
+  const s = new Sink();
+  g.addConsumer(s);
+  await settle();
+  assert.deepEqual(s.bodies(), ['now']);
+  assert.equal(g.delayedCount, 1);
+  await s.got[0]!.ack();
+  clock.advance(60_000);
+  await settle();
+  assert.deepEqual(s.bodies(), ['now', 'late']);
+  await engine.close();
+});
+
+test('an expired lease aborts the delivery signal and redelivers; a late ack rejects with MQ_ERR_LEASE_LOST', async () => {
+  const { clock, engine } = await setup();
+  await engine.publish('q', [rec('a')]);
+  const g = await engine.group('q', 'g', { leaseMs: 1000 });
+  const s = new Sink();
+  g.addConsumer(s);
+  await settle();
+  const first = s.got[0]!;
+  const signal = first.signal;
+  clock.advance(999);
+  assert.equal(signal.aborted, false);
+  clock.advance(1);
+  assert.equal(signal.aborted, true);
+  await settle();
+  assert.equal(s.got.length, 2);
+  assert.equal(s.got[1]!.attempt, 2);
+  await assert.rejects(first.ack(), { code: 'MQ_ERR_LEASE_LOST' });
+  await engine.close();
+});
+
+test('extend keeps a lease alive past its original deadline', async () => {
+  const { clock, engine } = await setup();
+  await engine.publish('q', [rec('a')]);
+  const g = await engine.group('q', 'g', { leaseMs: 1000 });
+  const s = new Sink();
+  g.addConsumer(s);
+  await settle();
+  clock.advance(900);
+  await s.got[0]!.extend(1000);
+  clock.advance(900);
+  assert.equal(s.got[0]!.signal.aborted, false);
+  await settle();
+  assert.equal(s.got.length, 1);
+  await s.got[0]!.ack();
+  await engine.close();
+});
+
+test('the first settlement wins: ack after nack resolves and changes nothing', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', [rec('a')]);
+  const g = await engine.group('q', 'g');
+  const s = new Sink(1);
+  g.addConsumer(s);
+  await settle();
+  await s.got[0]!.nack();
+  await s.got[0]!.ack();
+  await s.got[0]!.reject('x');
+  await settle();
+  assert.equal(s.got.length, 2);
+  await engine.close();
+});
+
+test('after maxAttempts a nacked message is dead-lettered with reason and attempt headers', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', [rec('poison', { headers: { k: 'v' } })]);
+  const g = await engine.group('q', 'g', { maxAttempts: 2, deadLetter: { topic: 'q.dlq' } });
+  const s = new Sink();
+  g.addConsumer(s);
+  await settle();
+  await s.got[0]!.nack();
+  await settle();
+  await s.got[1]!.nack();
+  await settle();
+  assert.equal(s.got.length, 2);
+  const dg = await engine.group('q.dlq', 'd');
+  const d = new Sink();
+  dg.addConsumer(d);
+  await settle();
+  assert.equal(d.got.length, 1);
+  assert.equal(d.got[0]!.body.toString(), 'poison');
+  assert.equal(d.got[0]!.headers['x-death-reason'], 'max-attempts');
+  assert.equal(d.got[0]!.headers['x-attempts'], '2');
+  assert.equal(d.got[0]!.headers['x-original-topic'], 'q');
+  assert.equal(d.got[0]!.headers['k'], 'v');
+  await engine.close();
+});
+
+test('reject dead-letters at once with the reason as x-error-message', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', [rec('bad')]);
+  const g = await engine.group('q', 'g', { deadLetter: { topic: 'dlq' } });
+  const s = new Sink();
+  g.addConsumer(s);
+  await settle();
+  await s.got[0]!.reject('cannot parse');
+  const d = new Sink();
+  (await engine.group('dlq', 'd')).addConsumer(d);
+  await settle();
+  assert.equal(d.got[0]!.headers['x-death-reason'], 'rejected');
+  assert.equal(d.got[0]!.headers['x-error-message'], 'cannot parse');
+  await engine.close();
+});
+
+test('higher priorities are delivered first among ready messages', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', [rec('low1'), rec('high', { priority: 9 }), rec('low2'), rec('mid', { priority: 5 })]);
+  const g = await engine.group('q', 'g');
+  const s = new Sink();
+  g.addConsumer(s);
+  await settle();
+  assert.deepEqual(s.bodies(), ['high', 'mid', 'low1', 'low2']);
+  await engine.close();
+});
+
+test('a message past its TTL is not delivered and is dead-lettered as expired', async () => {
+  const { clock, engine } = await setup();
+  await engine.publish('q', [rec('old', { expiresAt: clock.now() + 100 }), rec('fresh')]);
+  const g = await engine.group('q', 'g', { deadLetter: { topic: 'dead' } });
+  clock.advance(100);
+  const s = new Sink();
+  g.addConsumer(s);
+  await settle();
+  assert.deepEqual(s.bodies(), ['fresh']);
+  const d = new Sink();
+  (await engine.group('dead', 'd')).addConsumer(d);
+  await settle();
+  assert.equal(d.got[0]!.headers['x-death-reason'], 'expired');
+  await engine.close();
+});
+
+test('removing a consumer returns its unsettled messages to the others', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', [rec('a'), rec('b')]);
+  const g = await engine.group('q', 'g');
+  const s1 = new Sink();
+  const c1 = g.addConsumer(s1);
+  await settle();
+  assert.equal(s1.got.length, 2);
+  const s2 = new Sink();
+  g.addConsumer(s2);
+  g.removeConsumer(c1);
+  await settle();
+  assert.deepEqual(s2.bodies(), ['a', 'b']);
+  assert.equal(s1.got[0]!.signal.aborted, true);
+  await engine.close();
+});
+
+test('a group filter settles non-matching messages without delivering them', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', [rec('a', { headers: { color: 'red' } }), rec('b', { headers: { color: 'blue' } })]);
+  const g = await engine.group('q', 'g', { filter: (r) => r.headers['color'] === 'blue' });
+  const s = new Sink();
+  g.addConsumer(s);
+  await settle();
+  assert.deepEqual(s.bodies(), ['b']);
+  await engine.close();
+});
+
+test('purge drops ready messages and keeps leased ones', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', [rec('a'), rec('b'), rec('c')]);
+  const g = await engine.group('q', 'g');
+  const s = new Sink(1);
+  g.addConsumer(s);
+  await settle();
+  assert.equal(g.purge(), 2);
+  await s.got[0]!.ack();
+  await settle();
+  assert.equal(s.got.length, 1);
+  await engine.publish('q', [rec('d')]);
+  await settle();
+  assert.deepEqual(s.bodies(), ['a', 'd']);
+  await engine.close();
+});
+
+test('keyed messages land on the same partition and keep their order', async () => {
+  const { engine } = await setup();
+  await engine.topic('k', { partitions: 4 });
+  const msgs: RecordInput[] = [];
+  for (let i = 0; i < 40; i++) msgs.push(rec(`${i % 4}:${i}`, { key: `key${i % 4}` }));
+  await engine.publish('k', msgs);
+  const g = await engine.group('k', 'g');
+  const s = new Sink(1000);
+  g.addConsumer(s);
+  await settle();
+  assert.equal(s.got.length, 40);
+  const byKey = new Map<string, number[]>();
+  for (const d of s.got) {
+    const [k, i] = d.body.toString().split(':');
+    byKey.set(k!, [...(byKey.get(k!) ?? []), Number(i)]);
+    const parts = new Set(s.got.filter((x) => x.key === d.key).map((x) => x.partition));
+    assert.equal(parts.size, 1);
+  }
+  for (const seq of byKey.values()) assert.deepEqual(seq, [...seq].sort((a, b) => a - b));
+  await engine.close();
+});
+
+test('a publish with a body over the limit is refused before anything is appended', async () => {
+  const engine = await Engine.open({ storage: new MemoryStorage(), maxMessageBytes: 10 });
+  await assert.rejects(engine.publish('q', [rec('ok'), rec('x'.repeat(11))]), { code: 'MQ_ERR_PAYLOAD_TOO_LARGE' });
+  assert.equal(engine.logBounds('q', 0).end, 0);
+  await engine.close();
+});
+
+test('settled segments are deleted once every group has passed them', async () => {
+  const engine = await Engine.open({ storage: new MemoryStorage(), segmentBytes: 4096 });
+  const body = 'x'.repeat(500);
+  for (let i = 0; i < 50; i++) await engine.publish('q', [rec(body)]);
+  const g = await engine.group('q', 'g');
+  const s = new Sink(1000);
+  g.addConsumer(s);
+  await settle();
+  assert.equal(s.got.length, 50);
+  for (const d of s.got) await d.ack();
+  await settle();
+  const b = engine.logBounds('q', 0);
+  assert.ok(b.start > 40, `expected old segments gone, start=${b.start}`);
+  await engine.close();
+});
