@@ -16,6 +16,8 @@ import { err } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { Group, type DeadLetterReason, type GroupConfig } from './group.js';
 import { encodeBatch, FORMAT_NATIVE, type DecodedRecord, type RecordInput } from './record.js';
+import { ExchangeRegistry } from './exchanges.js';
+import { Transaction } from './transaction.js';
 import { Lane, decodeName, encodeName, laneKey, parseLaneKey, type TopicConfig } from './topic.js';
 import type { FsyncPolicy, PartitionStore, StorageEngine, StoredBatch } from './storage/types.js';
 
@@ -51,6 +53,27 @@ export interface GroupOptions {
 export interface PublishResult {
   /** Per partition lane appended: [laneKey, baseOffset, count]. */
   appended: [string, number, number][];
+  /** True when an idempotent producer resent a batch that was already appended. */
+  duplicate?: boolean;
+}
+
+export interface PublishOptions {
+  /** Append to this partition instead of choosing by key / round-robin. */
+  partition?: number;
+  /** Idempotent producer id; with `sequence`, duplicates are dropped and gaps refused. */
+  producerId?: string;
+  /** Sequence number of the first record (the next batch continues at sequence + count). */
+  sequence?: number;
+}
+
+interface Prepared {
+  topic: Topic;
+  parts: { lane: Lane; records: readonly RecordInput[] }[];
+}
+
+function durableAll(p: Prepared): Promise<unknown> {
+  if (p.parts.length === 1) return p.parts[0]!.lane.store.durable();
+  return Promise.all(p.parts.map((x) => x.lane.store.durable()));
 }
 
 type CatalogRecord =
@@ -85,6 +108,8 @@ export class Engine {
   #groupCreating = new Map<string, Promise<Group>>();
   #catalog!: PartitionStore;
   #offsetsLog!: PartitionStore;
+  /** Exchanges and bindings (routing one publish into many topics). */
+  exchanges!: ExchangeRegistry;
   #offsets = new Map<string, { offset: number; metadata: string }>();
   #closed = false;
   #housekeeping = new Set<Lane>();
@@ -140,6 +165,11 @@ export class Engine {
       } else if (rec.t === 'group') groups.set(rec.topic + '\0' + rec.name, rec);
       else groups.delete(rec.topic + '\0' + rec.name);
     }
+    const exchangeLog = await this.storage.open('meta/exchanges', this.#partOpts(true));
+    this.exchanges = new ExchangeRegistry(
+      { publish: (t, r) => this.publish(t, r), topicExists: (n) => this.#topics.has(n) },
+      this.storage.persistent ? exchangeLog : undefined,
+    );
     for (const rec of await readJsonLog<{ k: string; o: number; m: string }>(this.#offsetsLog)) {
       this.#offsets.set(rec.k, { offset: rec.o, metadata: rec.m });
     }
@@ -155,6 +185,7 @@ export class Engine {
       }
       for (let p = 0; p < config.partitions; p++) if (!t.lanes.has(laneKey(p, 0))) await this.#openLane(t, p, 0);
     }
+    this.exchanges.recover(await readJsonLog(exchangeLog));
     for (const g of groups.values()) {
       const t = this.#topics.get(g.topic);
       if (!t) continue;
@@ -229,6 +260,7 @@ export class Engine {
     const t = this.#topics.get(name);
     if (!t) return false;
     this.#topics.delete(name);
+    this.exchanges.forgetTopic(name);
     for (const g of t.groups.values()) {
       await g.close();
       if (g.stateLog) await this.storage.remove(`groups/${encodeName(name)}/${encodeName(g.name)}`);
@@ -252,8 +284,48 @@ export class Engine {
    * which keeps a batch in one storage frame). Resolves after the data is durable per the fsync
    * policy. Throws MQ_ERR_PAYLOAD_TOO_LARGE before appending anything if one body is too large.
    */
-  async publish(topicName: string, records: readonly RecordInput[], opts?: { partition?: number }): Promise<PublishResult> {
+  async publish(topicName: string, records: readonly RecordInput[], opts?: PublishOptions): Promise<PublishResult> {
     this.#check();
+    if (opts?.producerId !== undefined) {
+      // Idempotent producer (Kafka-style): sequence numbers per producer and topic. A batch whose
+      // sequence was already appended is acknowledged without appending it again.
+      const k = `${opts.producerId}\0${topicName}`;
+      const expected = this.#producerSeq.get(k) ?? 0;
+      const seq = opts.sequence ?? expected;
+      if (seq < expected) return { appended: [], duplicate: true };
+      if (seq > expected) throw err('MQ_ERR_OUT_OF_ORDER_SEQUENCE', `producer ${opts.producerId} sent sequence ${seq}, expected ${expected}`);
+      this.#producerSeq.set(k, expected + records.length);
+    }
+    const prepared = await this.#prepare(topicName, records, opts?.partition);
+    const appended = this.#appendPrepared(prepared);
+    await durableAll(prepared);
+    return { appended };
+  }
+
+  /** Applies staged transactional publishes: every append happens in one synchronous turn. */
+  async publishStaged(staged: readonly { topic: string; records: readonly RecordInput[] }[]): Promise<void> {
+    this.#check();
+    const all: Prepared[] = [];
+    for (const s of staged) all.push(await this.#prepare(s.topic, s.records, undefined));
+    for (const p of all) this.#appendPrepared(p);
+    await Promise.all(all.map(durableAll));
+  }
+
+  /** Starts a transaction (see transaction.ts). */
+  transaction(): Transaction {
+    this.#check();
+    return new Transaction(this);
+  }
+
+  readonly #producerSeq = new Map<string, number>();
+
+  /**
+   * Validates records and splits them by lane, creating the topic and lanes as needed. Records
+   * with a key go to the partition chosen by hashing the key; others go round-robin per call (all
+   * of one call to one partition, which keeps a batch in one storage frame). Throws
+   * MQ_ERR_PAYLOAD_TOO_LARGE before anything is appended if one body is too large.
+   */
+  async #prepare(topicName: string, records: readonly RecordInput[], fixed: number | undefined): Promise<Prepared> {
     const t = this.#topics.get(topicName) ?? (await this.topic(topicName));
     const max = t.config.maxMessageBytes ?? this.#opts.maxMessageBytes;
     let uniform = true;
@@ -266,20 +338,16 @@ export class Engine {
       if (r.key !== undefined) anyKey = true;
       if (r.priority !== first!.priority) uniform = false;
     }
-    if (records.length === 0) return { appended: [] };
+    if (!first) return { topic: t, parts: [] };
     const parts = t.config.partitions;
-    const fixed = opts?.partition;
     if (fixed !== undefined && (fixed < 0 || fixed >= parts || !Number.isInteger(fixed))) {
       throw err('MQ_ERR_NOT_FOUND', `topic "${topicName}" has no partition ${fixed}`);
     }
     // Fast path: one lane for the whole batch.
     if (uniform && (parts === 1 || fixed !== undefined || !anyKey)) {
       const p = fixed ?? (parts === 1 ? 0 : t.nextPartition());
-      const lane = t.lanes.get(laneKey(p, first!.priority)) ?? (await this.#openLane(t, p, first!.priority));
-      const base = lane.store.append([{ count: records.length, timestamp: maxTimestamp(records), format: FORMAT_NATIVE, payload: encodeBatch(records) }]);
-      this.#wake(t);
-      await lane.store.durable();
-      return { appended: [[lane.key, base, records.length]] };
+      const lane = t.lanes.get(laneKey(p, first.priority)) ?? (await this.#openLane(t, p, first.priority));
+      return { topic: t, parts: [{ lane, records }] };
     }
     const byLane = new Map<string, { p: number; prio: number; recs: RecordInput[] }>();
     const rr = fixed ?? t.nextPartition();
@@ -290,18 +358,22 @@ export class Engine {
       if (!e) byLane.set(k, (e = { p, prio: r.priority, recs: [] }));
       e.recs.push(r);
     }
-    const appended: [string, number, number][] = [];
-    const lanes: Lane[] = [];
-    for (const e of byLane.values()) lanes.push(t.lanes.get(laneKey(e.p, e.prio)) ?? (await this.#openLane(t, e.p, e.prio)));
-    let i = 0;
+    const out: Prepared = { topic: t, parts: [] };
     for (const e of byLane.values()) {
-      const lane = lanes[i++]!;
-      const base = lane.store.append([{ count: e.recs.length, timestamp: maxTimestamp(e.recs), format: FORMAT_NATIVE, payload: encodeBatch(e.recs) }]);
-      appended.push([lane.key, base, e.recs.length]);
+      const lane = t.lanes.get(laneKey(e.p, e.prio)) ?? (await this.#openLane(t, e.p, e.prio));
+      out.parts.push({ lane, records: e.recs });
     }
-    this.#wake(t);
-    await Promise.all(lanes.map((l) => l.store.durable()));
-    return { appended };
+    return out;
+  }
+
+  #appendPrepared(p: Prepared): [string, number, number][] {
+    const appended: [string, number, number][] = [];
+    for (const { lane, records } of p.parts) {
+      const base = lane.store.append([{ count: records.length, timestamp: maxTimestamp(records), format: FORMAT_NATIVE, payload: encodeBatch(records) }]);
+      appended.push([lane.key, base, records.length]);
+    }
+    if (p.parts.length > 0) this.#wake(p.topic);
+    return appended;
   }
 
   /**

@@ -1,0 +1,2 @@
+export * from './topic-trie.js';
+export * from './exchange.js';

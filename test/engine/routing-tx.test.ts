@@ -1,0 +1,101 @@
+/** Exchanges over topics, transactions and the idempotent producer, on the engine API. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Engine } from '../../src/engine/engine.js';
+import type { ConsumerSink, DeliveryImpl } from '../../src/engine/group.js';
+import { MemoryStorage } from '../../src/engine/storage/memory.js';
+import type { RecordInput } from '../../src/engine/record.js';
+
+const rec = (body: string): RecordInput => ({ body: Buffer.from(body), timestamp: 1, priority: 0 });
+
+async function drain(engine: Engine, topic: string): Promise<string[]> {
+  const got: DeliveryImpl[] = [];
+  const sink: ConsumerSink = { prefetch: 1000, push: (d) => void got.push(d) };
+  const g = await engine.group(topic, 'reader');
+  const c = g.addConsumer(sink);
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  for (const d of got) await d.ack();
+  g.removeConsumer(c);
+  return got.map((d) => d.body.toString());
+}
+
+test('a topic exchange routes one publish into every queue whose pattern matches', async () => {
+  const engine = await Engine.open({ storage: new MemoryStorage() });
+  await engine.exchanges.declare({ name: 'logs', type: 'topic', durable: true, autoDelete: false, internal: false, arguments: {} });
+  for (const q of ['all', 'errors', 'other']) await engine.topic(q);
+  await engine.exchanges.bind('logs', { kind: 'topic', name: 'all' }, 'app.#');
+  await engine.exchanges.bind('logs', { kind: 'topic', name: 'errors' }, '*.error');
+  await engine.exchanges.bind('logs', { kind: 'topic', name: 'other' }, 'db.*');
+  const r = await engine.exchanges.publish('logs', 'app.error', [rec('boom')]);
+  assert.deepEqual(r.topics.sort(), ['all', 'errors']);
+  assert.deepEqual(await drain(engine, 'all'), ['boom']);
+  assert.deepEqual(await drain(engine, 'errors'), ['boom']);
+  assert.deepEqual(await drain(engine, 'other'), []);
+  await engine.close();
+});
+
+test('an unroutable publish is reported, and goes to the alternate exchange when there is one', async () => {
+  const engine = await Engine.open({ storage: new MemoryStorage() });
+  const decl = { type: 'direct' as const, durable: false, autoDelete: false, internal: false };
+  await engine.exchanges.declare({ name: 'ae', ...decl, type: 'fanout', arguments: {} });
+  await engine.exchanges.declare({ name: 'main', ...decl, arguments: { 'alternate-exchange': 'ae' } });
+  await engine.exchanges.declare({ name: 'plain', ...decl, arguments: {} });
+  await engine.topic('unrouted');
+  await engine.exchanges.bind('ae', { kind: 'topic', name: 'unrouted' }, '');
+  assert.equal((await engine.exchanges.publish('plain', 'nowhere', [rec('x')])).routed, false);
+  assert.deepEqual((await engine.exchanges.publish('main', 'nowhere', [rec('y')])).topics, ['unrouted']);
+  assert.deepEqual(await drain(engine, 'unrouted'), ['y']);
+  await engine.close();
+});
+
+test('redeclaring an exchange with a different type is refused with MQ_ERR_EXISTS', async () => {
+  const engine = await Engine.open({ storage: new MemoryStorage() });
+  const d = { name: 'x', type: 'direct' as const, durable: true, autoDelete: false, internal: false, arguments: {} };
+  await engine.exchanges.declare(d);
+  await engine.exchanges.declare(d);
+  await assert.rejects(engine.exchanges.declare({ ...d, type: 'fanout' }), { code: 'MQ_ERR_EXISTS' });
+  await engine.close();
+});
+
+test('a committed transaction makes all its publishes visible; a rolled-back one none', async () => {
+  const engine = await Engine.open({ storage: new MemoryStorage() });
+  const tx = engine.transaction();
+  tx.publish('a', [rec('1'), rec('2')]);
+  tx.publish('b', [rec('3')]);
+  assert.deepEqual(await drain(engine, 'a'), []);
+  await tx.commit();
+  assert.deepEqual(await drain(engine, 'a'), ['1', '2']);
+  assert.deepEqual(await drain(engine, 'b'), ['3']);
+  const tx2 = engine.transaction();
+  tx2.publish('a', [rec('never')]);
+  tx2.rollback();
+  assert.throws(() => tx2.publish('a', [rec('x')]), { code: 'MQ_ERR_TX' });
+  assert.deepEqual(await drain(engine, 'a'), []);
+  await engine.close();
+});
+
+test('transactional acks take effect on commit only', async () => {
+  const engine = await Engine.open({ storage: new MemoryStorage() });
+  await engine.publish('q', [rec('m')]);
+  const got: DeliveryImpl[] = [];
+  const g = await engine.group('q', 'g');
+  const c = g.addConsumer({ prefetch: 10, push: (d) => void got.push(d) });
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+  const tx = engine.transaction();
+  tx.ack(got[0]!);
+  tx.rollback();
+  g.removeConsumer(c); // the un-acked message returns to the queue
+  assert.deepEqual(await drain(engine, 'q'), ['m']);
+  await engine.close();
+});
+
+test('an idempotent producer resending a batch does not append it twice; a gap is refused', async () => {
+  const engine = await Engine.open({ storage: new MemoryStorage() });
+  await engine.publish('t', [rec('a'), rec('b')], { producerId: 'p1', sequence: 0 });
+  const again = await engine.publish('t', [rec('a'), rec('b')], { producerId: 'p1', sequence: 0 });
+  assert.equal(again.duplicate, true);
+  await engine.publish('t', [rec('c')], { producerId: 'p1', sequence: 2 });
+  await assert.rejects(engine.publish('t', [rec('e')], { producerId: 'p1', sequence: 9 }), { code: 'MQ_ERR_OUT_OF_ORDER_SEQUENCE' });
+  assert.deepEqual(await drain(engine, 't'), ['a', 'b', 'c']);
+  await engine.close();
+});
