@@ -87,10 +87,10 @@ export const fieldValueArb: fc.Arbitrary<FieldValue> = fc.letrec<{ value: FieldV
     tie('table'),
   ),
   array: fc.array(tie('value'), { maxLength: 4 }),
-  table: fc.dictionary(keyArb, tie('value'), { maxKeys: 4 }),
+  table: fc.dictionary(keyArb, tie('value'), { maxKeys: 4, noNullPrototype: true }),
 })).value;
 
-export const fieldTableArb: fc.Arbitrary<FieldTable> = fc.dictionary(keyArb, fieldValueArb, { maxKeys: 5 });
+export const fieldTableArb: fc.Arbitrary<FieldTable> = fc.dictionary(keyArb, fieldValueArb, { maxKeys: 5, noNullPrototype: true });
 
 export function argArb(type: string): fc.Arbitrary<unknown> {
   switch (type) {
@@ -119,7 +119,7 @@ export function argArb(type: string): fc.Arbitrary<unknown> {
 export function argsArb(info: MethodInfo): fc.Arbitrary<Record<string, unknown>> {
   const rec: Record<string, fc.Arbitrary<unknown>> = {};
   for (const f of info.fields) rec[f.name] = argArb(f.type);
-  return fc.record(rec);
+  return fc.record(rec, { noNullPrototype: true });
 }
 
 /** Drops keys whose value is undefined (decoded properties carry all 14 keys). */
