@@ -48,6 +48,8 @@ export interface GroupOptions {
   startAt?: 'earliest' | 'latest';
   messageTtlMs?: number;
   filter?: ((r: DecodedRecord) => boolean) | undefined;
+  maxLength?: number;
+  overflow?: 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
 }
 
 export interface PublishResult {
@@ -85,6 +87,8 @@ type CatalogRecord =
 export class Topic {
   readonly lanes = new Map<string, Lane>();
   readonly groups = new Map<string, Group>();
+  /** Some record carried a per-message expiry: groups must sweep their heads. */
+  sawExpiring = false;
   #rr = 0;
   constructor(
     readonly name: string,
@@ -339,6 +343,16 @@ export class Engine {
       if (r.priority !== first!.priority) uniform = false;
     }
     if (!first) return { topic: t, parts: [] };
+    for (const g of t.groups.values()) g.admit(records.length);
+    if (!t.sawExpiring) {
+      for (const r of records) {
+        if (r.expiresAt !== undefined) {
+          t.sawExpiring = true;
+          for (const g of t.groups.values()) g.sawExpiring = true;
+          break;
+        }
+      }
+    }
     const parts = t.config.partitions;
     if (fixed !== undefined && (fixed < 0 || fixed >= parts || !Number.isInteger(fixed))) {
       throw err('MQ_ERR_NOT_FOUND', `topic "${topicName}" has no partition ${fixed}`);
@@ -392,7 +406,7 @@ export class Engine {
   }
 
   #wake(t: Topic): void {
-    for (const g of t.groups.values()) if (g.consumers.length > 0) g.schedulePump();
+    for (const g of t.groups.values()) if (g.consumers.length > 0 || g.needsHousekeeping) g.schedulePump();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -481,9 +495,10 @@ export class Engine {
 
   async #makeGroup(t: Topic, name: string, opts: GroupOptions, startAt: 'earliest' | 'latest', declare: boolean): Promise<Group> {
     const stateLog = this.storage.persistent ? await this.storage.open(`groups/${encodeName(t.name)}/${encodeName(name)}`, this.#partOpts(true)) : undefined;
-    const config: GroupConfig = { leaseMs: 30_000, maxAttempts: 0, messageTtlMs: t.config.messageTtlMs ?? 0 };
+    const config: GroupConfig = { leaseMs: 30_000, maxAttempts: 0, messageTtlMs: t.config.messageTtlMs ?? 0, maxLength: 0, overflow: 'drop-head' };
     applyGroupOptions(config, opts);
     const g = new Group(t.name, name, config, this.#groupHost, stateLog, startAt);
+    g.sawExpiring = t.sawExpiring;
     for (const lane of [...t.lanes.values()]) g.addLane(lane);
     t.groups.set(name, g);
     if (declare) {
@@ -590,6 +605,8 @@ function applyGroupOptions(c: GroupConfig, o: GroupOptions): void {
     c.maxAttempts = o.maxAttempts;
   }
   if (o.messageTtlMs !== undefined) c.messageTtlMs = o.messageTtlMs;
+  if (o.maxLength !== undefined) c.maxLength = o.maxLength;
+  if (o.overflow !== undefined) c.overflow = o.overflow;
   if (o.filter !== undefined) c.filter = o.filter;
 }
 

@@ -34,6 +34,10 @@ import type { PartitionStore, StoredBatch } from './storage/types.js';
 
 export interface GroupConfig {
   leaseMs: number;
+  /** Ready-message limit (AMQP x-max-length); 0 = unlimited. */
+  maxLength: number;
+  /** What happens past maxLength: drop (dead-letter) the oldest, or refuse the publish. */
+  overflow: 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
   /** A nacked/expired-lease message on its maxAttempts-th attempt is dead-lettered; 0 = unlimited. */
   maxAttempts: number;
   /** Per-message TTL applied at delivery (ms after publish); 0 = none. */
@@ -256,19 +260,74 @@ export class Group {
         if (this.#again) {
           this.#again = false;
           this.#pump();
-        }
+        } else this.#notifyIdle();
       },
       (e: unknown) => {
         this.#pumping = false;
+        this.#notifyIdle();
         this.host.onError(e);
       },
     );
+  }
+
+  #idleWaiters: (() => void)[] = [];
+
+  #notifyIdle(): void {
+    const w = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves once a pump has run to completion after this call (every deliverable message went out). */
+  whenIdle(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#idleWaiters.push(resolve);
+      if (this.#pumping) this.#again = true;
+      else {
+        this.#pumpScheduled = false;
+        this.#pump();
+      }
+    });
+  }
+
+  /** Messages with an expiry were published to the topic: head expiry must be swept without consumers. */
+  sawExpiring = false;
+
+  /** True when the group has work to do even without consumers (TTL at the head, max length). */
+  get needsHousekeeping(): boolean {
+    return this.config.messageTtlMs > 0 || this.config.maxLength > 0 || this.sawExpiring;
+  }
+
+  #getter: Consumer | undefined;
+
+  /**
+   * Takes one ready message, if any, leased to no consumer (AMQP basic.get, Redis RPOP). The
+   * delivery is settled through its own ack/nack/reject like any other.
+   */
+  async get(): Promise<DeliveryImpl | undefined> {
+    if (this.#closed) throw err('MQ_ERR_CLOSED', `group "${this.name}" is closed`);
+    let got: DeliveryImpl | undefined;
+    const c = new Consumer(0, { prefetch: 1, push: (d) => void (got = d) });
+    // Only the getter may receive while it is installed; gets are serialised.
+    while (this.#getter) await this.whenIdle();
+    this.#getter = c;
+    this.consumers.push(c);
+    try {
+      await this.whenIdle();
+    } finally {
+      this.#getter = undefined;
+      c.closed = true;
+      const i = this.consumers.indexOf(c);
+      if (i >= 0) this.consumers.splice(i, 1);
+    }
+    return got;
   }
 
   async #pumpLoop(): Promise<void> {
     for (;;) {
       this.#again = false;
       let progressed = false;
+      if (this.needsHousekeeping) await this.#housekeep();
       for (const c of this.cursors) {
         if (this.#closed || !this.#hasCredit()) return;
         while (c.mayHaveReady() && this.#hasCredit()) {
@@ -284,12 +343,119 @@ export class Group {
   }
 
   #hasCredit(): boolean {
+    if (this.#getter) return this.#getter.credit > 0;
     for (const c of this.consumers) if (c.credit > 0) return true;
     return false;
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Housekeeping: max length and expiry at the head, with or without consumers
+  // ---------------------------------------------------------------------------------------------
+
+  #expiryTimer: (() => void) | undefined;
+  #expiryTimerAt = Infinity;
+
+  /** The next ready record of `c` without taking it (reads ahead if needed). */
+  async #peek(c: Cursor): Promise<{ rec: DecodedRecord; attempts: number; fromRedeliver: boolean } | undefined> {
+    const now = this.host.clock.now();
+    for (;;) {
+      if (c.hasRedeliver()) {
+        const item = c.redeliver[c.redeliverHead]!;
+        if (!item.rec) item.rec = await this.#readOne(c, item.offset);
+        if (!item.rec) {
+          c.redeliverHead++;
+          this.#settle(c, item.offset);
+          continue;
+        }
+        return { rec: item.rec, attempts: item.attempts, fromRedeliver: true };
+      }
+      if (!c.hasBuffered()) {
+        if (c.readOffset >= c.store.endOffset) return undefined;
+        const before = c.readOffset;
+        await this.#fill(c);
+        if (!c.hasBuffered()) {
+          if (c.readOffset > before) continue;
+          return undefined;
+        }
+      }
+      const rec = c.buffer[c.bufferHead]!;
+      const prev = c.recoveredAttempts.get(rec.offset) ?? 0;
+      if (rec.deliverAt > now) {
+        c.bufferHead++;
+        this.#schedule(c, rec.offset, prev, rec.deliverAt);
+        continue;
+      }
+      return { rec, attempts: prev, fromRedeliver: false };
+    }
+  }
+
+  #take(c: Cursor, fromRedeliver: boolean): void {
+    if (fromRedeliver) c.redeliverHead++;
+    else c.bufferHead++;
+  }
+
+  async #housekeep(): Promise<void> {
+    const now = this.host.clock.now();
+    const max = this.config.maxLength;
+    if (max > 0 && this.config.overflow === 'drop-head') {
+      // Oldest first: lowest priority lane's head is not "oldest" in RabbitMQ either — it drops
+      // from the head of the queue it would deliver next, which is what #peek returns.
+      let excess = this.readyCount - max;
+      for (const c of [...this.cursors].reverse()) {
+        while (excess > 0) {
+          const h = await this.#peek(c);
+          if (!h) break;
+          this.#take(c, h.fromRedeliver);
+          await this.host.deadLetter(this, h.rec, 'maxlen', h.attempts, undefined);
+          this.#settle(c, h.rec.offset);
+          excess--;
+        }
+      }
+    }
+    // Expiry at the head (RabbitMQ expires messages when they reach the head of the queue).
+    let nextExpiry = Infinity;
+    const ttl = this.config.messageTtlMs;
+    for (const c of this.cursors) {
+      for (;;) {
+        const h = await this.#peek(c);
+        if (!h) break;
+        const exp = Math.min(h.rec.expiresAt || Infinity, ttl > 0 ? h.rec.timestamp + ttl : Infinity);
+        if (exp <= now) {
+          this.#take(c, h.fromRedeliver);
+          await this.host.deadLetter(this, h.rec, 'expired', h.attempts, undefined);
+          this.#settle(c, h.rec.offset);
+          continue;
+        }
+        if (exp < nextExpiry) nextExpiry = exp;
+        break;
+      }
+    }
+    if (nextExpiry < Infinity && nextExpiry !== this.#expiryTimerAt && !this.#closed) {
+      this.#expiryTimer?.();
+      this.#expiryTimerAt = nextExpiry;
+      this.#expiryTimer = this.host.clock.setTimer(nextExpiry - now, () => {
+        this.#expiryTimer = undefined;
+        this.#expiryTimerAt = Infinity;
+        this.schedulePump();
+      });
+    }
+  }
+
+  /**
+   * Admission check for a publish of `count` records (reject-publish overflow). Throws
+   * MQ_ERR_REJECTED when the queue is full.
+   */
+  admit(count: number): void {
+    const max = this.config.maxLength;
+    if (max > 0 && this.config.overflow !== 'drop-head' && this.readyCount + count > max) {
+      throw err('MQ_ERR_REJECTED', `queue "${this.topicName}" is full (max length ${max})`);
+    }
+  }
+
   /** Picks the next consumer with credit (round-robin) that accepts `rec`, or undefined. */
   #pickConsumer(rec: DecodedRecord): Consumer | undefined {
+    const g = this.#getter;
+    if (g) return g.credit > 0 && (g.sink.filter === undefined || g.sink.filter(rec)) ? g : undefined;
     const n = this.consumers.length;
     for (let k = 0; k < n; k++) {
       const i = (this.#rr + k) % n;
@@ -759,6 +925,8 @@ export class Group {
     this.#closed = true;
     this.#leaseTimer?.();
     this.#delayTimer?.();
+    this.#expiryTimer?.();
+    this.#notifyIdle();
     this.#stateDirty = true;
     await this.#stateWrite;
     await this.flushState();

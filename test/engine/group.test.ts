@@ -342,3 +342,59 @@ test('settled segments are deleted once every group has passed them', async () =
   assert.ok(b.start > 40, `expected old segments gone, start=${b.start}`);
   await engine.close();
 });
+
+test('get takes one ready message at a time and returns nothing on an empty queue', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', [rec('a'), rec('b')]);
+  const g = await engine.group('q', 'g');
+  const first = await g.get();
+  assert.equal(first?.body.toString(), 'a');
+  const second = await g.get();
+  assert.equal(second?.body.toString(), 'b');
+  assert.equal(await g.get(), undefined);
+  await first!.nack();
+  const again = await g.get();
+  assert.equal(again?.body.toString(), 'a');
+  assert.equal(again?.attempt, 2);
+  await engine.close();
+});
+
+test('max length with drop-head dead-letters the oldest ready messages', async () => {
+  const { engine } = await setup();
+  const g = await engine.group('q', 'g', { maxLength: 2, overflow: 'drop-head', deadLetter: { topic: 'dropped' } });
+  await engine.publish('q', [rec('1'), rec('2'), rec('3'), rec('4')]);
+  await g.whenIdle();
+  const s = new Sink();
+  g.addConsumer(s);
+  await settle();
+  assert.deepEqual(s.bodies(), ['3', '4']);
+  const d = new Sink();
+  (await engine.group('dropped', 'd')).addConsumer(d);
+  await settle();
+  assert.deepEqual(d.bodies(), ['1', '2']);
+  assert.equal(d.got[0]!.headers['x-death-reason'], 'maxlen');
+  await engine.close();
+});
+
+test('max length with reject-publish refuses a publish that does not fit', async () => {
+  const { engine } = await setup();
+  await engine.group('q', 'g', { maxLength: 2, overflow: 'reject-publish' });
+  await engine.publish('q', [rec('1'), rec('2')]);
+  await assert.rejects(engine.publish('q', [rec('3')]), { code: 'MQ_ERR_REJECTED' });
+  await engine.close();
+});
+
+test('a queue TTL expires messages at the head without any consumer and dead-letters them', async () => {
+  const { clock, engine } = await setup();
+  await engine.group('q', 'g', { messageTtlMs: 1000, deadLetter: { topic: 'dlx' } });
+  const d = new Sink();
+  (await engine.group('dlx', 'd')).addConsumer(d);
+  await engine.publish('q', [rec('a', { timestamp: clock.now() })]);
+  await settle();
+  assert.equal(d.got.length, 0);
+  clock.advance(1000);
+  await settle();
+  assert.deepEqual(d.bodies(), ['a']);
+  assert.equal(d.got[0]!.headers['x-death-reason'], 'expired');
+  await engine.close();
+});

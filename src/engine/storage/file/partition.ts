@@ -1,0 +1,1073 @@
+/**
+ * FilePartition: one partition log as a directory of segment files `<base:20 digits>.log`
+ * (framing in ../segment-format.ts), each sealed segment with an optional `<base>.index`.
+ *
+ * Heap per partition: per segment one small object + its sparse index (20 bytes per 4 KiB of
+ * data), plus write/recent chunks bounded by the engine-wide ChunkCache. No per-batch objects.
+ *
+ * Write path. append() frames batches synchronously into the tail *chunk* (a Buffer of 64 KiB
+ * doubling to 1 MiB while the partition is busy) and schedules the flusher with setImmediate.
+ * The flusher is the only actor doing write-side I/O, one operation at a time: it writes the
+ * unwritten range of the oldest chunk (everything appended while the previous write/fsync was in
+ * flight goes out in one write: group commit), seals rolled segments (fdatasync + index file),
+ * runs fdatasync for `always` waiters (one fsync releases every durable() called before it
+ * started), and runs maintenance commands (truncate/retention/reset file work) in append order.
+ * Chunks stay after they are written, so tailing readers are served from memory; the cache
+ * evicts written chunks oldest-first past `cacheBytes` (unwritten data is never evicted, so a
+ * producer that never awaits durable() can grow the heap: the engine must apply backpressure).
+ *
+ * Read path. read() finds the segment (binary search), the index entry (binary search), then
+ * walks frames forward: from a chunk if one covers the position (no CRC check: those bytes never
+ * left the process), else from the file in 64 KiB–1 MiB reads into a fresh Buffer per read()
+ * (CRC verified on every frame, MQ_ERR_CORRUPT on mismatch). Returned payloads are views into
+ * that buffer or into a chunk; neither is ever rewritten, so views stay valid, but do not mutate.
+ *
+ * Recovery. Sealed segments with a valid index file (CRC'd, matching size) are trusted and not
+ * read; others and the last segment are scanned with CRC checks; the first bad/torn frame ends
+ * the log: the file is truncated there and any later segments are deleted (as Kafka does), each
+ * logged. A frame with a valid CRC but an unexpected offset, or a gap between segments, is not a
+ * torn write and fails open() with MQ_ERR_CORRUPT.
+ *
+ * Does NOT: compress, split batches, keep a time index beyond the per-4 KiB max timestamp, use
+ * mmap, or apply backpressure. Not safe for two processes (FileStorage holds a lock).
+ */
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { err, isOmnibusError } from '../../../core/errors.js';
+import type { OmnibusError } from '../../../core/errors.js';
+import type { BatchInput, FsyncPolicy, PartitionOptions, PartitionStore, StoredBatch } from '../types.js';
+import {
+  FRAME_FIXED_AFTER_LENGTH,
+  FRAME_HEADER_BYTES,
+  FrameCheck,
+  RESOLVED,
+  SparseIndex,
+  checkFrame,
+  describeFrameCheck,
+  floorIndex,
+  frameBaseOffset,
+  frameCount,
+  frameFormat,
+  frameSize,
+  frameTimestamp,
+  resolveSegmentBytes,
+  validateBatches,
+  writeFrame,
+} from '../segment-format.js';
+import {
+  INDEX_FILE_RE,
+  LOG_FILE_RE,
+  RESET_FILE_RE,
+  closeFd,
+  fdatasync,
+  fsyncDir,
+  openFd,
+  readAt,
+  segmentIndexPath,
+  segmentLogPath,
+  unlinkIfExists,
+  writeAll,
+} from './io.js';
+
+export type StorageLogger = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+
+const MIN_CHUNK = 64 * 1024;
+const MAX_CHUNK = 1024 * 1024;
+const MIN_READ = 64 * 1024;
+const MAX_READ = 1024 * 1024;
+const SCAN_READ = 1024 * 1024;
+/** Idle fds of sealed segments kept open per partition for readers (LRU); more are closed. */
+const MAX_IDLE_SEALED_FDS = 4;
+
+// =============================================================================================
+// Segments and chunks
+// =============================================================================================
+
+class FileSegment {
+  /** Next offset after the last frame. */
+  end: number;
+  /** Logical size, including bytes not yet written. */
+  size = 0;
+  /** Bytes handed to the OS; always at a frame boundary. */
+  written = 0;
+  maxTs = -Infinity;
+  index = new SparseIndex(16);
+  fd = -1;
+  opening: Promise<number> | null = null;
+  refs = 0;
+  lastUse = 0;
+  /** The flusher holds one ref on segments it may still write or seal. */
+  writerHeld = false;
+  /** The file does not exist yet: the flusher creates it ('wx+'). */
+  create = false;
+  sealed = false;
+  deleted = false;
+  constructor(
+    readonly base: number,
+    readonly path: string,
+  ) {
+    this.end = base;
+  }
+}
+
+/** A window of a segment's bytes in memory: [pos, pos + len) of the file. Frames never span chunks. */
+export interface Chunk {
+  readonly part: FilePartition;
+  readonly seg: FileSegment;
+  readonly buf: Buffer;
+  readonly pos: number;
+  len: number;
+  written: number;
+  /** Log-sequence number (bytes appended to this store instance) of buf[0]. */
+  readonly lsn: number;
+  evicted: boolean;
+}
+
+/**
+ * Engine-wide budget for chunk memory. Chunks are registered when allocated and evicted in
+ * allocation order once fully written, which for a tailing reader is "oldest data first".
+ */
+export class ChunkCache {
+  bytes = 0;
+  private fifo: Chunk[] = [];
+  private head = 0;
+  constructor(readonly budget: number) {}
+
+  add(c: Chunk): void {
+    this.fifo.push(c);
+    this.bytes += c.buf.length;
+  }
+
+  /** Forgets a chunk (its partition closed or dropped it). */
+  release(c: Chunk): void {
+    if (c.evicted) return;
+    c.evicted = true;
+    this.bytes -= c.buf.length;
+  }
+
+  trim(): void {
+    while (this.bytes > this.budget && this.head < this.fifo.length) {
+      const c = this.fifo[this.head]!;
+      if (!c.evicted) {
+        if (c.written < c.len && !c.seg.deleted) break; // unwritten data is never dropped
+        this.release(c);
+        c.part.dropChunk(c);
+      }
+      this.fifo[this.head++] = undefined as unknown as Chunk;
+    }
+    if (this.head > 1024 && this.head * 2 > this.fifo.length) {
+      this.fifo = this.fifo.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+interface Waiter {
+  readonly lsn: number;
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+interface Command {
+  readonly lsn: number;
+  run(): Promise<void>;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+function makeWaiter(lsn: number): Waiter {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { lsn, promise, resolve, reject };
+}
+
+function storageError(what: string, e: unknown): OmnibusError {
+  if (isOmnibusError(e)) return e;
+  return err('MQ_ERR_STORAGE', `${what}: ${(e as Error)?.message ?? String(e)}`, e);
+}
+
+export interface PartitionContext {
+  cache: ChunkCache;
+  logger: StorageLogger | undefined;
+  onClose(p: FilePartition): void;
+}
+
+// =============================================================================================
+// The partition
+// =============================================================================================
+
+export class FilePartition implements PartitionStore {
+  private segments: FileSegment[] = [];
+  private chunks: Chunk[] = [];
+  private chunkCap = MIN_CHUNK;
+  private appendedLsn = 0;
+  private writtenLsn = 0;
+  private syncedLsn = 0;
+  private writeWaiters: Waiter[] = [];
+  private syncWaiters: Waiter[] = [];
+  private commands: Command[] = [];
+  private pendingSeal: FileSegment[] = [];
+  private dirty = new Set<FileSegment>();
+  private flushing = false;
+  private flushScheduled = false;
+  private syncRequested = false;
+  private failure: OmnibusError | null = null;
+  private closed = false;
+  private closePromise: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private bytes = 0;
+  private useTick = 0;
+  private readonly fsync: FsyncPolicy;
+  private readonly segmentBytes: number;
+
+  private constructor(
+    readonly name: string,
+    readonly dir: string,
+    opts: PartitionOptions,
+    private readonly ctx: PartitionContext,
+  ) {
+    if (opts.fsync !== 'always' && opts.fsync !== 'interval' && opts.fsync !== 'never') {
+      throw err('MQ_ERR_INVALID_ARGUMENT', `fsync must be 'always', 'interval' or 'never', got ${String(opts.fsync)}`);
+    }
+    this.fsync = opts.fsync;
+    this.segmentBytes = resolveSegmentBytes(opts.segmentBytes);
+    if (this.fsync === 'interval') {
+      const ms = opts.fsyncIntervalMs ?? 200;
+      if (!(ms > 0)) throw err('MQ_ERR_INVALID_ARGUMENT', `fsyncIntervalMs must be > 0, got ${String(ms)}`);
+      this.timer = setInterval(() => {
+        if (this.dirty.size > 0 || this.syncedLsn < this.writtenLsn) {
+          this.syncRequested = true;
+          this.kick();
+        }
+      }, ms);
+      this.timer.unref();
+    }
+  }
+
+  static async open(root: string, name: string, opts: PartitionOptions, ctx: PartitionContext): Promise<FilePartition> {
+    const p = new FilePartition(name, path.join(root, ...name.split('/')), opts, ctx);
+    try {
+      await p.recover();
+    } catch (e) {
+      await p.closeAllFds();
+      p.clearTimer();
+      throw storageError(`cannot open partition log ${name}`, e);
+    }
+    return p;
+  }
+
+  get startOffset(): number {
+    return this.segments[0]!.base;
+  }
+  get endOffset(): number {
+    return this.segments[this.segments.length - 1]!.end;
+  }
+  get sizeBytes(): number {
+    return this.bytes;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Append / durable
+  // -------------------------------------------------------------------------------------------
+
+  append(batches: readonly BatchInput[]): number {
+    if (this.closed) throw err('MQ_ERR_CLOSED', `partition log ${this.name} is closed`);
+    if (this.failure) throw this.failure;
+    const total = validateBatches(batches);
+    let seg = this.segments[this.segments.length - 1]!;
+    const first = seg.end;
+    let c = this.chunks.length > 0 ? this.chunks[this.chunks.length - 1]! : null;
+    for (let i = 0; i < batches.length; i++) {
+      const b = batches[i]!;
+      const size = FRAME_HEADER_BYTES + b.payload.length;
+      if (seg.size > 0 && seg.size + size > this.segmentBytes) seg = this.roll();
+      if (c === null || c.seg !== seg || c.evicted || c.len + size > c.buf.length) c = this.newChunk(seg, size, c);
+      const off = seg.end;
+      writeFrame(c.buf, c.len, b, off);
+      seg.index.add(off, seg.size, b.timestamp);
+      if (b.timestamp > seg.maxTs) seg.maxTs = b.timestamp;
+      c.len += size;
+      seg.size += size;
+      seg.end = off + b.count;
+      this.appendedLsn += size;
+    }
+    this.bytes += total;
+    if (batches.length > 0) this.kick();
+    return first;
+  }
+
+  durable(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return this.closePromise ?? RESOLVED;
+    const target = this.appendedLsn;
+    const always = this.fsync === 'always';
+    if ((always ? this.syncedLsn : this.writtenLsn) >= target) return RESOLVED;
+    const q = always ? this.syncWaiters : this.writeWaiters;
+    const last = q.length > 0 ? q[q.length - 1]! : null;
+    if (last !== null && last.lsn === target) return last.promise; // nothing appended since: share
+    const w = makeWaiter(target);
+    q.push(w);
+    this.kick();
+    return w.promise;
+  }
+
+  private roll(): FileSegment {
+    const old = this.segments[this.segments.length - 1]!;
+    old.sealed = true;
+    old.index.trim();
+    this.pendingSeal.push(old);
+    const seg = new FileSegment(old.end, segmentLogPath(this.dir, old.end));
+    seg.create = true;
+    this.segments.push(seg);
+    return seg;
+  }
+
+  private newChunk(seg: FileSegment, size: number, prev: Chunk | null): Chunk {
+    if (prev !== null && prev.seg === seg && !prev.evicted && this.chunkCap < MAX_CHUNK) this.chunkCap *= 2;
+    else if (prev === null || prev.evicted) this.chunkCap = MIN_CHUNK; // idle partition: start small again
+    const c: Chunk = {
+      part: this,
+      seg,
+      buf: Buffer.allocUnsafe(Math.max(size, this.chunkCap)),
+      pos: seg.size,
+      len: 0,
+      written: 0,
+      lsn: this.appendedLsn,
+      evicted: false,
+    };
+    this.chunks.push(c);
+    this.ctx.cache.add(c);
+    return c;
+  }
+
+  /** Called by the cache when it evicts a written chunk. */
+  dropChunk(c: Chunk): void {
+    const i = this.chunks.indexOf(c);
+    if (i >= 0) this.chunks.splice(i, 1);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The flusher: the only writer; one I/O operation in flight per partition
+  // -------------------------------------------------------------------------------------------
+
+  private kick(): void {
+    if (this.flushing || this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.runFlusher);
+  }
+
+  private readonly runFlusher = (): void => {
+    this.flushScheduled = false;
+    if (this.flushing || this.failure) return;
+    this.flushing = true;
+    this.flushLoop().then(
+      () => {
+        this.flushing = false;
+        if (this.hasWork()) this.kick();
+      },
+      (e: unknown) => {
+        this.flushing = false;
+        this.fail(e);
+      },
+    );
+  };
+
+  private hasWork(): boolean {
+    if (this.failure) return false;
+    if (this.commands.length > 0 || this.writtenLsn < this.appendedLsn) return true;
+    if (this.syncWaiters.length > 0 || (this.syncRequested && this.dirty.size > 0)) return true;
+    return this.pendingSeal.length > 0 && this.pendingSeal[0]!.written >= this.pendingSeal[0]!.size;
+  }
+
+  private nextUnwritten(): Chunk | null {
+    for (const c of this.chunks) if (c.written < c.len) return c;
+    return null;
+  }
+
+  private async flushLoop(): Promise<void> {
+    for (;;) {
+      if (this.failure) return;
+      const cmd = this.commands[0];
+      if (cmd !== undefined && this.writtenLsn >= cmd.lsn) {
+        this.commands.shift();
+        try {
+          await cmd.run();
+          cmd.resolve();
+        } catch (e) {
+          cmd.reject(storageError(`partition log ${this.name}`, e));
+        }
+        continue;
+      }
+      const c = this.nextUnwritten();
+      if (c !== null) {
+        const end = c.len;
+        if (!c.seg.deleted) {
+          const fd = await this.writerFd(c.seg);
+          if (!c.seg.deleted) {
+            await writeAll(fd, c.buf, c.written, end - c.written, c.pos + c.written);
+            this.dirty.add(c.seg);
+          }
+        }
+        c.written = end;
+        if (c.pos + end > c.seg.written) c.seg.written = c.pos + end;
+        this.writtenLsn = c.lsn + end;
+        this.resolve(this.writeWaiters, this.writtenLsn);
+        this.ctx.cache.trim();
+        continue;
+      }
+      const s = this.pendingSeal[0];
+      if (s !== undefined && (s.deleted || s.written >= s.size)) {
+        this.pendingSeal.shift();
+        if (!s.deleted) await this.seal(s);
+        continue;
+      }
+      if ((this.syncWaiters.length > 0 || this.syncRequested) && this.syncedLsn < this.writtenLsn) {
+        await this.syncDirty();
+        continue;
+      }
+      if (this.syncWaiters.length > 0) {
+        this.resolve(this.syncWaiters, this.syncedLsn);
+      }
+      this.syncRequested = false;
+      return;
+    }
+  }
+
+  private async syncDirty(): Promise<void> {
+    const target = this.writtenLsn;
+    for (const s of [...this.dirty]) {
+      this.dirty.delete(s);
+      if (!s.deleted && s.fd >= 0) await fdatasync(s.fd);
+    }
+    this.syncedLsn = target;
+    this.syncRequested = false;
+    this.resolve(this.syncWaiters, target);
+  }
+
+  private resolve(q: Waiter[], upTo: number): void {
+    let n = 0;
+    while (n < q.length && q[n]!.lsn <= upTo) q[n++]!.resolve();
+    if (n > 0) q.splice(0, n);
+  }
+
+  /** A sealed segment is complete on disk: make it durable (unless `never`), persist its index, drop the writer's fd ref. */
+  private async seal(s: FileSegment): Promise<void> {
+    if (s.writerHeld && s.fd >= 0) {
+      if (this.fsync !== 'never') {
+        await fdatasync(s.fd);
+        this.dirty.delete(s);
+      }
+    }
+    await this.writeIndexFile(s);
+    this.releaseWriter(s);
+  }
+
+  private async writeIndexFile(s: FileSegment): Promise<void> {
+    const ip = segmentIndexPath(this.dir, s.base);
+    const tmp = `${ip}.tmp`;
+    // Not fsynced: a torn or stale index fails its CRC/size check and the segment is rescanned.
+    await fs.promises.writeFile(tmp, s.index.serialize(s.size, s.end, s.maxTs));
+    await fs.promises.rename(tmp, ip);
+  }
+
+  private async writerFd(s: FileSegment): Promise<number> {
+    if (!s.writerHeld) {
+      s.writerHeld = true;
+      s.refs++;
+    }
+    if (s.fd >= 0) return s.fd;
+    if (s.opening) return s.opening;
+    const create = s.create;
+    s.opening = openFd(s.path, create ? 'wx+' : 'r+');
+    try {
+      s.fd = await s.opening;
+    } finally {
+      s.opening = null;
+    }
+    s.create = false;
+    if (create && this.fsync !== 'never') await fsyncDir(this.dir);
+    return s.fd;
+  }
+
+  private releaseWriter(s: FileSegment): void {
+    if (!s.writerHeld) return;
+    s.writerHeld = false;
+    this.release(s);
+  }
+
+  private fail(e: unknown): void {
+    if (this.failure) return;
+    this.failure = storageError(`write to partition log ${this.name} failed`, e);
+    this.ctx.logger?.('error', 'partition log write failed; the store refuses further appends', {
+      partition: this.name,
+      error: String((e as Error)?.message ?? e),
+    });
+    const f = this.failure;
+    for (const w of this.writeWaiters.splice(0)) w.reject(f);
+    for (const w of this.syncWaiters.splice(0)) w.reject(f);
+    for (const c of this.commands.splice(0)) c.reject(f);
+  }
+
+  private enqueue(run: () => Promise<void>): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<void>((resolve, reject) => {
+      this.commands.push({ lsn: this.appendedLsn, run, resolve, reject });
+      this.kick();
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // File descriptors for readers
+  // -------------------------------------------------------------------------------------------
+
+  /** Returns an fd for reading `s`, or -1 if the segment was deleted meanwhile. */
+  private async acquire(s: FileSegment): Promise<number> {
+    if (s.deleted) return -1;
+    s.refs++;
+    if (s.fd < 0) {
+      try {
+        if (!s.opening) {
+          s.opening = openFd(s.path, 'r');
+          const o = s.opening;
+          try {
+            s.fd = await o;
+          } finally {
+            s.opening = null;
+          }
+        } else await s.opening;
+      } catch (e) {
+        s.refs--;
+        if (s.deleted) return -1;
+        throw storageError(`cannot open segment ${s.path}`, e);
+      }
+    }
+    if (s.deleted) {
+      this.release(s);
+      return -1;
+    }
+    return s.fd;
+  }
+
+  private release(s: FileSegment): void {
+    s.refs--;
+    s.lastUse = ++this.useTick;
+    if (s.refs > 0 || s.fd < 0) return;
+    if (s.deleted || this.closed) {
+      this.closeSegmentFd(s);
+      return;
+    }
+    // Keep a few idle sealed fds for readers; close the least recently used beyond that.
+    let idle = 0;
+    let lru: FileSegment | null = null;
+    for (const x of this.segments) {
+      if (x.fd >= 0 && x.refs === 0 && !x.writerHeld) {
+        idle++;
+        if (lru === null || x.lastUse < lru.lastUse) lru = x;
+      }
+    }
+    if (idle > MAX_IDLE_SEALED_FDS && lru !== null) this.closeSegmentFd(lru);
+  }
+
+  private closeSegmentFd(s: FileSegment): void {
+    const fd = s.fd;
+    if (fd < 0) return;
+    s.fd = -1;
+    void closeFd(fd); // closeFd never rejects
+  }
+
+  private async closeAllFds(): Promise<void> {
+    const ps: Promise<void>[] = [];
+    for (const s of this.segments) {
+      if (s.fd >= 0 && s.refs - (s.writerHeld ? 1 : 0) <= 0) {
+        ps.push(closeFd(s.fd));
+        s.fd = -1;
+      }
+    }
+    await Promise.all(ps);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reads
+  // -------------------------------------------------------------------------------------------
+
+  private checkReadable(): void {
+    if (this.closed) throw err('MQ_ERR_CLOSED', `partition log ${this.name} is closed`);
+  }
+
+  async read(offset: number, maxBytes: number): Promise<StoredBatch[]> {
+    this.checkReadable();
+    if (offset < this.startOffset) offset = this.startOffset;
+    const out: StoredBatch[] = [];
+    if (offset >= this.endOffset) return out;
+    const segs = this.segments;
+    const si = floorIndex(segs.length, (i) => segs[i]!.base, offset);
+    const snapshot = segs.slice(Math.max(0, si));
+    let bytes = 0;
+    const target = offset;
+    for (const seg of snapshot) {
+      const e = seg.index.floor(target);
+      const pos = e < 0 ? 0 : seg.index.positions[e]!;
+      const expected = e < 0 ? seg.base : seg.index.offsets[e]!;
+      let stop = false;
+      const ok = await this.walk(seg, pos, expected, maxBytes, (buf, q) => {
+        const size = frameSize(buf, q);
+        const base = frameBaseOffset(buf, q);
+        const count = frameCount(buf, q);
+        if (base + count <= target) return false;
+        const plen = size - FRAME_HEADER_BYTES;
+        if (out.length > 0 && bytes + plen > maxBytes) return (stop = true);
+        out.push({
+          baseOffset: base,
+          count,
+          timestamp: frameTimestamp(buf, q),
+          format: frameFormat(buf, q),
+          payload: buf.subarray(q + FRAME_HEADER_BYTES, q + size),
+        });
+        bytes += plen;
+        if (bytes >= maxBytes) stop = true;
+        return stop;
+      });
+      if (!ok || stop) break;
+    }
+    return out;
+  }
+
+  async offsetForTimestamp(timestamp: number): Promise<number> {
+    this.checkReadable();
+    for (const seg of this.segments.slice()) {
+      if (!(seg.maxTs >= timestamp)) continue;
+      const e = seg.index.firstWithTimestampAtLeast(timestamp);
+      if (e < 0) continue;
+      let found = -1;
+      const ok = await this.walk(seg, seg.index.positions[e]!, seg.index.offsets[e]!, MIN_READ, (buf, q) => {
+        if (frameTimestamp(buf, q) >= timestamp) {
+          found = frameBaseOffset(buf, q);
+          return true;
+        }
+        return false;
+      });
+      if (found >= 0) return found;
+      if (!ok) break;
+    }
+    return this.endOffset;
+  }
+
+  /**
+   * Visits frames of `seg` from byte `pos` (whose frame must have base offset `expected`) until
+   * `visit` returns true or the segment ends. Returns false if the segment was deleted meanwhile.
+   * Frames from the file are CRC-checked; a bad frame throws MQ_ERR_CORRUPT.
+   */
+  private async walk(
+    seg: FileSegment,
+    pos: number,
+    expected: number,
+    maxBytes: number,
+    visit: (buf: Buffer, q: number) => boolean,
+  ): Promise<boolean> {
+    const limit = seg.size;
+    let fd = -1;
+    let fbuf: Buffer | null = null;
+    let fstart = 0;
+    let fend = 0;
+    const readSize = Math.min(MAX_READ, Math.max(MIN_READ, maxBytes + 8192));
+    try {
+      while (pos < limit) {
+        const c = this.findChunk(seg, pos);
+        if (c !== null) {
+          const cend = c.len;
+          let q = pos - c.pos;
+          while (q < cend) {
+            if (frameBaseOffset(c.buf, q) !== expected) throw this.corrupt(seg, c.pos + q, `expected offset ${expected}`);
+            expected += frameCount(c.buf, q);
+            const size = frameSize(c.buf, q);
+            if (visit(c.buf, q)) return true;
+            q += size;
+          }
+          pos = c.pos + cend;
+          continue;
+        }
+        if (seg.deleted) return false;
+        const avail = seg.written;
+        if (pos >= avail) throw err('MQ_ERR_STORAGE', `internal: segment ${seg.path} position ${pos} is neither written nor buffered`);
+        // Make sure the whole frame at `pos` is in fbuf.
+        let need = 4;
+        for (;;) {
+          if (fbuf !== null && pos >= fstart && pos + need <= fend) {
+            if (need > 4) break;
+            const len = fbuf.readUInt32LE(pos - fstart);
+            if (len < FRAME_FIXED_AFTER_LENGTH || pos + 4 + len > avail) throw this.corrupt(seg, pos, 'bad frame length');
+            need = 4 + len;
+            if (pos + need <= fend) break;
+          }
+          if (fd < 0) {
+            fd = await this.acquire(seg);
+            if (fd < 0) return false;
+          }
+          const len = Math.min(Math.max(need, readSize), avail - pos);
+          const b = Buffer.allocUnsafe(len);
+          const n = await readAt(fd, b, 0, len, pos);
+          if (n < need) throw this.corrupt(seg, pos, `segment file is shorter than its index (${pos + n} bytes)`);
+          fbuf = b;
+          fstart = pos;
+          fend = pos + n;
+        }
+        const q = pos - fstart;
+        const check = checkFrame(fbuf!, q, fend - fstart, true);
+        if (check !== FrameCheck.Ok) throw this.corrupt(seg, pos, describeFrameCheck(check));
+        if (frameBaseOffset(fbuf!, q) !== expected) throw this.corrupt(seg, pos, `expected offset ${expected}`);
+        expected += frameCount(fbuf!, q);
+        if (visit(fbuf!, q)) return true;
+        pos += need;
+      }
+      return true;
+    } finally {
+      if (fd >= 0) this.release(seg);
+    }
+  }
+
+  private findChunk(seg: FileSegment, pos: number): Chunk | null {
+    const cs = this.chunks;
+    for (let i = cs.length - 1; i >= 0; i--) {
+      const c = cs[i]!;
+      if (c.seg === seg && pos >= c.pos && pos < c.pos + c.len) return c;
+    }
+    return null;
+  }
+
+  private corrupt(seg: FileSegment, pos: number, why: string): OmnibusError {
+    return err('MQ_ERR_CORRUPT', `partition log ${this.name}: corrupt frame in ${seg.path} at byte ${pos}: ${why}`);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Truncation, retention, reset
+  // -------------------------------------------------------------------------------------------
+
+  private checkWritable(): void {
+    if (this.closed) throw err('MQ_ERR_CLOSED', `partition log ${this.name} is closed`);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Takes segments out of the log now; their files go in append order via the flusher. */
+  private detach(n: number): FileSegment[] {
+    const gone = this.segments.splice(0, n);
+    for (const s of gone) {
+      s.deleted = true;
+      this.bytes -= s.size;
+    }
+    return gone;
+  }
+
+  private async destroy(s: FileSegment): Promise<void> {
+    await unlinkIfExists(s.path);
+    await unlinkIfExists(segmentIndexPath(this.dir, s.base));
+    this.releaseWriter(s);
+    if (s.refs <= 0) this.closeSegmentFd(s);
+    for (const c of this.chunks.filter((x) => x.seg === s)) {
+      this.ctx.cache.release(c);
+      this.dropChunk(c);
+    }
+  }
+
+  async truncateBefore(offset: number): Promise<void> {
+    this.checkWritable();
+    const active = this.segments[this.segments.length - 1]!;
+    let rolled: FileSegment | null = null;
+    if (offset >= active.end && active.size > 0) rolled = this.roll();
+    let n = 0;
+    while (n < this.segments.length - 1 && this.segments[n]!.end <= offset) n++;
+    if (n === 0 && rolled === null) return;
+    const gone = this.detach(n);
+    await this.enqueue(async () => {
+      // Create the new segment first: a crash in between leaves a contiguous suffix of the old log.
+      if (rolled !== null && !rolled.deleted) await this.writerFd(rolled);
+      for (const s of gone) await this.destroy(s);
+      if (this.fsync !== 'never') await fsyncDir(this.dir);
+    });
+  }
+
+  async enforceRetention(opts: { maxBytes?: number; maxAgeMs?: number; now: number }): Promise<void> {
+    this.checkWritable();
+    const cutoff = opts.maxAgeMs === undefined ? -Infinity : opts.now - opts.maxAgeMs;
+    let size = this.bytes;
+    let n = 0;
+    while (n < this.segments.length - 1) {
+      const s = this.segments[n]!;
+      if ((opts.maxBytes !== undefined && size > opts.maxBytes) || s.maxTs < cutoff) {
+        size -= s.size;
+        n++;
+      } else break;
+    }
+    if (n === 0) return;
+    const gone = this.detach(n);
+    await this.enqueue(async () => {
+      for (const s of gone) await this.destroy(s);
+      if (this.fsync !== 'never') await fsyncDir(this.dir);
+    });
+  }
+
+  async reset(nextOffset: number): Promise<void> {
+    this.checkWritable();
+    if (!Number.isSafeInteger(nextOffset) || nextOffset < 0) {
+      throw err('MQ_ERR_INVALID_ARGUMENT', `reset offset must be a non-negative integer, got ${String(nextOffset)}`);
+    }
+    const gone = this.detach(this.segments.length);
+    const seg = new FileSegment(nextOffset, segmentLogPath(this.dir, nextOffset));
+    this.segments.push(seg);
+    await this.enqueue(async () => {
+      // Crash-safe order: `<base>.log.reset` exists (durably) before any old file is unlinked;
+      // recovery finishes a reset it finds (deletes every .log, renames .reset into place).
+      const tmp = `${seg.path}.reset`;
+      const fd = await openFd(tmp, 'w+');
+      try {
+        if (this.fsync !== 'never') await fsyncDir(this.dir);
+        for (const s of gone.reverse()) await this.destroy(s);
+        await fs.promises.rename(tmp, seg.path);
+        if (this.fsync !== 'never') await fsyncDir(this.dir);
+      } catch (e) {
+        await closeFd(fd);
+        throw e;
+      }
+      if (seg.deleted) {
+        await closeFd(fd);
+        await unlinkIfExists(seg.path);
+        return;
+      }
+      seg.fd = fd;
+      seg.writerHeld = true;
+      seg.refs++;
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Close
+  // -------------------------------------------------------------------------------------------
+
+  close(): Promise<void> {
+    if (this.closePromise) return this.closePromise;
+    this.closePromise = this.doClose();
+    return this.closePromise;
+  }
+
+  private async doClose(): Promise<void> {
+    let failure: unknown = null;
+    if (!this.failure) {
+      try {
+        await this.enqueue(async () => {
+          for (const s of this.pendingSeal.splice(0)) if (!s.deleted && s.written >= s.size) await this.seal(s);
+          if (this.fsync !== 'never') await this.syncDirty();
+        });
+      } catch (e) {
+        failure = e;
+      }
+    }
+    this.closed = true;
+    this.clearTimer();
+    for (const s of this.segments) this.releaseWriter(s);
+    await this.closeAllFds();
+    for (const c of this.chunks) this.ctx.cache.release(c);
+    this.chunks = [];
+    for (const w of this.writeWaiters.splice(0)) w.resolve();
+    for (const w of this.syncWaiters.splice(0)) w.resolve();
+    this.ctx.onClose(this);
+    if (failure !== null) throw storageError(`closing partition log ${this.name}`, failure);
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Recovery
+  // -------------------------------------------------------------------------------------------
+
+  private log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
+    this.ctx.logger?.(level, message, { partition: this.name, ...fields });
+  }
+
+  private async recover(): Promise<void> {
+    await fs.promises.mkdir(this.dir, { recursive: true });
+    let names = await fs.promises.readdir(this.dir);
+
+    // Finish an interrupted reset (see reset()).
+    const resets = names.filter((n) => RESET_FILE_RE.test(n)).sort();
+    if (resets.length > 0) {
+      const keep = resets[resets.length - 1]!;
+      for (const n of names) {
+        if ((LOG_FILE_RE.test(n) || INDEX_FILE_RE.test(n) || RESET_FILE_RE.test(n)) && n !== keep) {
+          await unlinkIfExists(path.join(this.dir, n));
+        }
+      }
+      await fs.promises.rename(path.join(this.dir, keep), path.join(this.dir, keep.slice(0, -'.reset'.length)));
+      await fsyncDir(this.dir);
+      this.log('warn', 'finished a reset interrupted by a crash', { file: keep });
+      names = await fs.promises.readdir(this.dir);
+    }
+    for (const n of names) if (n.endsWith('.index.tmp')) await unlinkIfExists(path.join(this.dir, n));
+
+    const bases = names
+      .map((n) => LOG_FILE_RE.exec(n))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+
+    if (bases.length === 0) {
+      const seg = new FileSegment(0, segmentLogPath(this.dir, 0));
+      seg.create = true;
+      this.segments.push(seg);
+      await this.writerFd(seg);
+      return;
+    }
+
+    let prevEnd = -1;
+    for (let i = 0; i < bases.length; i++) {
+      const base = bases[i]!;
+      if (!Number.isSafeInteger(base)) throw err('MQ_ERR_CORRUPT', `segment file name ${segmentLogPath(this.dir, base)} is out of range`);
+      const seg = new FileSegment(base, segmentLogPath(this.dir, base));
+      if (prevEnd >= 0 && base !== prevEnd) {
+        throw err('MQ_ERR_CORRUPT', `partition log ${this.name}: segment ${seg.path} starts at ${base} but the previous segment ends at ${prevEnd}`);
+      }
+      const isLast = i === bases.length - 1;
+      const st = await fs.promises.stat(seg.path);
+      let loaded = false;
+      if (!isLast) loaded = await this.loadIndexFile(seg, st.size);
+      let truncated = false;
+      if (!loaded) truncated = await this.scan(seg, st.size, !isLast);
+      this.segments.push(seg);
+      this.bytes += seg.size;
+      prevEnd = seg.end;
+      if (!isLast && seg.size === 0 && !truncated) {
+        throw err('MQ_ERR_CORRUPT', `partition log ${this.name}: sealed segment ${seg.path} is empty`);
+      }
+      if (truncated && !isLast) {
+        for (const later of bases.slice(i + 1)) {
+          await unlinkIfExists(segmentLogPath(this.dir, later));
+          await unlinkIfExists(segmentIndexPath(this.dir, later));
+          this.log('warn', 'deleted a segment after a truncated one', { file: segmentLogPath(this.dir, later) });
+        }
+        await fsyncDir(this.dir);
+        break;
+      }
+    }
+    for (let i = 0; i < this.segments.length - 1; i++) this.segments[i]!.sealed = true;
+    const active = this.segments[this.segments.length - 1]!;
+    await unlinkIfExists(segmentIndexPath(this.dir, active.base));
+    await this.writerFd(active);
+  }
+
+  private async loadIndexFile(seg: FileSegment, fileSize: number): Promise<boolean> {
+    let buf: Buffer;
+    try {
+      buf = await fs.promises.readFile(segmentIndexPath(this.dir, seg.base));
+    } catch {
+      return false;
+    }
+    const parsed = SparseIndex.deserialize(buf);
+    if (parsed === null || parsed.segmentSize !== fileSize || parsed.index.offsets[0] !== seg.base || parsed.endOffset <= seg.base) {
+      this.log('info', 'ignoring a stale or torn index file; rescanning the segment', { file: seg.path });
+      return false;
+    }
+    seg.index = parsed.index;
+    seg.size = seg.written = fileSize;
+    seg.end = parsed.endOffset;
+    seg.maxTs = parsed.maxTimestamp;
+    return true;
+  }
+
+  /**
+   * Rebuilds the index of `seg` by reading it front to back with CRC checks. Truncates the file
+   * at the first torn or bad frame and returns true if it did. For a sealed segment, persists the
+   * rebuilt index so the next open skips the scan.
+   */
+  private async scan(seg: FileSegment, fileSize: number, sealed: boolean): Promise<boolean> {
+    const fd = await openFd(seg.path, 'r+');
+    try {
+      let buf = Buffer.allocUnsafe(Math.min(SCAN_READ, Math.max(fileSize, 64)));
+      let bstart = 0;
+      let bend = 0;
+      let pos = 0;
+      let expected = seg.base;
+      let bad: FrameCheck | null = null;
+      while (pos < fileSize) {
+        let need = 4;
+        let check: FrameCheck = FrameCheck.Ok;
+        for (;;) {
+          if (pos >= bstart && pos + need <= bend) {
+            if (need === 4) {
+              const len = buf.readUInt32LE(pos - bstart);
+              if (len < FRAME_FIXED_AFTER_LENGTH) {
+                check = FrameCheck.BadLength;
+                break;
+              }
+              need = 4 + len;
+              if (pos + need > fileSize) {
+                check = FrameCheck.Short;
+                break;
+              }
+              continue;
+            }
+            break;
+          }
+          if (pos + need > fileSize) {
+            check = FrameCheck.Short;
+            break;
+          }
+          if (need > buf.length) buf = Buffer.allocUnsafe(need);
+          const len = Math.min(buf.length, fileSize - pos);
+          const n = await readAt(fd, buf, 0, len, pos);
+          bstart = pos;
+          bend = pos + n;
+          if (n < need) {
+            check = FrameCheck.Short;
+            break;
+          }
+        }
+        if (check === FrameCheck.Ok) check = checkFrame(buf, pos - bstart, bend - bstart, true);
+        if (check !== FrameCheck.Ok) {
+          bad = check;
+          break;
+        }
+        const q = pos - bstart;
+        const base = frameBaseOffset(buf, q);
+        if (base !== expected) {
+          throw err(
+            'MQ_ERR_CORRUPT',
+            pos === 0
+              ? `partition log ${this.name}: first frame of ${seg.path} has offset ${base}, not the ${seg.base} of its file name`
+              : `partition log ${this.name}: frame at byte ${pos} of ${seg.path} has offset ${base}, expected ${expected}`,
+          );
+        }
+        const ts = frameTimestamp(buf, q);
+        seg.index.add(base, pos, ts);
+        if (ts > seg.maxTs) seg.maxTs = ts;
+        expected = base + frameCount(buf, q);
+        pos += need;
+      }
+      seg.size = seg.written = pos;
+      seg.end = expected;
+      if (bad !== null) {
+        await new Promise<void>((resolve, reject) => fs.ftruncate(fd, pos, (e) => (e ? reject(e) : resolve())));
+        await fdatasync(fd);
+        this.log('warn', 'truncated a torn or corrupt segment tail', {
+          file: seg.path,
+          at: pos,
+          droppedBytes: fileSize - pos,
+          reason: describeFrameCheck(bad),
+        });
+      }
+      if (sealed && bad === null && pos > 0) {
+        seg.index.trim();
+        await this.writeIndexFile(seg);
+      }
+      return bad !== null;
+    } finally {
+      await closeFd(fd);
+    }
+  }
+}
