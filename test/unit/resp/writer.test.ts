@@ -1,0 +1,124 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ReplyWriter } from '../../../src/protocols/resp/index.js';
+import type { RespVersion } from '../../../src/protocols/resp/index.js';
+
+function enc(protocol: RespVersion, write: (w: ReplyWriter) => void): string {
+  const w = new ReplyWriter({ protocol });
+  write(w);
+  return w.take().toString('latin1');
+}
+
+function both(write: (w: ReplyWriter) => void): [string, string] {
+  return [enc(2, write), enc(3, write)];
+}
+
+describe('ReplyWriter: exact bytes', () => {
+  const cases: [string, (w: ReplyWriter) => void, string, string][] = [
+    ['simple', (w) => w.simple('OK'), '+OK\r\n', '+OK\r\n'],
+    ['simple with CR/LF sanitised', (w) => w.simple('a\r\nb'), '+a  b\r\n', '+a  b\r\n'],
+    ['error ERR', (w) => w.error("ERR unknown command 'FOO'"), "-ERR unknown command 'FOO'\r\n", "-ERR unknown command 'FOO'\r\n"],
+    ['error WRONGTYPE', (w) => w.error('WRONGTYPE Operation against a key holding the wrong kind of value'), '-WRONGTYPE Operation against a key holding the wrong kind of value\r\n', '-WRONGTYPE Operation against a key holding the wrong kind of value\r\n'],
+    ['error NOAUTH, leading dash tolerated', (w) => w.error('-NOAUTH Authentication required.'), '-NOAUTH Authentication required.\r\n', '-NOAUTH Authentication required.\r\n'],
+    ['error with newline', (w) => w.error('ERR bad\nthing'), '-ERR bad thing\r\n', '-ERR bad thing\r\n'],
+    ['integer', (w) => w.integer(0).integer(-1).integer(1234567890123).integer(2n ** 63n - 1n), ':0\r\n:-1\r\n:1234567890123\r\n:9223372036854775807\r\n', ':0\r\n:-1\r\n:1234567890123\r\n:9223372036854775807\r\n'],
+    ['integer beyond 2^53 as number', (w) => w.integer(2 ** 60), ':1152921504606846976\r\n', ':1152921504606846976\r\n'],
+    ['bulk string', (w) => w.bulk('foobar').bulk(''), '$6\r\nfoobar\r\n$0\r\n\r\n', '$6\r\nfoobar\r\n$0\r\n\r\n'],
+    ['bulk utf8', (w) => w.bulk('é'), '$2\r\n\xc3\xa9\r\n', '$2\r\n\xc3\xa9\r\n'],
+    ['bulk buffer', (w) => w.bulk(Buffer.from([0, 13, 10, 255])), '$4\r\n\x00\r\n\xff\r\n', '$4\r\n\x00\r\n\xff\r\n'],
+    ['null bulk', (w) => w.nullBulk(), '$-1\r\n', '_\r\n'],
+    ['null array', (w) => w.nullArray(), '*-1\r\n', '_\r\n'],
+    ['array', (w) => w.arrayHeader(2).bulk('a').integer(1), '*2\r\n$1\r\na\r\n:1\r\n', '*2\r\n$1\r\na\r\n:1\r\n'],
+    ['empty array', (w) => w.arrayHeader(0), '*0\r\n', '*0\r\n'],
+    ['map', (w) => w.mapHeader(1).bulk('k').bulk('v'), '*2\r\n$1\r\nk\r\n$1\r\nv\r\n', '%1\r\n$1\r\nk\r\n$1\r\nv\r\n'],
+    ['set', (w) => w.setHeader(1).bulk('m'), '*1\r\n$1\r\nm\r\n', '~1\r\n$1\r\nm\r\n'],
+    ['double', (w) => w.double(1.5).double(Infinity).double(-Infinity).double(NaN).double(0.1), '$3\r\n1.5\r\n$3\r\ninf\r\n$4\r\n-inf\r\n$3\r\nnan\r\n$3\r\n0.1\r\n', ',1.5\r\n,inf\r\n,-inf\r\n,nan\r\n,0.1\r\n'],
+    ['boolean', (w) => w.boolean(true).boolean(false), ':1\r\n:0\r\n', '#t\r\n#f\r\n'],
+    ['big number', (w) => w.bigNumber(3492890328409238509324850943850943825024385n), '$43\r\n3492890328409238509324850943850943825024385\r\n', '(3492890328409238509324850943850943825024385\r\n'],
+    ['verbatim', (w) => w.verbatim('Some string'), '$11\r\nSome string\r\n', '=15\r\ntxt:Some string\r\n'],
+    ['verbatim markdown', (w) => w.verbatim('# x', 'mkd'), '$3\r\n# x\r\n', '=7\r\nmkd:# x\r\n'],
+    ['pub/sub message push', (w) => w.pushHeader(3).bulk('message').bulk('ch').bulk('hi'), '*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n', '>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n'],
+    ['attribute skipped in RESP2', (w) => w.attribute(new Map([['ttl', 3600]])).integer(3), ':3\r\n', '|1\r\n$3\r\nttl\r\n:3600\r\n:3\r\n'],
+    ['raw', (w) => w.raw(Buffer.from('+PONG\r\n')), '+PONG\r\n', '+PONG\r\n'],
+  ];
+  for (const [name, write, resp2, resp3] of cases) {
+    it(name, () => assert.deepEqual(both(write), [resp2, resp3]));
+  }
+
+  it('HELLO 3 reply shape (map in RESP3, flat array in RESP2)', () => {
+    const hello = (w: ReplyWriter) =>
+      w.value(
+        new Map<string, string | number | string[]>([
+          ['server', 'redis'],
+          ['version', '7.2.0'],
+          ['proto', 3],
+          ['modules', []],
+        ]),
+      );
+    assert.equal(
+      enc(3, hello),
+      '%4\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$5\r\n7.2.0\r\n$5\r\nproto\r\n:3\r\n$7\r\nmodules\r\n*0\r\n',
+    );
+    assert.equal(enc(2, hello).slice(0, 4), '*8\r\n');
+  });
+
+  it('protocol can switch mid-connection (HELLO 3 replies in RESP3)', () => {
+    const w = new ReplyWriter();
+    w.nullBulk();
+    w.protocol = 3;
+    w.nullBulk();
+    assert.equal(w.take().toString(), '$-1\r\n_\r\n');
+  });
+
+  it('value(): numbers, bigints and tagged values', () => {
+    assert.equal(enc(3, (w) => w.value([1, 1.5, 2n ** 64n, -(2n ** 63n), { kind: 'simple', value: 'OK' }, { kind: 'nullArray' }])), '*6\r\n:1\r\n,1.5\r\n(18446744073709551616\r\n:-9223372036854775808\r\n+OK\r\n_\r\n');
+    assert.equal(enc(2, (w) => w.value({ kind: 'nullArray' })), '*-1\r\n');
+  });
+});
+
+describe('ReplyWriter: buffering', () => {
+  it('a pipeline of 1000 replies becomes one buffer', () => {
+    const w = new ReplyWriter();
+    for (let i = 0; i < 1000; i++) w.integer(i);
+    const out = w.take();
+    assert.equal(out.toString().split('\r\n').length - 1, 1000);
+    assert.equal(w.pendingBytes, 0);
+    assert.equal(w.take().length, 0);
+  });
+
+  it('taken buffers are never overwritten by later writes', () => {
+    const w = new ReplyWriter({ slabSize: 256 });
+    const taken: [Buffer, string][] = [];
+    for (let turn = 0; turn < 500; turn++) {
+      for (let i = 0; i <= turn % 7; i++) w.bulk(`turn${turn}-${i}-${'x'.repeat(turn % 50)}`);
+      const b = w.take();
+      taken.push([b, b.toString('latin1')]);
+    }
+    for (const [b, s] of taken) assert.equal(b.toString('latin1'), s);
+  });
+
+  it('large replies grow the buffer and keep pending bytes', () => {
+    const w = new ReplyWriter({ slabSize: 256 });
+    w.simple('OK');
+    const big = Buffer.alloc(1 << 20, 7);
+    w.bulk(big);
+    w.bulk('x'.repeat(100_000));
+    const out = w.take();
+    assert.equal(out.subarray(0, 5).toString(), '+OK\r\n');
+    assert.equal(out.length, 5 + (1 << 20) + 12 + 100_000 + 11);
+  });
+
+  it('discard() drops untaken output', () => {
+    const w = new ReplyWriter();
+    w.simple('a');
+    assert.equal(w.take().toString(), '+a\r\n');
+    w.simple('b');
+    w.discard();
+    w.simple('c');
+    assert.equal(w.take().toString(), '+c\r\n');
+  });
+
+  it('rejects non-finite integers (caller bug)', () => {
+    assert.throws(() => new ReplyWriter().integer(Infinity), RangeError);
+  });
+});
