@@ -545,7 +545,9 @@ export class Engine {
       'x-original-group': g.name,
     };
     if (detail !== undefined) headers['x-error-message'] = detail;
-    await this.publish(target.topic, [{ body: rec.body, key: rec.key, headers, timestamp: rec.timestamp, priority: rec.priority }]);
+    await this.publish(target.topic, [
+      { body: rec.body, key: rec.key, headers, timestamp: rec.timestamp, priority: rec.priority, props: rec.props, propsFormat: rec.propsFormat },
+    ]);
   }
 
   /**

@@ -7,12 +7,18 @@
  *   u32  length of the rest of the record
  *   f64  timestamp (ms since epoch)
  *   u8   priority (0..255)
- *   u8   flags: 1 key, 2 headers, 4 expiresAt, 8 deliverAt
+ *   u8   flags: 1 key, 2 headers, 4 expiresAt, 8 deliverAt, 16 props
  *   [f64 expiresAt]            if flags & 4  (absolute ms; dropped/dead-lettered after it)
  *   [f64 deliverAt]            if flags & 8  (absolute ms; not delivered before it)
  *   [u16 keyLength, key utf8]  if flags & 1
  *   [u32 headersLength, u16 count, (u16 nameLen, name utf8, u32 valueLen, value utf8) * count]  if flags & 2
+ *   [u8 propsFormat, u32 propsLength, props]  if flags & 16
  *   body (the rest)
+ *
+ * `props` are a protocol's own encoded message properties (e.g. an AMQP content-header property
+ * list with its typed header table), kept byte-for-byte so a message published and consumed over
+ * the same protocol round-trips exactly. The protocol also fills `headers` with the string forms
+ * other protocols can use; `propsFormat` says whose bytes they are (PROPS_* below).
  *
  * A 128-byte body with no key or headers costs 14 bytes of record framing (~11 %) plus the
  * storage frame per batch (amortised over the batch). Records carry no offset: storage assigns
@@ -30,6 +36,13 @@ const F_KEY = 1;
 const F_HEADERS = 2;
 const F_EXPIRES = 4;
 const F_DELIVER_AT = 8;
+const F_PROPS = 16;
+
+/** propsFormat values. */
+export const PROPS_AMQP091 = 1;
+export const PROPS_MQTT5 = 2;
+export const PROPS_STOMP = 3;
+export const PROPS_KAFKA = 4;
 
 export interface RecordInput {
   body: Uint8Array;
@@ -39,6 +52,9 @@ export interface RecordInput {
   priority: number;
   expiresAt?: number | undefined;
   deliverAt?: number | undefined;
+  /** Opaque protocol properties (see the format comment); with propsFormat. */
+  props?: Uint8Array | undefined;
+  propsFormat?: number | undefined;
 }
 
 /** A decoded record; `body` is a view into the stored batch. */
@@ -51,6 +67,10 @@ export interface DecodedRecord {
   body: Buffer;
   expiresAt: number;
   deliverAt: number;
+  /** Protocol properties, a view into the batch; undefined when absent. */
+  props: Buffer | undefined;
+  /** 0 when props is absent. */
+  propsFormat: number;
   /** Encoded size of the record in the batch (for byte-based limits). */
   size: number;
 }
@@ -70,6 +90,7 @@ export function recordSize(r: RecordInput): number {
   if (r.deliverAt !== undefined) n += 8;
   if (r.key !== undefined) n += 2 + Buffer.byteLength(r.key);
   if (r.headers !== undefined && hasKeys(r.headers)) n += headersSize(r.headers);
+  if (r.props !== undefined) n += 5 + r.props.byteLength;
   return n;
 }
 
@@ -97,7 +118,8 @@ function encodeInto(buf: Buffer, start: number, r: RecordInput): number {
     (r.key !== undefined ? F_KEY : 0) |
     (hasHeaders ? F_HEADERS : 0) |
     (r.expiresAt !== undefined ? F_EXPIRES : 0) |
-    (r.deliverAt !== undefined ? F_DELIVER_AT : 0);
+    (r.deliverAt !== undefined ? F_DELIVER_AT : 0) |
+    (r.props !== undefined ? F_PROPS : 0);
   buf[p++] = flags;
   if (r.expiresAt !== undefined) p = buf.writeDoubleLE(r.expiresAt, p);
   if (r.deliverAt !== undefined) p = buf.writeDoubleLE(r.deliverAt, p);
@@ -127,6 +149,12 @@ function encodeInto(buf: Buffer, start: number, r: RecordInput): number {
     if (count > 0xffff) throw err('MQ_ERR_INVALID_ARGUMENT', 'more than 65535 headers');
     buf.writeUInt16LE(count, countAt);
     buf.writeUInt32LE(p - lenAt - 4, lenAt);
+  }
+  if (r.props !== undefined) {
+    buf[p++] = r.propsFormat ?? 0;
+    p = buf.writeUInt32LE(r.props.byteLength, p);
+    buf.set(r.props, p);
+    p += r.props.byteLength;
   }
   if (r.body.byteLength > 0) {
     buf.set(r.body, p);
@@ -201,8 +229,16 @@ export function decodeBatch(
       headers = out;
       q = hEnd;
     }
+    let props: Buffer | undefined;
+    let propsFormat = 0;
+    if (flags & F_PROPS) {
+      propsFormat = payload[q]!;
+      const pl = payload.readUInt32LE(q + 1);
+      props = payload.subarray(q + 5, q + 5 + pl);
+      q += 5 + pl;
+    }
     if (q > recEnd) throw err('MQ_ERR_CORRUPT', `record ${offset} fields overrun it`);
-    each({ offset, timestamp, priority, key, headers, body: payload.subarray(q, recEnd), expiresAt, deliverAt, size: len + 4 });
+    each({ offset, timestamp, priority, key, headers, body: payload.subarray(q, recEnd), expiresAt, deliverAt, props, propsFormat, size: len + 4 });
     p = recEnd;
   }
 }

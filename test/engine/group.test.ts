@@ -398,3 +398,19 @@ test('a queue TTL expires messages at the head without any consumer and dead-let
   assert.equal(d.got[0]!.headers['x-death-reason'], 'expired');
   await engine.close();
 });
+
+test('protocol properties are carried byte-for-byte next to the string headers', async () => {
+  const { engine } = await setup();
+  const props = Buffer.from([0, 1, 2, 255, 0xce]);
+  await engine.publish('q', [rec('a', { props, propsFormat: 1, headers: { h: 'v' }, key: 'k' }), rec('b')]);
+  const g = await engine.group('q', 'g');
+  const a = await g.get();
+  assert.deepEqual(a?.rec.props, props);
+  assert.equal(a?.rec.propsFormat, 1);
+  assert.equal(a?.headers['h'], 'v');
+  assert.equal(a?.body.toString(), 'a');
+  const b = await g.get();
+  assert.equal(b?.rec.props, undefined);
+  assert.equal(b?.rec.propsFormat, 0);
+  await engine.close();
+});

@@ -150,7 +150,7 @@ export class ChunkCache {
     while (this.bytes > this.budget && this.head < this.fifo.length) {
       const c = this.fifo[this.head]!;
       if (!c.evicted) {
-        if (c.written < c.len && !c.seg.deleted) break; // unwritten data is never dropped
+        if (c.written < c.len) break; // unwritten data is never dropped (the flusher accounts for it)
         this.release(c);
         c.part.dropChunk(c);
       }
@@ -411,7 +411,7 @@ export class FilePartition implements PartitionStore {
           const fd = await this.writerFd(c.seg);
           if (!c.seg.deleted) {
             await writeAll(fd, c.buf, c.written, end - c.written, c.pos + c.written);
-            this.dirty.add(c.seg);
+            if (this.fsync !== 'never') this.dirty.add(c.seg);
           }
         }
         c.written = end;
@@ -856,6 +856,7 @@ export class FilePartition implements PartitionStore {
 
   private async doClose(): Promise<void> {
     let failure: unknown = null;
+    this.closed = true; // refuse appends and reads from now on; the flush below drains what came before
     if (!this.failure) {
       try {
         await this.enqueue(async () => {
@@ -866,7 +867,6 @@ export class FilePartition implements PartitionStore {
         failure = e;
       }
     }
-    this.closed = true;
     this.clearTimer();
     for (const s of this.segments) this.releaseWriter(s);
     await this.closeAllFds();
