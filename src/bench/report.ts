@@ -72,6 +72,14 @@ export function formatTable(results: readonly SizeResult[]): string {
   );
 }
 
+/** A warning line when other work competes for the CPUs (figures would be noisy), else undefined. */
+export function busyWarning(): string | undefined {
+  const load = os.loadavg()[0] ?? 0;
+  const cpus = os.cpus().length || 1;
+  if (load <= cpus * 0.75) return undefined;
+  return `warning: load average ${load.toFixed(1)} on ${cpus} CPUs: other processes compete with the benchmark, figures will be noisy`;
+}
+
 /** Strips credentials from a URL before it is printed or saved. */
 export function redactUrl(url: string): string {
   try {
@@ -127,5 +135,7 @@ function machineInfo(): Record<string, unknown> {
     cpus: cpus.length,
     cpuModel: cpus[0]?.model,
     totalMemBytes: os.totalmem(),
+    // Sampled when the report is written; the CLI warns at the start when the box is busy.
+    loadavg: os.loadavg(),
   };
 }

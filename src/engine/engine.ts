@@ -178,6 +178,14 @@ export class Engine {
       this.#offsets.set(rec.k, { offset: rec.o, metadata: rec.m });
     }
     for (const [name, config] of topics) {
+      if (config.durable === false) {
+        // Transient topics do not survive a restart: drop their data and declaration now.
+        for (const full of await this.storage.list(`topics/${encodeName(name)}/`)) await this.storage.remove(full);
+        for (const full of await this.storage.list(`groups/${encodeName(name)}/`)) await this.storage.remove(full);
+        appendJsonRecord(this.#catalog, { t: 'drop-topic', name } satisfies CatalogRecord);
+        for (const [k, g] of groups) if (g.topic === name) groups.delete(k);
+        continue;
+      }
       const t = new Topic(name, config);
       this.#topics.set(name, t);
       const prefix = `topics/${encodeName(name)}/`;

@@ -11,8 +11,17 @@
  */
 import type { PartitionStore } from './storage/types.js';
 
+/**
+ * The group every protocol's *queue* consumers share: an AMQP queue `q`, a Redis list `q`, a
+ * STOMP `/queue/q` and `subscribe('q')` without a group are all topic `q`, group `default` — so a
+ * message published through one protocol is consumed through another.
+ */
+export const DEFAULT_GROUP = 'default';
+
 export interface TopicConfig {
   partitions: number;
+  /** false: the topic (and its data) is deleted when the engine restarts (AMQP non-durable queues). Default true. */
+  durable?: boolean | undefined;
   /** Retention for the log view; absent = keep until every group has settled (queue semantics). */
   retentionMs?: number | undefined;
   retentionBytes?: number | undefined;

@@ -17,6 +17,7 @@ import type { Capabilities, Delivery, OutgoingMessage, PublishOptions, Subscribe
 import { Engine, type EngineOptions } from '../engine/engine.js';
 import type { Consumer, ConsumerSink, DeliveryImpl, Group } from '../engine/group.js';
 import type { RecordInput } from '../engine/record.js';
+import { DEFAULT_GROUP } from '../engine/topic.js';
 import type { FsyncPolicy, StorageEngine } from '../engine/storage/types.js';
 
 export interface EmbeddedOptions extends ConnectOptions {
@@ -64,7 +65,7 @@ export class EmbeddedTransport implements Transport {
     if (this.#closing) throw err('MQ_ERR_CLOSED', 'the transport is closed');
     const prefetch = opts.prefetch ?? 100;
     if (!Number.isInteger(prefetch) || prefetch < 1) throw err('MQ_ERR_INVALID_ARGUMENT', `prefetch must be an integer >= 1, got ${prefetch}`);
-    const sub = new EmbeddedSubscription(this, topic, opts.group ?? 'default', prefetch, opts);
+    const sub = new EmbeddedSubscription(this, topic, opts.group ?? DEFAULT_GROUP, prefetch, opts);
     this.#subs.add(sub);
     return sub;
   }

@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { Transport } from '../../core/types.js';
 import { runSeed, SEED_DEFAULTS, SeedVerificationError, type SeedOptions, type SeedProgress, type SizeResult } from '../../bench/seed.js';
-import { buildJsonReport, fmtInt, formatSizeResult, formatTable, redactUrl } from '../../bench/report.js';
+import { buildJsonReport, busyWarning, fmtInt, formatSizeResult, formatTable, redactUrl } from '../../bench/report.js';
 import { parseCount, parseFlags, parseFsync, type Fsync } from '../args.js';
 import { CommandError, UsageError, type CliIO, type OutStream } from '../io.js';
 import { loadEngine } from '../engine.js';
@@ -237,6 +237,8 @@ export async function runBench(argv: readonly string[], io: CliIO, version: stri
       `omnibus ${version} bench: target ${redactUrl(url)}${tempDir ? ' (temp dir)' : ''}; sizes ${s.sizes.join(',')}; ${fmtInt(s.count)} msgs` +
         `${s.countFor?.size ? ` (${[...s.countFor].map(([k, n]) => `${k}=${fmtInt(n)}`).join(', ')})` : ''}; batch ${s.batch}; publishers ${s.publishers}; prefetch ${s.prefetch}; ack ${s.ack}\n`,
     );
+    const busy = busyWarning();
+    if (busy !== undefined && !cfg.quiet) io.stderr.write(busy + '\n');
     await runSeed(transport, {
       ...s,
       onProgress: (p) => progress.update(p),

@@ -21,6 +21,7 @@
  * - shortstr → string (UTF-8). longstr method args → Buffer (binary-safe: SASL responses such as
  *   AMQPLAIN carry a binary table), a view into the frame, not a copy.
  */
+import { isUtf8 } from 'node:buffer';
 import { encodeError, syntaxError } from './errors.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -160,6 +161,32 @@ export class Reader {
     if (s + n > this.end) throw syntaxError(`longstr of ${n} bytes at offset ${p} overruns the frame`);
     this.pos = s + n;
     return b.subarray(s, s + n);
+  }
+
+  /**
+   * longstr as text: a string if the bytes are valid UTF-8, else undefined (pos is then left
+   * *before* the longstr so the caller can re-read it with longstr()). Short ASCII is checked in
+   * JS; longer values use simdutf's isUtf8. Avoids creating a Buffer view per field-table string.
+   */
+  longstrText(): string | undefined {
+    const p = this.pos;
+    if (p + 4 > this.end) throw syntaxError(`truncated longstr length at offset ${p}`);
+    const b = this.buf;
+    const n = b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
+    const s = p + 4;
+    const e = s + n;
+    if (e > this.end) throw syntaxError(`longstr of ${n} bytes at offset ${p} overruns the frame`);
+    if (n <= 32) {
+      let i = s;
+      while (i < e && b[i]! < 0x80) i++;
+      if (i === e) {
+        this.pos = e;
+        return n === 0 ? '' : b.toString('latin1', s, e);
+      }
+    }
+    if (!isUtf8(b.subarray(s, e))) return undefined;
+    this.pos = e;
+    return b.toString('utf8', s, e);
   }
 
   /** Raw bytes view of length n. */

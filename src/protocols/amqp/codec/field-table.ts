@@ -42,7 +42,6 @@
  * Not done here: key validation (RabbitMQ accepts any shortstr key, so do we), duplicate-key
  * detection (last one wins), and any semantic checks of x-arguments.
  */
-import { isUtf8 } from 'node:buffer';
 import type { Reader, Writer } from './buffer-io.js';
 import { encodeError, syntaxError } from './errors.js';
 
@@ -142,8 +141,8 @@ function readFieldValue(r: Reader, depth: number): FieldValue {
   const tag = r.u8();
   switch (tag) {
     case 0x53 /* S */: {
-      const b = r.longstr();
-      return isUtf8(b) ? b.toString('utf8') : new FieldTyped('S', b);
+      const text = r.longstrText();
+      return text !== undefined ? text : new FieldTyped('S', r.longstr());
     }
     case 0x49 /* I */:
       return r.i32();

@@ -375,10 +375,9 @@ export class FrameParser implements IterableIterator<Frame> {
     }
     const classId = (b[start]! << 8) | b[start + 1]!;
     const methodId = (b[start + 2]! << 8) | b[start + 3]!;
-    const ids = { channel, classId, methodId };
     if (this.trackContent && this.content.size !== 0 && this.content.has(channel)) {
       this.content.delete(channel);
-      throw new AmqpError(CodecReplyCode.UNEXPECTED_FRAME, `method ${classId}/${methodId} on channel ${channel} while content frames are due`, ids);
+      throw new AmqpError(CodecReplyCode.UNEXPECTED_FRAME, `method ${classId}/${methodId} on channel ${channel} while content frames are due`, { channel, classId, methodId });
     }
     const key = (classId << 16) | methodId;
     const r = this.reader.reset(b, start + 4, end);
@@ -389,20 +388,20 @@ export class FrameParser implements IterableIterator<Frame> {
       throw new AmqpError(
         CodecReplyCode.SYNTAX_ERROR,
         `malformed arguments of method ${classId}/${methodId}: ${e instanceof Error ? e.message : String(e)}`,
-        ids,
+        { channel, classId, methodId },
       );
     }
     if (m === undefined) {
-      throw new AmqpError(CodecReplyCode.NOT_IMPLEMENTED, `unknown method ${classId}/${methodId}`, ids);
+      throw new AmqpError(CodecReplyCode.NOT_IMPLEMENTED, `unknown method ${classId}/${methodId}`, { channel, classId, methodId });
     }
     if (r.pos !== end) {
-      throw new AmqpError(CodecReplyCode.SYNTAX_ERROR, `${end - r.pos} trailing bytes after the arguments of ${m.name}`, ids);
+      throw new AmqpError(CodecReplyCode.SYNTAX_ERROR, `${end - r.pos} trailing bytes after the arguments of ${m.name}`, { channel, classId, methodId });
     }
     if ((classId === CLASS_CONNECTION) !== (channel === 0)) {
       throw new AmqpError(
         CodecReplyCode.COMMAND_INVALID,
         classId === CLASS_CONNECTION ? `${m.name} on channel ${channel} (must be 0)` : `${m.name} on channel 0`,
-        ids,
+        { channel, classId, methodId },
       );
     }
     if (this.trackContent && methodHasContent(key)) {
