@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 
-test('src/protocols/amqp/generated/methods.ts is up to date with spec/amqp and scripts/gen-amqp.ts', () => {
+test('src/protocols/amqp/generated/methods.ts is up to date with spec/amqp and scripts/gen-amqp.ts', { timeout: 60_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'gen-amqp-'));
   try {
     const out = join(dir, 'methods.ts');
