@@ -647,7 +647,7 @@ function registerAll(opts: DescribeTransportOptions, caps: Capabilities): void {
     it('an expired lease aborts the delivery signal and the message is redelivered with attempt 2', leases, async (h) => {
       const t = await h.transport();
       const topic = h.topic();
-      const leaseMs = 300;
+      const leaseMs = 500;
       const sub = h.subscribe(t, topic, { leaseMs, prefetch: 10 });
       await t.publish(topic, [{ body: 'slow' }]);
       const d1 = await h.next(sub);
@@ -664,7 +664,7 @@ function registerAll(opts: DescribeTransportOptions, caps: Capabilities): void {
     it('ack after the lease expired rejects with MQ_ERR_LEASE_LOST', leases, async (h) => {
       const t = await h.transport();
       const topic = h.topic();
-      const leaseMs = 300;
+      const leaseMs = 500;
       const sub = h.subscribe(t, topic, { leaseMs });
       await t.publish(topic, [{ body: 'too late' }]);
       const d1 = await h.next(sub);
