@@ -35,6 +35,8 @@ export interface DirLock {
 /** Creates `dir` if needed, checks it is a writable directory and takes its lock. */
 export async function lockDataDir(dir: string): Promise<DirLock> {
   const abs = path.resolve(dir);
+  const pre = await fs.promises.stat(abs).catch(() => null);
+  if (pre !== null && !pre.isDirectory()) throw unusable(abs, 'it is not a directory');
   try {
     await fs.promises.mkdir(abs, { recursive: true });
   } catch (e) {
