@@ -529,20 +529,24 @@ function registerAll(opts: DescribeTransportOptions, caps: Capabilities): void {
       assert.equal(acked.signal.aborted, false, 'settling does not abort the signal');
     });
 
-    // §2.3: ack after close rejects with a typed error.
-    it('ack after the subscription closed rejects with MQ_ERR_LEASE_LOST and the message is redelivered with attempt 2', run, async (h) => {
+    // §2.3: ack after close rejects with a typed error; close releases to other members.
+    it('settling after the subscription closed rejects with MQ_ERR_LEASE_LOST and another member gets the message with attempt 2', run, async (h) => {
       const t = await h.transport();
       const topic = h.topic();
       const group = h.group();
       const sub1 = h.subscribe(t, topic, { group });
       await t.publish(topic, [{ body: 'orphan' }]);
       const d = await h.next(sub1);
+      const sub2 = h.subscribe(t, topic, { group });
       await sub1.close();
       assert.equal(d.signal.aborted, true, 'closing the subscription loses the lease');
       await rejectsWithCode(d.ack(), LEASE_LOST, 'ack after close');
-      const again = await h.next(h.subscribe(t, topic, { group }));
+      await rejectsWithCode(d.nack(), LEASE_LOST, 'nack after close');
+      await rejectsWithCode(d.reject('late'), LEASE_LOST, 'reject after close');
+      const again = await h.next(sub2);
       assert.equal(again.id, d.id);
       assert.equal(again.attempt, 2);
+      assert.equal(again.redelivered, true);
       await again.ack();
     });
 
