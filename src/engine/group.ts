@@ -132,6 +132,11 @@ export interface ConsumerSink {
   readonly prefetch: number;
   /** Receives deliveries; the group never pushes more than prefetch - inflight. */
   push(d: DeliveryImpl): void;
+  /**
+   * False while the consumer still holds deliveries its application has not taken yet (used to
+   * batch refills); absent means always drained.
+   */
+  drained?(): boolean;
   /** Per-consumer filter (JMS selector on a shared queue); non-matching messages wait for another consumer. */
   readonly filter?: ((r: DecodedRecord) => boolean) | undefined;
 }
@@ -628,10 +633,11 @@ export class Group {
   ack(d: DeliveryImpl): void {
     this.#release(d);
     this.#settle(d.cursor, d.rec.offset);
-    // Refill a consumer when half its window is free (or it is empty), not after every ack: one
-    // pump per prefetch/2 acks instead of one per ack.
+    // Refill a consumer when half its window is free, or when it has handed out everything it
+    // holds (so a consumer holding slow messages still gets the next one), not after every ack:
+    // in a for-await loop that is one pump per prefetch/2 acks instead of one per ack.
     const c = d.consumer;
-    if (c.inflight === 0 || (c.sink.prefetch - c.inflight) * 2 >= c.sink.prefetch) this.schedulePump();
+    if (c.inflight === 0 || (c.sink.prefetch - c.inflight) * 2 >= c.sink.prefetch || c.sink.drained?.() !== false) this.schedulePump();
   }
 
   /** @internal */

@@ -51,8 +51,21 @@ export class EmbeddedTransport implements Transport {
     };
   }
 
+  readonly #inflight = new Set<Promise<unknown>>();
+
   async publish(topic: string, messages: readonly OutgoingMessage[], opts?: PublishOptions): Promise<void> {
     if (this.#closing) throw err('MQ_ERR_CLOSED', 'the transport is closed');
+    // close() waits for publishes already issued: they resolve (confirmed) rather than fail.
+    const p = this.#publish(topic, messages, opts);
+    this.#inflight.add(p);
+    try {
+      await p;
+    } finally {
+      this.#inflight.delete(p);
+    }
+  }
+
+  async #publish(topic: string, messages: readonly OutgoingMessage[], opts?: PublishOptions): Promise<void> {
     opts?.signal?.throwIfAborted();
     if (typeof topic !== 'string' || topic.length === 0) throw err('MQ_ERR_INVALID_ARGUMENT', 'topic must be a non-empty string');
     const now = this.engine.clock.now();
@@ -77,6 +90,7 @@ export class EmbeddedTransport implements Transport {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      await Promise.allSettled([...this.#inflight]);
       await Promise.all([...this.#subs].map((s) => s.close()));
       await this.engine.close();
     })();
@@ -163,6 +177,10 @@ class EmbeddedSubscription implements Subscription, ConsumerSink, AsyncIterator<
         this.#closed = true;
         this.#wakeDone();
       });
+  }
+
+  drained(): boolean {
+    return this.#head >= this.#buf.length;
   }
 
   push(d: DeliveryImpl): void {

@@ -8,6 +8,11 @@
  * - Field tables: representation documented in codec/field-table.ts.
  * - AmqpError: every decode failure, with the AMQP reply code to close with.
  */
+import { Reader, Writer } from './codec/buffer-io.js';
+import { syntaxError } from './codec/errors.js';
+import { fieldTableBound as bound, readFieldTable as readTable, writeFieldTable as writeTable } from './codec/field-table.js';
+import type { FieldTable as Table } from './codec/field-table.js';
+
 export * from './generated/methods.js';
 export {
   AmqpDecimal,
@@ -22,7 +27,6 @@ export {
 export type { FieldArray, FieldTable, FieldTag, FieldValue } from './codec/field-table.js';
 export { Reader, Writer, shortstrBound } from './codec/buffer-io.js';
 export { AmqpError, CodecReplyCode, isAmqpError } from './codec/errors.js';
-import { syntaxError } from './codec/errors.js';
 export {
   DEFAULT_FRAME_MAX,
   FRAME_HEADER_SIZE,
@@ -47,9 +51,6 @@ export type {
   ProtocolHeaderFrame,
 } from './codec/frame.js';
 
-import { Reader, Writer } from './codec/buffer-io.js';
-import { fieldTableBound as bound, readFieldTable as readTable, writeFieldTable as writeTable } from './codec/field-table.js';
-import type { FieldTable as Table } from './codec/field-table.js';
 
 /** Encodes a field table to bytes (with its 4-byte length prefix). */
 export function encodeFieldTable(t: Table): Buffer {

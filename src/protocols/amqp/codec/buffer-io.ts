@@ -338,7 +338,18 @@ export class Writer {
     const lenAt = this.pos;
     let n: number;
     if (typeof v === 'string') {
-      n = b.write(v, lenAt + 4, 'utf8');
+      // Same ASCII fast path as shortstr for short values (header strings are mostly short).
+      const len = v.length;
+      let i = 0;
+      if (len <= 64) {
+        const start = lenAt + 4;
+        for (; i < len; i++) {
+          const c = v.charCodeAt(i);
+          if (c >= 0x80) break;
+          b[start + i] = c;
+        }
+      }
+      n = len <= 64 && i === len ? len : b.write(v, lenAt + 4, 'utf8');
     } else {
       b.set(v, lenAt + 4);
       n = v.length;

@@ -200,7 +200,9 @@ export class FrameParser implements IterableIterator<Frame> {
 
   /**
    * Queue a chunk; then iterate the parser (`for (const f of parser.push(chunk))`) or call
-   * `read()` until it returns undefined. The chunk is not copied unless a frame straddles it.
+   * `read()` until it returns undefined. The chunk is not copied unless a frame straddles it,
+   * and returned payloads may be views of it: do not reuse or overwrite a pushed Buffer (sockets
+   * hand out fresh ones, so this only matters for callers with their own read buffers).
    */
   push(chunk: Buffer): this {
     if (this.failed) return this;
@@ -584,6 +586,7 @@ export function encodeContent(channel: number, classId: number, properties: Prop
  */
 export function encodeMessage(channel: number, method: AmqpMethod, properties: PropertiesInput, body: Uint8Array, frameMax: number): Buffer {
   checkChannel(channel);
+  if (!methodHasContent((method.classId << 16) | method.methodId)) throw encodeError(`${method.name} does not carry content`);
   const maxBody = maxBodyPerFrame(frameMax);
   const buf = Buffer.allocUnsafe(FRAME_OVERHEAD + 4 + sizeMethodArgs(method) + contentBound(properties, body.length, maxBody));
   const p = writeMethod(buf, 0, channel, method);
