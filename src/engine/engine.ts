@@ -45,7 +45,8 @@ export interface GroupOptions {
   leaseMs?: number;
   maxAttempts?: number;
   deadLetter?: DeadLetterTarget | undefined;
-  startAt?: 'earliest' | 'latest';
+  /** For a new group: where it starts (see Group.startAt). */
+  startAt?: 'earliest' | 'latest' | ReadonlyMap<string, number>;
   messageTtlMs?: number;
   filter?: ((r: DecodedRecord) => boolean) | undefined;
   maxLength?: number;
@@ -501,7 +502,15 @@ export class Engine {
 
   readonly #deadLetters = new WeakMap<Group, DeadLetterTarget>();
 
-  async #makeGroup(t: Topic, name: string, opts: GroupOptions, startAt: 'earliest' | 'latest', declare: boolean): Promise<Group> {
+  /** Current end offset of every lane of a topic (empty if the topic does not exist). */
+  laneEnds(topicName: string): Map<string, number> {
+    const m = new Map<string, number>();
+    const t = this.#topics.get(topicName);
+    if (t) for (const l of t.lanes.values()) m.set(l.key, l.store.endOffset);
+    return m;
+  }
+
+  async #makeGroup(t: Topic, name: string, opts: GroupOptions, startAt: 'earliest' | 'latest' | ReadonlyMap<string, number>, declare: boolean): Promise<Group> {
     const stateLog = this.storage.persistent ? await this.storage.open(`groups/${encodeName(t.name)}/${encodeName(name)}`, this.#partOpts(true)) : undefined;
     const config: GroupConfig = { leaseMs: 30_000, maxAttempts: 0, messageTtlMs: t.config.messageTtlMs ?? 0, maxLength: 0, overflow: 'drop-head' };
     applyGroupOptions(config, opts);
@@ -510,7 +519,8 @@ export class Engine {
     for (const lane of [...t.lanes.values()]) g.addLane(lane);
     t.groups.set(name, g);
     if (declare) {
-      appendJsonRecord(this.#catalog, { t: 'group', topic: t.name, name, startAt } satisfies CatalogRecord);
+      if (startAt !== 'earliest') await g.persistStart();
+      appendJsonRecord(this.#catalog, { t: 'group', topic: t.name, name, startAt: startAt === 'earliest' ? 'earliest' : 'latest' } satisfies CatalogRecord);
       await this.#catalog.durable();
     }
     return g;

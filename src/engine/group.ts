@@ -180,8 +180,12 @@ export class Group {
     readonly host: GroupHost,
     /** Persistent state log, or undefined for in-memory storage. */
     readonly stateLog: PartitionStore | undefined,
-    /** Where a new lane's cursor starts: 'earliest' or 'latest'. */
-    readonly startAt: 'earliest' | 'latest',
+    /**
+     * Where a new group's cursors start: 'earliest', 'latest' (the end when the lane is added), or
+     * explicit offsets per lane key captured when the subscriber asked (lanes missing from the map
+     * start at their beginning: all their messages are newer than the request).
+     */
+    readonly startAt: 'earliest' | 'latest' | ReadonlyMap<string, number>,
   ) {}
 
   get closed(): boolean {
@@ -197,7 +201,13 @@ export class Group {
     let c = this.#byLane.get(lane.key);
     if (c) return c;
     // A lane created after the group exists starts at its beginning: its messages are new.
-    const start = createdNow || this.startAt === 'earliest' ? lane.store.startOffset : lane.store.endOffset;
+    const sa = this.startAt;
+    const start =
+      createdNow || sa === 'earliest'
+        ? lane.store.startOffset
+        : sa === 'latest'
+          ? lane.store.endOffset
+          : Math.max(lane.store.startOffset, Math.min(sa.get(lane.key) ?? lane.store.startOffset, lane.store.endOffset));
     c = new Cursor(lane, start);
     this.#byLane.set(lane.key, c);
     this.cursors.push(c);
@@ -833,6 +843,11 @@ export class Group {
     const at = appendJson(log, { t: 'snapshot', lanes });
     await log.durable();
     await log.truncateBefore(at);
+  }
+
+  /** Records the cursors' starting points, so a group created at 'latest' restarts where it began. */
+  async persistStart(): Promise<void> {
+    if (this.stateLog) await this.#snapshot();
   }
 
   /** Replays the state log (called once, after lanes are added, before any consumer). */

@@ -165,7 +165,9 @@ class EmbeddedSubscription implements Subscription, ConsumerSink, AsyncIterator<
         leaseMs: opts.leaseMs,
         maxAttempts: opts.maxAttempts,
         deadLetter: opts.deadLetterTopic !== undefined ? { topic: opts.deadLetterTopic } : undefined,
-        startAt: opts.from ?? 'earliest',
+        // 'latest' means "after what was published before subscribe() returned", captured now,
+        // not when the (asynchronous) group creation completes.
+        startAt: opts.from === 'latest' ? transport.engine.laneEnds(topic) : 'earliest',
       })
       .then((g) => {
         if (this.#closed) return;

@@ -226,6 +226,22 @@ describe('RespCommandParser: inline splitting (sdssplitargs)', () => {
     assert.deepEqual([...(splitArgs(b, 0, b.length)?.[2] ?? [])], [0xff, 0x00, 0x0d]);
   });
 
+  it('the unquoted fast path splits exactly like the full splitter (property)', () => {
+    const line = fc.array(fc.constantFrom('a', 'B', ' ', '\t', '\r', '\v', '\f', '\x00', '\\', 'x', '\xff', '\n'), { maxLength: 30 }).map((a) => a.join(''));
+    fc.assert(
+      fc.property(line, (l) => {
+        const plain = bytes(l);
+        // Appending ` ""` forces the quote-aware path; when the line has a NUL, both stop there.
+        const forced = bytes(l + ' ""');
+        const a = splitArgs(plain, 0, plain.length)?.map((x) => x.toString('latin1'));
+        const b = splitArgs(forced, 0, forced.length)?.map((x) => x.toString('latin1'));
+        if (l.includes('\x00')) assert.deepEqual(a, b);
+        else assert.deepEqual(a === undefined ? a : [...a, ''], b);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('unbalanced quotes are a protocol error with Redis wording', () => {
     assert.equal(feed([bytes('PING\r\nSET k "oops\r\nPING\r\n')]).error, 'Protocol error: unbalanced quotes in request');
     assert.deepEqual(feed([bytes('PING\r\nSET k "oops\r\nPING\r\n')]).commands, [['PING']]);
