@@ -15,6 +15,7 @@
 import { err } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { Group, type DeadLetterReason, type GroupConfig } from './group.js';
+export type { DeadLetterReason } from './group.js';
 import { encodeBatch, FORMAT_NATIVE, type DecodedRecord, type RecordInput } from './record.js';
 import { ExchangeRegistry } from './exchanges.js';
 import { Transaction } from './transaction.js';
@@ -37,8 +38,18 @@ export interface EngineOptions {
   onError?: (e: unknown) => void;
 }
 
+/**
+ * Where a group's dead messages go: a topic, or an exchange (routed with `routingKey`, default the
+ * message's original routing key as given by `routingKeyOf`). `transform` lets a protocol rewrite
+ * the record on the way (AMQP adds its x-death table to the properties it owns).
+ */
 export interface DeadLetterTarget {
-  topic: string;
+  topic?: string | undefined;
+  exchange?: string | undefined;
+  routingKey?: string | undefined;
+  transform?: ((rec: RecordInput, info: { reason: DeadLetterReason; attempt: number; topic: string; group: string }) => RecordInput) | undefined;
+  /** Routing key of the original publish, when routing to an exchange without a fixed key. */
+  routingKeyOf?: ((rec: DecodedRecord) => string) | undefined;
 }
 
 export interface GroupOptions {
@@ -563,9 +574,14 @@ export class Engine {
       'x-original-group': g.name,
     };
     if (detail !== undefined) headers['x-error-message'] = detail;
-    await this.publish(target.topic, [
-      { body: rec.body, key: rec.key, headers, timestamp: rec.timestamp, priority: rec.priority, props: rec.props, propsFormat: rec.propsFormat },
-    ]);
+    let out: RecordInput = { body: rec.body, key: rec.key, headers, timestamp: rec.timestamp, priority: rec.priority, props: rec.props, propsFormat: rec.propsFormat };
+    if (target.transform) out = target.transform(out, { reason, attempt, topic: g.topicName, group: g.name });
+    if (target.exchange !== undefined) {
+      const key = target.routingKey ?? target.routingKeyOf?.(rec) ?? rec.key ?? '';
+      if (this.exchanges.get(target.exchange)) await this.exchanges.publish(target.exchange, key, [out]);
+      return;
+    }
+    if (target.topic !== undefined) await this.publish(target.topic, [out]);
   }
 
   /**

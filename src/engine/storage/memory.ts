@@ -45,7 +45,7 @@ const INITIAL_SEGMENT_CAPACITY = 4096;
  * at ~60-250 MB/s (page-fault bound), 4 MiB ones several times faster. Retention granularity
  * gets finer, never coarser.
  */
-const MAX_MEMORY_SEGMENT = 1024 * 1024;
+const MAX_MEMORY_SEGMENT = 4 * 1024 * 1024;
 
 /** One in-heap segment. Only `buf[0, size)` holds frames. */
 class MemSegment {

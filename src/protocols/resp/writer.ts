@@ -285,7 +285,7 @@ export class ReplyWriter {
     return this;
   }
 
-  /** Encode any RespValue tree (convenient, slower than the typed methods: ~3x per element). */
+  /** Encode any RespValue tree (convenient; slower than the typed methods: a type dispatch per element). */
   value(v: RespValue): this {
     if (v === null) return this.nullBulk();
     switch (typeof v) {
