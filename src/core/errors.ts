@@ -22,6 +22,8 @@ export const ErrorCodes = {
   MQ_ERR_STORAGE: 'The storage engine failed (I/O error or unusable data directory)',
   MQ_ERR_CORRUPT: 'Stored data failed its checksum',
   MQ_ERR_OFFSET_OUT_OF_RANGE: 'The requested offset is not in the retained log',
+  MQ_ERR_PROTOCOL: 'A client sent bytes that violate its wire protocol',
+  MQ_ERR_AUTH: 'Authentication failed or the user may not do this',
   MQ_ERR_MISSING_DEPENDENCY: 'An optional package needed for this URL scheme is not installed',
 } as const;
 
