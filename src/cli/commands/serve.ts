@@ -232,6 +232,36 @@ function describeListenError(what: string, host: string, port: number, e: unknow
 
 type Phase = 'starting' | 'serving' | 'stopping';
 
+/**
+ * Awaits `p` unless shutdown is requested first: then fails with `why`, and closes the transport if
+ * it opens later (a signal must not wait for a slow or stuck storage open).
+ */
+function untilStopped(p: Promise<Transport>, signal: AbortSignal, why: string): Promise<Transport> {
+  if (signal.aborted) {
+    p.then((t) => t.close(), noop).then(noop, noop);
+    return Promise.reject(new CommandError(why));
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      p.then((t) => t.close(), noop).then(noop, noop);
+      reject(new CommandError(why));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (t) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(t);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function noop(): void {}
+
 function startHealth(
   host: string,
   port: number,
@@ -303,7 +333,7 @@ export async function runServe(argv: readonly string[], io: CliIO, version: stri
 
   let transport: Transport | undefined;
   try {
-    transport = await connect(storageUrl(cfg));
+    transport = await untilStopped(connect(storageUrl(cfg)), stopping.signal, 'interrupted while opening the storage');
     const ctx: EngineContext = {
       transport,
       storage: cfg.storage,
