@@ -16,7 +16,7 @@ import { err } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { Group, type DeadLetterReason, type GroupConfig } from './group.js';
 export type { DeadLetterReason } from './group.js';
-import { encodeBatch, FORMAT_NATIVE, type DecodedRecord, type RecordInput } from './record.js';
+import { EncodeScratch, encodeBatch, FORMAT_NATIVE, type DecodedRecord, type RecordInput } from './record.js';
 import { ExchangeRegistry } from './exchanges.js';
 import { Transaction } from './transaction.js';
 import { Lane, decodeName, encodeName, laneKey, parseLaneKey, type TopicConfig } from './topic.js';
@@ -143,6 +143,7 @@ export class Engine {
       maxMessageBytes: opts.maxMessageBytes ?? 64 * 1024 * 1024,
     };
     this.#onError = opts.onError ?? (() => {});
+    this.#scratch = opts.storage.copiesPayloads ? new EncodeScratch() : undefined;
   }
 
   /** Opens the engine and recovers every topic and group found in storage. */
@@ -400,10 +401,13 @@ export class Engine {
     return out;
   }
 
+  readonly #scratch: EncodeScratch | undefined;
+
   #appendPrepared(p: Prepared): [string, number, number][] {
     const appended: [string, number, number][] = [];
     for (const { lane, records } of p.parts) {
-      const base = lane.store.append([{ count: records.length, timestamp: maxTimestamp(records), format: FORMAT_NATIVE, payload: encodeBatch(records) }]);
+      const payload = encodeBatch(records, this.#scratch);
+      const base = lane.store.append([{ count: records.length, timestamp: maxTimestamp(records), format: FORMAT_NATIVE, payload }]);
       appended.push([lane.key, base, records.length]);
     }
     if (p.parts.length > 0) this.#wake(p.topic);

@@ -99,11 +99,31 @@ function hasKeys(o: object): boolean {
   return false;
 }
 
-/** Encodes records into one freshly allocated buffer. */
-export function encodeBatch(records: readonly RecordInput[]): Buffer {
+/**
+ * A reusable encoding buffer, for stores that copy payloads on append (FileStorage): encoding a
+ * batch into fresh memory costs a page fault per 4 KiB on first touch (~250 MB/s on a VM here),
+ * into a warm scratch buffer it is a plain memcpy.
+ */
+export class EncodeScratch {
+  #buf = Buffer.allocUnsafe(64 * 1024);
+  take(size: number): Buffer {
+    if (size > this.#buf.length) {
+      let n = this.#buf.length;
+      while (n < size) n *= 2;
+      this.#buf = Buffer.allocUnsafe(n);
+    }
+    return this.#buf.subarray(0, size);
+  }
+}
+
+/**
+ * Encodes records into one buffer: a fresh one, or a view of `scratch` valid until the next
+ * encode (only for a store that copies the payload during append).
+ */
+export function encodeBatch(records: readonly RecordInput[], scratch?: EncodeScratch): Buffer {
   let total = 0;
   for (const r of records) total += recordSize(r);
-  const buf = Buffer.allocUnsafe(total);
+  const buf = scratch ? scratch.take(total) : Buffer.allocUnsafe(total);
   let p = 0;
   for (const r of records) p = encodeInto(buf, p, r);
   return buf;
@@ -165,10 +185,70 @@ function encodeInto(buf: Buffer, start: number, r: RecordInput): number {
 }
 
 /**
- * Decodes every record of a native batch whose offset is >= `fromOffset`, calling `each` for
- * each. Throws MQ_ERR_CORRUPT if the framing is inconsistent (storage already verified the CRC,
- * so this means a writer bug, not a torn write).
+ * Decodes the record that starts at byte `pos` of a native batch payload, giving it `offset`.
+ * The next record starts at `pos + result.size`. Throws MQ_ERR_CORRUPT if the framing is
+ * inconsistent (storage already verified the CRC, so this means a writer bug, not a torn write).
  */
+export function decodeRecordAt(payload: Buffer, pos: number, offset: number): DecodedRecord {
+  const end = payload.byteLength;
+  if (pos + 14 > end) throw err('MQ_ERR_CORRUPT', `record ${offset} overruns its batch`);
+  const len = payload.readUInt32LE(pos);
+  const recEnd = pos + 4 + len;
+  if (recEnd > end || len < 10) throw err('MQ_ERR_CORRUPT', `record ${offset} has a bad length`);
+  let q = pos + 4;
+  const timestamp = payload.readDoubleLE(q);
+  q += 8;
+  const priority = payload[q++]!;
+  const flags = payload[q++]!;
+  let expiresAt = 0;
+  let deliverAt = 0;
+  let key: string | undefined;
+  let headers = EMPTY_HEADERS;
+  if (flags & F_EXPIRES) {
+    expiresAt = payload.readDoubleLE(q);
+    q += 8;
+  }
+  if (flags & F_DELIVER_AT) {
+    deliverAt = payload.readDoubleLE(q);
+    q += 8;
+  }
+  if (flags & F_KEY) {
+    const kn = payload.readUInt16LE(q);
+    key = payload.toString('utf8', q + 2, q + 2 + kn);
+    q += 2 + kn;
+  }
+  if (flags & F_HEADERS) {
+    const hlen = payload.readUInt32LE(q);
+    const hEnd = q + 4 + hlen;
+    let h = q + 4;
+    const n = payload.readUInt16LE(h);
+    h += 2;
+    const out: Record<string, string> = {};
+    for (let j = 0; j < n; j++) {
+      const kn = payload.readUInt16LE(h);
+      const k = payload.toString('utf8', h + 2, h + 2 + kn);
+      h += 2 + kn;
+      const vn = payload.readUInt32LE(h);
+      out[k] = payload.toString('utf8', h + 4, h + 4 + vn);
+      h += 4 + vn;
+    }
+    if (h !== hEnd) throw err('MQ_ERR_CORRUPT', `record ${offset} has inconsistent headers`);
+    headers = out;
+    q = hEnd;
+  }
+  let props: Buffer | undefined;
+  let propsFormat = 0;
+  if (flags & F_PROPS) {
+    propsFormat = payload[q]!;
+    const pl = payload.readUInt32LE(q + 1);
+    props = payload.subarray(q + 5, q + 5 + pl);
+    q += 5 + pl;
+  }
+  if (q > recEnd) throw err('MQ_ERR_CORRUPT', `record ${offset} fields overrun it`);
+  return { offset, timestamp, priority, key, headers, body: payload.subarray(q, recEnd), expiresAt, deliverAt, props, propsFormat, size: len + 4 };
+}
+
+/** Decodes every record of a native batch whose offset is >= `fromOffset`, in order. */
 export function decodeBatch(
   payload: Buffer,
   baseOffset: number,
@@ -177,68 +257,15 @@ export function decodeBatch(
   each: (r: DecodedRecord) => void,
 ): void {
   let p = 0;
-  const end = payload.byteLength;
   for (let i = 0; i < count; i++) {
-    if (p + 14 > end) throw err('MQ_ERR_CORRUPT', `record ${baseOffset + i} overruns its batch`);
-    const len = payload.readUInt32LE(p);
-    const recEnd = p + 4 + len;
-    if (recEnd > end || len < 10) throw err('MQ_ERR_CORRUPT', `record ${baseOffset + i} has a bad length`);
     const offset = baseOffset + i;
     if (offset < fromOffset) {
-      p = recEnd;
+      if (p + 4 > payload.byteLength) throw err('MQ_ERR_CORRUPT', `record ${offset} overruns its batch`);
+      p += 4 + payload.readUInt32LE(p);
       continue;
     }
-    let q = p + 4;
-    const timestamp = payload.readDoubleLE(q);
-    q += 8;
-    const priority = payload[q++]!;
-    const flags = payload[q++]!;
-    let expiresAt = 0;
-    let deliverAt = 0;
-    let key: string | undefined;
-    let headers = EMPTY_HEADERS;
-    if (flags & F_EXPIRES) {
-      expiresAt = payload.readDoubleLE(q);
-      q += 8;
-    }
-    if (flags & F_DELIVER_AT) {
-      deliverAt = payload.readDoubleLE(q);
-      q += 8;
-    }
-    if (flags & F_KEY) {
-      const kn = payload.readUInt16LE(q);
-      key = payload.toString('utf8', q + 2, q + 2 + kn);
-      q += 2 + kn;
-    }
-    if (flags & F_HEADERS) {
-      const hlen = payload.readUInt32LE(q);
-      const hEnd = q + 4 + hlen;
-      let h = q + 4;
-      const n = payload.readUInt16LE(h);
-      h += 2;
-      const out: Record<string, string> = {};
-      for (let j = 0; j < n; j++) {
-        const kn = payload.readUInt16LE(h);
-        const k = payload.toString('utf8', h + 2, h + 2 + kn);
-        h += 2 + kn;
-        const vn = payload.readUInt32LE(h);
-        out[k] = payload.toString('utf8', h + 4, h + 4 + vn);
-        h += 4 + vn;
-      }
-      if (h !== hEnd) throw err('MQ_ERR_CORRUPT', `record ${offset} has inconsistent headers`);
-      headers = out;
-      q = hEnd;
-    }
-    let props: Buffer | undefined;
-    let propsFormat = 0;
-    if (flags & F_PROPS) {
-      propsFormat = payload[q]!;
-      const pl = payload.readUInt32LE(q + 1);
-      props = payload.subarray(q + 5, q + 5 + pl);
-      q += 5 + pl;
-    }
-    if (q > recEnd) throw err('MQ_ERR_CORRUPT', `record ${offset} fields overrun it`);
-    each({ offset, timestamp, priority, key, headers, body: payload.subarray(q, recEnd), expiresAt, deliverAt, props, propsFormat, size: len + 4 });
-    p = recEnd;
+    const r = decodeRecordAt(payload, p, offset);
+    p += r.size;
+    each(r);
   }
 }

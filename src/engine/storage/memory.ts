@@ -38,6 +38,17 @@ import {
 } from './segment-format.js';
 
 const INITIAL_SEGMENT_CAPACITY = 4096;
+
+/**
+ * Payloads of at least this many bytes are kept by reference instead of copied into the segment
+ * (the frame in the segment is header-only, version EXTERNAL_VERSION, crc field = index into the
+ * segment's `externals`). The engine hands over a freshly encoded buffer per batch, so the copy
+ * would only double the work: on this class of VM first-touch of fresh memory runs at ~250 MB/s,
+ * and copying a 1000-message batch into the segment took ~30 % of in-memory publish time. Small
+ * payloads are still copied, so a million single-message batches cost no per-batch objects.
+ */
+const EXTERNAL_MIN = 1024;
+const EXTERNAL_VERSION = 0x80;
 /**
  * In-heap segments are capped at 4 MiB whatever `segmentBytes` says (it is a maximum): buffers
  * of this size are recycled by the C allocator when freed, while 64 MiB ones are mmap'ed fresh
@@ -54,6 +65,10 @@ class MemSegment {
   maxTs = -Infinity;
   buf: Buffer;
   readonly index = new SparseIndex(4);
+  /** Payloads of external frames (see EXTERNAL_MIN), by the index stored in the frame's crc field. */
+  readonly externals: Buffer[] = [];
+  /** Bytes held in `externals`. */
+  extBytes = 0;
   constructor(
     readonly base: number,
     capacity: number,
@@ -105,8 +120,9 @@ export class MemoryPartition implements PartitionStore {
     const first = seg.end;
     for (let i = 0; i < batches.length; i++) {
       const b = batches[i]!;
-      const size = FRAME_HEADER_BYTES + b.payload.length;
-      if (seg.size > 0 && seg.size + size > this.segmentBytes) {
+      const external = b.payload.length >= EXTERNAL_MIN;
+      const size = external ? FRAME_HEADER_BYTES : FRAME_HEADER_BYTES + b.payload.length;
+      if (seg.size > 0 && seg.size + seg.extBytes + FRAME_HEADER_BYTES + b.payload.length > this.segmentBytes) {
         seg.index.trim();
         // A partition that filled a segment will likely fill the next: allocate it whole (pages
         // are only committed when touched) instead of doubling, which touches each byte ~2x.
@@ -116,7 +132,21 @@ export class MemoryPartition implements PartitionStore {
       }
       if (seg.size + size > seg.buf.length) grow(seg, seg.size + size, this.segmentBytes);
       const off = seg.end;
-      writeFrame(seg.buf, seg.size, b, off);
+      if (external) {
+        const buf = seg.buf;
+        const p = seg.size;
+        buf.writeUInt32LE(FRAME_HEADER_BYTES - 4, p);
+        buf.writeUInt32LE(seg.externals.length, p + 4);
+        buf[p + 8] = EXTERNAL_VERSION;
+        buf[p + 9] = b.format;
+        buf.writeUInt16LE(0, p + 10);
+        buf.writeDoubleLE(off, p + 12);
+        buf.writeUInt32LE(b.count, p + 20);
+        buf.writeDoubleLE(b.timestamp, p + 24);
+        const pl = b.payload;
+        seg.externals.push(Buffer.isBuffer(pl) ? pl : Buffer.from(pl.buffer, pl.byteOffset, pl.byteLength));
+        seg.extBytes += pl.length;
+      } else writeFrame(seg.buf, seg.size, b, off);
       seg.index.add(off, seg.size, b.timestamp);
       if (b.timestamp > seg.maxTs) seg.maxTs = b.timestamp;
       seg.size += size;
@@ -148,14 +178,14 @@ export class MemoryPartition implements PartitionStore {
         const base = frameBaseOffset(buf, pos);
         const count = frameCount(buf, pos);
         if (base + count > offset) {
-          const plen = size - FRAME_HEADER_BYTES;
+          const plen = buf[pos + 8] === EXTERNAL_VERSION ? seg.externals[buf.readUInt32LE(pos + 4)]!.length : size - FRAME_HEADER_BYTES;
           if (out.length > 0 && bytes + plen > maxBytes) return Promise.resolve(out);
           out.push({
             baseOffset: base,
             count,
             timestamp: frameTimestamp(buf, pos),
             format: frameFormat(buf, pos),
-            payload: buf.subarray(pos + FRAME_HEADER_BYTES, pos + size),
+            payload: buf[pos + 8] === EXTERNAL_VERSION ? seg.externals[buf.readUInt32LE(pos + 4)]! : buf.subarray(pos + FRAME_HEADER_BYTES, pos + size),
           });
           bytes += plen;
           if (bytes >= maxBytes) return Promise.resolve(out);
@@ -190,7 +220,10 @@ export class MemoryPartition implements PartitionStore {
       segs.push(new MemSegment(active.end, INITIAL_SEGMENT_CAPACITY));
     }
     let drop = 0;
-    while (drop < segs.length - 1 && segs[drop]!.end <= offset) log.sizeBytes -= segs[drop++]!.size;
+    while (drop < segs.length - 1 && segs[drop]!.end <= offset) {
+      const d = segs[drop++]!;
+      log.sizeBytes -= d.size + d.extBytes;
+    }
     if (drop > 0) segs.splice(0, drop);
     return RESOLVED;
   }
@@ -205,7 +238,7 @@ export class MemoryPartition implements PartitionStore {
     while (drop < segs.length - 1) {
       const s = segs[drop]!;
       if ((opts.maxBytes !== undefined && size > opts.maxBytes) || s.maxTs < cutoff) {
-        size -= s.size;
+        size -= s.size + s.extBytes;
         drop++;
       } else break;
     }

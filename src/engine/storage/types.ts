@@ -59,7 +59,9 @@ export interface PartitionStore {
   readonly sizeBytes: number;
 
   /**
-   * Appends batches in order and returns the base offset of the first. Offsets are assigned
+   * Appends batches in order and returns the base offset of the first. The store may keep a
+   * reference to a payload instead of copying it (MemoryStorage does, for large ones): callers
+   * must not modify a payload after appending it. Offsets are assigned
    * synchronously, so two appends never interleave. The data is readable at once; call
    * `durable()` to learn when it is safe (per the fsync policy).
    * Throws MQ_ERR_CLOSED after close, MQ_ERR_STORAGE after an I/O failure.
@@ -110,6 +112,11 @@ export interface StorageEngine {
   readonly kind: 'memory' | 'file';
   /** True when data survives a process restart. */
   readonly persistent: boolean;
+  /**
+   * True when append() copies every payload before returning, so the caller may reuse the
+   * payload buffer at once (FileStorage). MemoryStorage keeps large payloads by reference.
+   */
+  readonly copiesPayloads?: boolean;
   /**
    * Opens (creating if needed) the partition log `name`. Names are engine-chosen paths such as
    * `topics/orders/0` or `state/orders/acks`: segments of `[A-Za-z0-9._-]` joined by `/`.

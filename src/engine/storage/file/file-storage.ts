@@ -38,6 +38,7 @@ const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 export class FileStorage implements StorageEngine {
   readonly kind = 'file' as const;
   readonly persistent = true;
+  readonly copiesPayloads = true;
   readonly dir: string;
   private readonly cache: ChunkCache;
   private readonly logger: StorageLogger | undefined;
