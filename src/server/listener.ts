@@ -11,6 +11,7 @@
  * can add more with registerListener().
  */
 import type { Transport } from '../core/types.js';
+import { amqpListener } from '../protocols/amqp/listener.js';
 
 /** What a listener gets to serve: the engine (through the public Transport API) and server facts. */
 export interface EngineContext {
@@ -63,7 +64,7 @@ export const PROTOCOLS: readonly { readonly name: string; readonly defaultPort: 
 ];
 
 /** Listeners compiled into the server. Listener modules append themselves here (import + entry). */
-const builtinListeners: Listener[] = [];
+const builtinListeners: Listener[] = [amqpListener];
 
 const extra = new Map<string, Listener>();
 

@@ -1,0 +1,210 @@
+/**
+ * State shared by every AMQP connection of one listener: the engine, the queue registry (AMQP
+ * flags and arguments the engine does not keep), users, direct reply-to routes, stream wake-ups
+ * and connection.blocked.
+ *
+ * Durable queue declarations (flags + arguments) are persisted in the storage log
+ * `meta/amqp-queues` as JSON records and replayed by init(), so a restarted broker re-applies
+ * TTL, DLX, max-length … to the engine groups (the engine persists topics, groups, exchanges and
+ * bindings itself, but not group options).
+ *
+ * Not here: sockets and framing (connection.ts), per-channel state (channel.ts).
+ */
+import type { Engine, GroupOptions } from '../../../engine/engine.js';
+import { FORMAT_NATIVE } from '../../../engine/record.js';
+import type { PartitionStore } from '../../../engine/storage/types.js';
+import { DEFAULT_GROUP } from '../../../engine/topic.js';
+import type { FieldTable } from '../index.js';
+import type { Channel } from './channel.js';
+import type { AmqpConnection } from './connection.js';
+import { deadLetterTarget } from './dead-letter.js';
+import { AmqpQueue, type QueueArgs } from './queue.js';
+import { plainTable } from './util.js';
+
+/** RabbitMQ's consumer_timeout default: an unacked delivery older than this is requeued. */
+export const LEASE_MS = 30 * 60 * 1000;
+
+export interface AmqpBrokerOptions {
+  /** user → password. Default: guest/guest (loopback only). */
+  users?: ReadonlyMap<string, string>;
+  /** Allow `guest` from non-loopback addresses (RabbitMQ's loopback_users = none). Default false. */
+  guestAnywhere?: boolean;
+  /** Proposed heartbeat in seconds (connection.tune). Default 60. */
+  heartbeat?: number;
+  /** Proposed and maximum frame size. Default 131072. */
+  frameMax?: number;
+  /** Proposed and maximum channel number. Default 2047. */
+  channelMax?: number;
+  /** Maximum open connections; more are refused. Default 10000. */
+  maxConnections?: number;
+  log?: (line: string) => void;
+}
+
+type QueueMetaRecord =
+  | { t: 'queue'; name: string; autoDelete: boolean; args: Record<string, unknown> }
+  | { t: 'drop'; name: string };
+
+export const PREDECLARED: readonly [string, 'direct' | 'fanout' | 'topic' | 'headers'][] = [
+  ['', 'direct'],
+  ['amq.direct', 'direct'],
+  ['amq.fanout', 'fanout'],
+  ['amq.topic', 'topic'],
+  ['amq.headers', 'headers'],
+  ['amq.match', 'headers'],
+];
+
+export class AmqpBroker {
+  readonly queues = new Map<string, AmqpQueue>();
+  readonly connections = new Set<AmqpConnection>();
+  /** Direct reply-to: token → consuming channel and consumer tag. */
+  readonly replyTo = new Map<string, { ch: Channel; tag: string }>();
+  /** Stream queue wake-ups: queue name → listeners. */
+  readonly #streamWaiters = new Map<string, Set<() => void>>();
+  readonly users: ReadonlyMap<string, string>;
+  readonly opts: Required<Omit<AmqpBrokerOptions, 'users' | 'log'>>;
+  readonly log: (line: string) => void;
+  #meta: PartitionStore | undefined;
+  #blocked: string | undefined;
+  #nextConnId = 1;
+
+  constructor(
+    readonly engine: Engine,
+    opts: AmqpBrokerOptions = {},
+  ) {
+    this.users = opts.users ?? new Map([['guest', 'guest']]);
+    this.opts = {
+      guestAnywhere: opts.guestAnywhere ?? false,
+      heartbeat: opts.heartbeat ?? 60,
+      frameMax: opts.frameMax ?? 131072,
+      channelMax: opts.channelMax ?? 2047,
+      maxConnections: opts.maxConnections ?? 10_000,
+    };
+    this.log = opts.log ?? (() => {});
+  }
+
+  nextConnectionId(): number {
+    return this.#nextConnId++;
+  }
+
+  /** Predeclares the default and amq.* exchanges and restores durable queues. */
+  async init(): Promise<void> {
+    for (const [name, type] of PREDECLARED) {
+      if (!this.engine.exchanges.get(name)) {
+        // The default exchange is not persisted: its bindings (one per queue) are rebuilt here.
+        await this.engine.exchanges.declare({ name, type, durable: name !== '', autoDelete: false, internal: false, arguments: {} });
+      }
+    }
+    if (!this.engine.storage.persistent) return;
+    this.#meta = await this.engine.storage.open('meta/amqp-queues', { fsync: this.engine.fsync, fsyncIntervalMs: 200, segmentBytes: 1024 * 1024 });
+    const decls = new Map<string, Extract<QueueMetaRecord, { t: 'queue' }>>();
+    for (let off = this.#meta.startOffset; off < this.#meta.endOffset; ) {
+      const batches = await this.#meta.read(off, 1 << 20);
+      if (batches.length === 0) break;
+      for (const b of batches) {
+        if (b.baseOffset >= off) {
+          const r = JSON.parse(b.payload.toString('utf8')) as QueueMetaRecord;
+          if (r.t === 'queue') decls.set(r.name, r);
+          else decls.delete(r.name);
+        }
+        off = b.baseOffset + b.count;
+      }
+    }
+    for (const d of decls.values()) {
+      if (!this.engine.getTopic(d.name)) continue;
+      const args = d.args as unknown as QueueArgs;
+      await this.createQueue(d.name, true, d.autoDelete, undefined, args, {}, false);
+    }
+    // Other protocols' topics are reachable through the default exchange too.
+    for (const name of this.engine.topicNames()) {
+      await this.engine.exchanges.bind('', { kind: 'topic', name }, name).catch(() => {});
+    }
+  }
+
+  /** Looks a queue up; a topic made by another protocol is adopted as a durable classic queue. */
+  async findQueue(name: string): Promise<AmqpQueue | undefined> {
+    const q = this.queues.get(name);
+    if (q) return q;
+    const t = this.engine.getTopic(name);
+    if (!t) return undefined;
+    return this.createQueue(name, t.config.durable !== false, false, undefined, { queueType: 'classic' }, {}, false);
+  }
+
+  /** Creates the engine topic/group and registers the queue. */
+  async createQueue(name: string, durable: boolean, autoDelete: boolean, owner: AmqpConnection | undefined, args: QueueArgs, rawArgs: FieldTable, persist = true): Promise<AmqpQueue> {
+    const existing = this.queues.get(name);
+    if (existing) return existing;
+    const stream = args.queueType === 'stream';
+    await this.engine.topic(name, { durable, ...(args.messageTtl !== undefined && !stream ? { messageTtlMs: args.messageTtl } : {}) });
+    let group;
+    if (!stream) {
+      const opts: GroupOptions = {
+        leaseMs: LEASE_MS,
+        messageTtlMs: args.messageTtl ?? 0,
+        maxLength: args.maxLength ?? 0,
+        overflow: args.overflow ?? 'drop-head',
+      };
+      if (args.deadLetterExchange !== undefined) {
+        opts.deadLetter = deadLetterTarget(name, args.deadLetterExchange, args.deadLetterRoutingKey, () => this.engine.clock.now());
+      }
+      group = await this.engine.group(name, DEFAULT_GROUP, opts);
+    }
+    const again = this.queues.get(name);
+    if (again) return again;
+    const q = new AmqpQueue(name, durable, autoDelete, owner, args, rawArgs, group, (x) => {
+      this.deleteQueue(x).catch((e: unknown) => this.log(`amqp: x-expires delete of ${x.name} failed: ${String(e)}`));
+    });
+    this.queues.set(name, q);
+    await this.engine.exchanges.bind('', { kind: 'topic', name }, name);
+    if (persist && durable && owner === undefined) await this.#persist({ t: 'queue', name, autoDelete, args: { ...args } });
+    q.touch();
+    return q;
+  }
+
+  /** Deletes the queue everywhere; returns the number of ready messages it had. */
+  async deleteQueue(q: AmqpQueue): Promise<number> {
+    if (q.deleted) return 0;
+    const count = q.messageCount;
+    this.queues.delete(q.name);
+    q.dispose();
+    await this.engine.deleteTopic(q.name);
+    if (q.durable && q.exclusiveOwner === undefined) await this.#persist({ t: 'drop', name: q.name });
+    this.notifyStream(q.name);
+    return count;
+  }
+
+  async #persist(r: QueueMetaRecord): Promise<void> {
+    if (!this.#meta) return;
+    this.#meta.append([{ count: 1, timestamp: Date.now(), format: FORMAT_NATIVE, payload: Buffer.from(JSON.stringify(r)) }]);
+    await this.#meta.durable();
+  }
+
+  onStreamAppend(name: string, fn: () => void): () => void {
+    let s = this.#streamWaiters.get(name);
+    if (!s) this.#streamWaiters.set(name, (s = new Set()));
+    s.add(fn);
+    return () => {
+      s.delete(fn);
+      if (s.size === 0) this.#streamWaiters.delete(name);
+    };
+  }
+
+  notifyStream(name: string): void {
+    const s = this.#streamWaiters.get(name);
+    if (s) for (const fn of [...s]) fn();
+  }
+
+  /** connection.blocked / unblocked (memory or disk alarms): publishing connections stop being read. */
+  setBlocked(reason: string | undefined): void {
+    if (this.#blocked === reason) return;
+    this.#blocked = reason;
+    for (const c of this.connections) c.onBlockedChange(reason);
+  }
+
+  get blockedReason(): string | undefined {
+    return this.#blocked;
+  }
+
+  argsJson(t: FieldTable): Record<string, unknown> {
+    return plainTable(t);
+  }
+}
