@@ -1,0 +1,3 @@
+import type { CommandSpec } from './types.js';
+const commands: CommandSpec[] = [];
+export default commands;

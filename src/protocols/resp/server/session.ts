@@ -1,0 +1,348 @@
+/**
+ * One RESP connection: socket → RespCommandParser → command table → ReplyWriter → socket.
+ *
+ * Turn model: on each 'data' event the session executes every complete command in order, writing
+ * replies into one ReplyWriter, and hands the result to one `socket.write()` when the input is
+ * exhausted (a pipeline of 1000 commands costs one syscall). A command that must wait (a publish
+ * awaiting durability, a blocking BRPOP) is awaited before the next command runs — replies stay
+ * in order — and replies produced before a *blocking* wait are flushed first.
+ *
+ * Bounds (a slow or hostile client must not make the broker buffer without limit):
+ *  - output: once the socket holds more than `outputHighWater` unsent bytes the session stops
+ *    executing commands and pauses reading until 'drain';
+ *  - input: unparsed bytes above `maxPipelineBytes` while a command is waiting pause the socket
+ *    (TCP pushes back on the client); the parser's own limits bound bulk and multibulk sizes;
+ *  - pub/sub: a subscriber whose unsent output exceeds `pubsubOutputLimit` is disconnected, as
+ *    Redis's client-output-buffer-limit pubsub does (Redis's default hard limit is 32 MiB).
+ *
+ * Protocol errors are answered `-ERR Protocol error: …` and the connection is closed after the
+ * reply; other connections are unaffected.
+ */
+import type { Socket } from 'node:net';
+import { RespCommandParser, ReplyWriter, ProtocolError } from '../index.js';
+import type { Broker, SessionInfo } from './broker.js';
+import { COMMANDS, type CommandSpec } from './commands/index.js';
+import { RespError } from './errors.js';
+import type { BlockHandle } from './lists.js';
+import type { PubSubSubscriber } from './pubsub.js';
+
+export interface ServerConfig {
+  readonly broker: Broker;
+  /** Password of the `default` user (requirepass); undefined = no password. */
+  readonly password: string | undefined;
+  /** Named users (OMNIBUS_USERS). */
+  readonly users: ReadonlyMap<string, string>;
+  readonly maxBulkLength: number;
+  readonly outputHighWater: number;
+  readonly maxPipelineBytes: number;
+  readonly pubsubOutputLimit: number;
+  log(line: string): void;
+}
+
+const FLUSH_AT = 64 * 1024;
+
+const SUBSCRIBED_OK = new Set(['subscribe', 'ssubscribe', 'sunsubscribe', 'psubscribe', 'unsubscribe', 'punsubscribe', 'ping', 'quit', 'reset']);
+const MULTI_IMMEDIATE = new Set(['exec', 'discard', 'multi', 'watch', 'unwatch', 'quit', 'reset']);
+
+export class Session implements PubSubSubscriber, SessionInfo {
+  readonly id: number;
+  /** The connection's writer (pub/sub pushes always go here). */
+  readonly out = new ReplyWriter();
+  /** Where command replies go: `out`, or a scratch writer while EXEC collects replies. */
+  w: ReplyWriter = this.out;
+  readonly parser: RespCommandParser;
+  name = '';
+  libName = '';
+  libVer = '';
+  authenticated: boolean;
+  user = 'default';
+  readonly channels = new Set<string>();
+  readonly patterns = new Set<string>();
+  readonly shardChannels = new Set<string>();
+  multi: Buffer[][] | null = null;
+  multiError = false;
+  inExec = false;
+  lastCommand = 'NULL';
+  readonly createdAt = Date.now();
+  lastActive = Date.now();
+  blocked: BlockHandle | undefined;
+  closed = false;
+  #running = false;
+  #flushQueued = false;
+  #inputPaused = false;
+  #closeAfterFlush = false;
+
+  constructor(
+    readonly cfg: ServerConfig,
+    readonly socket: Socket,
+  ) {
+    this.id = cfg.broker.nextClientId++;
+    this.authenticated = !this.authRequired;
+    this.parser = new RespCommandParser({ maxBulkLength: cfg.maxBulkLength });
+    this.parser.authRequired = !this.authenticated;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => this.#cleanup());
+    cfg.broker.sessions.add(this);
+    cfg.broker.totalConnections++;
+  }
+
+  get broker(): Broker {
+    return this.cfg.broker;
+  }
+
+  get authRequired(): boolean {
+    return this.cfg.password !== undefined || this.cfg.users.size > 0;
+  }
+
+  get protocol(): 2 | 3 {
+    return this.out.protocol;
+  }
+
+  setProtocol(p: 2 | 3): void {
+    this.out.protocol = p;
+    this.w.protocol = p;
+  }
+
+  get subscriptionCount(): number {
+    return this.channels.size + this.patterns.size + this.shardChannels.size;
+  }
+
+  setAuthenticated(user: string): void {
+    this.authenticated = true;
+    this.user = user;
+    this.parser.authRequired = false;
+  }
+
+  /** Checks credentials; `user` undefined = the default user (AUTH with one argument). */
+  checkPassword(user: string, pass: string): boolean {
+    if (user === 'default') return this.cfg.password === undefined ? this.cfg.users.size === 0 : this.cfg.password === pass;
+    const p = this.cfg.users.get(user);
+    return p !== undefined && p === pass;
+  }
+
+  // --- input ------------------------------------------------------------------------------------
+
+  #onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.lastActive = Date.now();
+    this.parser.push(chunk);
+    if (this.#running) {
+      if (this.parser.bufferedBytes > this.cfg.maxPipelineBytes && !this.#inputPaused) {
+        this.#inputPaused = true;
+        this.socket.pause();
+      }
+      return;
+    }
+    this.#drive().catch((e: unknown) => this.#fatal(e));
+  }
+
+  async #drive(): Promise<void> {
+    this.#running = true;
+    try {
+      for (;;) {
+        if (this.closed || this.#closeAfterFlush) break;
+        if (this.socket.writableLength > this.cfg.outputHighWater) {
+          this.flush();
+          await this.#waitDrain();
+          continue;
+        }
+        const cmd = this.parser.next();
+        if (cmd === undefined) break;
+        if (cmd instanceof ProtocolError) {
+          this.out.error(`ERR ${cmd.error}`);
+          this.#closeAfterFlush = true;
+          break;
+        }
+        const r = this.execute(cmd);
+        if (r) await r;
+        if (this.out.pendingBytes >= FLUSH_AT) this.flush();
+      }
+    } finally {
+      this.#running = false;
+    }
+    this.flush();
+    if (this.#closeAfterFlush) {
+      this.socket.end();
+      return;
+    }
+    if (this.#inputPaused && !this.closed) {
+      this.#inputPaused = false;
+      this.socket.resume();
+    }
+  }
+
+  #waitDrain(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
+  /** Runs one command; returns a promise when it has to wait. */
+  execute(args: Buffer[]): Promise<void> | undefined {
+    const broker = this.broker;
+    broker.totalCommands++;
+    const name = args[0]!.toString('latin1').toLowerCase();
+    const spec = COMMANDS.get(name);
+    this.lastCommand = name;
+    const w = this.w;
+    if (!spec) {
+      if (this.multi) this.multiError = true;
+      let rest = '';
+      for (let i = 1; i < args.length && rest.length < 128; i++) rest += `'${args[i]!.toString('utf8').slice(0, 128 - rest.length)}' `;
+      w.error(`ERR unknown command '${args[0]!.toString('utf8').slice(0, 128)}', with args beginning with: ${rest}`);
+      return undefined;
+    }
+    if ((spec.arity > 0 && args.length !== spec.arity) || args.length < -spec.arity) {
+      if (this.multi) this.multiError = true;
+      w.error(`ERR wrong number of arguments for '${name}' command`);
+      return undefined;
+    }
+    if (!this.authenticated && !spec.noAuth) {
+      if (this.multi) this.multiError = true;
+      w.error('NOAUTH Authentication required.');
+      return undefined;
+    }
+    if (this.protocol === 2 && this.subscriptionCount > 0 && !SUBSCRIBED_OK.has(name)) {
+      w.error(`ERR Can't execute '${name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`);
+      return undefined;
+    }
+    if (this.multi && !MULTI_IMMEDIATE.has(name)) {
+      this.multi.push(args);
+      w.simple('QUEUED');
+      return undefined;
+    }
+    return this.run(spec, args);
+  }
+
+  /** Executes a command after the checks (EXEC calls this for queued commands). */
+  run(spec: CommandSpec, args: Buffer[]): Promise<void> | undefined {
+    const w = this.w;
+    try {
+      const r = spec.handler(this, args);
+      if (r) return r.catch((e: unknown) => this.#replyError(e, w));
+    } catch (e) {
+      this.#replyError(e, w);
+    }
+    return undefined;
+  }
+
+  #replyError(e: unknown, w: ReplyWriter): void {
+    if (e instanceof RespError) w.error(e.message);
+    else {
+      const msg = e instanceof Error ? e.message : String(e);
+      w.error(`ERR ${msg}`);
+    }
+  }
+
+  // --- output -----------------------------------------------------------------------------------
+
+  /** Sends everything written so far (one socket write). */
+  flush(): void {
+    if (this.out.pendingBytes === 0 || this.closed) return;
+    this.socket.write(this.out.take());
+  }
+
+  /** QUIT: reply, then close once it is sent. */
+  closeAfterReply(): void {
+    this.#closeAfterFlush = true;
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => {
+      this.#flushQueued = false;
+      this.flush();
+    });
+  }
+
+  /** After an out-of-band write (pub/sub, wake-up): enforce the subscriber output limit and flush soon. */
+  #afterPush(): void {
+    if (this.socket.writableLength + this.out.pendingBytes > this.cfg.pubsubOutputLimit) {
+      this.cfg.log(`resp: client ${this.id} (${this.socket.remoteAddress ?? '?'}) disconnected: pub/sub output buffer over ${this.cfg.pubsubOutputLimit} bytes`);
+      this.out.discard();
+      this.socket.destroy();
+      this.#cleanup();
+      return;
+    }
+    this.#scheduleFlush();
+  }
+
+  deliver(kind: 'message' | 'smessage', channel: string, message: Buffer): void {
+    if (this.closed) return;
+    const o = this.out;
+    o.pushHeader(3);
+    o.bulk(kind);
+    o.bulk(Buffer.from(channel, 'latin1'));
+    o.bulk(message);
+    this.#afterPush();
+  }
+
+  deliverPattern(pattern: string, channel: string, message: Buffer): void {
+    if (this.closed) return;
+    const o = this.out;
+    o.pushHeader(4);
+    o.bulk('pmessage');
+    o.bulk(Buffer.from(pattern, 'latin1'));
+    o.bulk(Buffer.from(channel, 'latin1'));
+    o.bulk(message);
+    this.#afterPush();
+  }
+
+  // --- lifecycle --------------------------------------------------------------------------------
+
+  /** Unsubscribes from everything (RESET, close). */
+  dropSubscriptions(): void {
+    const hub = this.broker.hub;
+    for (const c of this.channels) hub.unsubscribe(hub.channels, c, this);
+    for (const p of this.patterns) hub.unsubscribe(hub.patterns, p, this);
+    for (const c of this.shardChannels) hub.unsubscribe(hub.shardChannels, c, this);
+    this.channels.clear();
+    this.patterns.clear();
+    this.shardChannels.clear();
+  }
+
+  #cleanup(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.dropSubscriptions();
+    this.blocked?.cancel();
+    this.blocked = undefined;
+    this.broker.sessions.delete(this);
+  }
+
+  #fatal(e: unknown): void {
+    this.cfg.log(`resp: client ${this.id} closed after an internal error: ${e instanceof Error ? e.message : String(e)}`);
+    this.socket.destroy();
+    this.#cleanup();
+  }
+
+  /** Ends the connection (listener shutdown). */
+  close(): void {
+    this.flush();
+    this.socket.end();
+    this.#cleanup();
+  }
+
+  describe(): string {
+    const now = Date.now();
+    const addr = `${this.socket.remoteAddress ?? ''}:${this.socket.remotePort ?? 0}`;
+    const laddr = `${this.socket.localAddress ?? ''}:${this.socket.localPort ?? 0}`;
+    const flags = this.blocked ? 'b' : this.subscriptionCount > 0 ? 'P' : this.multi ? 'x' : 'N';
+    return (
+      `id=${this.id} addr=${addr} laddr=${laddr} fd=-1 name=${this.name} age=${Math.floor((now - this.createdAt) / 1000)} ` +
+      `idle=${Math.floor((now - this.lastActive) / 1000)} flags=${flags} db=0 sub=${this.channels.size} psub=${this.patterns.size} ` +
+      `ssub=${this.shardChannels.size} multi=${this.multi ? this.multi.length : -1} qbuf=${this.parser.bufferedBytes} qbuf-free=0 ` +
+      `argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=${this.socket.writableLength} tot-mem=0 events=r cmd=${this.lastCommand} ` +
+      `user=${this.user} redir=-1 resp=${this.protocol} lib-name=${this.libName} lib-ver=${this.libVer}`
+    );
+  }
+}
