@@ -412,6 +412,8 @@ export class AmqpConnection {
       }
     }
     this.closeWith(e.replyCode, e.message, e.classId, e.methodId);
+    // Framing is lost: close-ok could not be read anyway, so do not wait for it.
+    if (e.fatal) this.#endAfterFlush();
   }
 
   /** Server-initiated connection.close; waits for close-ok (bounded), then closes the socket. */
@@ -432,7 +434,7 @@ export class AmqpConnection {
 
   #endAfterFlush(): void {
     this.#releaseChannels();
-    this.state = 'closing';
+    if (this.state !== 'closed') this.state = 'closing';
     process.nextTick(() => {
       this.#flush();
       this.socket.end();
