@@ -114,3 +114,10 @@ test('wrong password and unknown users are refused with 403; configured users lo
 test('an unknown vhost is refused with 530 NOT_ALLOWED', async () => {
   await assert.rejects(amqp.connect(`${b.url}/other`), /530|NOT_ALLOWED|ConnectionClose/);
 });
+
+test('AMQPLAIN (what py-amqp/kombu pick when offered) authenticates like PLAIN', async () => {
+  const { credentials } = amqp as unknown as { credentials: { amqplain(u: string, p: string): unknown } };
+  const ok = await amqp.connect(`amqp://127.0.0.1:${b.server.port}`, { credentials: credentials.amqplain('guest', 'guest') } as never);
+  await ok.close();
+  await assert.rejects(amqp.connect(`amqp://127.0.0.1:${b.server.port}`, { credentials: credentials.amqplain('guest', 'nope') } as never), /403|ACCESS_REFUSED/);
+});
