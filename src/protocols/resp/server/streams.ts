@@ -267,8 +267,7 @@ export class Streams {
 
   async #load(key: string, m: StreamMeta): Promise<StreamState> {
     let last: StreamId = ZERO_ID;
-    const t = this.engine.getTopic(key) ?? (await this.engine.topic(key, { partitions: 1 }));
-    void t;
+    if (!this.engine.getTopic(key)) await this.engine.topic(key, { partitions: 1 });
     const { start, end } = this.engine.logBounds(key, 0);
     if (end > start) {
       const e = await this.readOne(key, end - 1, true);
@@ -283,13 +282,33 @@ export class Streams {
     return st;
   }
 
+  readonly #createWaiters = new Map<string, Set<() => void>>();
+
+  /** Calls `f` once when `key` becomes a stream (XREAD BLOCK on a key that does not exist yet). */
+  onCreate(key: string, f: () => void): void {
+    let set = this.#createWaiters.get(key);
+    if (!set) this.#createWaiters.set(key, (set = new Set()));
+    set.add(f);
+  }
+
+  offCreate(key: string, f: () => void): void {
+    const set = this.#createWaiters.get(key);
+    if (set?.delete(f) && set.size === 0) this.#createWaiters.delete(key);
+  }
+
   /** Creates the stream (topic + meta record, durable) if absent. */
   async create(key: string): Promise<StreamState> {
     if (!this.meta.streams.has(key)) {
       await this.engine.topic(key, { partitions: 1 });
       await this.meta.write({ t: 'stream', k: key }, true);
     }
-    return (await this.state(key))!;
+    const st = (await this.state(key))!;
+    const w = this.#createWaiters.get(key);
+    if (w) {
+      this.#createWaiters.delete(key);
+      for (const f of w) f();
+    }
+    return st;
   }
 
   async drop(key: string): Promise<void> {
