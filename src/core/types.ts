@@ -95,6 +95,13 @@ export interface SubscribeOptions {
   maxAttempts?: number;
   /** Topic that receives rejected and exhausted messages; default none (dropped). */
   deadLetterTopic?: string;
+  /**
+   * A JMS / SQL-92 message selector over the headers (e.g. `color = 'red' AND weight > 10`;
+   * numeric strings compare as numbers) and JMSPriority, JMSTimestamp, JMSMessageID, JMSXGroupID
+   * (the key). Only matching messages are delivered to this subscriber; others wait for another
+   * member of the group. An invalid selector throws MQ_ERR_SELECTOR.
+   */
+  selector?: string;
   /** Ends the subscription when aborted. */
   signal?: AbortSignal;
 }

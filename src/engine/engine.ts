@@ -161,9 +161,9 @@ export class Engine {
     return this.#opts.maxMessageBytes;
   }
 
-  #partOpts(small = false) {
+  #partOpts(small = false, fsync?: FsyncPolicy) {
     return {
-      fsync: this.#opts.fsync,
+      fsync: fsync ?? this.#opts.fsync,
       fsyncIntervalMs: this.#opts.fsyncIntervalMs,
       segmentBytes: small ? 1024 * 1024 : this.#opts.segmentBytes,
     };
@@ -211,6 +211,7 @@ export class Engine {
       for (let p = 0; p < config.partitions; p++) if (!t.lanes.has(laneKey(p, 0))) await this.#openLane(t, p, 0);
     }
     this.exchanges.recover(await readJsonLog(exchangeLog));
+    this.#armRetention();
     for (const g of groups.values()) {
       const t = this.#topics.get(g.topic);
       if (!t) continue;
@@ -225,7 +226,7 @@ export class Engine {
     const key = laneKey(partition, priority);
     const existing = t.lanes.get(key);
     if (existing) return existing;
-    const store = await this.storage.open(`topics/${encodeName(t.name)}/${key}`, this.#partOpts());
+    const store = await this.storage.open(`topics/${encodeName(t.name)}/${key}`, this.#partOpts(false, t.config.fsync));
     const again = t.lanes.get(key);
     if (again) return again;
     const lane = new Lane(key, partition, priority, store);
@@ -517,6 +518,17 @@ export class Engine {
 
   readonly #deadLetters = new WeakMap<Group, DeadLetterTarget>();
 
+  /** Changes retention and limits of an existing topic (Kafka AlterConfigs, RabbitMQ policies). */
+  async alterTopic(name: string, changes: Partial<Pick<TopicConfig, 'retentionMs' | 'retentionBytes' | 'maxMessageBytes' | 'messageTtlMs'>>): Promise<void> {
+    this.#check();
+    const t = this.#topics.get(name);
+    if (!t) throw err('MQ_ERR_NOT_FOUND', `no topic "${name}"`);
+    t.config = { ...t.config, ...changes };
+    appendJsonRecord(this.#catalog, { t: 'topic', name, config: t.config } satisfies CatalogRecord);
+    await this.#catalog.durable();
+    for (const l of t.lanes.values()) this.settledUpTo(l);
+  }
+
   /** Current end offset of every lane of a topic (empty if the topic does not exist). */
   laneEnds(topicName: string): Map<string, number> {
     const m = new Map<string, number>();
@@ -627,9 +639,27 @@ export class Engine {
   }
 
   /** Returns every lease, writes group state, fsyncs and closes storage. Idempotent. */
+  #retentionTimer: (() => void) | undefined;
+
+  /**
+   * Retention runs on a timer as well as when groups settle, so a log-only topic (Kafka style,
+   * nobody acking) is trimmed too. One timer for the whole engine, every 30 s of clock time.
+   */
+  #armRetention(): void {
+    this.#retentionTimer = this.clock.setTimer(30_000, () => {
+      if (this.#closed) return;
+      for (const t of this.#topics.values()) {
+        if (t.config.retentionMs === undefined && t.config.retentionBytes === undefined) continue;
+        for (const l of t.lanes.values()) this.settledUpTo(l);
+      }
+      this.#armRetention();
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#retentionTimer?.();
     for (const t of this.#topics.values()) for (const g of t.groups.values()) await g.close();
     await this.storage.close();
   }

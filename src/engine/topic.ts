@@ -9,7 +9,7 @@
  *
  * This module does not know about consumers or acks (group.ts) or routing (routing/).
  */
-import type { PartitionStore } from './storage/types.js';
+import type { FsyncPolicy, PartitionStore } from './storage/types.js';
 
 /**
  * The group every protocol's *queue* consumers share: an AMQP queue `q`, a Redis list `q`, a
@@ -29,6 +29,8 @@ export interface TopicConfig {
   messageTtlMs?: number | undefined;
   /** Largest accepted body. */
   maxMessageBytes?: number | undefined;
+  /** fsync policy of this topic's data; default the engine's. */
+  fsync?: FsyncPolicy | undefined;
 }
 
 export class Lane {

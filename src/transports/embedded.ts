@@ -16,7 +16,8 @@ import { registerTransport, type ConnectOptions } from '../core/registry.js';
 import type { Capabilities, Delivery, OutgoingMessage, PublishOptions, SubscribeOptions, Subscription, Transport } from '../core/types.js';
 import { Engine, type EngineOptions } from '../engine/engine.js';
 import type { Consumer, ConsumerSink, DeliveryImpl, Group } from '../engine/group.js';
-import type { RecordInput } from '../engine/record.js';
+import type { DecodedRecord, RecordInput } from '../engine/record.js';
+import { compileSelector } from '../engine/selector/index.js';
 import { DEFAULT_GROUP } from '../engine/topic.js';
 import type { FsyncPolicy, StorageEngine } from '../engine/storage/types.js';
 
@@ -78,7 +79,8 @@ export class EmbeddedTransport implements Transport {
     if (this.#closing) throw err('MQ_ERR_CLOSED', 'the transport is closed');
     const prefetch = opts.prefetch ?? 100;
     if (!Number.isInteger(prefetch) || prefetch < 1) throw err('MQ_ERR_INVALID_ARGUMENT', `prefetch must be an integer >= 1, got ${prefetch}`);
-    const sub = new EmbeddedSubscription(this, topic, opts.group ?? DEFAULT_GROUP, prefetch, opts);
+    const filter = opts.selector !== undefined && opts.selector.trim() !== '' ? selectorFilter(opts.selector) : undefined;
+    const sub = new EmbeddedSubscription(this, topic, opts.group ?? DEFAULT_GROUP, prefetch, opts, filter);
     this.#subs.add(sub);
     return sub;
   }
@@ -121,6 +123,26 @@ function toRecord(m: OutgoingMessage, now: number): RecordInput {
 
 const DONE: IteratorResult<Delivery> = { done: true, value: undefined };
 
+/** Compiles a JMS selector into a record filter (headers are strings: numeric ones compare as numbers). */
+function selectorFilter(text: string): (r: DecodedRecord) => boolean {
+  const sel = compileSelector(text, { convertNumericStrings: true });
+  return (r) =>
+    sel.matches((name: string): unknown => {
+      switch (name) {
+        case 'JMSPriority':
+          return r.priority;
+        case 'JMSTimestamp':
+          return r.timestamp;
+        case 'JMSMessageID':
+          return String(r.offset);
+        case 'JMSXGroupID':
+          return r.key ?? null;
+        default:
+          return Object.hasOwn(r.headers, name) ? r.headers[name] : null;
+      }
+    });
+}
+
 /**
  * A subscription is one consumer in its group. Deliveries are pushed by the group into `#buf`
  * (never more than `prefetch` unsettled), and pulled by the async iterator.
@@ -148,6 +170,7 @@ class EmbeddedSubscription implements Subscription, ConsumerSink, AsyncIterator<
     group: string,
     prefetch: number,
     opts: SubscribeOptions,
+    readonly filter?: (r: DecodedRecord) => boolean,
   ) {
     this.topic = topic;
     this.group = group;

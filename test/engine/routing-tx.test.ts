@@ -99,3 +99,18 @@ test('an idempotent producer resending a batch does not append it twice; a gap i
   assert.deepEqual(await drain(engine, 't'), ['a', 'b', 'c']);
   await engine.close();
 });
+
+test('a topic with retention by size is trimmed even when nobody consumes it', async () => {
+  const { ManualClock } = await import('../../src/core/clock.js');
+  const clock = new ManualClock();
+  const engine = await Engine.open({ storage: new MemoryStorage(), clock, segmentBytes: 4096 });
+  await engine.topic('log', { retentionBytes: 8192 });
+  for (let i = 0; i < 100; i++) await engine.publish('log', [rec('x'.repeat(500))]);
+  assert.equal(engine.logBounds('log', 0).start, 0);
+  clock.advance(30_000);
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  const b = engine.logBounds('log', 0);
+  assert.ok(b.start > 50, `expected old segments trimmed, start=${b.start}`);
+  assert.equal(b.end, 100);
+  await engine.close();
+});
