@@ -422,6 +422,19 @@ export class Group {
     }
   }
 
+  /** True if a consumer with credit has a filter (selective consumers need look-ahead). */
+  #anySelective(): boolean {
+    for (const c of this.consumers) if (c.credit > 0 && c.sink.filter !== undefined) return true;
+    return false;
+  }
+
+  /** Removes redelivery item `i` (O(1) at the head, a splice elsewhere: only selective consumers skip). */
+  #dropRedeliver(c: Cursor, i: number): number {
+    if (i === c.redeliverHead) return ++c.redeliverHead;
+    c.redeliver.splice(i, 1);
+    return i;
+  }
+
   #hasCredit(): boolean {
     if (this.#getter) return this.#getter.credit > 0;
     for (const c of this.consumers) if (c.credit > 0) return true;
@@ -554,23 +567,31 @@ export class Group {
    */
   async #deliverFrom(c: Cursor): Promise<boolean> {
     const now = this.host.clock.now();
-    // 1. Returned messages first (RabbitMQ requeues to the head).
-    while (c.hasRedeliver()) {
-      const item = c.redeliver[c.redeliverHead]!;
+    // 1. Returned messages first (RabbitMQ requeues to the head). With selective consumers a
+    //    returned message nobody present matches must not block the ones behind it: the scan
+    //    steps over it (it stays in place, in order, for a consumer that will match).
+    let i = c.redeliverHead;
+    while (i < c.redeliver.length) {
+      const item = c.redeliver[i]!;
       if (!item.rec) item.rec = await this.#readOne(c, item.offset);
       if (!item.rec) {
         // Gone from storage (retention deleted it): settle.
-        c.redeliverHead++;
+        i = this.#dropRedeliver(c, i);
         this.#settle(c, item.offset);
         continue;
       }
       if (await this.#expireOrFilter(c, item.rec, item.attempts, now)) {
-        c.redeliverHead++;
+        i = this.#dropRedeliver(c, i);
         continue;
       }
       const consumer = this.#pickConsumer(item.rec);
-      if (!consumer) return false;
-      c.redeliverHead++;
+      if (!consumer) {
+        if (!this.#hasCredit()) return false;
+        if (!this.#anySelective()) return false;
+        i++;
+        continue;
+      }
+      i = this.#dropRedeliver(c, i);
       this.#lease(c, consumer, item.rec, item.attempts + 1, now);
     }
     if (c.redeliverHead > 1024 && c.redeliverHead * 2 > c.redeliver.length) {
@@ -598,7 +619,7 @@ export class Group {
       }
       const consumer = this.#pickConsumer(rec);
       if (!consumer) {
-        if (this.consumers.some((k) => k.credit > 0 && k.sink.filter !== undefined)) {
+        if (this.#anySelective()) {
           // Consumers with credit exist but none matches this message. A message nobody can take
           // would block the lane for ever, so it moves aside to the redelivery list; that list
           // holds the record in memory (bounded by the number of unmatched messages).

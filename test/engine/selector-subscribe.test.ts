@@ -29,3 +29,14 @@ test('an invalid selector is refused with MQ_ERR_SELECTOR', async () => {
   await using mq = await connect('memory://');
   assert.throws(() => mq.subscribe('q', { selector: "color = 'red' AND" }), { code: 'MQ_ERR_SELECTOR' });
 });
+
+test('a message no selective consumer matches does not block later matching messages', async () => {
+  await using mq = await connect('memory://');
+  const red = mq.subscribe('q', { selector: "color = 'red'", prefetch: 10 });
+  const it = red[Symbol.asyncIterator]();
+  await mq.publish('q', [{ body: 'blue1', headers: { color: 'blue' } }, { body: 'red1', headers: { color: 'red' } }]);
+  assert.equal(Buffer.from((await it.next()).value!.body).toString(), 'red1');
+  await mq.publish('q', [{ body: 'red2', headers: { color: 'red' } }]);
+  assert.equal(Buffer.from((await it.next()).value!.body).toString(), 'red2');
+  await red.close();
+});
