@@ -36,3 +36,30 @@ export async function startServer(url = 'memory://', opts: RespListenerOptions =
     },
   };
 }
+
+import net from 'node:net';
+
+/** Sends `input` on a raw socket and collects what comes back until `until` matches or the socket closes. */
+export function raw(port: number, input: string | Buffer, until: RegExp = /\r\n$/, timeoutMs = 2000): Promise<{ text: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let text = '';
+    let closed = false;
+    const done = (): void => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ text, closed });
+    };
+    const timer = setTimeout(done, timeoutMs);
+    sock.on('data', (d) => {
+      text += d.toString('latin1');
+      if (until.test(text)) done();
+    });
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      closed = true;
+      done();
+    });
+    sock.write(input);
+  });
+}
