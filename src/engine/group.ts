@@ -28,7 +28,8 @@ import { err } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { DeadlineHeap } from './deadline-heap.js';
 import { RangeSet } from './range-set.js';
-import { decodeBatch, decodeRecordAt, FORMAT_NATIVE, type DecodedRecord } from './record.js';
+import { decodeBatch, decodeRecordAt, encodeBatch, FORMAT_NATIVE, type DecodedRecord, type RecordInput } from './record.js';
+import { batchDecoder } from './formats.js';
 import type { Lane } from './topic.js';
 import type { PartitionStore, StoredBatch } from './storage/types.js';
 
@@ -101,6 +102,8 @@ class Cursor {
   #undecoded = 0;
   /** Advances monotonically whenever a buffered record is taken (progress detection). */
   taken = 0;
+  /** Called for placeholder records of foreign batches (compacted-away offsets): the group settles them. */
+  onGone: ((offset: number) => void) | undefined;
   /** Offsets at or above readOffset that must be skipped by the forward read (recovered nacks). */
   readonly skip = new Set<number>();
   /** Previous delivery counts recovered from the state log, consumed by the forward read. */
@@ -156,6 +159,10 @@ class Cursor {
       this.#pos += rec.size;
       if (this.skip.size > 0 && this.skip.delete(off)) continue;
       if (this.settled.has(off)) continue;
+      if (rec.headers[GONE_HEADER] !== undefined) {
+        this.onGone?.(off);
+        continue;
+      }
       this.#head = rec;
       return rec;
     }
@@ -274,6 +281,8 @@ export class Group {
           ? lane.store.endOffset
           : Math.max(lane.store.startOffset, Math.min(sa.get(lane.key) ?? lane.store.startOffset, lane.store.endOffset));
     c = new Cursor(lane, start);
+    const cur = c;
+    c.onGone = (o) => this.#settle(cur, o);
     this.#byLane.set(lane.key, c);
     this.cursors.push(c);
     // Highest priority first; equal priorities by partition.
@@ -661,9 +670,10 @@ export class Group {
       const end = b.baseOffset + b.count;
       if (b.format === FORMAT_NATIVE) native.push(b);
       else {
-        // Foreign formats (Kafka batches) are decoded by their protocol's format plug-in; until one
-        // is registered for this engine they are skipped by queue consumers (see ARCHITECTURE.md).
-        for (let o = Math.max(from, b.baseOffset); o < end; o++) this.#settle(c, o);
+        const converted = nativeFromForeign(b);
+        if (converted) native.push(converted);
+        // No decoder for this format (see formats.ts): its records are skipped by queue groups.
+        else for (let o = Math.max(from, b.baseOffset); o < end; o++) this.#settle(c, o);
       }
       if (end > next) next = end;
     }
@@ -675,8 +685,10 @@ export class Group {
     if (offset < c.store.startOffset) return undefined;
     const batches = await c.store.read(offset, 1);
     let found: DecodedRecord | undefined;
-    for (const b of batches) {
-      if (b.baseOffset > offset || b.baseOffset + b.count <= offset || b.format !== FORMAT_NATIVE) continue;
+    for (const raw of batches) {
+      if (raw.baseOffset > offset || raw.baseOffset + raw.count <= offset) continue;
+      const b = raw.format === FORMAT_NATIVE ? raw : nativeFromForeign(raw);
+      if (!b) continue;
       decodeBatch(b.payload, b.baseOffset, b.count, offset, (r) => {
         if (r.offset === offset) found = r;
       });
@@ -1029,6 +1041,25 @@ export class Group {
     if (this.stateLog) await this.stateLog.durable();
   }
 }
+
+/**
+ * Re-encodes a foreign batch (e.g. Kafka) as a native one through its registered decoder, so the
+ * delivery path has one record format. An offset whose record no longer exists (compaction) gets
+ * a placeholder record with the GONE_HEADER, which the cursor settles instead of delivering.
+ */
+function nativeFromForeign(b: StoredBatch): StoredBatch | undefined {
+  const dec = batchDecoder(b.format);
+  if (!dec) return undefined;
+  const recs = dec.decode(b.payload, b.baseOffset, b.count);
+  const filled: RecordInput[] = [];
+  for (let i = 0; i < b.count; i++) filled.push(recs[i] ?? { body: EMPTY, timestamp: b.timestamp, priority: 0, headers: GONE });
+  return { baseOffset: b.baseOffset, count: b.count, timestamp: b.timestamp, format: FORMAT_NATIVE, payload: encodeBatch(filled) };
+}
+
+const EMPTY = Buffer.alloc(0);
+/** Header marking a placeholder for an offset whose foreign record no longer exists. */
+export const GONE_HEADER = 'x-omnibus-gone';
+const GONE: Record<string, string> = { [GONE_HEADER]: '1' };
 
 type SnapshotLane = { lane: string; low: number; settled: number[]; nacks: [number, number, number][] };
 type StateOp =

@@ -114,3 +114,20 @@ test('a topic with retention by size is trimmed even when nobody consumes it', a
   assert.equal(b.end, 100);
   await engine.close();
 });
+
+test('queue groups read foreign-format batches through a registered decoder', async () => {
+  const { registerBatchFormat } = await import('../../src/engine/formats.js');
+  registerBatchFormat(200, {
+    decode: (payload, _base, count) =>
+      payload.toString().split(',').slice(0, count).map((s) => (s === '-' ? undefined : { body: Buffer.from(s), timestamp: 5, priority: 0 })),
+  });
+  const engine = await Engine.open({ storage: new MemoryStorage() });
+  await engine.topic('f');
+  await engine.appendRaw('f', 0, { count: 3, timestamp: 5, format: 200, payload: Buffer.from('x,-,z') });
+  await engine.appendRaw('f', 0, { count: 1, timestamp: 5, format: 201, payload: Buffer.from('no decoder') });
+  await engine.publish('f', [rec('native')]);
+  assert.deepEqual(await drain(engine, 'f'), ['x', 'z', 'native']);
+  const raw = await engine.readLog('f', 0, 0, 1 << 20);
+  assert.equal(raw[0]!.payload.toString(), 'x,-,z', 'the log view serves the stored bytes untouched');
+  await engine.close();
+});
