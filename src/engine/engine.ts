@@ -432,6 +432,63 @@ export class Engine {
 
   #wake(t: Topic): void {
     for (const g of t.groups.values()) if (g.consumers.length > 0 || g.needsHousekeeping) g.schedulePump();
+    const waiters = this.#dataWaiters.get(t);
+    if (waiters) {
+      this.#dataWaiters.delete(t);
+      for (const w of waiters) w();
+    }
+  }
+
+  readonly #dataWaiters = new Map<Topic, (() => void)[]>();
+
+  /**
+   * Resolves when partition `partition` of `topicName` has data at or beyond `offset` (Kafka Fetch
+   * long-poll, Redis XREAD BLOCK), or when `signal` aborts (resolving, not rejecting: the caller
+   * answers with what it has). One waiter list per topic; no timers of its own.
+   */
+  waitForData(topicName: string, partition: number, offset: number, signal?: AbortSignal): Promise<void> {
+    const t = this.#topics.get(topicName);
+    if (!t || signal?.aborted) return Promise.resolve();
+    const lane = t.lanes.get(laneKey(partition, 0));
+    if (!lane || lane.store.endOffset > offset) return Promise.resolve();
+    return new Promise((resolve) => {
+      let list = this.#dataWaiters.get(t);
+      if (!list) this.#dataWaiters.set(t, (list = []));
+      const done = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const l = this.#dataWaiters.get(t);
+        const i = l ? l.indexOf(wake) : -1;
+        if (i >= 0) l!.splice(i, 1);
+        done();
+      };
+      const wake = () => {
+        if (lane.store.endOffset > offset || this.#closed) done();
+        else {
+          let l = this.#dataWaiters.get(t);
+          if (!l) this.#dataWaiters.set(t, (l = []));
+          l.push(wake);
+        }
+      };
+      list.push(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Grows a topic to `count` partitions (Kafka CreatePartitions). Partitions never shrink. */
+  async setPartitions(name: string, count: number): Promise<void> {
+    this.#check();
+    const t = this.#topics.get(name);
+    if (!t) throw err('MQ_ERR_NOT_FOUND', `no topic "${name}"`);
+    if (!Number.isInteger(count) || count < t.config.partitions || count > 10_000) {
+      throw err('MQ_ERR_INVALID_ARGUMENT', `topic "${name}" has ${t.config.partitions} partitions; cannot set ${count}`);
+    }
+    for (let p = t.config.partitions; p < count; p++) await this.#openLane(t, p, 0);
+    t.config = { ...t.config, partitions: count };
+    appendJsonRecord(this.#catalog, { t: 'topic', name, config: t.config } satisfies CatalogRecord);
+    await this.#catalog.durable();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -660,6 +717,8 @@ export class Engine {
     if (this.#closed) return;
     this.#closed = true;
     this.#retentionTimer?.();
+    for (const list of this.#dataWaiters.values()) for (const w of list) w();
+    this.#dataWaiters.clear();
     for (const t of this.#topics.values()) for (const g of t.groups.values()) await g.close();
     await this.storage.close();
   }

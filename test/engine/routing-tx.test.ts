@@ -131,3 +131,24 @@ test('queue groups read foreign-format batches through a registered decoder', as
   assert.equal(raw[0]!.payload.toString(), 'x,-,z', 'the log view serves the stored bytes untouched');
   await engine.close();
 });
+
+test('waitForData resolves when a partition grows past the offset, or when aborted', async () => {
+  const engine = await Engine.open({ storage: new MemoryStorage() });
+  await engine.topic('w', { partitions: 2 });
+  let woke = false;
+  const p = engine.waitForData('w', 1, 0).then(() => (woke = true));
+  await engine.publish('w', [rec('elsewhere')], { partition: 0 });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(woke, false, 'data in another partition does not wake the waiter');
+  await engine.publish('w', [rec('here')], { partition: 1 });
+  await p;
+  assert.equal(woke, true);
+  const ac = new AbortController();
+  const q = engine.waitForData('w', 1, 5, ac.signal);
+  ac.abort();
+  await q;
+  await engine.setPartitions('w', 3);
+  assert.equal(engine.getTopic('w')!.config.partitions, 3);
+  assert.deepEqual(engine.logBounds('w', 2), { start: 0, end: 0 });
+  await engine.close();
+});
