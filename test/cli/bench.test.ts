@@ -238,3 +238,13 @@ test('omnibus bench on a lossy target exits 1 with one line and writes ok:false 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('on a terminal the progress is a redrawn bar, erased before results are printed', async () => {
+  let stderr = '';
+  const r = await runCli(['bench', '--count', '5000', '--sizes', '128'], { stderr: { isTTY: true, write: (s: string) => (stderr += s) } });
+  assert.equal(r.code, 0);
+  stderr = stderr.replace(/warning: load average[^\n]*\n/, '');
+  assert.match(stderr, /\r\x1b\[K\[1\/1\] 128 B (enqueue|dequeue) \[[#-]{24}\]/);
+  assert.ok(stderr.endsWith('\r\x1b[K'), 'the bar is erased at the end');
+  assert.doesNotMatch(stderr, /\n(?!$)/, 'no newlines from the bar');
+});
