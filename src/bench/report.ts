@@ -116,6 +116,7 @@ export function buildJsonReport(meta: BenchReportMeta, opts: SeedOptions, result
       publishers: opts.publishers,
       prefetch: opts.prefetch,
       ack: opts.ack,
+      reusePayloads: opts.reusePayloads === true,
       idleTimeoutMs: opts.idleTimeoutMs,
       group: opts.group,
       topicPrefix: opts.topicPrefix,

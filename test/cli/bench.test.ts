@@ -248,3 +248,16 @@ test('on a terminal the progress is a redrawn bar, erased before results are pri
   assert.ok(stderr.endsWith('\r\x1b[K'), 'the bar is erased at the end');
   assert.doesNotMatch(stderr, /\n(?!$)/, 'no newlines from the bar');
 });
+
+test('--reuse-payloads recycles batch memory and still verifies on memory://', async () => {
+  const t = await connect('memory://');
+  try {
+    const r = await runSeed(t, seedOpts({ count: 5000, sizes: [16, 300], batch: 64, reusePayloads: true }));
+    assert.equal(r.ok, true);
+  } finally {
+    await t.close();
+  }
+  const cli = await runCli(['bench', '--count', '3000', '--sizes', '128', '--reuse-payloads', '--quiet']);
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.match(cli.stdout, /reused payload buffers/);
+});
