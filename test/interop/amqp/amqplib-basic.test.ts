@@ -247,3 +247,14 @@ test('single active consumer: only the first consumer receives until it cancels'
   await waitFor(() => two.length === 1);
   await conn.close();
 });
+
+test('heartbeats: an idle connection with heartbeat=1 stays up for several intervals', async () => {
+  const conn = await amqp.connect(`${b.url}?heartbeat=1`);
+  const ch = await conn.createChannel();
+  await ch.assertQueue('hb-q');
+  await sleep(2500);
+  ch.sendToQueue('hb-q', Buffer.from('x'));
+  const m = await waitFor(() => ch.get('hb-q', { noAck: true }));
+  assert.equal(m.content.toString(), 'x');
+  await conn.close();
+});
