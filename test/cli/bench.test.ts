@@ -261,3 +261,32 @@ test('--reuse-payloads recycles batch memory and still verifies on memory://', a
   assert.equal(cli.code, 0, cli.stderr);
   assert.match(cli.stdout, /reused payload buffers/);
 });
+
+test('after a run every message is acked: the bench group has nothing left to redeliver', async () => {
+  const t = await connect('memory://');
+  try {
+    for (const ack of ['bulk', 'each'] as const) {
+      const opts = seedOpts({ count: 2000, sizes: [64], ack });
+      await runSeed(t, opts);
+      let leftover = 0;
+      // A ref'd timer (AbortSignal.timeout's is unref'd and would let the loop run dry first).
+      const ac = new AbortController();
+      const timer = setTimeout(() => ac.abort(), 400);
+      const sub = t.subscribe(`${opts.topicPrefix}-64`, { group: 'bench', leaseMs: 50, signal: ac.signal });
+      try {
+        for await (const d of sub) {
+          leftover++;
+          await d.ack();
+        }
+      } catch (e) {
+        if (!(e instanceof Error && /abort|timeout|closed/i.test(`${e.name} ${e.message} ${(e as { code?: string }).code ?? ''}`))) throw e;
+      } finally {
+        clearTimeout(timer);
+        await sub.close();
+      }
+      assert.equal(leftover, 0, `${ack}: unacked messages were redelivered`);
+    }
+  } finally {
+    await t.close();
+  }
+});
