@@ -19,3 +19,4 @@ export { FrameSplitter, DEFAULT_MAX_FRAME_SIZE } from './codec/frame.js';
 export * from './codec/request-header.js';
 export { EMPTY, ZERO_UUID } from './codec/generated-support.js';
 export * from './generated/index.js';
+export * from './records/index.js';

@@ -1,0 +1,171 @@
+/**
+ * Legacy message sets (magic 0 and 1, Kafka < 0.11; docs/implementation.html "Old Message Format"),
+ * as sent in Produce v0-v2 by old clients (kafka-python with api_version < 0.11, librdkafka with
+ * broker.version.fallback < 0.11):
+ *
+ *   MessageSet = (Offset:INT64 MessageSize:INT32 Message)*
+ *   Message v0 = Crc:UINT32 Magic:INT8 (0) Attributes:INT8 Key:BYTES Value:BYTES
+ *   Message v1 = Crc:UINT32 Magic:INT8 (1) Attributes:INT8 Timestamp:INT64 Key:BYTES Value:BYTES
+ *   Crc        = CRC-32 (IEEE, zlib's) of Magic .. end of Value
+ *   Attributes = bits 0-2 codec (0 none, 1 gzip, 2 snappy, 3 lz4), bit 3 timestamp type (v1)
+ *
+ * A compressed message is a wrapper whose Value is a compressed inner MessageSet. In magic 1 the
+ * inner offsets are relative (0..n-1) and the wrapper carries the absolute offset of the last
+ * inner message; in magic 0 the inner offsets are whatever the producer wrote (we use their order).
+ * Nesting deeper than one wrapper level is refused (Kafka refuses it too).
+ *
+ * The broker converts message sets to one RecordBatch v2 (uncompressed) on produce, so storage
+ * and Fetch only ever deal with magic 2; Fetch v0-v3 clients (which can only read magic 0/1) are
+ * not served by this conversion — the down-conversion is not implemented (no listed client needs it:
+ * every one of them fetches with v4+ against a 0.11+ broker).
+ */
+import { crc32, gzipSync as gzip } from 'node:zlib';
+import { corruptMessage } from '../codec/errors.js';
+import { decompress } from './compression.js';
+import { buildRecordBatch, type RecordInput } from './record-batch.js';
+
+export interface LegacyMessage {
+  offset: number;
+  magic: 0 | 1;
+  attributes: number;
+  /** -1 for magic 0. */
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+const TWO_32 = 4294967296;
+
+/**
+ * Parses a message set (decompressing wrappers; zstd does not exist in magic 0/1). Checks each
+ * CRC. `allowPartial`: ignore a truncated trailing message (as fetch responses contain) instead of
+ * throwing CORRUPT_MESSAGE.
+ */
+export function parseMessageSet(buf: Buffer, opts: { allowPartial?: boolean; checkCrc?: boolean } = {}, depth = 0): LegacyMessage[] {
+  const out: LegacyMessage[] = [];
+  const checkCrc = opts.checkCrc ?? true;
+  let pos = 0;
+  while (pos < buf.length) {
+    if (buf.length - pos < 12) {
+      if (opts.allowPartial) break;
+      throw corruptMessage('truncated message set entry');
+    }
+    const offset = buf.readInt32BE(pos) * TWO_32 + buf.readUInt32BE(pos + 4);
+    const size = buf.readInt32BE(pos + 8);
+    if (size < 14 || size > buf.length - pos - 12) {
+      if (opts.allowPartial && size >= 14) break;
+      throw corruptMessage(`message size ${size} out of range`);
+    }
+    const m = pos + 12;
+    const end = m + size;
+    const magic = buf.readInt8(m + 4);
+    if (magic !== 0 && magic !== 1) throw corruptMessage(`message magic ${magic}`);
+    if (checkCrc) {
+      const crc = buf.readUInt32BE(m);
+      const actual = crc32(buf.subarray(m + 4, end));
+      if (crc !== actual) throw corruptMessage(`message CRC 0x${actual.toString(16)} ≠ stored 0x${crc.toString(16)}`);
+    }
+    const attributes = buf.readInt8(m + 5);
+    let p = m + 6;
+    let timestamp = -1;
+    if (magic === 1) {
+      if (end - p < 8) throw corruptMessage('truncated message timestamp');
+      timestamp = buf.readInt32BE(p) * TWO_32 + buf.readUInt32BE(p + 4);
+      p += 8;
+    }
+    const readBytes = (): Buffer | null => {
+      if (end - p < 4) throw corruptMessage('truncated message key/value');
+      const len = buf.readInt32BE(p);
+      p += 4;
+      if (len === -1) return null;
+      if (len < 0 || len > end - p) throw corruptMessage(`message key/value length ${len} out of range`);
+      const v = buf.subarray(p, p + len);
+      p += len;
+      return v;
+    };
+    const key = readBytes();
+    const value = readBytes();
+    const codec = attributes & 0x07;
+    if (codec === 0) {
+      out.push({ offset, magic, attributes, timestamp, key, value });
+    } else {
+      if (depth > 0) throw corruptMessage('nested compressed message');
+      if (codec > 3) throw corruptMessage(`message codec ${codec}`);
+      if (value === null) throw corruptMessage('compressed message without value');
+      const inner = parseMessageSet(decompress(codec, value), { checkCrc }, depth + 1);
+      if (magic === 1 && inner.length > 0) {
+        // Relative inner offsets: absolute = wrapper offset - (last relative) + relative.
+        const last = inner[inner.length - 1]!.offset;
+        for (const im of inner) im.offset = offset - last + im.offset;
+      }
+      // Magic 1 wrappers with LogAppendTime (bit 3) stamp their timestamp on every inner message.
+      if (magic === 1 && attributes & 0x08) for (const im of inner) im.timestamp = timestamp;
+      out.push(...inner);
+    }
+    pos = end;
+  }
+  return out;
+}
+
+/**
+ * Converts a produced message set to one uncompressed RecordBatch v2 (baseOffset 0, offsets
+ * renumbered 0..n-1 in order, producer id -1). Magic 0 messages have no timestamp: they get
+ * `now` (Kafka uses -1 = NO_TIMESTAMP; librdkafka and kafkajs then show 1970, so we stamp arrival
+ * time instead). Returns null for an empty set.
+ */
+export function messageSetToRecordBatch(buf: Buffer, now = Date.now()): { batch: Buffer; count: number } | null {
+  const msgs = parseMessageSet(buf);
+  if (msgs.length === 0) return null;
+  const recs: RecordInput[] = msgs.map((m) => ({ key: m.key, value: m.value, timestamp: m.timestamp >= 0 ? m.timestamp : now }));
+  const first = recs[0]!.timestamp!;
+  const logAppend = msgs.some((m) => m.magic === 1 && (m.attributes & 0x08) !== 0);
+  return { batch: buildRecordBatch(recs, { baseTimestamp: first, timestampType: logAppend ? 1 : 0 }), count: msgs.length };
+}
+
+/** Builds a magic 0/1 message set (tests: what old clients send). Offsets 0..n-1; optional gzip wrapper. */
+export function buildMessageSet(
+  messages: readonly { key?: Buffer | null; value: Buffer | null; timestamp?: number }[],
+  opts: { magic?: 0 | 1; compression?: number; compressor?: (raw: Buffer) => Buffer; baseOffset?: number } = {},
+): Buffer {
+  const magic = opts.magic ?? 1;
+  const one = (offset: number, attributes: number, ts: number, key: Buffer | null, value: Buffer | null): Buffer => {
+    const size = 4 + 1 + 1 + (magic === 1 ? 8 : 0) + 4 + (key?.length ?? 0) + 4 + (value?.length ?? 0);
+    const b = Buffer.alloc(12 + size);
+    b.writeInt32BE(Math.floor(offset / TWO_32), 0);
+    b.writeUInt32BE(offset % TWO_32, 4);
+    b.writeInt32BE(size, 8);
+    let p = 16;
+    b.writeInt8(magic, p++);
+    b.writeInt8(attributes, p++);
+    if (magic === 1) {
+      b.writeInt32BE(Math.floor(ts / TWO_32), p);
+      b.writeUInt32BE(ts % TWO_32, p + 4);
+      p += 8;
+    }
+    for (const x of [key, value]) {
+      if (x === null) {
+        b.writeInt32BE(-1, p);
+        p += 4;
+      } else {
+        b.writeInt32BE(x.length, p);
+        x.copy(b, p + 4);
+        p += 4 + x.length;
+      }
+    }
+    b.writeUInt32BE(crc32(b.subarray(16)), 12);
+    return b;
+  };
+  const inner = Buffer.concat(messages.map((m, i) => one(i, 0, m.timestamp ?? 0, m.key ?? null, m.value)));
+  const codec = opts.compression ?? 0;
+  if (codec === 0) {
+    if ((opts.baseOffset ?? 0) === 0) return inner;
+    return Buffer.concat(messages.map((m, i) => one((opts.baseOffset ?? 0) + i, 0, m.timestamp ?? 0, m.key ?? null, m.value)));
+  }
+  const compressed = opts.compressor ? opts.compressor(inner) : (() => {
+    if (codec !== 1) throw corruptMessage('buildMessageSet: only gzip without a compressor');
+    return gzip(inner);
+  })();
+  const lastOffset = (opts.baseOffset ?? 0) + messages.length - 1;
+  return one(lastOffset, codec, messages[messages.length - 1]?.timestamp ?? 0, null, compressed);
+}
+
