@@ -1,0 +1,343 @@
+/**
+ * One MQTT network connection (TCP socket or WebSocket stream): framing, packet dispatch,
+ * keep-alive, ordered acknowledgements, flow control and shutdown. Packet semantics live in one
+ * handler module per packet type (connect.ts, publish.ts, subscribe.ts, …).
+ *
+ * Ordering: packets are handled in arrival order. Handlers that must finish before the next packet
+ * (CONNECT, SUBSCRIBE, UNSUBSCRIBE: a PUBLISH right after a SUBSCRIBE must see the new binding)
+ * return a promise, and later packets wait in a queue meanwhile; PUBLISH handling starts the
+ * engine append synchronously and does not block the queue. Acks to inbound QoS 1/2 publishes go
+ * out in the order the publishes arrived, whatever order their appends became durable in.
+ *
+ * Backpressure: reading stops while (a) the socket's write buffer is above the high-water mark,
+ * (b) more than `receiveMaximum` inbound QoS 1/2 publishes await their ack, or (c) more than 256
+ * packets wait behind a pending handler; it resumes when all clear (a at 'drain', b at half).
+ */
+import type { Duplex } from 'node:stream';
+import { encodePacket, encodePublish, MqttCodecError, MqttDecoder, RC, type Packet, type ProtocolVersion, type PublishPacket, type Will } from '../codec/index.js';
+import type { MqttBroker } from './broker.js';
+import type { MqttSession } from './session.js';
+import { MqttViolation } from './violation.js';
+import { handleConnect } from './connect.js';
+import { handlePublish, handlePubrel } from './publish.js';
+import { handlePuback, handlePubcomp, handlePubrec } from './acks.js';
+import { handleSubscribe } from './subscribe.js';
+import { handleUnsubscribe } from './unsubscribe.js';
+import { handlePingreq } from './ping.js';
+import { handleDisconnect } from './disconnect.js';
+
+const QUEUE_PAUSE = 256;
+const P_CONGESTED = 1;
+const P_ACKS = 2;
+const P_QUEUE = 4;
+
+interface AckSlot {
+  buf: Buffer | undefined;
+}
+
+export class MqttConnection {
+  state: 'new' | 'connecting' | 'open' | 'closed' = 'new';
+  version: ProtocolVersion = 4;
+  session: MqttSession | undefined;
+  clientId = '';
+  /** Set by CONNECT; cleared by a normal DISCONNECT. */
+  will: Will | undefined;
+  clientReceiveMaximum = 65535;
+  clientMaxPacketSize = 268_435_460;
+  /** Inbound topic aliases (v5). */
+  readonly aliases = new Map<number, string>();
+  congested = false;
+  readonly decoder: MqttDecoder;
+  readonly remote: string;
+  #paused = 0;
+  #queue: Packet[] = [];
+  #busy = false;
+  #acks: AckSlot[] = [];
+  #ackHead = 0;
+  #keepalive = 0;
+  #lastRx = 0;
+  #kaTimer: NodeJS.Timeout | undefined;
+  #connectTimer: NodeJS.Timeout | undefined;
+  #corked = false;
+  #ended: Promise<void> | undefined;
+  #closeReason: string | undefined;
+
+  constructor(
+    readonly stream: Duplex,
+    readonly broker: MqttBroker,
+    remote: string,
+    first?: Buffer,
+  ) {
+    this.remote = remote;
+    this.decoder = new MqttDecoder({ maxPacketSize: broker.opts.maxPacketSize });
+    broker.connections.add(this);
+    stream.on('data', (c: Buffer) => this.#onData(c));
+    stream.on('drain', () => this.#onDrain());
+    stream.on('error', (e: Error) => {
+      this.#closeReason ??= e.message;
+    });
+    stream.on('close', () => void this.#end());
+    stream.on('end', () => void this.#end());
+    this.#connectTimer = setTimeout(() => void this.close(undefined, 'no CONNECT in time'), broker.opts.connectTimeoutMs);
+    this.#connectTimer.unref();
+    if (first) this.#onData(first);
+  }
+
+  // --- input ----------------------------------------------------------------------------------
+
+  #onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.#lastRx = Date.now();
+    try {
+      this.decoder.push(chunk, (p) => this.#dispatch(p));
+    } catch (e) {
+      if (e instanceof MqttCodecError) {
+        if (e.reasonCode === 0x84 && this.state === 'new') {
+          // Unsupported protocol level: CONNACK 0x01 (3.1.1 form, what such clients understand).
+          this.#write(encodePacket({ type: 'connack', sessionPresent: false, reasonCode: 1 }, 4));
+          void this.close(undefined, e.message);
+          return;
+        }
+        void this.close(e.reasonCode, e.message);
+        return;
+      }
+      this.#fail(e);
+    }
+  }
+
+  #dispatch(p: Packet): void {
+    if (this.state === 'closed') return;
+    if (this.#busy) {
+      this.#queue.push(p);
+      if (this.#queue.length >= QUEUE_PAUSE) this.#pause(P_QUEUE);
+      return;
+    }
+    this.#run(p);
+  }
+
+  #run(p: Packet): void {
+    let r: Promise<void> | void;
+    try {
+      r = this.#handle(p);
+    } catch (e) {
+      this.#fail(e);
+      return;
+    }
+    if (r) {
+      this.#busy = true;
+      r.then(
+        () => {
+          this.#busy = false;
+          this.#drainQueue();
+        },
+        (e: unknown) => {
+          this.#busy = false;
+          this.#fail(e);
+        },
+      );
+    }
+  }
+
+  #drainQueue(): void {
+    while (!this.#busy && this.#queue.length > 0 && this.state !== 'closed') this.#run(this.#queue.shift()!);
+    if (this.#queue.length < QUEUE_PAUSE / 2) this.#resume(P_QUEUE);
+  }
+
+  #handle(p: Packet): Promise<void> | void {
+    if (this.state === 'new') {
+      if (p.type !== 'connect') throw new MqttViolation(RC.PROTOCOL_ERROR, `first packet is ${p.type.toUpperCase()}, not CONNECT`);
+      clearTimeout(this.#connectTimer);
+      this.state = 'connecting';
+      return handleConnect(this, p);
+    }
+    switch (p.type) {
+      case 'publish':
+        return handlePublish(this, p);
+      case 'puback':
+        return handlePuback(this, p);
+      case 'pubrec':
+        return handlePubrec(this, p);
+      case 'pubrel':
+        return handlePubrel(this, p);
+      case 'pubcomp':
+        return handlePubcomp(this, p);
+      case 'subscribe':
+        return handleSubscribe(this, p);
+      case 'unsubscribe':
+        return handleUnsubscribe(this, p);
+      case 'pingreq':
+        return handlePingreq(this);
+      case 'disconnect':
+        return handleDisconnect(this, p);
+      case 'auth':
+        throw new MqttViolation(RC.BAD_AUTH_METHOD, 'enhanced authentication is not supported');
+      default:
+        throw new MqttViolation(RC.PROTOCOL_ERROR, `a client may not send ${p.type.toUpperCase()}`);
+    }
+  }
+
+  #fail(e: unknown): void {
+    if (e instanceof MqttViolation) {
+      void this.close(e.reasonCode, e.message);
+      return;
+    }
+    this.broker.log(`mqtt: ${this.clientId || this.remote}: ${e instanceof Error ? e.message : String(e)}`);
+    void this.close(RC.UNSPECIFIED_ERROR, 'internal error');
+  }
+
+  // --- keep-alive -------------------------------------------------------------------------------
+
+  /** Starts the keep-alive watchdog: 1.5 × keepalive without a byte received closes the connection. */
+  startKeepalive(seconds: number): void {
+    this.#keepalive = seconds;
+    if (seconds === 0) return;
+    const limit = seconds * 1500;
+    const check = (): void => {
+      if (this.state === 'closed') return;
+      const idle = Date.now() - this.#lastRx;
+      if (idle >= limit) {
+        void this.close(RC.KEEP_ALIVE_TIMEOUT, `keep-alive timeout (${seconds} s × 1.5)`);
+        return;
+      }
+      this.#kaTimer = setTimeout(check, limit - idle);
+      this.#kaTimer.unref();
+    };
+    this.#lastRx = Date.now();
+    this.#kaTimer = setTimeout(check, limit);
+    this.#kaTimer.unref();
+  }
+
+  get keepalive(): number {
+    return this.#keepalive;
+  }
+
+  // --- output -----------------------------------------------------------------------------------
+
+  #write(buf: Buffer): void {
+    if (this.state === 'closed') return;
+    // Batch every packet written in one event-loop turn into one writev (deliveries come in bursts).
+    if (!this.#corked) {
+      this.#corked = true;
+      this.stream.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.stream.uncork();
+      });
+    }
+    this.stream.write(buf);
+    if (!this.congested && this.stream.writableLength > this.broker.opts.highWaterMark) {
+      this.congested = true;
+      this.#pause(P_CONGESTED);
+    }
+  }
+
+  #onDrain(): void {
+    if (!this.congested) return;
+    this.congested = false;
+    this.#resume(P_CONGESTED);
+    this.session?.onDrain();
+  }
+
+  send(p: Packet): void {
+    this.#write(encodePacket(p, this.version));
+  }
+
+  /** Writes a PUBLISH; false (nothing written) when it exceeds the client's Maximum Packet Size. */
+  sendPublish(p: PublishPacket, rawProps: readonly Buffer[]): boolean {
+    const buf = encodePublish(p, this.version, rawProps);
+    if (buf.length > this.clientMaxPacketSize) return false;
+    this.#write(buf);
+    return true;
+  }
+
+  /** Reserves the next place in the inbound-ack order; call the result with the ack's bytes. */
+  orderedAck(): (p: Packet) => void {
+    const slot: AckSlot = { buf: undefined };
+    this.#acks.push(slot);
+    if (this.#acks.length - this.#ackHead >= this.broker.opts.receiveMaximum) this.#pause(P_ACKS);
+    return (p: Packet) => {
+      slot.buf = encodePacket(p, this.version);
+      this.#flushAcks();
+    };
+  }
+
+  #flushAcks(): void {
+    const q = this.#acks;
+    while (this.#ackHead < q.length) {
+      const s = q[this.#ackHead]!;
+      if (s.buf === undefined) break;
+      this.#write(s.buf);
+      this.#ackHead++;
+    }
+    if (this.#ackHead === q.length) {
+      this.#acks = [];
+      this.#ackHead = 0;
+    } else if (this.#ackHead > 1024) {
+      this.#acks = q.slice(this.#ackHead);
+      this.#ackHead = 0;
+    }
+    if (this.#acks.length - this.#ackHead < this.broker.opts.receiveMaximum / 2) this.#resume(P_ACKS);
+  }
+
+  #pause(bit: number): void {
+    if (this.#paused === 0) this.stream.pause();
+    this.#paused |= bit;
+  }
+
+  #resume(bit: number): void {
+    if ((this.#paused & bit) === 0) return;
+    this.#paused &= ~bit;
+    if (this.#paused === 0 && this.state !== 'closed') this.stream.resume();
+  }
+
+  // --- shutdown ---------------------------------------------------------------------------------
+
+  /**
+   * Closes the connection: MQTT 5 clients get a DISCONNECT with `reasonCode` first (when given and
+   * the connection was accepted). Resolves when the session has been detached (and, for a session
+   * that ends, destroyed), so a taking-over connection can proceed.
+   */
+  close(reasonCode?: number, why?: string): Promise<void> {
+    if (this.state !== 'closed') {
+      this.#closeReason ??= why;
+      if (reasonCode !== undefined && this.version === 5 && this.state === 'open') {
+        const props = why !== undefined ? { reasonString: why.slice(0, 200) } : undefined;
+        this.stream.write(encodePacket(props ? { type: 'disconnect', reasonCode, properties: props } : { type: 'disconnect', reasonCode }, 5));
+      }
+      this.stream.end();
+      // A peer that never reads would keep a half-closed socket open: destroy after a grace period.
+      setTimeout(() => this.stream.destroy(), 2000).unref();
+    }
+    return this.#end();
+  }
+
+  /** The client sent DISCONNECT: close without a will (or with it, for v5 reason 0x04). */
+  endNormally(sendWill: boolean): Promise<void> {
+    if (!sendWill) this.will = undefined;
+    return this.close();
+  }
+
+  #end(): Promise<void> {
+    this.#ended ??= (async () => {
+      const wasOpen = this.state === 'open' || this.state === 'connecting';
+      this.state = 'closed';
+      clearTimeout(this.#connectTimer);
+      clearTimeout(this.#kaTimer);
+      this.#queue = [];
+      this.broker.connections.delete(this);
+      if (!this.stream.destroyed && this.stream.writableEnded === false) this.stream.end();
+      const s = this.session;
+      if (s && wasOpen) await this.broker.connectionEnded(this, s, this.will);
+    })().catch((e: unknown) => this.broker.log(`mqtt: closing ${this.clientId}: ${String(e)}`));
+    return this.#ended;
+  }
+
+  /** True once the connection is closing or closed (a method, so checks after awaits are not narrowed away). */
+  isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  get closeReason(): string | undefined {
+    return this.#closeReason;
+  }
+}

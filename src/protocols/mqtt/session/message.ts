@@ -1,0 +1,138 @@
+/**
+ * The mapping between an MQTT application message and an engine record (RecordInput /
+ * DecodedRecord), shared by inbound PUBLISH, wills, retained messages and delivery.
+ *
+ *   record.key      canonical routing key: `a/b/c` → `a.b.c` (mqttTopicToCanonical: `/` and `.`
+ *                   swap, so the mapping is a bijection)
+ *   record.body     the payload, unchanged
+ *   record.props    PROPS_MQTT5 bytes, this module's own layout (version 1):
+ *                     u8  layout version (1)
+ *                     u8  flags: bits 0-1 QoS published, bit 2 RETAIN as published
+ *                     u16 publisher client id length, client id (UTF-8; for No Local)
+ *                     ... the PUBLISH's MQTT 5 property bytes exactly as received, minus Topic
+ *                         Alias (connection-scoped); empty for 3.1.1 publishers
+ *   record.headers  string forms for other protocols: `x-amqp-exchange: amq.topic` (AMQP's
+ *                   basic.deliver names the exchange), `content-type`, `reply-to` (Response
+ *                   Topic), `correlation-id` (Correlation Data when it is UTF-8), and each User
+ *                   Property as a header (a repeated name keeps its last value)
+ *   record.expiresAt  now + Message Expiry Interval
+ *
+ * Records from other protocols have no MQTT props: they are delivered as QoS 1 messages (AMQP and
+ * STOMP messages are at-least-once), RETAIN 0, with `content-type` as Content Type and their other
+ * string headers as User Properties (v5).
+ */
+import { PROPS_MQTT5, type DecodedRecord, type RecordInput } from '../../../engine/record.js';
+import { canonicalTopicToMqtt, mqttTopicToCanonical } from '../../../engine/routing/topic-trie.js';
+import { encodePropertyBytes, PROP, stripProperties, type Properties } from '../codec/index.js';
+import type { QoS } from '../codec/index.js';
+
+export const AMQP_EXCHANGE_HEADER = 'x-amqp-exchange';
+export const MQTT_EXCHANGE = 'amq.topic';
+/** Marks a retained message copied into one session's queue on SUBSCRIBE; value = the filter. */
+export const RETAINED_FOR_HEADER = 'x-mqtt-retained-for';
+
+const LAYOUT = 1;
+const STRIP_ON_STORE = new Set<number>([PROP.topicAlias, PROP.subscriptionIdentifiers]);
+const STRIP_ON_DELIVER = new Set<number>([PROP.messageExpiryInterval]);
+
+export interface InboundMessage {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  /** Parsed v5 properties (for headers and expiry); undefined for 3.1.1. */
+  properties?: Properties | undefined;
+  /** Raw v5 property bytes as received (no length prefix). */
+  propsRaw?: Buffer | undefined;
+  clientId: string;
+}
+
+function mqttProps(m: InboundMessage): Buffer {
+  const raw = m.propsRaw && m.propsRaw.length > 0 ? stripProperties(m.propsRaw, STRIP_ON_STORE) : undefined;
+  const idLen = Buffer.byteLength(m.clientId);
+  const out = Buffer.allocUnsafe(4 + idLen + (raw?.length ?? 0));
+  out[0] = LAYOUT;
+  out[1] = m.qos | (m.retain ? 4 : 0);
+  out.writeUInt16BE(idLen, 2);
+  out.write(m.clientId, 4, 'utf8');
+  if (raw) raw.copy(out, 4 + idLen);
+  return out;
+}
+
+/** Builds the engine record for an MQTT message. */
+export function toRecord(m: InboundMessage, now: number): RecordInput {
+  const headers: Record<string, string> = { [AMQP_EXCHANGE_HEADER]: MQTT_EXCHANGE };
+  const p = m.properties;
+  let expiresAt: number | undefined;
+  if (p) {
+    if (p.contentType !== undefined) headers['content-type'] = p.contentType;
+    if (p.responseTopic !== undefined) headers['reply-to'] = p.responseTopic;
+    if (p.correlationData !== undefined) {
+      const s = p.correlationData.toString('utf8');
+      if (Buffer.byteLength(s) === p.correlationData.length && !s.includes('\ufffd')) headers['correlation-id'] = s;
+    }
+    if (p.userProperties) for (const [k, v] of p.userProperties) headers[k] = v;
+    if (p.messageExpiryInterval !== undefined) expiresAt = now + p.messageExpiryInterval * 1000;
+  }
+  return {
+    body: m.payload,
+    key: mqttTopicToCanonical(m.topic),
+    headers,
+    timestamp: now,
+    priority: 0,
+    expiresAt,
+    props: mqttProps(m),
+    propsFormat: PROPS_MQTT5,
+  };
+}
+
+/** What delivery needs to know about a stored record. */
+export interface OutboundView {
+  /** MQTT topic name, or undefined when the record's key cannot be one (wildcards, empty). */
+  topic: string | undefined;
+  qos: QoS;
+  retain: boolean;
+  publisher: string | undefined;
+  /** v5 property bytes to send (before subscription identifiers and the rewritten expiry). */
+  props: Buffer | undefined;
+  /** Properties to encode for messages from other protocols. */
+  foreign: Properties | undefined;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export function viewRecord(rec: DecodedRecord): OutboundView {
+  const topic = rec.key === undefined ? undefined : canonicalTopicToMqtt(rec.key);
+  const valid = topic !== undefined && topic.length > 0 && !topic.includes('+') && !topic.includes('#');
+  const pr = rec.props;
+  if (rec.propsFormat === PROPS_MQTT5 && pr !== undefined && pr.length >= 4 && pr[0] === LAYOUT) {
+    const idLen = pr.readUInt16BE(2);
+    const raw = pr.subarray(4 + idLen);
+    return {
+      topic: valid ? topic : undefined,
+      qos: (pr[1]! & 3) as QoS,
+      retain: (pr[1]! & 4) !== 0,
+      publisher: pr.toString('utf8', 4, 4 + idLen),
+      props: raw.length > 0 ? (rec.expiresAt !== 0 ? stripProperties(raw, STRIP_ON_DELIVER) : raw) : undefined,
+      foreign: undefined,
+    };
+  }
+  let foreign: Properties | undefined;
+  for (const k in rec.headers) {
+    if (k === AMQP_EXCHANGE_HEADER || k === RETAINED_FOR_HEADER) continue;
+    const v = rec.headers[k]!;
+    foreign ??= {};
+    if (k === 'content-type') foreign.contentType = v;
+    else (foreign.userProperties ??= []).push([k, v]);
+  }
+  return { topic: valid ? topic : undefined, qos: 1, retain: false, publisher: undefined, props: undefined, foreign };
+}
+
+/** Encoded Message Expiry Interval + Subscription Identifier properties for one delivery. */
+export function deliveryProps(expirySeconds: number | undefined, subIds: readonly number[], foreign: Properties | undefined): Buffer {
+  if (expirySeconds === undefined && subIds.length === 0 && !foreign) return EMPTY;
+  const p: Properties = foreign ? { ...foreign } : {};
+  if (expirySeconds !== undefined) p.messageExpiryInterval = expirySeconds;
+  if (subIds.length > 0) p.subscriptionIdentifiers = [...subIds];
+  return encodePropertyBytes(p).result();
+}

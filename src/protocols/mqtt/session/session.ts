@@ -1,0 +1,396 @@
+/**
+ * One MQTT session: the state that outlives a network connection (MQTT 3.1.1 §4.1, 5.0 §4.1).
+ *
+ *   subscriptions   Map filter → Sub, plus a per-session MQTT-syntax trie used at delivery time to
+ *                   find which subscriptions a message matched (for the granted QoS, Subscription
+ *                   Identifiers, No Local, Retain As Published) and to apply the `$` rule
+ *   queue           engine topic `mqtt-subscription-<clientId>` bound to `amq.topic` once per
+ *                   (non-shared) filter, consumed by group 'default' — durable for persistent
+ *                   sessions, so QoS ≥ 1 messages published while offline wait there
+ *   shared subs     one consumer per `$share/g/f` on the shared topic of (g, f) (broker.ts)
+ *   outbound        packet id → in-flight QoS 1/2 delivery. QoS 1 and QoS 2 are acked to the engine
+ *                   on PUBACK and on PUBREC (from PUBREC on, the client owns the message; only the
+ *                   PUBREL/PUBCOMP step remains, recorded in the session store)
+ *   q2in            inbound QoS 2 packet ids between PUBREC and PUBREL (duplicates are not re-published)
+ *
+ * Flow control: all of the session's consumers share one window (the client's Receive Maximum,
+ * capped by the server's maxInflight): each sink's prefetch is computed from the session-wide
+ * count, so `$share` consumers cannot push the client past its limit. QoS 0 deliveries are acked
+ * as soon as they are written — unless the socket is above its high-water mark, in which case the
+ * ack waits for 'drain' and the window closes; the socket buffer is bounded by window × message.
+ *
+ * Not done: outbound QoS 2 packet ids of messages not yet PUBRECed are kept across reconnects in
+ * memory but not across a broker restart (after a restart such a message is resent with a new
+ * packet id; a client that had received it but whose PUBREC was lost sees it twice).
+ */
+import type { Consumer, DeliveryImpl, Group } from '../../../engine/group.js';
+import { DEFAULT_GROUP } from '../../../engine/topic.js';
+import { TopicTrie } from '../../../engine/routing/topic-trie.js';
+import type { PublishPacket, QoS } from '../codec/index.js';
+import type { MqttBroker } from './broker.js';
+import type { MqttConnection } from './connection.js';
+import { deliveryProps, MQTT_EXCHANGE, RETAINED_FOR_HEADER, viewRecord } from './message.js';
+import type { SubOptions } from './store.js';
+
+/** MQTT never redelivers within a connection; a lease only ends with the connection. */
+export const MQTT_LEASE_MS = 24 * 3600 * 1000;
+
+export interface Sub {
+  /** As subscribed, including any `$share/<group>/` prefix. */
+  filter: string;
+  /** The topic filter without the share prefix. */
+  topicFilter: string;
+  shareGroup: string | undefined;
+  canonical: string;
+  opts: SubOptions;
+  /** Shared subscriptions: the shared topic and this session's consumer on it. */
+  sharedTopic?: string;
+  group?: Group | undefined;
+  consumer?: Consumer | undefined;
+}
+
+interface Outbound {
+  qos: 1 | 2;
+  stage: 'publish' | 'pubrel';
+  d: DeliveryImpl | undefined;
+  okey: string | undefined;
+}
+
+export class MqttSession {
+  readonly subs = new Map<string, Sub>();
+  readonly trie = new TopicTrie<Sub>({ syntax: 'mqtt' });
+  readonly queueTopic: string;
+  readonly outbound = new Map<number, Outbound>();
+  readonly q2in = new Set<number>();
+  persistent = false;
+  /** Session Expiry Interval in seconds; 0xFFFFFFFF = never. */
+  expiry = 0;
+  version = 4;
+  conn: MqttConnection | undefined;
+  window = 1024;
+  expiryTimer: (() => void) | undefined;
+  destroyed = false;
+  #group: Group | undefined;
+  #consumer: Consumer | undefined;
+  #queueReady: Promise<void> | undefined;
+  readonly #idByOffset = new Map<string, number>();
+  #nextId = 1;
+  /** QoS 0 deliveries written while the socket was congested: acked on drain. */
+  #deferred: DeliveryImpl[] = [];
+
+  constructor(
+    readonly broker: MqttBroker,
+    readonly clientId: string,
+  ) {
+    this.queueTopic = `mqtt-subscription-${clientId}`;
+  }
+
+  // --- consumers -----------------------------------------------------------------------------
+
+  #consumers(): Consumer[] {
+    const out: Consumer[] = [];
+    if (this.#consumer) out.push(this.#consumer);
+    for (const s of this.subs.values()) if (s.consumer) out.push(s.consumer);
+    return out;
+  }
+
+  #inflight(): number {
+    let n = 0;
+    for (const c of this.#consumers()) n += c.inflight;
+    return n;
+  }
+
+  #makeSink(shared: Sub | undefined, holder: { c: Consumer | undefined }) {
+    const session = this;
+    return {
+      get prefetch(): number {
+        const conn = session.conn;
+        const mine = holder.c?.inflight ?? 0;
+        if (!conn || conn.congested) return mine;
+        return mine + Math.max(0, session.window - session.#inflight());
+      },
+      push: (d: DeliveryImpl) => this.#deliver(d, shared),
+    };
+  }
+
+  /** Creates the queue topic and group on first need (a publish-only client never has one). */
+  ensureQueue(): Promise<void> {
+    this.#queueReady ??= (async () => {
+      const engine = this.broker.engine;
+      await engine.topic(this.queueTopic, { partitions: 1, durable: this.persistent });
+      this.#group = await engine.group(this.queueTopic, DEFAULT_GROUP, { leaseMs: MQTT_LEASE_MS });
+      if (this.conn && !this.#consumer && !this.destroyed) this.#startMain();
+    })();
+    return this.#queueReady;
+  }
+
+  #startMain(): void {
+    const g = this.#group;
+    if (!g || g.closed) return;
+    const holder: { c: Consumer | undefined } = { c: undefined };
+    holder.c = this.#consumer = g.addConsumer(this.#makeSink(undefined, holder));
+  }
+
+  /** Starts (or restarts) consuming a shared subscription. */
+  startShared(sub: Sub, group: Group): void {
+    sub.group = group;
+    if (!this.conn || sub.consumer) return;
+    const holder: { c: Consumer | undefined } = { c: undefined };
+    holder.c = sub.consumer = group.addConsumer(this.#makeSink(sub, holder));
+  }
+
+  stopShared(sub: Sub): void {
+    if (sub.consumer && sub.group) sub.group.removeConsumer(sub.consumer);
+    sub.consumer = undefined;
+  }
+
+  /** A connection takes the session: resend PUBRELs, then start the consumers. */
+  async attach(conn: MqttConnection): Promise<void> {
+    this.conn = conn;
+    this.expiryTimer?.();
+    this.expiryTimer = undefined;
+    this.window = Math.max(1, Math.min(conn.clientReceiveMaximum, this.broker.opts.maxInflight));
+    for (const [id, o] of this.outbound) {
+      if (o.stage === 'pubrel') conn.send({ type: 'pubrel', packetId: id });
+      else o.d = undefined;
+    }
+    if (this.subs.size > 0 || this.persistent) {
+      for (const s of this.subs.values()) if (s.shareGroup === undefined) {
+        await this.ensureQueue();
+        break;
+      }
+      if (this.#group && !this.#consumer) this.#startMain();
+      for (const s of this.subs.values()) if (s.shareGroup !== undefined) await this.broker.resumeShared(this, s);
+    }
+  }
+
+  /** The connection is gone: return unacked deliveries to the engine (redelivered with DUP). */
+  detach(): void {
+    this.conn = undefined;
+    if (this.#consumer && this.#group) this.#group.removeConsumer(this.#consumer);
+    this.#consumer = undefined;
+    for (const s of this.subs.values()) this.stopShared(s);
+    for (const d of this.#deferred) void d.ack();
+    this.#deferred = [];
+    for (const [id, o] of this.outbound) {
+      // QoS 1 ids are free again (the redelivery gets any id); QoS 2 ids stay reserved for the
+      // redelivery of the same message (the client may hold that id awaiting PUBREL).
+      if (o.qos === 1) this.outbound.delete(id);
+      else o.d = undefined;
+    }
+  }
+
+  // --- subscriptions --------------------------------------------------------------------------
+
+  async addSubscription(sub: Sub): Promise<boolean> {
+    const existed = this.subs.get(sub.filter);
+    if (existed) {
+      existed.opts = sub.opts;
+      return true;
+    }
+    this.subs.set(sub.filter, sub);
+    if (sub.shareGroup !== undefined) {
+      await this.broker.joinShared(this, sub);
+      return false;
+    }
+    this.trie.add(sub.topicFilter, sub);
+    await this.ensureQueue();
+    await this.broker.engine.exchanges.bind(MQTT_EXCHANGE, { kind: 'topic', name: this.queueTopic }, sub.canonical);
+    return false;
+  }
+
+  async removeSubscription(filter: string): Promise<boolean> {
+    const sub = this.subs.get(filter);
+    if (!sub) return false;
+    this.subs.delete(filter);
+    if (sub.shareGroup !== undefined) {
+      this.stopShared(sub);
+      await this.broker.leaveShared(this, sub);
+      return true;
+    }
+    this.trie.delete(sub.topicFilter, sub);
+    if (this.broker.engine.exchanges.get(MQTT_EXCHANGE)) {
+      await this.broker.engine.exchanges.unbind(MQTT_EXCHANGE, { kind: 'topic', name: this.queueTopic }, sub.canonical);
+    }
+    return true;
+  }
+
+  /** Ends the session: bindings, queue, shared memberships and stored state go. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.detach();
+    this.expiryTimer?.();
+    this.expiryTimer = undefined;
+    for (const f of [...this.subs.keys()]) await this.removeSubscription(f);
+    if (this.#queueReady) {
+      await this.#queueReady.catch(() => {});
+      if (this.broker.engine.getTopic(this.queueTopic)) await this.broker.engine.deleteTopic(this.queueTopic);
+    }
+    this.outbound.clear();
+    this.#idByOffset.clear();
+    this.broker.store.write({ t: 'x', c: this.clientId });
+  }
+
+  // --- delivery -------------------------------------------------------------------------------
+
+  #allocId(): number | undefined {
+    for (let i = 0; i < 65535; i++) {
+      const id = this.#nextId;
+      this.#nextId = id === 65535 ? 1 : id + 1;
+      if (!this.outbound.has(id)) return id;
+    }
+    return undefined;
+  }
+
+  #deliver(d: DeliveryImpl, shared: Sub | undefined): void {
+    const conn = this.conn;
+    if (!conn) {
+      void d.nack();
+      return;
+    }
+    const rec = d.rec;
+    const v = viewRecord(rec);
+    if (v.topic === undefined) {
+      void d.ack();
+      return;
+    }
+    let qos: number = -1;
+    let retain = false;
+    const subIds: number[] = [];
+    const consider = (s: Sub): void => {
+      if (s.opts.nl && v.publisher === this.clientId) return;
+      qos = Math.max(qos, Math.min(s.opts.qos, v.qos));
+      if (s.opts.rap && v.retain) retain = true;
+      if (s.opts.id !== undefined) subIds.push(s.opts.id);
+    };
+    const retainedFor = rec.headers[RETAINED_FOR_HEADER];
+    if (shared) consider(shared);
+    else if (retainedFor !== undefined) {
+      const s = this.subs.get(retainedFor);
+      if (s) consider(s);
+      retain = true;
+    } else {
+      // The `$` rule and unsubscribed-while-queued messages: no matching subscription, no delivery.
+      for (const s of this.trie.match(v.topic)) consider(s);
+    }
+    if (qos < 0) {
+      void d.ack();
+      return;
+    }
+    let expiry: number | undefined;
+    if (rec.expiresAt !== 0) {
+      const left = Math.ceil((rec.expiresAt - this.broker.engine.clock.now()) / 1000);
+      if (left <= 0) {
+        void d.ack();
+        return;
+      }
+      expiry = left;
+    }
+    const pkt: PublishPacket = { type: 'publish', qos: qos as QoS, dup: false, retain, topic: v.topic, payload: rec.body };
+    let okey: string | undefined;
+    if (qos > 0) {
+      okey = `${d.topic}\u0000${rec.offset}`;
+      let id = this.#idByOffset.get(okey);
+      const prev = id !== undefined ? this.outbound.get(id) : undefined;
+      if (id === undefined || !prev || prev.okey !== okey) {
+        id = this.#allocId();
+        if (id === undefined) {
+          void d.nack({ delayMs: 100 });
+          return;
+        }
+      }
+      pkt.packetId = id;
+      pkt.dup = d.attempt > 1;
+      this.outbound.set(id, { qos: qos as 1 | 2, stage: 'publish', d, okey });
+      if (qos === 2) this.#idByOffset.set(okey, id);
+    }
+    const raw: Buffer[] = [];
+    if (conn.version === 5) {
+      if (v.props) raw.push(v.props);
+      const extra = deliveryProps(expiry, subIds, v.foreign);
+      if (extra.length > 0) raw.push(extra);
+    }
+    if (!conn.sendPublish(pkt, raw)) {
+      // Larger than the client's Maximum Packet Size: discarded, as MQTT 5 §3.1.2.11.4 says.
+      if (pkt.packetId !== undefined) this.#forget(pkt.packetId);
+      void d.ack();
+      return;
+    }
+    if (qos === 0) {
+      if (conn.congested) this.#deferred.push(d);
+      else void d.ack();
+    }
+  }
+
+  #forget(id: number): void {
+    const o = this.outbound.get(id);
+    this.outbound.delete(id);
+    if (o?.okey !== undefined) this.#idByOffset.delete(o.okey);
+  }
+
+  /** Socket drained: ack deferred QoS 0 deliveries and let every consumer refill. */
+  onDrain(): void {
+    const list = this.#deferred;
+    this.#deferred = [];
+    for (const d of list) void d.ack();
+    this.#kick();
+  }
+
+  #kick(): void {
+    if (this.#group) this.#group.schedulePump();
+    for (const s of this.subs.values()) s.group?.schedulePump();
+  }
+
+  onPuback(id: number): boolean {
+    const o = this.outbound.get(id);
+    if (!o || o.qos !== 1) return false;
+    this.#forget(id);
+    if (o.d) {
+      void o.d.ack();
+      this.#afterAck();
+    }
+    return true;
+  }
+
+  /** PUBREC: the client has the message. Ack it to the engine; only PUBREL/PUBCOMP remain. */
+  onPubrec(id: number, failed: boolean): boolean {
+    const o = this.outbound.get(id);
+    if (!o || o.qos !== 2) return false;
+    if (o.d) {
+      void o.d.ack();
+      this.#afterAck();
+    }
+    if (o.okey !== undefined) this.#idByOffset.delete(o.okey);
+    if (failed) {
+      this.outbound.delete(id);
+      return true;
+    }
+    if (o.stage !== 'pubrel') {
+      o.stage = 'pubrel';
+      o.d = undefined;
+      o.okey = undefined;
+      if (this.persistent) this.broker.store.write({ t: 'rel', c: this.clientId, id });
+    }
+    return true;
+  }
+
+  onPubcomp(id: number): boolean {
+    const o = this.outbound.get(id);
+    if (!o || o.stage !== 'pubrel') return false;
+    this.outbound.delete(id);
+    if (this.persistent) this.broker.store.write({ t: 'rel-', c: this.clientId, id });
+    return true;
+  }
+
+  #afterAck(): void {
+    // With several consumers (shared subscriptions) an ack on one frees window for the others.
+    if (this.subs.size > 0 && this.#consumers().length > 1) this.#kick();
+  }
+
+  /** Restores state recorded by the session store (after a restart). */
+  restore(q2in: Iterable<number>, rel: Iterable<number>): void {
+    for (const id of q2in) this.q2in.add(id);
+    for (const id of rel) this.outbound.set(id, { qos: 2, stage: 'pubrel', d: undefined, okey: undefined });
+  }
+}

@@ -1,0 +1,72 @@
+/** Shared setup for the MQTT interop tests: an in-process listener on a free port over an engine. */
+import mqtt from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import { Engine } from '../../../src/engine/engine.js';
+import { MemoryStorage } from '../../../src/engine/storage/memory.js';
+import { startMqttServer, type MqttServer, type MqttServerOptions } from '../../../src/protocols/mqtt/listener.js';
+
+export interface Broker {
+  engine: Engine;
+  server: MqttServer;
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startBroker(opts: MqttServerOptions & { engine?: Engine } = {}): Promise<Broker> {
+  const engine = opts.engine ?? (await Engine.open({ storage: new MemoryStorage() }));
+  const server = await startMqttServer(engine, { port: 0, ...opts });
+  return {
+    engine,
+    server,
+    port: server.port,
+    url: `mqtt://127.0.0.1:${server.port}`,
+    async close() {
+      await server.close();
+      await engine.close();
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves when `fn` returns a truthy value (polling), or rejects after `ms`. */
+export async function waitFor<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 3000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await sleep(10);
+  }
+}
+
+/** Connects an mqtt.js client (no automatic reconnect unless asked) and waits for CONNACK. */
+export async function connect(b: Broker, opts: IClientOptions = {}): Promise<MqttClient> {
+  const c = mqtt.connect(b.url, { reconnectPeriod: 0, connectTimeout: 3000, ...opts });
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', () => resolve());
+    c.once('error', reject);
+    c.once('close', () => reject(new Error('closed before CONNACK')));
+  });
+  c.removeAllListeners('error');
+  c.on('error', () => {});
+  return c;
+}
+
+export interface Received {
+  topic: string;
+  payload: string;
+  packet: mqtt.IPublishPacket;
+}
+
+/** Collects messages of a client. */
+export function collect(c: MqttClient): Received[] {
+  const out: Received[] = [];
+  c.on('message', (topic, payload, packet) => out.push({ topic, payload: payload.toString(), packet }));
+  return out;
+}
+
+export function end(c: MqttClient, force = false): Promise<void> {
+  return new Promise((r) => c.end(force, {}, () => r()));
+}
