@@ -13,6 +13,7 @@
 import type { Transport } from '../core/types.js';
 import { amqpListener } from '../protocols/amqp/listener.js';
 import { respListener } from '../protocols/resp/listener.js';
+import { stompListener } from '../protocols/stomp/listener.js';
 
 /** What a listener gets to serve: the engine (through the public Transport API) and server facts. */
 export interface EngineContext {
@@ -65,7 +66,7 @@ export const PROTOCOLS: readonly { readonly name: string; readonly defaultPort: 
 ];
 
 /** Listeners compiled into the server. Listener modules append themselves here (import + entry). */
-const builtinListeners: Listener[] = [amqpListener, respListener];
+const builtinListeners: Listener[] = [amqpListener, respListener, stompListener];
 
 const extra = new Map<string, Listener>();
 

@@ -1,0 +1,216 @@
+/**
+ * Streaming STOMP 1.0/1.1/1.2 frame parser: bytes in (any split), frames out.
+ *
+ *   frame = command EOL *(header EOL) EOL body NUL *(EOL)        EOL = [CR] LF
+ *
+ * - EOLs between frames are heart-beats: skipped and counted (`heartbeats`), never frames.
+ * - CRLF is accepted in every version (1.0/1.1 peers such as telnet users send it; ActiveMQ
+ *   accepts it too); a lone CR between frames is skipped.
+ * - Body: exactly `content-length` octets followed by a NUL when that header is present (bodies
+ *   may then hold NULs), otherwise everything up to the first NUL.
+ * - Header names and values are unescaped per `version` (set by the session once CONNECTED is
+ *   sent); CONNECT/STOMP frames are never unescaped. Repeated headers are all kept, in order.
+ *
+ * Limits (all enforced before buffering past them, so a hostile peer costs at most the limit):
+ * one line (command or header) `maxLineBytes`, `maxHeaders` headers, `maxHeaderBytes` for all
+ * header lines of a frame, `maxBodyBytes` per body. A body is kept as the list of received
+ * chunks and joined once at the NUL, so a 64 MiB body arriving in 64 KiB reads is copied once
+ * (not a quadratic re-concatenation), and a `content-length` claim allocates nothing up front.
+ *
+ * Errors: only StompFrameError (MQ_ERR_PROTOCOL) is thrown. After one, the parser is dead: every
+ * further push throws the same error (the session closes the connection anyway).
+ */
+import { StompFrameError } from './errors.js';
+import { isUnescapedCommand, unescapeHeader, type StompFrame, type StompVersion } from './frame.js';
+
+export interface StompParserLimits {
+  maxLineBytes: number;
+  maxHeaders: number;
+  maxHeaderBytes: number;
+  maxBodyBytes: number;
+}
+
+/** ActiveMQ's defaults are 1000 headers, 10 KiB per header and 100 MiB per body; ours allow a 64 KiB selector. */
+export const DEFAULT_STOMP_LIMITS: StompParserLimits = Object.freeze({
+  maxLineBytes: 64 * 1024,
+  maxHeaders: 1000,
+  maxHeaderBytes: 256 * 1024,
+  maxBodyBytes: 64 * 1024 * 1024,
+});
+
+const LF = 10;
+const CR = 13;
+const NUL = 0;
+const EMPTY = Buffer.alloc(0);
+/** Commands are ASCII words; anything else (HTTP, TLS, binary) is rejected on the first line. */
+const COMMAND_RE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+
+const enum S {
+  Between,
+  Command,
+  Header,
+  BodyLength,
+  BodyNul,
+  BodyScan,
+}
+
+export class StompParser {
+  /** Version for header unescaping; the session sets it after negotiation. */
+  version: StompVersion = '1.0';
+  /** EOLs seen between frames (heart-beats). */
+  heartbeats = 0;
+  readonly limits: StompParserLimits;
+  #state = S.Between;
+  #line: Buffer[] = [];
+  #lineLen = 0;
+  #command = '';
+  #headers: [string, string][] = [];
+  #headerBytes = 0;
+  #body: Buffer[] = [];
+  #bodyLen = 0;
+  #want = 0;
+  #dead: StompFrameError | undefined;
+
+  constructor(limits: Partial<StompParserLimits> = {}) {
+    this.limits = { ...DEFAULT_STOMP_LIMITS, ...limits };
+  }
+
+  /** True between frames (nothing partial buffered). */
+  get idle(): boolean {
+    return this.#state === S.Between;
+  }
+
+  /** Feeds bytes; calls `onFrame` for every complete frame, in order. */
+  push(chunk: Uint8Array, onFrame: (f: StompFrame) => void): void {
+    if (this.#dead) throw this.#dead;
+    try {
+      this.#push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), onFrame);
+    } catch (e) {
+      if (e instanceof StompFrameError) this.#dead = e;
+      throw e;
+    }
+  }
+
+  #push(buf: Buffer, onFrame: (f: StompFrame) => void): void {
+    const n = buf.length;
+    let pos = 0;
+    while (pos < n) {
+      switch (this.#state) {
+        case S.Between: {
+          const b = buf[pos]!;
+          if (b === LF) {
+            this.heartbeats++;
+            pos++;
+          } else if (b === CR) pos++;
+          else this.#state = S.Command;
+          break;
+        }
+        case S.Command:
+        case S.Header: {
+          const lf = buf.indexOf(LF, pos);
+          const end = lf < 0 ? n : lf;
+          if (this.#lineLen + (end - pos) > this.limits.maxLineBytes) {
+            throw new StompFrameError('limit', `a frame line is longer than ${this.limits.maxLineBytes} bytes`);
+          }
+          if (end > pos) {
+            this.#line.push(buf.subarray(pos, end));
+            this.#lineLen += end - pos;
+          }
+          if (lf < 0) return;
+          pos = lf + 1;
+          let line = this.#line.length === 1 ? this.#line[0]! : this.#line.length === 0 ? EMPTY : Buffer.concat(this.#line, this.#lineLen);
+          this.#line = [];
+          this.#lineLen = 0;
+          if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
+          if (this.#state === S.Command) this.#onCommand(line);
+          else if (line.length === 0) this.#endHeaders();
+          else this.#onHeader(line);
+          break;
+        }
+        case S.BodyLength: {
+          const take = Math.min(this.#want - this.#bodyLen, n - pos);
+          this.#body.push(buf.subarray(pos, pos + take));
+          this.#bodyLen += take;
+          pos += take;
+          if (this.#bodyLen === this.#want) this.#state = S.BodyNul;
+          break;
+        }
+        case S.BodyNul: {
+          if (buf[pos] !== NUL) throw new StompFrameError('syntax', `the ${this.#command} body is longer than its content-length of ${this.#want} (no NUL after it)`);
+          pos++;
+          this.#emit(onFrame);
+          break;
+        }
+        case S.BodyScan: {
+          const z = buf.indexOf(NUL, pos);
+          const end = z < 0 ? n : z;
+          if (this.#bodyLen + (end - pos) > this.limits.maxBodyBytes) {
+            throw new StompFrameError('limit', `a frame body is larger than ${this.limits.maxBodyBytes} bytes`);
+          }
+          if (end > pos) {
+            this.#body.push(buf.subarray(pos, end));
+            this.#bodyLen += end - pos;
+          }
+          if (z < 0) return;
+          pos = z + 1;
+          this.#emit(onFrame);
+          break;
+        }
+      }
+    }
+  }
+
+  #onCommand(line: Buffer): void {
+    const cmd = line.toString('latin1');
+    if (!COMMAND_RE.test(cmd)) {
+      const shown = JSON.stringify(cmd.length > 40 ? cmd.slice(0, 40) + '…' : cmd);
+      throw new StompFrameError('syntax', `${shown} is not a STOMP command`);
+    }
+    this.#command = cmd;
+    this.#state = S.Header;
+  }
+
+  #onHeader(line: Buffer): void {
+    if (this.#headers.length >= this.limits.maxHeaders) throw new StompFrameError('limit', `a frame has more than ${this.limits.maxHeaders} headers`);
+    this.#headerBytes += line.length + 1;
+    if (this.#headerBytes > this.limits.maxHeaderBytes) throw new StompFrameError('limit', `the headers of a frame are larger than ${this.limits.maxHeaderBytes} bytes`);
+    const colon = line.indexOf(58);
+    if (colon < 0) throw new StompFrameError('syntax', `header line without a colon in a ${this.#command} frame`);
+    const raw = !isUnescapedCommand(this.#command);
+    const v = raw ? this.version : '1.0';
+    const name = unescapeHeader(line.toString('utf8', 0, colon), v);
+    const value = unescapeHeader(line.toString('utf8', colon + 1), v);
+    this.#headers.push([name, value]);
+  }
+
+  #endHeaders(): void {
+    let cl: string | undefined;
+    for (const h of this.#headers) {
+      if (h[0] === 'content-length') {
+        cl = h[1];
+        break;
+      }
+    }
+    if (cl !== undefined && cl.trim() !== '') {
+      const t = cl.trim();
+      if (!/^\d{1,15}$/.test(t)) throw new StompFrameError('syntax', `content-length "${cl.slice(0, 40)}" is not a non-negative integer`);
+      const len = Number(t);
+      if (len > this.limits.maxBodyBytes) throw new StompFrameError('limit', `content-length ${len} is larger than the limit of ${this.limits.maxBodyBytes} bytes`);
+      this.#want = len;
+      this.#state = len === 0 ? S.BodyNul : S.BodyLength;
+    } else this.#state = S.BodyScan;
+  }
+
+  #emit(onFrame: (f: StompFrame) => void): void {
+    const body = this.#body.length === 0 ? EMPTY : this.#body.length === 1 ? this.#body[0]! : Buffer.concat(this.#body, this.#bodyLen);
+    const f: StompFrame = { command: this.#command, headers: this.#headers, body };
+    this.#headers = [];
+    this.#headerBytes = 0;
+    this.#body = [];
+    this.#bodyLen = 0;
+    this.#want = 0;
+    this.#command = '';
+    this.#state = S.Between;
+    onFrame(f);
+  }
+}

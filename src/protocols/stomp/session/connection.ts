@@ -1,0 +1,349 @@
+/**
+ * One STOMP connection: parses frames, runs them one at a time in arrival order, writes MESSAGE /
+ * RECEIPT / ERROR frames, keeps heart-beats, and on close returns everything it held.
+ *
+ * Ordering and receipts: frames are handled strictly in order; a handler that must wait (SUBSCRIBE
+ * creating a group, COMMIT) holds the frames behind it. SEND does not wait for durability: the
+ * append happens in call order and the durability promise joins a chain, and a RECEIPT is written
+ * once every publish issued before it is durable. So a client streaming persistent SENDs with a
+ * receipt every N frames pays one fsync wait per N (the storage coalesces the fsyncs), not per
+ * message; a failed publish ends the connection with an ERROR naming that frame's receipt.
+ *
+ * Backpressure: the socket stops being read while more than `outputHighWater` bytes are unsent or
+ * more than 256 frames wait behind a slow handler; it resumes on drain. Deliveries are bounded by
+ * prefetch; in auto-ack mode a delivery is acked when its bytes reach the kernel, so prefetch also
+ * bounds what an auto-ack subscription keeps in user space.
+ *
+ * Not done here: command semantics (connect.ts, send.ts, subscribe.ts, ack.ts, transaction.ts).
+ */
+import { isOmnibusError } from '../../../core/errors.js';
+import type { DeliveryImpl } from '../../../engine/group.js';
+import { encodeFrame, HEARTBEAT, type HeaderList } from '../codec/encoder.js';
+import { StompFrameError } from '../codec/errors.js';
+import { header, type StompFrame, type StompVersion } from '../codec/frame.js';
+import { StompParser } from '../codec/parser.js';
+import type { StompBroker } from './broker.js';
+import type { DestinationContext } from './destination.js';
+import { StompError } from './errors.js';
+import { messageHeaders } from './message.js';
+import type { Pending, Source, Subscription } from './subscribe.js';
+import type { StompTx } from './transaction.js';
+import type { StompTransport } from './transport.js';
+import { dispatch } from './dispatch.js';
+
+const MAX_INBOX = 256;
+const noop = (): void => {};
+
+export class StompConnection {
+  readonly id: number;
+  readonly parser: StompParser;
+  version: StompVersion = '1.0';
+  connected = false;
+  closed = false;
+  clientId: string | undefined;
+  login: string | undefined;
+  readonly subs = new Map<string, Subscription>();
+  /** 1.2 `ack` ids → pending deliveries of client / client-individual subscriptions. */
+  readonly byAck = new Map<string, Pending>();
+  readonly txs = new Map<string, StompTx>();
+  readonly tempQueues = new Set<string>();
+  readonly #tempCreating = new Map<string, Promise<void>>();
+  #inbox: StompFrame[] = [];
+  #inboxHead = 0;
+  #running = false;
+  #readPaused = false;
+  #durable: Promise<void> = Promise.resolve();
+  #ackSeq = 0;
+  #msgSeq = 0;
+  #subSeq = 0;
+  #lastRead = Date.now();
+  #lastWrite = Date.now();
+  #timers: NodeJS.Timeout[] = [];
+  #cleanup: Promise<void> | undefined;
+
+  constructor(
+    readonly broker: StompBroker,
+    readonly transport: StompTransport,
+  ) {
+    this.id = broker.nextConnectionId();
+    this.parser = new StompParser(broker.opts.limits);
+    broker.connections.add(this);
+    const t = setTimeout(() => {
+      if (!this.connected && !this.closed) this.fatal('no CONNECT frame within ' + broker.opts.connectTimeoutMs + ' ms');
+    }, broker.opts.connectTimeoutMs);
+    t.unref();
+    this.#timers.push(t);
+  }
+
+  get engine() {
+    return this.broker.engine;
+  }
+
+  readonly destCtx: DestinationContext = {
+    tempQueue: (n) => `stomp-temp-queue:${this.broker.id}:${this.id}:${n}`,
+    tempTopic: (n) => `stomp-temp-topic.${this.broker.id}.${this.id}.${n}`,
+  };
+
+  // -------------------------------------------------------------------------------------------
+  // Input
+  // -------------------------------------------------------------------------------------------
+
+  /** Bytes from the peer. */
+  onData(chunk: Uint8Array): void {
+    if (this.closed) return;
+    this.#lastRead = Date.now();
+    try {
+      this.parser.push(chunk, this.#onFrame);
+    } catch (e) {
+      if (e instanceof StompFrameError) this.fatal(e.message);
+      else this.#internal(e);
+      return;
+    }
+    this.#checkPressure();
+  }
+
+  readonly #onFrame = (f: StompFrame): void => {
+    if (this.closed) return;
+    this.#inbox.push(f);
+    if (!this.#running) this.#run();
+  };
+
+  #run(): void {
+    this.#running = true;
+    while (this.#inboxHead < this.#inbox.length && !this.closed) {
+      const f = this.#inbox[this.#inboxHead++]!;
+      let r: void | Promise<void>;
+      try {
+        r = dispatch(this, f);
+      } catch (e) {
+        this.#fail(e, f);
+        break;
+      }
+      if (r) {
+        r.then(
+          () => {
+            this.#after(f);
+            this.#run();
+          },
+          (e: unknown) => {
+            this.#fail(e, f);
+            this.#running = false;
+          },
+        );
+        return;
+      }
+      this.#after(f);
+    }
+    this.#inbox = [];
+    this.#inboxHead = 0;
+    this.#running = false;
+    this.#checkPressure();
+  }
+
+  /** The generic part of every frame: a `receipt` header gets a RECEIPT once prior publishes are durable. */
+  #after(f: StompFrame): void {
+    if (f.command === 'DISCONNECT' || f.command === 'CONNECT' || f.command === 'STOMP') return;
+    const r = header(f, 'receipt');
+    if (r !== undefined) this.receipt(r);
+  }
+
+  receipt(id: string): Promise<void> {
+    return this.#durable.then(() => {
+      if (!this.closed) this.send('RECEIPT', [['receipt-id', id]]);
+    });
+  }
+
+  /** Joins a publish to the durability chain; a failure ends the connection with an ERROR. */
+  trackPublish(p: Promise<unknown>, f: StompFrame): void {
+    const q = p.then(noop, (e: unknown) => this.#fail(e, f));
+    this.#durable = this.#durable.then(() => q);
+  }
+
+  /** Resolves when every publish issued so far is durable (or failed). */
+  whenDurable(): Promise<void> {
+    return this.#durable;
+  }
+
+  #checkPressure(): void {
+    if (this.closed) return;
+    const pending = this.#inbox.length - this.#inboxHead;
+    const over = this.transport.bufferedBytes > this.broker.opts.outputHighWater || pending > MAX_INBOX;
+    if (over && !this.#readPaused) {
+      this.#readPaused = true;
+      this.transport.pauseReading();
+    } else if (!over && this.#readPaused) {
+      this.#readPaused = false;
+      this.transport.resumeReading();
+    }
+  }
+
+  /** Called by the transport when its write buffer drained. */
+  onDrain(): void {
+    this.#checkPressure();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Output
+  // -------------------------------------------------------------------------------------------
+
+  send(command: string, headers: HeaderList, body?: Uint8Array, cb?: (e?: Error | null) => void): void {
+    if (this.closed) return;
+    this.#lastWrite = Date.now();
+    this.transport.write(encodeFrame(command, headers, body, this.version), cb);
+    if (!this.#readPaused && this.transport.bufferedBytes > this.broker.opts.outputHighWater) this.#checkPressure();
+  }
+
+  nextMessageId(): string {
+    return `ID:omnibus-${this.broker.id}-${this.id}-${++this.#msgSeq}`;
+  }
+
+  nextSubscriptionSeq(): number {
+    return ++this.#subSeq;
+  }
+
+  /** Sends one delivery as a MESSAGE frame. Hot path. */
+  deliver(src: Source, d: DeliveryImpl): void {
+    const sub = src.sub;
+    if (this.closed || sub.closed) return;
+    const rec = d.rec;
+    const messageId = rec.headers['message-id'] ?? `ID:${d.topic}:${d.id}`;
+    const stored = rec.headers['destination'];
+    let destination = src.dest.header;
+    let original: string | undefined;
+    if (src.dest.kind === 'route') {
+      if (stored !== undefined) destination = stored;
+    } else if (stored !== undefined && stored !== destination && !src.dest.temp) original = stored;
+    if (sub.ackMode === 'auto') {
+      const h = messageHeaders({ rec, messageId, destination, subscription: sub.id, ack: undefined, attempt: d.attempt, originalDestination: original });
+      this.send('MESSAGE', h, rec.body, (e) => {
+        if (!e) d.ack().catch(noop);
+      });
+      return;
+    }
+    const ackId = this.version === '1.2' ? String(++this.#ackSeq) : undefined;
+    const p: Pending = { d, sub, messageId, ackId };
+    sub.unacked.set(messageId, p);
+    if (ackId !== undefined) this.byAck.set(ackId, p);
+    const h = messageHeaders({ rec, messageId, destination, subscription: sub.id, ack: ackId, attempt: d.attempt, originalDestination: original });
+    this.send('MESSAGE', h, rec.body);
+  }
+
+  /** Forgets a pending delivery (settled or handed to a transaction). */
+  forget(p: Pending): void {
+    p.sub.unacked.delete(p.messageId);
+    if (p.ackId !== undefined) this.byAck.delete(p.ackId);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Heart-beats
+  // -------------------------------------------------------------------------------------------
+
+  /** `sendMs`: we write an EOL when idle that long; `recvMs`: the peer must send something that often. */
+  startHeartbeats(sendMs: number, recvMs: number): void {
+    if (sendMs > 0) {
+      const t = setInterval(() => {
+        if (Date.now() - this.#lastWrite >= sendMs * 0.9 && !this.closed) {
+          this.#lastWrite = Date.now();
+          this.transport.write(HEARTBEAT);
+        }
+      }, sendMs);
+      t.unref();
+      this.#timers.push(t);
+    }
+    if (recvMs > 0) {
+      // Twice the interval, as the spec's "some tolerance" (ActiveMQ allows 1.5x; network jitter
+      // on a loaded CI machine made 1.5x flaky for 100 ms beats).
+      const limit = recvMs * 2;
+      const t = setInterval(() => {
+        if (Date.now() - this.#lastRead > limit && !this.closed) this.fatal(`no data or heart-beat from the client for ${limit} ms`);
+      }, recvMs);
+      t.unref();
+      this.#timers.push(t);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Temp queues
+  // -------------------------------------------------------------------------------------------
+
+  /** Creates this connection's temp queue (transient engine topic) once; deleted when the connection closes. */
+  ensureTempQueue(name: string): Promise<void> | undefined {
+    if (this.tempQueues.has(name)) return undefined;
+    let p = this.#tempCreating.get(name);
+    if (!p) {
+      p = this.engine.topic(name, { durable: false }).then(() => {
+        this.tempQueues.add(name);
+        this.#tempCreating.delete(name);
+      });
+      this.#tempCreating.set(name, p);
+    }
+    return p;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Errors and close
+  // -------------------------------------------------------------------------------------------
+
+  #fail(e: unknown, f: StompFrame | undefined): void {
+    if (e instanceof StompError) this.fatal(e.message, f, e.detail, e.headers);
+    else if (isOmnibusError(e)) this.fatal(e.message, f, e.code);
+    else this.#internal(e, f);
+  }
+
+  #internal(e: unknown, f?: StompFrame): void {
+    this.broker.opts.log(`stomp: connection ${this.id}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    this.fatal('internal error', f, e instanceof Error ? e.message : String(e));
+  }
+
+  /** Sends ERROR (with the frame's receipt id, if any), then closes the connection. */
+  fatal(message: string, f?: StompFrame, detail?: string, extra: readonly (readonly [string, string])[] = []): void {
+    if (this.closed) return;
+    const h: [string, string][] = [['message', message]];
+    const receipt = f ? header(f, 'receipt') : undefined;
+    if (receipt !== undefined) h.push(['receipt-id', receipt]);
+    for (const x of extra) h.push([x[0], x[1]]);
+    const body = Buffer.from(detail ?? message);
+    h.push(['content-type', 'text/plain'], ['content-length', String(body.length)]);
+    this.send('ERROR', h, body);
+    this.close(true);
+  }
+
+  /** Closes: returns unsettled deliveries, drops open transactions and temp queues. */
+  close(graceful: boolean): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      if (graceful) this.transport.end();
+      else this.transport.destroy();
+    }
+    this.#cleanup ??= this.#release();
+    return this.#cleanup;
+  }
+
+  /** Transport closed underneath us. */
+  onTransportClosed(): void {
+    this.closed = true;
+    this.#cleanup ??= this.#release();
+    this.#cleanup.catch((e: unknown) => this.broker.opts.log(`stomp: cleanup of connection ${this.id}: ${String(e)}`));
+  }
+
+  /** Listener shutdown. */
+  shutdown(): Promise<void> {
+    return this.close(true);
+  }
+
+  async #release(): Promise<void> {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers = [];
+    this.#inbox = [];
+    this.#inboxHead = 0;
+    this.txs.clear();
+    const subs = [...this.subs.values()];
+    this.subs.clear();
+    this.byAck.clear();
+    for (const s of subs) await s.close(false);
+    for (const t of this.tempQueues) await this.engine.deleteTopic(t).catch(noop);
+    this.tempQueues.clear();
+    if (this.clientId !== undefined && this.broker.clientIds.get(this.clientId) === this) this.broker.clientIds.delete(this.clientId);
+    this.broker.connections.delete(this);
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * SEND: one record per destination part (composite destinations get one copy each, with the same
+ * message-id), appended to the queue's engine topic or routed through the exchange
+ * (/topic/ → amq.topic). Inside a transaction the records are staged until COMMIT.
+ */
+import type { RecordInput } from '../../../engine/record.js';
+import { header, type StompFrame } from '../codec/frame.js';
+import type { StompConnection } from './connection.js';
+import { DestinationError, parseDestinations, rewriteReplyTo, type Destination } from './destination.js';
+import { StompError } from './errors.js';
+import { buildRecord, SendError } from './message.js';
+
+export function resolveDestinations(c: StompConnection, text: string | undefined, subscribe: boolean): Destination[] {
+  if (text === undefined || text === '') throw new StompError(`${subscribe ? 'SUBSCRIBE' : 'SEND'} received without a destination header`);
+  try {
+    return parseDestinations(text, c.destCtx, subscribe);
+  } catch (e) {
+    if (e instanceof DestinationError) throw new StompError(`Invalid destination: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Appends (or routes) one record now. */
+export function publishNow(c: StompConnection, dest: Destination, rec: RecordInput): Promise<unknown> {
+  const engine = c.engine;
+  if (dest.kind === 'queue') {
+    const ready = dest.temp ? c.ensureTempQueue(dest.name) : undefined;
+    return ready ? ready.then(() => engine.publish(dest.name, [rec])) : engine.publish(dest.name, [rec]);
+  }
+  return engine.exchanges.publish(dest.exchange, dest.key, [rec]);
+}
+
+export function handleSend(c: StompConnection, f: StompFrame): void {
+  const dests = resolveDestinations(c, header(f, 'destination'), false);
+  const txId = header(f, 'transaction');
+  const tx = txId === undefined ? undefined : c.txs.get(txId);
+  if (txId !== undefined && !tx) throw new StompError(`Invalid transaction id: ${txId}`, 'SEND names a transaction that was not begun (or already ended)');
+  for (const d of dests) {
+    if (d.kind === 'route' && !c.engine.exchanges.get(d.exchange)) throw new StompError(`no exchange "${d.exchange}"`);
+  }
+  const rt = header(f, 'reply-to');
+  const replyTo = rt === undefined ? undefined : rewriteReplyTo(rt, c.destCtx);
+  const now = c.engine.clock.now();
+  const messageId = c.nextMessageId();
+  for (const d of dests) {
+    let rec: RecordInput;
+    try {
+      rec = buildRecord({ headers: f.headers, body: f.body, now, messageId, destinationHeader: d.header, replyTo });
+    } catch (e) {
+      if (e instanceof SendError) throw new StompError(e.message);
+      throw e;
+    }
+    if (tx) tx.sends.push({ dest: d, rec });
+    else c.trackPublish(publishNow(c, d, rec), f);
+  }
+}
