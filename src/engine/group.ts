@@ -28,8 +28,8 @@ import { err } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { DeadlineHeap } from './deadline-heap.js';
 import { RangeSet } from './range-set.js';
-import { decodeBatch, decodeRecordAt, encodeBatch, FORMAT_NATIVE, type DecodedRecord, type RecordInput } from './record.js';
-import { batchDecoder } from './formats.js';
+import { decodeBatch, decodeRecordAt, FORMAT_NATIVE, type DecodedRecord } from './record.js';
+import { GONE_HEADER, nativeFromForeign } from './formats.js';
 import type { Lane } from './topic.js';
 import type { PartitionStore, StoredBatch } from './storage/types.js';
 
@@ -1041,25 +1041,6 @@ export class Group {
     if (this.stateLog) await this.stateLog.durable();
   }
 }
-
-/**
- * Re-encodes a foreign batch (e.g. Kafka) as a native one through its registered decoder, so the
- * delivery path has one record format. An offset whose record no longer exists (compaction) gets
- * a placeholder record with the GONE_HEADER, which the cursor settles instead of delivering.
- */
-function nativeFromForeign(b: StoredBatch): StoredBatch | undefined {
-  const dec = batchDecoder(b.format);
-  if (!dec) return undefined;
-  const recs = dec.decode(b.payload, b.baseOffset, b.count);
-  const filled: RecordInput[] = [];
-  for (let i = 0; i < b.count; i++) filled.push(recs[i] ?? { body: EMPTY, timestamp: b.timestamp, priority: 0, headers: GONE });
-  return { baseOffset: b.baseOffset, count: b.count, timestamp: b.timestamp, format: FORMAT_NATIVE, payload: encodeBatch(filled) };
-}
-
-const EMPTY = Buffer.alloc(0);
-/** Header marking a placeholder for an offset whose foreign record no longer exists. */
-export const GONE_HEADER = 'x-omnibus-gone';
-const GONE: Record<string, string> = { [GONE_HEADER]: '1' };
 
 type SnapshotLane = { lane: string; low: number; settled: number[]; nacks: [number, number, number][] };
 type StateOp =

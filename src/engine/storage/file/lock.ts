@@ -9,6 +9,7 @@
  * deletes LOCK). Does NOT work across hosts sharing a network filesystem.
  */
 
+import { mkdirp } from './mkdirp.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { err } from '../../../core/errors.js';
@@ -38,7 +39,7 @@ export async function lockDataDir(dir: string): Promise<DirLock> {
   const pre = await fs.promises.stat(abs).catch(() => null);
   if (pre !== null && !pre.isDirectory()) throw unusable(abs, 'it is not a directory');
   try {
-    await fs.promises.mkdir(abs, { recursive: true });
+    await mkdirp(abs);
   } catch (e) {
     throw unusable(abs, (e as NodeJS.ErrnoException).code === 'EEXIST' || (e as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'a path component is a file' : String((e as Error).message), e);
   }

@@ -32,6 +32,7 @@
  * mmap, or apply backpressure. Not safe for two processes (FileStorage holds a lock).
  */
 
+import { mkdirp } from './mkdirp.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { err, isOmnibusError } from '../../../core/errors.js';
@@ -892,7 +893,7 @@ export class FilePartition implements PartitionStore {
   }
 
   private async recover(): Promise<void> {
-    await fs.promises.mkdir(this.dir, { recursive: true });
+    await mkdirp(this.dir);
     let names = await fs.promises.readdir(this.dir);
 
     // Finish an interrupted reset (see reset()).

@@ -8,7 +8,7 @@
  *   bounded in practice by that backpressure.
  * - StreamConsumer: reads a stream queue's log with engine.readLog from its own offset
  *   (x-stream-offset); acks only return credit. New data is noticed through the broker's
- *   notifyStream (AMQP publishes) or a 250 ms poll (publishes from other protocols, which the
+ *   notifyStream (AMQP publishes) or engine.waitForData (publishes from other protocols, which the
  *   engine does not signal to log readers).
  *
  * A client basic.cancel keeps a ClassicConsumer attached with zero credit until its unacked
@@ -16,6 +16,7 @@
  */
 import type { Consumer, ConsumerSink, DeliveryImpl } from '../../../engine/group.js';
 import { decodeBatch, FORMAT_NATIVE, type DecodedRecord } from '../../../engine/record.js';
+import { GONE_HEADER, nativeFromForeign } from '../../../engine/formats.js';
 import { FieldTyped } from '../index.js';
 import type { Channel } from './channel.js';
 import type { AmqpQueue, QueueConsumer } from './queue.js';
@@ -24,7 +25,6 @@ import type { AmqpQueue, QueueConsumer } from './queue.js';
 const UNLIMITED = 1 << 30;
 /** Stream consumers without basic.qos get this many unacked messages. */
 const STREAM_DEFAULT_CREDIT = 1000;
-const STREAM_POLL_MS = 250;
 
 export class ClassicConsumer implements QueueConsumer, ConsumerSink {
   engineConsumer: Consumer | undefined;
@@ -99,7 +99,8 @@ export class StreamConsumer implements QueueConsumer {
   #reading = false;
   #again = false;
   #unsubscribe: (() => void) | undefined;
-  #poll: NodeJS.Timeout | undefined;
+  #waiting = false;
+  #stop: AbortController | undefined;
 
   constructor(
     readonly ch: Channel,
@@ -118,9 +119,23 @@ export class StreamConsumer implements QueueConsumer {
 
   activate(): void {
     this.#unsubscribe = this.ch.conn.broker.onStreamAppend(this.queue.name, () => this.wake());
-    this.#poll = setInterval(() => this.wake(), STREAM_POLL_MS);
-    this.#poll.unref();
     this.wake();
+  }
+
+  /** Wakes the consumer when the log grows past `offset`, whoever appended (any protocol). */
+  #awaitData(offset: number): void {
+    if (this.#waiting || this.cancelled) return;
+    this.#waiting = true;
+    this.#stop ??= new AbortController();
+    this.ch.conn.broker.engine.waitForData(this.queue.name, 0, offset, this.#stop.signal).then(
+      () => {
+        this.#waiting = false;
+        this.wake();
+      },
+      () => {
+        this.#waiting = false;
+      },
+    );
   }
 
   async #resolveStart(): Promise<number> {
@@ -164,13 +179,20 @@ export class StreamConsumer implements QueueConsumer {
       this.#again = false;
       const { start, end } = engine.logBounds(this.queue.name, 0);
       if (this.#offset < start) this.#offset = start;
-      if (this.#offset >= end) return;
+      if (this.#offset >= end) {
+        this.#awaitData(this.#offset);
+        return;
+      }
       const batches = await engine.readLog(this.queue.name, 0, this.#offset, 256 * 1024);
       if (batches.length === 0) return;
       const recs: DecodedRecord[] = [];
-      for (const b of batches) {
-        if (b.format !== FORMAT_NATIVE) continue;
-        decodeBatch(b.payload, b.baseOffset, b.count, this.#offset, (r) => void recs.push(r));
+      for (const raw of batches) {
+        // Batches in another protocol's format (Kafka) are read through its registered decoder.
+        const b = raw.format === FORMAT_NATIVE ? raw : nativeFromForeign(raw);
+        if (!b) continue;
+        decodeBatch(b.payload, b.baseOffset, b.count, this.#offset, (r) => {
+          if (r.headers[GONE_HEADER] === undefined) recs.push(r);
+        });
       }
       let next = batches[batches.length - 1]!.baseOffset + batches[batches.length - 1]!.count;
       for (const r of recs) {
@@ -200,8 +222,8 @@ export class StreamConsumer implements QueueConsumer {
     this.cancelled = true;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
-    if (this.#poll) clearInterval(this.#poll);
-    this.#poll = undefined;
+    this.#stop?.abort();
+    this.#stop = undefined;
   }
 
   cancelByServer(): void {
