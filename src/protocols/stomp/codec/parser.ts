@@ -44,6 +44,7 @@ const NUL = 0;
 const EMPTY = Buffer.alloc(0);
 /** Commands are ASCII words; anything else (HTTP, TLS, binary) is rejected on the first line. */
 const COMMAND_RE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+const MAX_COMMAND = 64;
 
 const enum S {
   Between,
@@ -109,6 +110,7 @@ export class StompParser {
         case S.Header: {
           const lf = buf.indexOf(LF, pos);
           const end = lf < 0 ? n : lf;
+          if (this.#state === S.Command) this.#checkCommandBytes(buf, pos, end);
           if (this.#lineLen + (end - pos) > this.limits.maxLineBytes) {
             throw new StompFrameError('limit', `a frame line is longer than ${this.limits.maxLineBytes} bytes`);
           }
@@ -158,6 +160,21 @@ export class StompParser {
         }
       }
     }
+  }
+
+  /** Rejects a non-command first line as soon as its bytes arrive (TLS, HTTP bodies, binary). */
+  #checkCommandBytes(buf: Buffer, from: number, to: number): void {
+    if (this.#lineLen + (to - from) > MAX_COMMAND + 1) throw this.#badCommand(buf, from, to);
+    for (let i = from; i < to; i++) {
+      const b = buf[i]!;
+      const ok = (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || (b >= 48 && b <= 57) || b === 95 || (b === CR && i === to - 1);
+      if (!ok) throw this.#badCommand(buf, from, to);
+    }
+  }
+
+  #badCommand(buf: Buffer, from: number, to: number): StompFrameError {
+    const seen = Buffer.concat([...this.#line, buf.subarray(from, Math.min(to, from + 40))]).toString('latin1');
+    return new StompFrameError('syntax', `${JSON.stringify(seen.slice(0, 40))} is not a STOMP command`);
   }
 
   #onCommand(line: Buffer): void {
