@@ -399,7 +399,8 @@ class Gen {
       const def = this.defaultExpr(f);
       const x = `o.${key}`;
       const required = fr !== null && fr.lo === within.lo && fr.hi === within.hi && !this.isStructField(f);
-      const val = this.isStructField(f) || required ? x : `(${x} ?? ${def})`;
+      // Not `??`: null is a legitimate value of nullable fields, only undefined means "default".
+      const val = this.isStructField(f) || required ? x : `(${x} === undefined ? ${def} : ${x})`;
       if (c !== 'false') {
         if (this.isStructField(f)) {
           wr.push(`  ${c === 'true' ? '' : `if (${c}) `}{ if (${x} === undefined) throw new KafkaEncodeError(${JSON.stringify(`${this.msg.name}: ${f.name} is required at version `)} + v); ${this.writeStmt(f, fr!, x)} }`);

@@ -43,15 +43,15 @@ function readAddPartitionsToTxnRequest(r: Reader, v: number): AddPartitionsToTxn
 
 function writeAddPartitionsToTxnRequest(w: Writer, v: number, o: AddPartitionsToTxnRequest): void {
   const flex = v >= 3;
-  if (v >= 4) { const x = (o.transactions ?? []); w.compactArrayLength(x.length); for (const e of x) { writeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(w, v, e); } }
+  if (v >= 4) { const x = (o.transactions === undefined ? [] : o.transactions); w.compactArrayLength(x.length); for (const e of x) { writeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(w, v, e); } }
   else if (o.transactions !== undefined && (o.transactions !== null && o.transactions.length > 0)) throw new KafkaEncodeError("AddPartitionsToTxnRequest: non-default Transactions cannot be written at version " + v);
-  if (v <= 3) { const x = (o.v3AndBelowTransactionalId ?? ""); if (flex) w.compactString(x); else w.string(x); }
+  if (v <= 3) { const x = (o.v3AndBelowTransactionalId === undefined ? "" : o.v3AndBelowTransactionalId); if (flex) w.compactString(x); else w.string(x); }
   else if (o.v3AndBelowTransactionalId !== undefined && o.v3AndBelowTransactionalId !== "") throw new KafkaEncodeError("AddPartitionsToTxnRequest: non-default V3AndBelowTransactionalId cannot be written at version " + v);
-  if (v <= 3) { const x = (o.v3AndBelowProducerId ?? 0); w.int64(x); }
+  if (v <= 3) { const x = (o.v3AndBelowProducerId === undefined ? 0 : o.v3AndBelowProducerId); w.int64(x); }
   else if (o.v3AndBelowProducerId !== undefined && o.v3AndBelowProducerId !== 0) throw new KafkaEncodeError("AddPartitionsToTxnRequest: non-default V3AndBelowProducerId cannot be written at version " + v);
-  if (v <= 3) { const x = (o.v3AndBelowProducerEpoch ?? 0); w.int16(x); }
+  if (v <= 3) { const x = (o.v3AndBelowProducerEpoch === undefined ? 0 : o.v3AndBelowProducerEpoch); w.int16(x); }
   else if (o.v3AndBelowProducerEpoch !== undefined && o.v3AndBelowProducerEpoch !== 0) throw new KafkaEncodeError("AddPartitionsToTxnRequest: non-default V3AndBelowProducerEpoch cannot be written at version " + v);
-  if (v <= 3) { const x = (o.v3AndBelowTopics ?? []); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(w, v, e); } }
+  if (v <= 3) { const x = (o.v3AndBelowTopics === undefined ? [] : o.v3AndBelowTopics); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(w, v, e); } }
   else if (o.v3AndBelowTopics !== undefined && (o.v3AndBelowTopics !== null && o.v3AndBelowTopics.length > 0)) throw new KafkaEncodeError("AddPartitionsToTxnRequest: non-default V3AndBelowTopics cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);
@@ -167,10 +167,10 @@ function readAddPartitionsToTxnResponse(r: Reader, v: number): AddPartitionsToTx
 function writeAddPartitionsToTxnResponse(w: Writer, v: number, o: AddPartitionsToTxnResponse): void {
   const flex = v >= 3;
   { const x = o.throttleTimeMs; w.int32(x); }
-  if (v >= 4) { const x = (o.errorCode ?? 0); w.int16(x); }
-  if (v >= 4) { const x = (o.resultsByTransaction ?? []); w.compactArrayLength(x.length); for (const e of x) { writeAddPartitionsToTxnResponseAddPartitionsToTxnResult(w, v, e); } }
+  if (v >= 4) { const x = (o.errorCode === undefined ? 0 : o.errorCode); w.int16(x); }
+  if (v >= 4) { const x = (o.resultsByTransaction === undefined ? [] : o.resultsByTransaction); w.compactArrayLength(x.length); for (const e of x) { writeAddPartitionsToTxnResponseAddPartitionsToTxnResult(w, v, e); } }
   else if (o.resultsByTransaction !== undefined && (o.resultsByTransaction !== null && o.resultsByTransaction.length > 0)) throw new KafkaEncodeError("AddPartitionsToTxnResponse: non-default ResultsByTransaction cannot be written at version " + v);
-  if (v <= 3) { const x = (o.resultsByTopicV3AndBelow ?? []); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(w, v, e); } }
+  if (v <= 3) { const x = (o.resultsByTopicV3AndBelow === undefined ? [] : o.resultsByTopicV3AndBelow); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(w, v, e); } }
   else if (o.resultsByTopicV3AndBelow !== undefined && (o.resultsByTopicV3AndBelow !== null && o.resultsByTopicV3AndBelow.length > 0)) throw new KafkaEncodeError("AddPartitionsToTxnResponse: non-default ResultsByTopicV3AndBelow cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);

@@ -31,8 +31,8 @@ function readApiVersionsRequest(r: Reader, v: number): ApiVersionsRequest {
 
 function writeApiVersionsRequest(w: Writer, v: number, o: ApiVersionsRequest): void {
   const flex = v >= 3;
-  if (v >= 3) { const x = (o.clientSoftwareName ?? ""); w.compactString(x); }
-  if (v >= 3) { const x = (o.clientSoftwareVersion ?? ""); w.compactString(x); }
+  if (v >= 3) { const x = (o.clientSoftwareName === undefined ? "" : o.clientSoftwareName); w.compactString(x); }
+  if (v >= 3) { const x = (o.clientSoftwareVersion === undefined ? "" : o.clientSoftwareVersion); w.compactString(x); }
   if (flex) {
     w.uvarint(0);
   }
@@ -117,7 +117,7 @@ function writeApiVersionsResponse(w: Writer, v: number, o: ApiVersionsResponse):
   const flex = v >= 3;
   { const x = o.errorCode; w.int16(x); }
   { const x = o.apiKeys; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeApiVersionsResponseApiVersion(w, v, e); } }
-  if (v >= 1) { const x = (o.throttleTimeMs ?? 0); w.int32(x); }
+  if (v >= 1) { const x = (o.throttleTimeMs === undefined ? 0 : o.throttleTimeMs); w.int32(x); }
   if (flex) {
     let nt = 0;
     const t0 = v >= 3 && o.supportedFeatures !== undefined && (o.supportedFeatures !== null && o.supportedFeatures.length > 0);

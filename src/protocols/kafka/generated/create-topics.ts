@@ -37,7 +37,7 @@ function writeCreateTopicsRequest(w: Writer, v: number, o: CreateTopicsRequest):
   const flex = v >= 5;
   { const x = o.topics; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeCreateTopicsRequestCreatableTopic(w, v, e); } }
   { const x = o.timeoutMs; w.int32(x); }
-  if (v >= 1) { const x = (o.validateOnly ?? false); w.bool(x); }
+  if (v >= 1) { const x = (o.validateOnly === undefined ? false : o.validateOnly); w.bool(x); }
   else if (o.validateOnly !== undefined && o.validateOnly !== false) throw new KafkaEncodeError("CreateTopicsRequest: non-default validateOnly cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);
@@ -178,7 +178,7 @@ function readCreateTopicsResponse(r: Reader, v: number): CreateTopicsResponse {
 
 function writeCreateTopicsResponse(w: Writer, v: number, o: CreateTopicsResponse): void {
   const flex = v >= 5;
-  if (v >= 2) { const x = (o.throttleTimeMs ?? 0); w.int32(x); }
+  if (v >= 2) { const x = (o.throttleTimeMs === undefined ? 0 : o.throttleTimeMs); w.int32(x); }
   { const x = o.topics; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeCreateTopicsResponseCreatableTopicResult(w, v, e); } }
   if (flex) {
     w.uvarint(0);
@@ -259,12 +259,12 @@ function readCreateTopicsResponseCreatableTopicResult(r: Reader, v: number): Cre
 function writeCreateTopicsResponseCreatableTopicResult(w: Writer, v: number, o: CreateTopicsResponseCreatableTopicResult): void {
   const flex = v >= 5;
   { const x = o.name; if (flex) w.compactString(x); else w.string(x); }
-  if (v >= 7) { const x = (o.topicId ?? ZERO_UUID); w.uuid(x); }
+  if (v >= 7) { const x = (o.topicId === undefined ? ZERO_UUID : o.topicId); w.uuid(x); }
   { const x = o.errorCode; w.int16(x); }
-  if (v >= 1) { const x = (o.errorMessage ?? ""); if (flex) w.compactNullableString(x); else w.nullableString(x); }
-  if (v >= 5) { const x = (o.numPartitions ?? -1); w.int32(x); }
-  if (v >= 5) { const x = (o.replicationFactor ?? -1); w.int16(x); }
-  if (v >= 5) { const x = (o.configs ?? []); if (x === null) { w.compactArrayLength(-1); } else { w.compactArrayLength(x.length); for (const e of x) { writeCreateTopicsResponseCreatableTopicConfigs(w, v, e); } } }
+  if (v >= 1) { const x = (o.errorMessage === undefined ? "" : o.errorMessage); if (flex) w.compactNullableString(x); else w.nullableString(x); }
+  if (v >= 5) { const x = (o.numPartitions === undefined ? -1 : o.numPartitions); w.int32(x); }
+  if (v >= 5) { const x = (o.replicationFactor === undefined ? -1 : o.replicationFactor); w.int16(x); }
+  if (v >= 5) { const x = (o.configs === undefined ? [] : o.configs); if (x === null) { w.compactArrayLength(-1); } else { w.compactArrayLength(x.length); for (const e of x) { writeCreateTopicsResponseCreatableTopicConfigs(w, v, e); } } }
   if (flex) {
     let nt = 0;
     const t0 = v >= 5 && o.topicConfigErrorCode !== undefined && o.topicConfigErrorCode !== 0;

@@ -35,9 +35,9 @@ function readDeleteTopicsRequest(r: Reader, v: number): DeleteTopicsRequest {
 
 function writeDeleteTopicsRequest(w: Writer, v: number, o: DeleteTopicsRequest): void {
   const flex = v >= 4;
-  if (v >= 6) { const x = (o.topics ?? []); w.compactArrayLength(x.length); for (const e of x) { writeDeleteTopicsRequestDeleteTopicState(w, v, e); } }
+  if (v >= 6) { const x = (o.topics === undefined ? [] : o.topics); w.compactArrayLength(x.length); for (const e of x) { writeDeleteTopicsRequestDeleteTopicState(w, v, e); } }
   else if (o.topics !== undefined && (o.topics !== null && o.topics.length > 0)) throw new KafkaEncodeError("DeleteTopicsRequest: non-default Topics cannot be written at version " + v);
-  if (v <= 5) { const x = (o.topicNames ?? []); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { if (flex) w.compactString(e); else w.string(e); } }
+  if (v <= 5) { const x = (o.topicNames === undefined ? [] : o.topicNames); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { if (flex) w.compactString(e); else w.string(e); } }
   { const x = o.timeoutMs; w.int32(x); }
   if (flex) {
     w.uvarint(0);
@@ -101,7 +101,7 @@ function readDeleteTopicsResponse(r: Reader, v: number): DeleteTopicsResponse {
 
 function writeDeleteTopicsResponse(w: Writer, v: number, o: DeleteTopicsResponse): void {
   const flex = v >= 4;
-  if (v >= 1) { const x = (o.throttleTimeMs ?? 0); w.int32(x); }
+  if (v >= 1) { const x = (o.throttleTimeMs === undefined ? 0 : o.throttleTimeMs); w.int32(x); }
   { const x = o.responses; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeDeleteTopicsResponseDeletableTopicResult(w, v, e); } }
   if (flex) {
     w.uvarint(0);
@@ -150,9 +150,9 @@ function readDeleteTopicsResponseDeletableTopicResult(r: Reader, v: number): Del
 function writeDeleteTopicsResponseDeletableTopicResult(w: Writer, v: number, o: DeleteTopicsResponseDeletableTopicResult): void {
   const flex = v >= 4;
   { const x = o.name; if (v >= 6) { if (flex) w.compactNullableString(x); else w.nullableString(x); } else { if (x === null) throw new KafkaEncodeError("DeleteTopicsResponse: Name is not nullable at version " + v); if (flex) w.compactString(x); else w.string(x); } }
-  if (v >= 6) { const x = (o.topicId ?? ZERO_UUID); w.uuid(x); }
+  if (v >= 6) { const x = (o.topicId === undefined ? ZERO_UUID : o.topicId); w.uuid(x); }
   { const x = o.errorCode; w.int16(x); }
-  if (v >= 5) { const x = (o.errorMessage ?? null); w.compactNullableString(x); }
+  if (v >= 5) { const x = (o.errorMessage === undefined ? null : o.errorMessage); w.compactNullableString(x); }
   if (flex) {
     w.uvarint(0);
   }

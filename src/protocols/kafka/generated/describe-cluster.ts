@@ -28,7 +28,7 @@ function readDescribeClusterRequest(r: Reader, v: number): DescribeClusterReques
 
 function writeDescribeClusterRequest(w: Writer, v: number, o: DescribeClusterRequest): void {
   { const x = o.includeClusterAuthorizedOperations; w.bool(x); }
-  if (v >= 1) { const x = (o.endpointType ?? 1); w.int8(x); }
+  if (v >= 1) { const x = (o.endpointType === undefined ? 1 : o.endpointType); w.int8(x); }
   else if (o.endpointType !== undefined && o.endpointType !== 1) throw new KafkaEncodeError("DescribeClusterRequest: non-default EndpointType cannot be written at version " + v);
   w.uvarint(0);
 }
@@ -91,7 +91,7 @@ function writeDescribeClusterResponse(w: Writer, v: number, o: DescribeClusterRe
   { const x = o.throttleTimeMs; w.int32(x); }
   { const x = o.errorCode; w.int16(x); }
   { const x = o.errorMessage; w.compactNullableString(x); }
-  if (v >= 1) { const x = (o.endpointType ?? 1); w.int8(x); }
+  if (v >= 1) { const x = (o.endpointType === undefined ? 1 : o.endpointType); w.int8(x); }
   else if (o.endpointType !== undefined && o.endpointType !== 1) throw new KafkaEncodeError("DescribeClusterResponse: non-default EndpointType cannot be written at version " + v);
   { const x = o.clusterId; w.compactString(x); }
   { const x = o.controllerId; w.int32(x); }

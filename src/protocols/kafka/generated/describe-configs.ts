@@ -36,9 +36,9 @@ function readDescribeConfigsRequest(r: Reader, v: number): DescribeConfigsReques
 function writeDescribeConfigsRequest(w: Writer, v: number, o: DescribeConfigsRequest): void {
   const flex = v >= 4;
   { const x = o.resources; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeDescribeConfigsRequestDescribeConfigsResource(w, v, e); } }
-  if (v >= 1) { const x = (o.includeSynonyms ?? false); w.bool(x); }
+  if (v >= 1) { const x = (o.includeSynonyms === undefined ? false : o.includeSynonyms); w.bool(x); }
   else if (o.includeSynonyms !== undefined && o.includeSynonyms !== false) throw new KafkaEncodeError("DescribeConfigsRequest: non-default IncludeSynonyms cannot be written at version " + v);
-  if (v >= 3) { const x = (o.includeDocumentation ?? false); w.bool(x); }
+  if (v >= 3) { const x = (o.includeDocumentation === undefined ? false : o.includeDocumentation); w.bool(x); }
   else if (o.includeDocumentation !== undefined && o.includeDocumentation !== false) throw new KafkaEncodeError("DescribeConfigsRequest: non-default IncludeDocumentation cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);
@@ -227,13 +227,13 @@ function writeDescribeConfigsResponseDescribeConfigsResourceResult(w: Writer, v:
   { const x = o.name; if (flex) w.compactString(x); else w.string(x); }
   { const x = o.value; if (flex) w.compactNullableString(x); else w.nullableString(x); }
   { const x = o.readOnly; w.bool(x); }
-  if (v <= 0) { const x = (o.isDefault ?? false); w.bool(x); }
+  if (v <= 0) { const x = (o.isDefault === undefined ? false : o.isDefault); w.bool(x); }
   else if (o.isDefault !== undefined && o.isDefault !== false) throw new KafkaEncodeError("DescribeConfigsResponse: non-default IsDefault cannot be written at version " + v);
-  if (v >= 1) { const x = (o.configSource ?? -1); w.int8(x); }
+  if (v >= 1) { const x = (o.configSource === undefined ? -1 : o.configSource); w.int8(x); }
   { const x = o.isSensitive; w.bool(x); }
-  if (v >= 1) { const x = (o.synonyms ?? []); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeDescribeConfigsResponseDescribeConfigsSynonym(w, v, e); } }
-  if (v >= 3) { const x = (o.configType ?? 0); w.int8(x); }
-  if (v >= 3) { const x = (o.documentation ?? ""); if (flex) w.compactNullableString(x); else w.nullableString(x); }
+  if (v >= 1) { const x = (o.synonyms === undefined ? [] : o.synonyms); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeDescribeConfigsResponseDescribeConfigsSynonym(w, v, e); } }
+  if (v >= 3) { const x = (o.configType === undefined ? 0 : o.configType); w.int8(x); }
+  if (v >= 3) { const x = (o.documentation === undefined ? "" : o.documentation); if (flex) w.compactNullableString(x); else w.nullableString(x); }
   if (flex) {
     w.uvarint(0);
   }

@@ -32,7 +32,7 @@ function readDescribeGroupsRequest(r: Reader, v: number): DescribeGroupsRequest 
 function writeDescribeGroupsRequest(w: Writer, v: number, o: DescribeGroupsRequest): void {
   const flex = v >= 5;
   { const x = o.groups; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { if (flex) w.compactString(e); else w.string(e); } }
-  if (v >= 3) { const x = (o.includeAuthorizedOperations ?? false); w.bool(x); }
+  if (v >= 3) { const x = (o.includeAuthorizedOperations === undefined ? false : o.includeAuthorizedOperations); w.bool(x); }
   else if (o.includeAuthorizedOperations !== undefined && o.includeAuthorizedOperations !== false) throw new KafkaEncodeError("DescribeGroupsRequest: non-default IncludeAuthorizedOperations cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);
@@ -74,7 +74,7 @@ function readDescribeGroupsResponse(r: Reader, v: number): DescribeGroupsRespons
 
 function writeDescribeGroupsResponse(w: Writer, v: number, o: DescribeGroupsResponse): void {
   const flex = v >= 5;
-  if (v >= 1) { const x = (o.throttleTimeMs ?? 0); w.int32(x); }
+  if (v >= 1) { const x = (o.throttleTimeMs === undefined ? 0 : o.throttleTimeMs); w.int32(x); }
   { const x = o.groups; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeDescribeGroupsResponseDescribedGroup(w, v, e); } }
   if (flex) {
     w.uvarint(0);
@@ -140,7 +140,7 @@ function writeDescribeGroupsResponseDescribedGroup(w: Writer, v: number, o: Desc
   { const x = o.protocolType; if (flex) w.compactString(x); else w.string(x); }
   { const x = o.protocolData; if (flex) w.compactString(x); else w.string(x); }
   { const x = o.members; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeDescribeGroupsResponseDescribedGroupMember(w, v, e); } }
-  if (v >= 3) { const x = (o.authorizedOperations ?? -2147483648); w.int32(x); }
+  if (v >= 3) { const x = (o.authorizedOperations === undefined ? -2147483648 : o.authorizedOperations); w.int32(x); }
   else if (o.authorizedOperations !== undefined && o.authorizedOperations !== -2147483648) throw new KafkaEncodeError("DescribeGroupsResponse: non-default AuthorizedOperations cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);
@@ -185,7 +185,7 @@ function readDescribeGroupsResponseDescribedGroupMember(r: Reader, v: number): D
 function writeDescribeGroupsResponseDescribedGroupMember(w: Writer, v: number, o: DescribeGroupsResponseDescribedGroupMember): void {
   const flex = v >= 5;
   { const x = o.memberId; if (flex) w.compactString(x); else w.string(x); }
-  if (v >= 4) { const x = (o.groupInstanceId ?? null); if (flex) w.compactNullableString(x); else w.nullableString(x); }
+  if (v >= 4) { const x = (o.groupInstanceId === undefined ? null : o.groupInstanceId); if (flex) w.compactNullableString(x); else w.nullableString(x); }
   { const x = o.clientId; if (flex) w.compactString(x); else w.string(x); }
   { const x = o.clientHost; if (flex) w.compactString(x); else w.string(x); }
   { const x = o.memberMetadata; if (flex) w.compactBytes(x); else w.bytes(x); }

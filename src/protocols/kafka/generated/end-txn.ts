@@ -93,8 +93,8 @@ function writeEndTxnResponse(w: Writer, v: number, o: EndTxnResponse): void {
   const flex = v >= 3;
   { const x = o.throttleTimeMs; w.int32(x); }
   { const x = o.errorCode; w.int16(x); }
-  if (v >= 5) { const x = (o.producerId ?? -1); w.int64(x); }
-  if (v >= 5) { const x = (o.producerEpoch ?? -1); w.int16(x); }
+  if (v >= 5) { const x = (o.producerId === undefined ? -1 : o.producerId); w.int64(x); }
+  if (v >= 5) { const x = (o.producerEpoch === undefined ? -1 : o.producerEpoch); w.int16(x); }
   if (flex) {
     w.uvarint(0);
   }

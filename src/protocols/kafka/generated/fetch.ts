@@ -90,18 +90,18 @@ function readFetchRequest(r: Reader, v: number): FetchRequest {
 
 function writeFetchRequest(w: Writer, v: number, o: FetchRequest): void {
   const flex = v >= 12;
-  if (v <= 14) { const x = (o.replicaId ?? -1); w.int32(x); }
+  if (v <= 14) { const x = (o.replicaId === undefined ? -1 : o.replicaId); w.int32(x); }
   else if (o.replicaId !== undefined && o.replicaId !== -1) throw new KafkaEncodeError("FetchRequest: non-default ReplicaId cannot be written at version " + v);
   { const x = o.maxWaitMs; w.int32(x); }
   { const x = o.minBytes; w.int32(x); }
-  if (v >= 3) { const x = (o.maxBytes ?? 2147483647); w.int32(x); }
-  if (v >= 4) { const x = (o.isolationLevel ?? 0); w.int8(x); }
-  if (v >= 7) { const x = (o.sessionId ?? 0); w.int32(x); }
-  if (v >= 7) { const x = (o.sessionEpoch ?? -1); w.int32(x); }
+  if (v >= 3) { const x = (o.maxBytes === undefined ? 2147483647 : o.maxBytes); w.int32(x); }
+  if (v >= 4) { const x = (o.isolationLevel === undefined ? 0 : o.isolationLevel); w.int8(x); }
+  if (v >= 7) { const x = (o.sessionId === undefined ? 0 : o.sessionId); w.int32(x); }
+  if (v >= 7) { const x = (o.sessionEpoch === undefined ? -1 : o.sessionEpoch); w.int32(x); }
   { const x = o.topics; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeFetchRequestFetchTopic(w, v, e); } }
-  if (v >= 7) { const x = (o.forgottenTopicsData ?? []); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeFetchRequestForgottenTopic(w, v, e); } }
+  if (v >= 7) { const x = (o.forgottenTopicsData === undefined ? [] : o.forgottenTopicsData); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeFetchRequestForgottenTopic(w, v, e); } }
   else if (o.forgottenTopicsData !== undefined && (o.forgottenTopicsData !== null && o.forgottenTopicsData.length > 0)) throw new KafkaEncodeError("FetchRequest: non-default ForgottenTopicsData cannot be written at version " + v);
-  if (v >= 11) { const x = (o.rackId ?? ""); if (flex) w.compactString(x); else w.string(x); }
+  if (v >= 11) { const x = (o.rackId === undefined ? "" : o.rackId); if (flex) w.compactString(x); else w.string(x); }
   if (flex) {
     let nt = 0;
     const t0 = v >= 12 && o.clusterId !== undefined && o.clusterId !== null;
@@ -173,8 +173,8 @@ function readFetchRequestFetchTopic(r: Reader, v: number): FetchRequestFetchTopi
 
 function writeFetchRequestFetchTopic(w: Writer, v: number, o: FetchRequestFetchTopic): void {
   const flex = v >= 12;
-  if (v <= 12) { const x = (o.topic ?? ""); if (flex) w.compactString(x); else w.string(x); }
-  if (v >= 13) { const x = (o.topicId ?? ZERO_UUID); w.uuid(x); }
+  if (v <= 12) { const x = (o.topic === undefined ? "" : o.topic); if (flex) w.compactString(x); else w.string(x); }
+  if (v >= 13) { const x = (o.topicId === undefined ? ZERO_UUID : o.topicId); w.uuid(x); }
   { const x = o.partitions; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeFetchRequestFetchPartition(w, v, e); } }
   if (flex) {
     w.uvarint(0);
@@ -239,11 +239,11 @@ function readFetchRequestFetchPartition(r: Reader, v: number): FetchRequestFetch
 function writeFetchRequestFetchPartition(w: Writer, v: number, o: FetchRequestFetchPartition): void {
   const flex = v >= 12;
   { const x = o.partition; w.int32(x); }
-  if (v >= 9) { const x = (o.currentLeaderEpoch ?? -1); w.int32(x); }
+  if (v >= 9) { const x = (o.currentLeaderEpoch === undefined ? -1 : o.currentLeaderEpoch); w.int32(x); }
   { const x = o.fetchOffset; w.int64(x); }
-  if (v >= 12) { const x = (o.lastFetchedEpoch ?? -1); w.int32(x); }
+  if (v >= 12) { const x = (o.lastFetchedEpoch === undefined ? -1 : o.lastFetchedEpoch); w.int32(x); }
   else if (o.lastFetchedEpoch !== undefined && o.lastFetchedEpoch !== -1) throw new KafkaEncodeError("FetchRequest: non-default LastFetchedEpoch cannot be written at version " + v);
-  if (v >= 5) { const x = (o.logStartOffset ?? -1); w.int64(x); }
+  if (v >= 5) { const x = (o.logStartOffset === undefined ? -1 : o.logStartOffset); w.int64(x); }
   { const x = o.partitionMaxBytes; w.int32(x); }
   if (flex) {
     let nt = 0;
@@ -279,8 +279,8 @@ function readFetchRequestForgottenTopic(r: Reader, v: number): FetchRequestForgo
 
 function writeFetchRequestForgottenTopic(w: Writer, v: number, o: FetchRequestForgottenTopic): void {
   const flex = v >= 12;
-  if (v <= 12) { const x = (o.topic ?? ""); if (flex) w.compactString(x); else w.string(x); }
-  if (v >= 13) { const x = (o.topicId ?? ZERO_UUID); w.uuid(x); }
+  if (v <= 12) { const x = (o.topic === undefined ? "" : o.topic); if (flex) w.compactString(x); else w.string(x); }
+  if (v >= 13) { const x = (o.topicId === undefined ? ZERO_UUID : o.topicId); w.uuid(x); }
   { const x = o.partitions; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { w.int32(e); } }
   if (flex) {
     w.uvarint(0);
@@ -338,9 +338,9 @@ function readFetchResponse(r: Reader, v: number): FetchResponse {
 
 function writeFetchResponse(w: Writer, v: number, o: FetchResponse): void {
   const flex = v >= 12;
-  if (v >= 1) { const x = (o.throttleTimeMs ?? 0); w.int32(x); }
-  if (v >= 7) { const x = (o.errorCode ?? 0); w.int16(x); }
-  if (v >= 7) { const x = (o.sessionId ?? 0); w.int32(x); }
+  if (v >= 1) { const x = (o.throttleTimeMs === undefined ? 0 : o.throttleTimeMs); w.int32(x); }
+  if (v >= 7) { const x = (o.errorCode === undefined ? 0 : o.errorCode); w.int16(x); }
+  if (v >= 7) { const x = (o.sessionId === undefined ? 0 : o.sessionId); w.int32(x); }
   else if (o.sessionId !== undefined && o.sessionId !== 0) throw new KafkaEncodeError("FetchResponse: non-default SessionId cannot be written at version " + v);
   { const x = o.responses; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeFetchResponseFetchableTopicResponse(w, v, e); } }
   if (flex) {
@@ -389,8 +389,8 @@ function readFetchResponseFetchableTopicResponse(r: Reader, v: number): FetchRes
 
 function writeFetchResponseFetchableTopicResponse(w: Writer, v: number, o: FetchResponseFetchableTopicResponse): void {
   const flex = v >= 12;
-  if (v <= 12) { const x = (o.topic ?? ""); if (flex) w.compactString(x); else w.string(x); }
-  if (v >= 13) { const x = (o.topicId ?? ZERO_UUID); w.uuid(x); }
+  if (v <= 12) { const x = (o.topic === undefined ? "" : o.topic); if (flex) w.compactString(x); else w.string(x); }
+  if (v >= 13) { const x = (o.topicId === undefined ? ZERO_UUID : o.topicId); w.uuid(x); }
   { const x = o.partitions; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeFetchResponsePartitionData(w, v, e); } }
   if (flex) {
     w.uvarint(0);
@@ -477,10 +477,10 @@ function writeFetchResponsePartitionData(w: Writer, v: number, o: FetchResponseP
   { const x = o.partitionIndex; w.int32(x); }
   { const x = o.errorCode; w.int16(x); }
   { const x = o.highWatermark; w.int64(x); }
-  if (v >= 4) { const x = (o.lastStableOffset ?? -1); w.int64(x); }
-  if (v >= 5) { const x = (o.logStartOffset ?? -1); w.int64(x); }
-  if (v >= 4) { const x = (o.abortedTransactions ?? []); if (x === null) { if (flex) w.compactArrayLength(-1); else w.arrayLength(-1); } else { if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeFetchResponseAbortedTransaction(w, v, e); } } }
-  if (v >= 11) { const x = (o.preferredReadReplica ?? -1); w.int32(x); }
+  if (v >= 4) { const x = (o.lastStableOffset === undefined ? -1 : o.lastStableOffset); w.int64(x); }
+  if (v >= 5) { const x = (o.logStartOffset === undefined ? -1 : o.logStartOffset); w.int64(x); }
+  if (v >= 4) { const x = (o.abortedTransactions === undefined ? [] : o.abortedTransactions); if (x === null) { if (flex) w.compactArrayLength(-1); else w.arrayLength(-1); } else { if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeFetchResponseAbortedTransaction(w, v, e); } } }
+  if (v >= 11) { const x = (o.preferredReadReplica === undefined ? -1 : o.preferredReadReplica); w.int32(x); }
   else if (o.preferredReadReplica !== undefined && o.preferredReadReplica !== -1) throw new KafkaEncodeError("FetchResponse: non-default PreferredReadReplica cannot be written at version " + v);
   { const x = o.records; w.records(x, flex); }
   if (flex) {

@@ -35,11 +35,11 @@ function readFindCoordinatorRequest(r: Reader, v: number): FindCoordinatorReques
 
 function writeFindCoordinatorRequest(w: Writer, v: number, o: FindCoordinatorRequest): void {
   const flex = v >= 3;
-  if (v <= 3) { const x = (o.key ?? ""); if (flex) w.compactString(x); else w.string(x); }
+  if (v <= 3) { const x = (o.key === undefined ? "" : o.key); if (flex) w.compactString(x); else w.string(x); }
   else if (o.key !== undefined && o.key !== "") throw new KafkaEncodeError("FindCoordinatorRequest: non-default Key cannot be written at version " + v);
-  if (v >= 1) { const x = (o.keyType ?? 0); w.int8(x); }
+  if (v >= 1) { const x = (o.keyType === undefined ? 0 : o.keyType); w.int8(x); }
   else if (o.keyType !== undefined && o.keyType !== 0) throw new KafkaEncodeError("FindCoordinatorRequest: non-default KeyType cannot be written at version " + v);
-  if (v >= 4) { const x = (o.coordinatorKeys ?? []); w.compactArrayLength(x.length); for (const e of x) { w.compactString(e); } }
+  if (v >= 4) { const x = (o.coordinatorKeys === undefined ? [] : o.coordinatorKeys); w.compactArrayLength(x.length); for (const e of x) { w.compactString(e); } }
   else if (o.coordinatorKeys !== undefined && (o.coordinatorKeys !== null && o.coordinatorKeys.length > 0)) throw new KafkaEncodeError("FindCoordinatorRequest: non-default CoordinatorKeys cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);
@@ -101,17 +101,17 @@ function readFindCoordinatorResponse(r: Reader, v: number): FindCoordinatorRespo
 
 function writeFindCoordinatorResponse(w: Writer, v: number, o: FindCoordinatorResponse): void {
   const flex = v >= 3;
-  if (v >= 1) { const x = (o.throttleTimeMs ?? 0); w.int32(x); }
-  if (v <= 3) { const x = (o.errorCode ?? 0); w.int16(x); }
+  if (v >= 1) { const x = (o.throttleTimeMs === undefined ? 0 : o.throttleTimeMs); w.int32(x); }
+  if (v <= 3) { const x = (o.errorCode === undefined ? 0 : o.errorCode); w.int16(x); }
   else if (o.errorCode !== undefined && o.errorCode !== 0) throw new KafkaEncodeError("FindCoordinatorResponse: non-default ErrorCode cannot be written at version " + v);
-  if (v >= 1 && v <= 3) { const x = (o.errorMessage ?? ""); if (flex) w.compactNullableString(x); else w.nullableString(x); }
-  if (v <= 3) { const x = (o.nodeId ?? 0); w.int32(x); }
+  if (v >= 1 && v <= 3) { const x = (o.errorMessage === undefined ? "" : o.errorMessage); if (flex) w.compactNullableString(x); else w.nullableString(x); }
+  if (v <= 3) { const x = (o.nodeId === undefined ? 0 : o.nodeId); w.int32(x); }
   else if (o.nodeId !== undefined && o.nodeId !== 0) throw new KafkaEncodeError("FindCoordinatorResponse: non-default NodeId cannot be written at version " + v);
-  if (v <= 3) { const x = (o.host ?? ""); if (flex) w.compactString(x); else w.string(x); }
+  if (v <= 3) { const x = (o.host === undefined ? "" : o.host); if (flex) w.compactString(x); else w.string(x); }
   else if (o.host !== undefined && o.host !== "") throw new KafkaEncodeError("FindCoordinatorResponse: non-default Host cannot be written at version " + v);
-  if (v <= 3) { const x = (o.port ?? 0); w.int32(x); }
+  if (v <= 3) { const x = (o.port === undefined ? 0 : o.port); w.int32(x); }
   else if (o.port !== undefined && o.port !== 0) throw new KafkaEncodeError("FindCoordinatorResponse: non-default Port cannot be written at version " + v);
-  if (v >= 4) { const x = (o.coordinators ?? []); w.compactArrayLength(x.length); for (const e of x) { writeFindCoordinatorResponseCoordinator(w, v, e); } }
+  if (v >= 4) { const x = (o.coordinators === undefined ? [] : o.coordinators); w.compactArrayLength(x.length); for (const e of x) { writeFindCoordinatorResponseCoordinator(w, v, e); } }
   else if (o.coordinators !== undefined && (o.coordinators !== null && o.coordinators.length > 0)) throw new KafkaEncodeError("FindCoordinatorResponse: non-default Coordinators cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);

@@ -42,7 +42,7 @@ function writeHeartbeatRequest(w: Writer, v: number, o: HeartbeatRequest): void 
   { const x = o.groupId; if (flex) w.compactString(x); else w.string(x); }
   { const x = o.generationId; w.int32(x); }
   { const x = o.memberId; if (flex) w.compactString(x); else w.string(x); }
-  if (v >= 3) { const x = (o.groupInstanceId ?? null); if (flex) w.compactNullableString(x); else w.nullableString(x); }
+  if (v >= 3) { const x = (o.groupInstanceId === undefined ? null : o.groupInstanceId); if (flex) w.compactNullableString(x); else w.nullableString(x); }
   else if (o.groupInstanceId !== undefined && o.groupInstanceId !== null) throw new KafkaEncodeError("HeartbeatRequest: non-default GroupInstanceId cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);
@@ -84,7 +84,7 @@ function readHeartbeatResponse(r: Reader, v: number): HeartbeatResponse {
 
 function writeHeartbeatResponse(w: Writer, v: number, o: HeartbeatResponse): void {
   const flex = v >= 4;
-  if (v >= 1) { const x = (o.throttleTimeMs ?? 0); w.int32(x); }
+  if (v >= 1) { const x = (o.throttleTimeMs === undefined ? 0 : o.throttleTimeMs); w.int32(x); }
   { const x = o.errorCode; w.int16(x); }
   if (flex) {
     w.uvarint(0);

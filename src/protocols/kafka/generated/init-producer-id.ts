@@ -41,9 +41,9 @@ function writeInitProducerIdRequest(w: Writer, v: number, o: InitProducerIdReque
   const flex = v >= 2;
   { const x = o.transactionalId; if (flex) w.compactNullableString(x); else w.nullableString(x); }
   { const x = o.transactionTimeoutMs; w.int32(x); }
-  if (v >= 3) { const x = (o.producerId ?? -1); w.int64(x); }
+  if (v >= 3) { const x = (o.producerId === undefined ? -1 : o.producerId); w.int64(x); }
   else if (o.producerId !== undefined && o.producerId !== -1) throw new KafkaEncodeError("InitProducerIdRequest: non-default ProducerId cannot be written at version " + v);
-  if (v >= 3) { const x = (o.producerEpoch ?? -1); w.int16(x); }
+  if (v >= 3) { const x = (o.producerEpoch === undefined ? -1 : o.producerEpoch); w.int16(x); }
   else if (o.producerEpoch !== undefined && o.producerEpoch !== -1) throw new KafkaEncodeError("InitProducerIdRequest: non-default ProducerEpoch cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);

@@ -57,13 +57,13 @@ function writeJoinGroupRequest(w: Writer, v: number, o: JoinGroupRequest): void 
   const flex = v >= 6;
   { const x = o.groupId; if (flex) w.compactString(x); else w.string(x); }
   { const x = o.sessionTimeoutMs; w.int32(x); }
-  if (v >= 1) { const x = (o.rebalanceTimeoutMs ?? -1); w.int32(x); }
+  if (v >= 1) { const x = (o.rebalanceTimeoutMs === undefined ? -1 : o.rebalanceTimeoutMs); w.int32(x); }
   { const x = o.memberId; if (flex) w.compactString(x); else w.string(x); }
-  if (v >= 5) { const x = (o.groupInstanceId ?? null); if (flex) w.compactNullableString(x); else w.nullableString(x); }
+  if (v >= 5) { const x = (o.groupInstanceId === undefined ? null : o.groupInstanceId); if (flex) w.compactNullableString(x); else w.nullableString(x); }
   else if (o.groupInstanceId !== undefined && o.groupInstanceId !== null) throw new KafkaEncodeError("JoinGroupRequest: non-default GroupInstanceId cannot be written at version " + v);
   { const x = o.protocolType; if (flex) w.compactString(x); else w.string(x); }
   { const x = o.protocols; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeJoinGroupRequestProtocol(w, v, e); } }
-  if (v >= 8) { const x = (o.reason ?? null); w.compactNullableString(x); }
+  if (v >= 8) { const x = (o.reason === undefined ? null : o.reason); w.compactNullableString(x); }
   if (flex) {
     w.uvarint(0);
   }
@@ -160,13 +160,13 @@ function readJoinGroupResponse(r: Reader, v: number): JoinGroupResponse {
 
 function writeJoinGroupResponse(w: Writer, v: number, o: JoinGroupResponse): void {
   const flex = v >= 6;
-  if (v >= 2) { const x = (o.throttleTimeMs ?? 0); w.int32(x); }
+  if (v >= 2) { const x = (o.throttleTimeMs === undefined ? 0 : o.throttleTimeMs); w.int32(x); }
   { const x = o.errorCode; w.int16(x); }
   { const x = o.generationId; w.int32(x); }
-  if (v >= 7) { const x = (o.protocolType ?? null); w.compactNullableString(x); }
+  if (v >= 7) { const x = (o.protocolType === undefined ? null : o.protocolType); w.compactNullableString(x); }
   { const x = o.protocolName; if (v >= 7) { if (flex) w.compactNullableString(x); else w.nullableString(x); } else { if (x === null) throw new KafkaEncodeError("JoinGroupResponse: ProtocolName is not nullable at version " + v); if (flex) w.compactString(x); else w.string(x); } }
   { const x = o.leader; if (flex) w.compactString(x); else w.string(x); }
-  if (v >= 9) { const x = (o.skipAssignment ?? false); w.bool(x); }
+  if (v >= 9) { const x = (o.skipAssignment === undefined ? false : o.skipAssignment); w.bool(x); }
   else if (o.skipAssignment !== undefined && o.skipAssignment !== false) throw new KafkaEncodeError("JoinGroupResponse: non-default SkipAssignment cannot be written at version " + v);
   { const x = o.memberId; if (flex) w.compactString(x); else w.string(x); }
   { const x = o.members; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeJoinGroupResponseMember(w, v, e); } }
@@ -213,7 +213,7 @@ function readJoinGroupResponseMember(r: Reader, v: number): JoinGroupResponseMem
 function writeJoinGroupResponseMember(w: Writer, v: number, o: JoinGroupResponseMember): void {
   const flex = v >= 6;
   { const x = o.memberId; if (flex) w.compactString(x); else w.string(x); }
-  if (v >= 5) { const x = (o.groupInstanceId ?? null); if (flex) w.compactNullableString(x); else w.nullableString(x); }
+  if (v >= 5) { const x = (o.groupInstanceId === undefined ? null : o.groupInstanceId); if (flex) w.compactNullableString(x); else w.nullableString(x); }
   { const x = o.metadata; if (flex) w.compactBytes(x); else w.bytes(x); }
   if (flex) {
     w.uvarint(0);

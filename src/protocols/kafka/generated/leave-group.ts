@@ -36,9 +36,9 @@ function readLeaveGroupRequest(r: Reader, v: number): LeaveGroupRequest {
 function writeLeaveGroupRequest(w: Writer, v: number, o: LeaveGroupRequest): void {
   const flex = v >= 4;
   { const x = o.groupId; if (flex) w.compactString(x); else w.string(x); }
-  if (v <= 2) { const x = (o.memberId ?? ""); w.string(x); }
+  if (v <= 2) { const x = (o.memberId === undefined ? "" : o.memberId); w.string(x); }
   else if (o.memberId !== undefined && o.memberId !== "") throw new KafkaEncodeError("LeaveGroupRequest: non-default MemberId cannot be written at version " + v);
-  if (v >= 3) { const x = (o.members ?? []); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeLeaveGroupRequestMemberIdentity(w, v, e); } }
+  if (v >= 3) { const x = (o.members === undefined ? [] : o.members); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeLeaveGroupRequestMemberIdentity(w, v, e); } }
   else if (o.members !== undefined && (o.members !== null && o.members.length > 0)) throw new KafkaEncodeError("LeaveGroupRequest: non-default Members cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);
@@ -84,7 +84,7 @@ function writeLeaveGroupRequestMemberIdentity(w: Writer, v: number, o: LeaveGrou
   const flex = v >= 4;
   { const x = o.memberId; if (flex) w.compactString(x); else w.string(x); }
   { const x = o.groupInstanceId; if (flex) w.compactNullableString(x); else w.nullableString(x); }
-  if (v >= 5) { const x = (o.reason ?? null); w.compactNullableString(x); }
+  if (v >= 5) { const x = (o.reason === undefined ? null : o.reason); w.compactNullableString(x); }
   if (flex) {
     w.uvarint(0);
   }
@@ -117,9 +117,9 @@ function readLeaveGroupResponse(r: Reader, v: number): LeaveGroupResponse {
 
 function writeLeaveGroupResponse(w: Writer, v: number, o: LeaveGroupResponse): void {
   const flex = v >= 4;
-  if (v >= 1) { const x = (o.throttleTimeMs ?? 0); w.int32(x); }
+  if (v >= 1) { const x = (o.throttleTimeMs === undefined ? 0 : o.throttleTimeMs); w.int32(x); }
   { const x = o.errorCode; w.int16(x); }
-  if (v >= 3) { const x = (o.members ?? []); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeLeaveGroupResponseMemberResponse(w, v, e); } }
+  if (v >= 3) { const x = (o.members === undefined ? [] : o.members); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeLeaveGroupResponseMemberResponse(w, v, e); } }
   else if (o.members !== undefined && (o.members !== null && o.members.length > 0)) throw new KafkaEncodeError("LeaveGroupResponse: non-default Members cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);

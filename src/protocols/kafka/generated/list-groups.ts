@@ -31,9 +31,9 @@ function readListGroupsRequest(r: Reader, v: number): ListGroupsRequest {
 
 function writeListGroupsRequest(w: Writer, v: number, o: ListGroupsRequest): void {
   const flex = v >= 3;
-  if (v >= 4) { const x = (o.statesFilter ?? []); w.compactArrayLength(x.length); for (const e of x) { w.compactString(e); } }
+  if (v >= 4) { const x = (o.statesFilter === undefined ? [] : o.statesFilter); w.compactArrayLength(x.length); for (const e of x) { w.compactString(e); } }
   else if (o.statesFilter !== undefined && (o.statesFilter !== null && o.statesFilter.length > 0)) throw new KafkaEncodeError("ListGroupsRequest: non-default StatesFilter cannot be written at version " + v);
-  if (v >= 5) { const x = (o.typesFilter ?? []); w.compactArrayLength(x.length); for (const e of x) { w.compactString(e); } }
+  if (v >= 5) { const x = (o.typesFilter === undefined ? [] : o.typesFilter); w.compactArrayLength(x.length); for (const e of x) { w.compactString(e); } }
   else if (o.typesFilter !== undefined && (o.typesFilter !== null && o.typesFilter.length > 0)) throw new KafkaEncodeError("ListGroupsRequest: non-default TypesFilter cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);
@@ -79,7 +79,7 @@ function readListGroupsResponse(r: Reader, v: number): ListGroupsResponse {
 
 function writeListGroupsResponse(w: Writer, v: number, o: ListGroupsResponse): void {
   const flex = v >= 3;
-  if (v >= 1) { const x = (o.throttleTimeMs ?? 0); w.int32(x); }
+  if (v >= 1) { const x = (o.throttleTimeMs === undefined ? 0 : o.throttleTimeMs); w.int32(x); }
   { const x = o.errorCode; w.int16(x); }
   { const x = o.groups; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeListGroupsResponseListedGroup(w, v, e); } }
   if (flex) {
@@ -130,8 +130,8 @@ function writeListGroupsResponseListedGroup(w: Writer, v: number, o: ListGroupsR
   const flex = v >= 3;
   { const x = o.groupId; if (flex) w.compactString(x); else w.string(x); }
   { const x = o.protocolType; if (flex) w.compactString(x); else w.string(x); }
-  if (v >= 4) { const x = (o.groupState ?? ""); w.compactString(x); }
-  if (v >= 5) { const x = (o.groupType ?? ""); w.compactString(x); }
+  if (v >= 4) { const x = (o.groupState === undefined ? "" : o.groupState); w.compactString(x); }
+  if (v >= 5) { const x = (o.groupType === undefined ? "" : o.groupType); w.compactString(x); }
   if (flex) {
     w.uvarint(0);
   }

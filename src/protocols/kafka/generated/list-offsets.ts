@@ -40,10 +40,10 @@ function readListOffsetsRequest(r: Reader, v: number): ListOffsetsRequest {
 function writeListOffsetsRequest(w: Writer, v: number, o: ListOffsetsRequest): void {
   const flex = v >= 6;
   { const x = o.replicaId; w.int32(x); }
-  if (v >= 2) { const x = (o.isolationLevel ?? 0); w.int8(x); }
+  if (v >= 2) { const x = (o.isolationLevel === undefined ? 0 : o.isolationLevel); w.int8(x); }
   else if (o.isolationLevel !== undefined && o.isolationLevel !== 0) throw new KafkaEncodeError("ListOffsetsRequest: non-default IsolationLevel cannot be written at version " + v);
   { const x = o.topics; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeListOffsetsRequestListOffsetsTopic(w, v, e); } }
-  if (v >= 10) { const x = (o.timeoutMs ?? 0); w.int32(x); }
+  if (v >= 10) { const x = (o.timeoutMs === undefined ? 0 : o.timeoutMs); w.int32(x); }
   if (flex) {
     w.uvarint(0);
   }
@@ -119,9 +119,9 @@ function readListOffsetsRequestListOffsetsPartition(r: Reader, v: number): ListO
 function writeListOffsetsRequestListOffsetsPartition(w: Writer, v: number, o: ListOffsetsRequestListOffsetsPartition): void {
   const flex = v >= 6;
   { const x = o.partitionIndex; w.int32(x); }
-  if (v >= 4) { const x = (o.currentLeaderEpoch ?? -1); w.int32(x); }
+  if (v >= 4) { const x = (o.currentLeaderEpoch === undefined ? -1 : o.currentLeaderEpoch); w.int32(x); }
   { const x = o.timestamp; w.int64(x); }
-  if (v <= 0) { const x = (o.maxNumOffsets ?? 1); w.int32(x); }
+  if (v <= 0) { const x = (o.maxNumOffsets === undefined ? 1 : o.maxNumOffsets); w.int32(x); }
   else if (o.maxNumOffsets !== undefined && o.maxNumOffsets !== 1) throw new KafkaEncodeError("ListOffsetsRequest: non-default MaxNumOffsets cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);
@@ -151,7 +151,7 @@ function readListOffsetsResponse(r: Reader, v: number): ListOffsetsResponse {
 
 function writeListOffsetsResponse(w: Writer, v: number, o: ListOffsetsResponse): void {
   const flex = v >= 6;
-  if (v >= 2) { const x = (o.throttleTimeMs ?? 0); w.int32(x); }
+  if (v >= 2) { const x = (o.throttleTimeMs === undefined ? 0 : o.throttleTimeMs); w.int32(x); }
   { const x = o.topics; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeListOffsetsResponseListOffsetsTopicResponse(w, v, e); } }
   if (flex) {
     w.uvarint(0);
@@ -237,13 +237,13 @@ function writeListOffsetsResponseListOffsetsPartitionResponse(w: Writer, v: numb
   const flex = v >= 6;
   { const x = o.partitionIndex; w.int32(x); }
   { const x = o.errorCode; w.int16(x); }
-  if (v <= 0) { const x = (o.oldStyleOffsets ?? []); w.arrayLength(x.length); for (const e of x) { w.int64(e); } }
+  if (v <= 0) { const x = (o.oldStyleOffsets === undefined ? [] : o.oldStyleOffsets); w.arrayLength(x.length); for (const e of x) { w.int64(e); } }
   else if (o.oldStyleOffsets !== undefined && (o.oldStyleOffsets !== null && o.oldStyleOffsets.length > 0)) throw new KafkaEncodeError("ListOffsetsResponse: non-default OldStyleOffsets cannot be written at version " + v);
-  if (v >= 1) { const x = (o.timestamp ?? -1); w.int64(x); }
+  if (v >= 1) { const x = (o.timestamp === undefined ? -1 : o.timestamp); w.int64(x); }
   else if (o.timestamp !== undefined && o.timestamp !== -1) throw new KafkaEncodeError("ListOffsetsResponse: non-default Timestamp cannot be written at version " + v);
-  if (v >= 1) { const x = (o.offset ?? -1); w.int64(x); }
+  if (v >= 1) { const x = (o.offset === undefined ? -1 : o.offset); w.int64(x); }
   else if (o.offset !== undefined && o.offset !== -1) throw new KafkaEncodeError("ListOffsetsResponse: non-default Offset cannot be written at version " + v);
-  if (v >= 4) { const x = (o.leaderEpoch ?? -1); w.int32(x); }
+  if (v >= 4) { const x = (o.leaderEpoch === undefined ? -1 : o.leaderEpoch); w.int32(x); }
   else if (o.leaderEpoch !== undefined && o.leaderEpoch !== -1) throw new KafkaEncodeError("ListOffsetsResponse: non-default LeaderEpoch cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);

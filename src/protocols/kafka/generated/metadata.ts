@@ -40,11 +40,11 @@ function readMetadataRequest(r: Reader, v: number): MetadataRequest {
 function writeMetadataRequest(w: Writer, v: number, o: MetadataRequest): void {
   const flex = v >= 9;
   { const x = o.topics; if (x === null) { if (flex) w.compactArrayLength(-1); else w.arrayLength(-1); } else { if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeMetadataRequestTopic(w, v, e); } } }
-  if (v >= 4) { const x = (o.allowAutoTopicCreation ?? true); w.bool(x); }
+  if (v >= 4) { const x = (o.allowAutoTopicCreation === undefined ? true : o.allowAutoTopicCreation); w.bool(x); }
   else if (o.allowAutoTopicCreation !== undefined && o.allowAutoTopicCreation !== true) throw new KafkaEncodeError("MetadataRequest: non-default AllowAutoTopicCreation cannot be written at version " + v);
-  if (v >= 8 && v <= 10) { const x = (o.includeClusterAuthorizedOperations ?? false); w.bool(x); }
+  if (v >= 8 && v <= 10) { const x = (o.includeClusterAuthorizedOperations === undefined ? false : o.includeClusterAuthorizedOperations); w.bool(x); }
   else if (o.includeClusterAuthorizedOperations !== undefined && o.includeClusterAuthorizedOperations !== false) throw new KafkaEncodeError("MetadataRequest: non-default IncludeClusterAuthorizedOperations cannot be written at version " + v);
-  if (v >= 8) { const x = (o.includeTopicAuthorizedOperations ?? false); w.bool(x); }
+  if (v >= 8) { const x = (o.includeTopicAuthorizedOperations === undefined ? false : o.includeTopicAuthorizedOperations); w.bool(x); }
   else if (o.includeTopicAuthorizedOperations !== undefined && o.includeTopicAuthorizedOperations !== false) throw new KafkaEncodeError("MetadataRequest: non-default IncludeTopicAuthorizedOperations cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);
@@ -84,7 +84,7 @@ function readMetadataRequestTopic(r: Reader, v: number): MetadataRequestTopic {
 
 function writeMetadataRequestTopic(w: Writer, v: number, o: MetadataRequestTopic): void {
   const flex = v >= 9;
-  if (v >= 10) { const x = (o.topicId ?? ZERO_UUID); w.uuid(x); }
+  if (v >= 10) { const x = (o.topicId === undefined ? ZERO_UUID : o.topicId); w.uuid(x); }
   { const x = o.name; if (v >= 10) { if (flex) w.compactNullableString(x); else w.nullableString(x); } else { if (x === null) throw new KafkaEncodeError("MetadataRequest: Name is not nullable at version " + v); if (flex) w.compactString(x); else w.string(x); } }
   if (flex) {
     w.uvarint(0);
@@ -130,12 +130,12 @@ function readMetadataResponse(r: Reader, v: number): MetadataResponse {
 
 function writeMetadataResponse(w: Writer, v: number, o: MetadataResponse): void {
   const flex = v >= 9;
-  if (v >= 3) { const x = (o.throttleTimeMs ?? 0); w.int32(x); }
+  if (v >= 3) { const x = (o.throttleTimeMs === undefined ? 0 : o.throttleTimeMs); w.int32(x); }
   { const x = o.brokers; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeMetadataResponseBroker(w, v, e); } }
-  if (v >= 2) { const x = (o.clusterId ?? null); if (flex) w.compactNullableString(x); else w.nullableString(x); }
-  if (v >= 1) { const x = (o.controllerId ?? -1); w.int32(x); }
+  if (v >= 2) { const x = (o.clusterId === undefined ? null : o.clusterId); if (flex) w.compactNullableString(x); else w.nullableString(x); }
+  if (v >= 1) { const x = (o.controllerId === undefined ? -1 : o.controllerId); w.int32(x); }
   { const x = o.topics; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeMetadataResponseTopic(w, v, e); } }
-  if (v >= 8 && v <= 10) { const x = (o.clusterAuthorizedOperations ?? -2147483648); w.int32(x); }
+  if (v >= 8 && v <= 10) { const x = (o.clusterAuthorizedOperations === undefined ? -2147483648 : o.clusterAuthorizedOperations); w.int32(x); }
   else if (o.clusterAuthorizedOperations !== undefined && o.clusterAuthorizedOperations !== -2147483648) throw new KafkaEncodeError("MetadataResponse: non-default ClusterAuthorizedOperations cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);
@@ -186,7 +186,7 @@ function writeMetadataResponseBroker(w: Writer, v: number, o: MetadataResponseBr
   { const x = o.nodeId; w.int32(x); }
   { const x = o.host; if (flex) w.compactString(x); else w.string(x); }
   { const x = o.port; w.int32(x); }
-  if (v >= 1) { const x = (o.rack ?? null); if (flex) w.compactNullableString(x); else w.nullableString(x); }
+  if (v >= 1) { const x = (o.rack === undefined ? null : o.rack); if (flex) w.compactNullableString(x); else w.nullableString(x); }
   if (flex) {
     w.uvarint(0);
   }
@@ -231,10 +231,10 @@ function writeMetadataResponseTopic(w: Writer, v: number, o: MetadataResponseTop
   const flex = v >= 9;
   { const x = o.errorCode; w.int16(x); }
   { const x = o.name; if (v >= 12) { if (flex) w.compactNullableString(x); else w.nullableString(x); } else { if (x === null) throw new KafkaEncodeError("MetadataResponse: Name is not nullable at version " + v); if (flex) w.compactString(x); else w.string(x); } }
-  if (v >= 10) { const x = (o.topicId ?? ZERO_UUID); w.uuid(x); }
-  if (v >= 1) { const x = (o.isInternal ?? false); w.bool(x); }
+  if (v >= 10) { const x = (o.topicId === undefined ? ZERO_UUID : o.topicId); w.uuid(x); }
+  if (v >= 1) { const x = (o.isInternal === undefined ? false : o.isInternal); w.bool(x); }
   { const x = o.partitions; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeMetadataResponsePartition(w, v, e); } }
-  if (v >= 8) { const x = (o.topicAuthorizedOperations ?? -2147483648); w.int32(x); }
+  if (v >= 8) { const x = (o.topicAuthorizedOperations === undefined ? -2147483648 : o.topicAuthorizedOperations); w.int32(x); }
   else if (o.topicAuthorizedOperations !== undefined && o.topicAuthorizedOperations !== -2147483648) throw new KafkaEncodeError("MetadataResponse: non-default TopicAuthorizedOperations cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);
@@ -285,10 +285,10 @@ function writeMetadataResponsePartition(w: Writer, v: number, o: MetadataRespons
   { const x = o.errorCode; w.int16(x); }
   { const x = o.partitionIndex; w.int32(x); }
   { const x = o.leaderId; w.int32(x); }
-  if (v >= 7) { const x = (o.leaderEpoch ?? -1); w.int32(x); }
+  if (v >= 7) { const x = (o.leaderEpoch === undefined ? -1 : o.leaderEpoch); w.int32(x); }
   { const x = o.replicaNodes; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { w.int32(e); } }
   { const x = o.isrNodes; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { w.int32(e); } }
-  if (v >= 5) { const x = (o.offlineReplicas ?? []); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { w.int32(e); } }
+  if (v >= 5) { const x = (o.offlineReplicas === undefined ? [] : o.offlineReplicas); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { w.int32(e); } }
   if (flex) {
     w.uvarint(0);
   }

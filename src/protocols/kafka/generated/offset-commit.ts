@@ -48,11 +48,11 @@ function readOffsetCommitRequest(r: Reader, v: number): OffsetCommitRequest {
 function writeOffsetCommitRequest(w: Writer, v: number, o: OffsetCommitRequest): void {
   const flex = v >= 8;
   { const x = o.groupId; if (flex) w.compactString(x); else w.string(x); }
-  if (v >= 1) { const x = (o.generationIdOrMemberEpoch ?? -1); w.int32(x); }
-  if (v >= 1) { const x = (o.memberId ?? ""); if (flex) w.compactString(x); else w.string(x); }
-  if (v >= 7) { const x = (o.groupInstanceId ?? null); if (flex) w.compactNullableString(x); else w.nullableString(x); }
+  if (v >= 1) { const x = (o.generationIdOrMemberEpoch === undefined ? -1 : o.generationIdOrMemberEpoch); w.int32(x); }
+  if (v >= 1) { const x = (o.memberId === undefined ? "" : o.memberId); if (flex) w.compactString(x); else w.string(x); }
+  if (v >= 7) { const x = (o.groupInstanceId === undefined ? null : o.groupInstanceId); if (flex) w.compactNullableString(x); else w.nullableString(x); }
   else if (o.groupInstanceId !== undefined && o.groupInstanceId !== null) throw new KafkaEncodeError("OffsetCommitRequest: non-default GroupInstanceId cannot be written at version " + v);
-  if (v >= 2 && v <= 4) { const x = (o.retentionTimeMs ?? -1); w.int64(x); }
+  if (v >= 2 && v <= 4) { const x = (o.retentionTimeMs === undefined ? -1 : o.retentionTimeMs); w.int64(x); }
   { const x = o.topics; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeOffsetCommitRequestTopic(w, v, e); } }
   if (flex) {
     w.uvarint(0);
@@ -134,8 +134,8 @@ function writeOffsetCommitRequestPartition(w: Writer, v: number, o: OffsetCommit
   const flex = v >= 8;
   { const x = o.partitionIndex; w.int32(x); }
   { const x = o.committedOffset; w.int64(x); }
-  if (v >= 6) { const x = (o.committedLeaderEpoch ?? -1); w.int32(x); }
-  if (v >= 1 && v <= 1) { const x = (o.commitTimestamp ?? -1); w.int64(x); }
+  if (v >= 6) { const x = (o.committedLeaderEpoch === undefined ? -1 : o.committedLeaderEpoch); w.int32(x); }
+  if (v >= 1 && v <= 1) { const x = (o.commitTimestamp === undefined ? -1 : o.commitTimestamp); w.int64(x); }
   else if (o.commitTimestamp !== undefined && o.commitTimestamp !== -1) throw new KafkaEncodeError("OffsetCommitRequest: non-default CommitTimestamp cannot be written at version " + v);
   { const x = o.committedMetadata; if (flex) w.compactNullableString(x); else w.nullableString(x); }
   if (flex) {
@@ -166,7 +166,7 @@ function readOffsetCommitResponse(r: Reader, v: number): OffsetCommitResponse {
 
 function writeOffsetCommitResponse(w: Writer, v: number, o: OffsetCommitResponse): void {
   const flex = v >= 8;
-  if (v >= 3) { const x = (o.throttleTimeMs ?? 0); w.int32(x); }
+  if (v >= 3) { const x = (o.throttleTimeMs === undefined ? 0 : o.throttleTimeMs); w.int32(x); }
   { const x = o.topics; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeOffsetCommitResponseTopic(w, v, e); } }
   if (flex) {
     w.uvarint(0);

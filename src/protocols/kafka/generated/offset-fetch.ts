@@ -39,13 +39,13 @@ function readOffsetFetchRequest(r: Reader, v: number): OffsetFetchRequest {
 
 function writeOffsetFetchRequest(w: Writer, v: number, o: OffsetFetchRequest): void {
   const flex = v >= 6;
-  if (v <= 7) { const x = (o.groupId ?? ""); if (flex) w.compactString(x); else w.string(x); }
+  if (v <= 7) { const x = (o.groupId === undefined ? "" : o.groupId); if (flex) w.compactString(x); else w.string(x); }
   else if (o.groupId !== undefined && o.groupId !== "") throw new KafkaEncodeError("OffsetFetchRequest: non-default GroupId cannot be written at version " + v);
-  if (v <= 7) { const x = (o.topics ?? []); if (x === null) { if (flex) w.compactArrayLength(-1); else w.arrayLength(-1); } else { if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeOffsetFetchRequestTopic(w, v, e); } } }
+  if (v <= 7) { const x = (o.topics === undefined ? [] : o.topics); if (x === null) { if (flex) w.compactArrayLength(-1); else w.arrayLength(-1); } else { if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeOffsetFetchRequestTopic(w, v, e); } } }
   else if (o.topics !== undefined && (o.topics !== null && o.topics.length > 0)) throw new KafkaEncodeError("OffsetFetchRequest: non-default Topics cannot be written at version " + v);
-  if (v >= 8) { const x = (o.groups ?? []); w.compactArrayLength(x.length); for (const e of x) { writeOffsetFetchRequestGroup(w, v, e); } }
+  if (v >= 8) { const x = (o.groups === undefined ? [] : o.groups); w.compactArrayLength(x.length); for (const e of x) { writeOffsetFetchRequestGroup(w, v, e); } }
   else if (o.groups !== undefined && (o.groups !== null && o.groups.length > 0)) throw new KafkaEncodeError("OffsetFetchRequest: non-default Groups cannot be written at version " + v);
-  if (v >= 7) { const x = (o.requireStable ?? false); w.bool(x); }
+  if (v >= 7) { const x = (o.requireStable === undefined ? false : o.requireStable); w.bool(x); }
   else if (o.requireStable !== undefined && o.requireStable !== false) throw new KafkaEncodeError("OffsetFetchRequest: non-default RequireStable cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);
@@ -118,8 +118,8 @@ function readOffsetFetchRequestGroup(r: Reader, v: number): OffsetFetchRequestGr
 
 function writeOffsetFetchRequestGroup(w: Writer, v: number, o: OffsetFetchRequestGroup): void {
   { const x = o.groupId; w.compactString(x); }
-  if (v >= 9) { const x = (o.memberId ?? null); w.compactNullableString(x); }
-  if (v >= 9) { const x = (o.memberEpoch ?? -1); w.int32(x); }
+  if (v >= 9) { const x = (o.memberId === undefined ? null : o.memberId); w.compactNullableString(x); }
+  if (v >= 9) { const x = (o.memberEpoch === undefined ? -1 : o.memberEpoch); w.int32(x); }
   { const x = o.topics; if (x === null) { w.compactArrayLength(-1); } else { w.compactArrayLength(x.length); for (const e of x) { writeOffsetFetchRequestTopics(w, v, e); } } }
   w.uvarint(0);
 }
@@ -177,11 +177,11 @@ function readOffsetFetchResponse(r: Reader, v: number): OffsetFetchResponse {
 
 function writeOffsetFetchResponse(w: Writer, v: number, o: OffsetFetchResponse): void {
   const flex = v >= 6;
-  if (v >= 3) { const x = (o.throttleTimeMs ?? 0); w.int32(x); }
-  if (v <= 7) { const x = (o.topics ?? []); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeOffsetFetchResponseTopic(w, v, e); } }
+  if (v >= 3) { const x = (o.throttleTimeMs === undefined ? 0 : o.throttleTimeMs); w.int32(x); }
+  if (v <= 7) { const x = (o.topics === undefined ? [] : o.topics); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeOffsetFetchResponseTopic(w, v, e); } }
   else if (o.topics !== undefined && (o.topics !== null && o.topics.length > 0)) throw new KafkaEncodeError("OffsetFetchResponse: non-default Topics cannot be written at version " + v);
-  if (v >= 2 && v <= 7) { const x = (o.errorCode ?? 0); w.int16(x); }
-  if (v >= 8) { const x = (o.groups ?? []); w.compactArrayLength(x.length); for (const e of x) { writeOffsetFetchResponseGroup(w, v, e); } }
+  if (v >= 2 && v <= 7) { const x = (o.errorCode === undefined ? 0 : o.errorCode); w.int16(x); }
+  if (v >= 8) { const x = (o.groups === undefined ? [] : o.groups); w.compactArrayLength(x.length); for (const e of x) { writeOffsetFetchResponseGroup(w, v, e); } }
   else if (o.groups !== undefined && (o.groups !== null && o.groups.length > 0)) throw new KafkaEncodeError("OffsetFetchResponse: non-default Groups cannot be written at version " + v);
   if (flex) {
     w.uvarint(0);
@@ -263,7 +263,7 @@ function writeOffsetFetchResponsePartition(w: Writer, v: number, o: OffsetFetchR
   const flex = v >= 6;
   { const x = o.partitionIndex; w.int32(x); }
   { const x = o.committedOffset; w.int64(x); }
-  if (v >= 5) { const x = (o.committedLeaderEpoch ?? -1); w.int32(x); }
+  if (v >= 5) { const x = (o.committedLeaderEpoch === undefined ? -1 : o.committedLeaderEpoch); w.int32(x); }
   { const x = o.metadata; if (flex) w.compactNullableString(x); else w.nullableString(x); }
   { const x = o.errorCode; w.int16(x); }
   if (flex) {

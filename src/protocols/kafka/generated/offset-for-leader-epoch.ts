@@ -31,7 +31,7 @@ function readOffsetForLeaderEpochRequest(r: Reader, v: number): OffsetForLeaderE
 
 function writeOffsetForLeaderEpochRequest(w: Writer, v: number, o: OffsetForLeaderEpochRequest): void {
   const flex = v >= 4;
-  if (v >= 3) { const x = (o.replicaId ?? -2); w.int32(x); }
+  if (v >= 3) { const x = (o.replicaId === undefined ? -2 : o.replicaId); w.int32(x); }
   { const x = o.topics; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeOffsetForLeaderEpochRequestOffsetForLeaderTopic(w, v, e); } }
   if (flex) {
     w.uvarint(0);
@@ -104,7 +104,7 @@ function readOffsetForLeaderEpochRequestOffsetForLeaderPartition(r: Reader, v: n
 function writeOffsetForLeaderEpochRequestOffsetForLeaderPartition(w: Writer, v: number, o: OffsetForLeaderEpochRequestOffsetForLeaderPartition): void {
   const flex = v >= 4;
   { const x = o.partition; w.int32(x); }
-  if (v >= 2) { const x = (o.currentLeaderEpoch ?? -1); w.int32(x); }
+  if (v >= 2) { const x = (o.currentLeaderEpoch === undefined ? -1 : o.currentLeaderEpoch); w.int32(x); }
   { const x = o.leaderEpoch; w.int32(x); }
   if (flex) {
     w.uvarint(0);
@@ -134,7 +134,7 @@ function readOffsetForLeaderEpochResponse(r: Reader, v: number): OffsetForLeader
 
 function writeOffsetForLeaderEpochResponse(w: Writer, v: number, o: OffsetForLeaderEpochResponse): void {
   const flex = v >= 4;
-  if (v >= 2) { const x = (o.throttleTimeMs ?? 0); w.int32(x); }
+  if (v >= 2) { const x = (o.throttleTimeMs === undefined ? 0 : o.throttleTimeMs); w.int32(x); }
   { const x = o.topics; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(w, v, e); } }
   if (flex) {
     w.uvarint(0);
@@ -212,7 +212,7 @@ function writeOffsetForLeaderEpochResponseEpochEndOffset(w: Writer, v: number, o
   const flex = v >= 4;
   { const x = o.errorCode; w.int16(x); }
   { const x = o.partition; w.int32(x); }
-  if (v >= 1) { const x = (o.leaderEpoch ?? -1); w.int32(x); }
+  if (v >= 1) { const x = (o.leaderEpoch === undefined ? -1 : o.leaderEpoch); w.int32(x); }
   { const x = o.endOffset; w.int64(x); }
   if (flex) {
     w.uvarint(0);

@@ -39,7 +39,7 @@ function readProduceRequest(r: Reader, v: number): ProduceRequest {
 
 function writeProduceRequest(w: Writer, v: number, o: ProduceRequest): void {
   const flex = v >= 9;
-  if (v >= 3) { const x = (o.transactionalId ?? null); if (flex) w.compactNullableString(x); else w.nullableString(x); }
+  if (v >= 3) { const x = (o.transactionalId === undefined ? null : o.transactionalId); if (flex) w.compactNullableString(x); else w.nullableString(x); }
   else if (o.transactionalId !== undefined && o.transactionalId !== null) throw new KafkaEncodeError("ProduceRequest: non-default TransactionalId cannot be written at version " + v);
   { const x = o.acks; w.int16(x); }
   { const x = o.timeoutMs; w.int32(x); }
@@ -161,7 +161,7 @@ function readProduceResponse(r: Reader, v: number): ProduceResponse {
 function writeProduceResponse(w: Writer, v: number, o: ProduceResponse): void {
   const flex = v >= 9;
   { const x = o.responses; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeProduceResponseTopicProduceResponse(w, v, e); } }
-  if (v >= 1) { const x = (o.throttleTimeMs ?? 0); w.int32(x); }
+  if (v >= 1) { const x = (o.throttleTimeMs === undefined ? 0 : o.throttleTimeMs); w.int32(x); }
   if (flex) {
     let nt = 0;
     const t0 = v >= 10 && o.nodeEndpoints !== undefined && (o.nodeEndpoints !== null && o.nodeEndpoints.length > 0);
@@ -275,10 +275,10 @@ function writeProduceResponsePartitionProduceResponse(w: Writer, v: number, o: P
   { const x = o.index; w.int32(x); }
   { const x = o.errorCode; w.int16(x); }
   { const x = o.baseOffset; w.int64(x); }
-  if (v >= 2) { const x = (o.logAppendTimeMs ?? -1); w.int64(x); }
-  if (v >= 5) { const x = (o.logStartOffset ?? -1); w.int64(x); }
-  if (v >= 8) { const x = (o.recordErrors ?? []); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeProduceResponseBatchIndexAndErrorMessage(w, v, e); } }
-  if (v >= 8) { const x = (o.errorMessage ?? null); if (flex) w.compactNullableString(x); else w.nullableString(x); }
+  if (v >= 2) { const x = (o.logAppendTimeMs === undefined ? -1 : o.logAppendTimeMs); w.int64(x); }
+  if (v >= 5) { const x = (o.logStartOffset === undefined ? -1 : o.logStartOffset); w.int64(x); }
+  if (v >= 8) { const x = (o.recordErrors === undefined ? [] : o.recordErrors); if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeProduceResponseBatchIndexAndErrorMessage(w, v, e); } }
+  if (v >= 8) { const x = (o.errorMessage === undefined ? null : o.errorMessage); if (flex) w.compactNullableString(x); else w.nullableString(x); }
   if (flex) {
     let nt = 0;
     const t0 = v >= 10 && o.currentLeader !== undefined && o.currentLeader !== undefined;

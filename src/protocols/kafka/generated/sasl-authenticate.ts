@@ -79,7 +79,7 @@ function writeSaslAuthenticateResponse(w: Writer, v: number, o: SaslAuthenticate
   { const x = o.errorCode; w.int16(x); }
   { const x = o.errorMessage; if (flex) w.compactNullableString(x); else w.nullableString(x); }
   { const x = o.authBytes; if (flex) w.compactBytes(x); else w.bytes(x); }
-  if (v >= 1) { const x = (o.sessionLifetimeMs ?? 0); w.int64(x); }
+  if (v >= 1) { const x = (o.sessionLifetimeMs === undefined ? 0 : o.sessionLifetimeMs); w.int64(x); }
   if (flex) {
     w.uvarint(0);
   }

@@ -54,10 +54,10 @@ function writeSyncGroupRequest(w: Writer, v: number, o: SyncGroupRequest): void 
   { const x = o.groupId; if (flex) w.compactString(x); else w.string(x); }
   { const x = o.generationId; w.int32(x); }
   { const x = o.memberId; if (flex) w.compactString(x); else w.string(x); }
-  if (v >= 3) { const x = (o.groupInstanceId ?? null); if (flex) w.compactNullableString(x); else w.nullableString(x); }
+  if (v >= 3) { const x = (o.groupInstanceId === undefined ? null : o.groupInstanceId); if (flex) w.compactNullableString(x); else w.nullableString(x); }
   else if (o.groupInstanceId !== undefined && o.groupInstanceId !== null) throw new KafkaEncodeError("SyncGroupRequest: non-default GroupInstanceId cannot be written at version " + v);
-  if (v >= 5) { const x = (o.protocolType ?? null); w.compactNullableString(x); }
-  if (v >= 5) { const x = (o.protocolName ?? null); w.compactNullableString(x); }
+  if (v >= 5) { const x = (o.protocolType === undefined ? null : o.protocolType); w.compactNullableString(x); }
+  if (v >= 5) { const x = (o.protocolName === undefined ? null : o.protocolName); w.compactNullableString(x); }
   { const x = o.assignments; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeSyncGroupRequestAssignment(w, v, e); } }
   if (flex) {
     w.uvarint(0);
@@ -139,10 +139,10 @@ function readSyncGroupResponse(r: Reader, v: number): SyncGroupResponse {
 
 function writeSyncGroupResponse(w: Writer, v: number, o: SyncGroupResponse): void {
   const flex = v >= 4;
-  if (v >= 1) { const x = (o.throttleTimeMs ?? 0); w.int32(x); }
+  if (v >= 1) { const x = (o.throttleTimeMs === undefined ? 0 : o.throttleTimeMs); w.int32(x); }
   { const x = o.errorCode; w.int16(x); }
-  if (v >= 5) { const x = (o.protocolType ?? null); w.compactNullableString(x); }
-  if (v >= 5) { const x = (o.protocolName ?? null); w.compactNullableString(x); }
+  if (v >= 5) { const x = (o.protocolType === undefined ? null : o.protocolType); w.compactNullableString(x); }
+  if (v >= 5) { const x = (o.protocolName === undefined ? null : o.protocolName); w.compactNullableString(x); }
   { const x = o.assignment; if (flex) w.compactBytes(x); else w.bytes(x); }
   if (flex) {
     w.uvarint(0);

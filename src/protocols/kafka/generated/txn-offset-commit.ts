@@ -59,11 +59,11 @@ function writeTxnOffsetCommitRequest(w: Writer, v: number, o: TxnOffsetCommitReq
   { const x = o.groupId; if (flex) w.compactString(x); else w.string(x); }
   { const x = o.producerId; w.int64(x); }
   { const x = o.producerEpoch; w.int16(x); }
-  if (v >= 3) { const x = (o.generationId ?? -1); w.int32(x); }
+  if (v >= 3) { const x = (o.generationId === undefined ? -1 : o.generationId); w.int32(x); }
   else if (o.generationId !== undefined && o.generationId !== -1) throw new KafkaEncodeError("TxnOffsetCommitRequest: non-default GenerationId cannot be written at version " + v);
-  if (v >= 3) { const x = (o.memberId ?? ""); w.compactString(x); }
+  if (v >= 3) { const x = (o.memberId === undefined ? "" : o.memberId); w.compactString(x); }
   else if (o.memberId !== undefined && o.memberId !== "") throw new KafkaEncodeError("TxnOffsetCommitRequest: non-default MemberId cannot be written at version " + v);
-  if (v >= 3) { const x = (o.groupInstanceId ?? null); w.compactNullableString(x); }
+  if (v >= 3) { const x = (o.groupInstanceId === undefined ? null : o.groupInstanceId); w.compactNullableString(x); }
   else if (o.groupInstanceId !== undefined && o.groupInstanceId !== null) throw new KafkaEncodeError("TxnOffsetCommitRequest: non-default GroupInstanceId cannot be written at version " + v);
   { const x = o.topics; if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeTxnOffsetCommitRequestTopic(w, v, e); } }
   if (flex) {
@@ -142,7 +142,7 @@ function writeTxnOffsetCommitRequestPartition(w: Writer, v: number, o: TxnOffset
   const flex = v >= 3;
   { const x = o.partitionIndex; w.int32(x); }
   { const x = o.committedOffset; w.int64(x); }
-  if (v >= 2) { const x = (o.committedLeaderEpoch ?? -1); w.int32(x); }
+  if (v >= 2) { const x = (o.committedLeaderEpoch === undefined ? -1 : o.committedLeaderEpoch); w.int32(x); }
   { const x = o.committedMetadata; if (flex) w.compactNullableString(x); else w.nullableString(x); }
   if (flex) {
     w.uvarint(0);
