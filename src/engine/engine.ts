@@ -280,12 +280,30 @@ export class Engine {
     return t;
   }
 
+  readonly #topicDeleted = new Set<(name: string) => void>();
+
+  /**
+   * Calls `fn` when a topic is deleted by anyone (another protocol, an admin API), so sessions can
+   * cancel their consumers (AMQP's server-sent basic.cancel). Returns the unsubscribe function.
+   */
+  onTopicDeleted(fn: (name: string) => void): () => void {
+    this.#topicDeleted.add(fn);
+    return () => this.#topicDeleted.delete(fn);
+  }
+
   /** Deletes a topic, its data and its groups. Open subscriptions end. */
   async deleteTopic(name: string): Promise<boolean> {
     this.#check();
     const t = this.#topics.get(name);
     if (!t) return false;
     this.#topics.delete(name);
+    for (const fn of [...this.#topicDeleted]) {
+      try {
+        fn(name);
+      } catch (e) {
+        this.#onError(e);
+      }
+    }
     this.exchanges.forgetTopic(name);
     for (const g of t.groups.values()) {
       await g.close();

@@ -209,6 +209,11 @@ export interface ConsumerSink {
    * batch refills); absent means always drained.
    */
   drained?(): boolean;
+  /**
+   * Consumer priority (AMQP x-priority): while a higher-priority consumer has credit, lower ones
+   * get nothing; equal priorities share round-robin. Default 0.
+   */
+  readonly priority?: number | undefined;
   /** Per-consumer filter (JMS selector on a shared queue); non-matching messages wait for another consumer. */
   readonly filter?: ((r: DecodedRecord) => boolean) | undefined;
 }
@@ -307,6 +312,7 @@ export class Group {
     if (this.#closed) throw err('MQ_ERR_CLOSED', `group "${this.name}" is closed`);
     const c = new Consumer(this.#nextConsumerId++, sink);
     this.consumers.push(c);
+    if ((sink.priority ?? 0) !== 0) this.#prioritized = true;
     this.schedulePump();
     return c;
   }
@@ -429,6 +435,24 @@ export class Group {
       }
       if (!this.#again && !progressed) return;
     }
+  }
+
+  /** The highest-priority accepting consumer with credit; round-robin among equals. */
+  #pickByPriority(rec: DecodedRecord): Consumer | undefined {
+    const n = this.consumers.length;
+    let best: Consumer | undefined;
+    let bestIdx = -1;
+    for (let k = 0; k < n; k++) {
+      const i = (this.#rr + k) % n;
+      const c = this.consumers[i]!;
+      if (c.credit <= 0 || (c.sink.filter !== undefined && !c.sink.filter(rec))) continue;
+      if (!best || (c.sink.priority ?? 0) > (best.sink.priority ?? 0)) {
+        best = c;
+        bestIdx = i;
+      }
+    }
+    if (best) this.#rr = (bestIdx + 1) % n;
+    return best;
   }
 
   /** True if a consumer with credit has a filter (selective consumers need look-ahead). */
@@ -554,10 +578,14 @@ export class Group {
     }
   }
 
+  /** Some consumer ever had a non-zero priority: picking must compare priorities. */
+  #prioritized = false;
+
   /** Picks the next consumer with credit (round-robin) that accepts `rec`, or undefined. */
   #pickConsumer(rec: DecodedRecord): Consumer | undefined {
     const g = this.#getter;
     if (g) return g.credit > 0 && (g.sink.filter === undefined || g.sink.filter(rec)) ? g : undefined;
+    if (this.#prioritized) return this.#pickByPriority(rec);
     const n = this.consumers.length;
     for (let k = 0; k < n; k++) {
       const i = (this.#rr + k) % n;

@@ -415,3 +415,28 @@ test('protocol properties are carried byte-for-byte next to the string headers',
   assert.equal(b?.rec.propsFormat, 0);
   await engine.close();
 });
+
+test('a higher-priority consumer gets the messages while it has credit', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', [rec('1'), rec('2'), rec('3')]);
+  const g = await engine.group('q', 'g');
+  const low = new Sink(10);
+  const high = Object.assign(new Sink(2), { priority: 5 });
+  g.addConsumer(low);
+  g.addConsumer(high);
+  await settle();
+  assert.deepEqual(high.bodies(), ['1', '2']);
+  assert.deepEqual(low.bodies(), ['3']);
+  await engine.close();
+});
+
+test('topic deletion is announced to listeners', async () => {
+  const { engine } = await setup();
+  await engine.topic('gone');
+  const seen: string[] = [];
+  const off = engine.onTopicDeleted((n) => seen.push(n));
+  await engine.deleteTopic('gone');
+  off();
+  assert.deepEqual(seen, ['gone']);
+  await engine.close();
+});

@@ -111,6 +111,21 @@ test('x-max-priority delivers higher priorities first', async () => {
   assert.deepEqual(order, ['capped', 'high', 'low', 'none']);
 });
 
+test('consumer priorities: the x-priority consumer gets messages while it has credit', async () => {
+  const ch = await conn.createChannel();
+  await ch.assertQueue('cprio-q');
+  await ch.prefetch(2);
+  const high: string[] = [];
+  const low: string[] = [];
+  await ch.consume('cprio-q', (m) => m && low.push(m.content.toString()), { priority: 0 });
+  await ch.consume('cprio-q', (m) => m && high.push(m.content.toString()), { priority: 10 });
+  for (const b of ['1', '2', '3']) ch.sendToQueue('cprio-q', Buffer.from(b));
+  for (let i = 0; i < 200 && high.length + low.length < 3; i++) await sleep(10);
+  assert.deepEqual(high, ['1', '2'], 'the high-priority consumer fills its prefetch first');
+  assert.deepEqual(low, ['3']);
+  await ch.close();
+});
+
 test('direct reply-to: RPC through amq.rabbitmq.reply-to', async () => {
   const server = await conn.createChannel();
   await server.assertQueue('rpc-q');

@@ -38,6 +38,8 @@ export class ClassicConsumer implements QueueConsumer, ConsumerSink {
     readonly noAck: boolean,
     readonly exclusive: boolean,
     readonly limit: number,
+    /** x-priority of basic.consume (see ConsumerSink.priority). */
+    readonly priority: number = 0,
   ) {}
 
   get prefetch(): number {

@@ -4,8 +4,8 @@
  * and exclusive queues are enforced (403 / 405); a consumer tag reused on the channel is a 530
  * connection error, as in RabbitMQ. consume-ok is written before the first delivery.
  *
- * x-priority (consumer priorities) is accepted but not honoured: the engine's group hands out
- * messages round-robin among consumers with credit.
+ * x-priority (consumer priorities) is honoured by the engine's group: while a higher-priority
+ * consumer has credit, lower ones get nothing; equal priorities share round-robin.
  */
 import { basicConsumeOk } from '../../index.js';
 import type { BasicConsumeArgs } from '../../index.js';
@@ -43,7 +43,9 @@ export async function basicConsume(ch: Channel, a: BasicConsumeArgs): Promise<vo
     if (a.noAck) throw amqpError(406, `consumers of stream queue '${name}' must acknowledge (no-ack is not supported)`, 60, 20);
     c = new StreamConsumer(ch, q, tag, a.exclusive, ch.consumerLimit, a.arguments['x-stream-offset']);
   } else {
-    c = new ClassicConsumer(ch, q, tag, a.noAck, a.exclusive, ch.consumerLimit);
+    const xp = a.arguments['x-priority'];
+    const priority = typeof xp === 'number' ? xp : typeof xp === 'bigint' ? Number(xp) : 0;
+    c = new ClassicConsumer(ch, q, tag, a.noAck, a.exclusive, ch.consumerLimit, priority);
   }
   ch.consumers.set(tag, c);
   if (!a.nowait) ch.conn.sendMethod(ch.id, basicConsumeOk({ consumerTag: tag }));
