@@ -314,7 +314,9 @@ class Gen {
         fl === 'flex' ? `if (flex) ${into}.compactArrayLength(${n}); else ${into}.arrayLength(${n});` : `${into}.${fl === 'true' ? 'compactArrayLength' : 'arrayLength'}(${n});`;
       const body = `${len(`${x}.length`)} for (const e of ${x}) { ${elW} }`;
       if (nl === 'false' && !(this.isNullableAnywhere(f) || f.default === 'null')) return body;
-      return `if (${x} === null) { ${nl === 'false' ? nullGuard : len('-1')} } else { ${body} }`;
+      const thr = `throw new KafkaEncodeError(${JSON.stringify(`${this.msg.name}: ${f.name} is not nullable at version `)} + v);`;
+      const onNull = nl === 'true' ? len('-1') : nl === 'false' ? thr : `if (${nl}) { ${len('-1')} } else { ${thr} }`;
+      return `if (${x} === null) { ${onNull} } else { ${body} }`;
     }
     return `write${this.tsStructName(t)}(${into}, v, ${x});`;
   }

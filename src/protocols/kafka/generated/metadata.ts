@@ -39,7 +39,7 @@ function readMetadataRequest(r: Reader, v: number): MetadataRequest {
 
 function writeMetadataRequest(w: Writer, v: number, o: MetadataRequest): void {
   const flex = v >= 9;
-  { const x = o.topics; if (x === null) { if (flex) w.compactArrayLength(-1); else w.arrayLength(-1); } else { if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeMetadataRequestTopic(w, v, e); } } }
+  { const x = o.topics; if (x === null) { if (v >= 1) { if (flex) w.compactArrayLength(-1); else w.arrayLength(-1); } else { throw new KafkaEncodeError("MetadataRequest: Topics is not nullable at version " + v); } } else { if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeMetadataRequestTopic(w, v, e); } } }
   if (v >= 4) { const x = (o.allowAutoTopicCreation === undefined ? true : o.allowAutoTopicCreation); w.bool(x); }
   else if (o.allowAutoTopicCreation !== undefined && o.allowAutoTopicCreation !== true) throw new KafkaEncodeError("MetadataRequest: non-default AllowAutoTopicCreation cannot be written at version " + v);
   if (v >= 8 && v <= 10) { const x = (o.includeClusterAuthorizedOperations === undefined ? false : o.includeClusterAuthorizedOperations); w.bool(x); }

@@ -41,7 +41,7 @@ function writeOffsetFetchRequest(w: Writer, v: number, o: OffsetFetchRequest): v
   const flex = v >= 6;
   if (v <= 7) { const x = (o.groupId === undefined ? "" : o.groupId); if (flex) w.compactString(x); else w.string(x); }
   else if (o.groupId !== undefined && o.groupId !== "") throw new KafkaEncodeError("OffsetFetchRequest: non-default GroupId cannot be written at version " + v);
-  if (v <= 7) { const x = (o.topics === undefined ? [] : o.topics); if (x === null) { if (flex) w.compactArrayLength(-1); else w.arrayLength(-1); } else { if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeOffsetFetchRequestTopic(w, v, e); } } }
+  if (v <= 7) { const x = (o.topics === undefined ? [] : o.topics); if (x === null) { if (v >= 2) { if (flex) w.compactArrayLength(-1); else w.arrayLength(-1); } else { throw new KafkaEncodeError("OffsetFetchRequest: Topics is not nullable at version " + v); } } else { if (flex) w.compactArrayLength(x.length); else w.arrayLength(x.length); for (const e of x) { writeOffsetFetchRequestTopic(w, v, e); } } }
   else if (o.topics !== undefined && (o.topics !== null && o.topics.length > 0)) throw new KafkaEncodeError("OffsetFetchRequest: non-default Topics cannot be written at version " + v);
   if (v >= 8) { const x = (o.groups === undefined ? [] : o.groups); w.compactArrayLength(x.length); for (const e of x) { writeOffsetFetchRequestGroup(w, v, e); } }
   else if (o.groups !== undefined && (o.groups !== null && o.groups.length > 0)) throw new KafkaEncodeError("OffsetFetchRequest: non-default Groups cannot be written at version " + v);

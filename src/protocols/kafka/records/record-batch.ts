@@ -142,12 +142,11 @@ export function validateRecordBatches(records: Buffer, opts: ValidateOptions = {
   let pos = 0;
   if (records.length === 0) throw corruptMessage('empty record set');
   while (pos < records.length) {
+    // Magic first (byte 16 in both formats), so an old message set is recognised even when short.
+    const magic = records.length - pos > 16 ? records.readInt8(pos + 16) : -1;
+    if (magic === 0 || magic === 1) throw new KafkaCodecError(KafkaErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, `message set magic ${magic} inside a record batch list`);
     if (records.length - pos < RECORD_BATCH_HEADER_SIZE) throw corruptMessage(`truncated record batch at ${pos}`);
-    const magic = records.readInt8(pos + 16);
-    if (magic !== 2) {
-      if (magic === 0 || magic === 1) throw new KafkaCodecError(KafkaErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, `message set magic ${magic} inside a record batch list`);
-      throw corruptMessage(`record batch magic ${magic}`);
-    }
+    if (magic !== 2) throw corruptMessage(`record batch magic ${magic}`);
     const batchLength = records.readInt32BE(pos + 8);
     if (batchLength < BATCH_LENGTH_OVERHEAD || batchLength > records.length - pos - 12) {
       throw corruptMessage(`record batch length ${batchLength} at ${pos} does not fit the ${records.length - pos} bytes left`);
