@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,18 @@ after(async () => {
 });
 
 const CLI = '/usr/bin/redis-cli';
+
+/** Runs a client with stdin input, asynchronously (the server runs in this process: never spawnSync it). */
+function withInput(cmd: string, args: string[], input: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args);
+    let out = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    p.on('error', reject);
+    p.on('close', () => resolve(out));
+    p.stdin.end(input);
+  });
+}
 const BENCH = '/usr/bin/redis-benchmark';
 const pyRedis = spawnSync('/usr/bin/python3', ['-c', 'import redis'], { encoding: 'utf8' });
 
@@ -31,13 +43,17 @@ test('redis-cli: normal and RESP3 commands, inline via stdin', { skip: existsSyn
   assert.equal(await cli('RPOP', 'cliq'), 'one');
   assert.match(await cli('-3', 'HELLO', '3'), /proto 3/);
   assert.equal(await cli('-3', 'LRANGE', 'cliq', '0', '-1'), 'two');
-  const viaStdin = spawnSync(CLI, ['-p', String(srv.port)], { input: 'RPUSH cli2 "a b" c\nLRANGE cli2 0 -1\n', encoding: 'utf8' });
-  assert.equal(viaStdin.stdout, '1\na b\nc\n'.replace('1\n', '2\n'));
-  const mass = spawnSync(CLI, ['-p', String(srv.port), '--pipe'], {
-    input: Array.from({ length: 100 }, (_, i) => `*3\r\n$5\r\nLPUSH\r\n$4\r\nmass\r\n$${String(i).length}\r\n${i}\r\n`).join(''),
-    encoding: 'utf8',
-  });
-  assert.match(mass.stdout, /errors: 0, replies: 100/);
+  const viaStdin = await withInput(CLI, ['-p', String(srv.port)], 'RPUSH cli2 "a b" c\nLRANGE cli2 0 -1\n');
+  assert.equal(viaStdin, '2\na b\nc\n');
+  const mass = await withInput(
+    CLI,
+    ['-p', String(srv.port), '--pipe'],
+    Array.from({ length: 100 }, (_, i) => `*3\r\n$5\r\nLPUSH\r\n$4\r\nmass\r\n$${String(i).length}\r\n${i}\r\n`).join(''),
+  );
+  assert.match(mass, /errors: 0, replies: 100/);
+  // Inline commands on a raw socket (telnet style).
+  const inline = await raw(srv.port, 'PING\r\nLLEN mass\r\n', /:100\r\n$/);
+  assert.equal(inline.text, '+PONG\r\n:100\r\n');
 });
 
 test('redis-benchmark -t ping,lpush,rpop completes without errors', { skip: existsSync(BENCH) ? false : `${BENCH} not installed` }, async () => {
