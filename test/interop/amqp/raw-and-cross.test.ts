@@ -105,6 +105,25 @@ test('cross-protocol: AMQP publish → engine group get, engine publish → AMQP
   }
 });
 
+test('a queue deleted through the engine (another protocol) cancels its AMQP consumers', async () => {
+  const b = await startBroker();
+  try {
+    const conn = await amqp.connect(b.url);
+    const ch = await conn.createChannel();
+    await ch.assertQueue('doomed');
+    let cancelled = false;
+    await ch.consume('doomed', (m) => {
+      if (m === null) cancelled = true; // amqplib signals a server-sent basic.cancel with null
+    });
+    await b.engine.deleteTopic('doomed');
+    for (let i = 0; i < 200 && !cancelled; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(cancelled, true);
+    await conn.close();
+  } finally {
+    await b.close();
+  }
+});
+
 test('durability: confirmed persistent messages to a durable queue survive a restart (file storage)', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'omnibus-amqp-'));
   try {

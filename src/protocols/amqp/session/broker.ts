@@ -88,6 +88,16 @@ export class AmqpBroker {
 
   /** Predeclares the default and amq.* exchanges and restores durable queues. */
   async init(): Promise<void> {
+    // A queue deleted through another protocol (or an admin API): its AMQP consumers get a
+    // server-sent basic.cancel, as when a RabbitMQ queue is deleted under them.
+    this.engine.onTopicDeleted((name) => {
+      const q = this.queues.get(name);
+      if (!q || q.deleted) return;
+      this.queues.delete(name);
+      q.dispose();
+      if (q.durable && q.exclusiveOwner === undefined) this.#persist({ t: 'drop', name }).catch((e: unknown) => this.log(`amqp: forgetting ${name} failed: ${String(e)}`));
+      this.notifyStream(name);
+    });
     for (const [name, type] of PREDECLARED) {
       if (!this.engine.exchanges.get(name)) {
         // The default exchange is not persisted: its bindings (one per queue) are rebuilt here.
