@@ -1,0 +1,146 @@
+/**
+ * Fetch (1), v4-11: whole batches from each requested offset (the batch containing the offset
+ * comes first; clients skip the records before their position), per-partition and response byte
+ * limits (at least one batch is always returned so an oversized batch cannot wedge a consumer),
+ * and long polling: when less than min_bytes is available the request waits — without polling —
+ * on engine.waitForData for every requested partition, until data arrives, max_wait_ms passes
+ * (one timer) or the connection closes.
+ *
+ * Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_OUT_OF_RANGE (below the log start or
+ * beyond the high watermark), UNKNOWN_LEADER_EPOCH for a leader epoch newer than ours (0). A
+ * partition error answers at once, as Kafka does.
+ *
+ * Isolation: no transactions exist, so the last stable offset is the high watermark for both
+ * read_uncommitted and read_committed, and aborted_transactions is always empty. Fetch sessions
+ * (KIP-227) are not kept: session_id 0 tells the client to send full requests.
+ */
+import type { FetchResponseFetchableTopicResponse, FetchResponsePartitionData } from '../../generated/fetch.js';
+import type { ApiHandler, RequestContext } from '../handler.js';
+import { KafkaError } from '../error-codes.js';
+import { serveBatch } from '../log-view.js';
+import { kafkaCodeOf } from './util.js';
+
+interface Wanted {
+  topic: string;
+  partition: number;
+  offset: number;
+  maxBytes: number;
+  out: FetchResponsePartitionData;
+  /** Where `out` goes in the response. */
+  arr: FetchResponsePartitionData[];
+  idx: number;
+}
+
+function empty(partitionIndex: number, errorCode: number, hw = -1, logStart = -1): FetchResponsePartitionData {
+  return {
+    partitionIndex,
+    errorCode,
+    highWatermark: hw,
+    lastStableOffset: hw,
+    logStartOffset: logStart,
+    abortedTransactions: [],
+    preferredReadReplica: -1,
+    records: null,
+  };
+}
+
+/** One pass over every requested partition; returns the bytes collected and whether any partition failed. */
+async function collect(ctx: RequestContext, wanted: Wanted[], maxBytes: number): Promise<{ bytes: number; failed: boolean; waitable: Wanted[] }> {
+  const { broker } = ctx;
+  const engine = broker.engine;
+  let total = 0;
+  let failed = false;
+  const waitable: Wanted[] = [];
+  for (const w of wanted) {
+    if (!broker.hasPartition(w.topic, w.partition)) {
+      w.out = empty(w.partition, KafkaError.UNKNOWN_TOPIC_OR_PARTITION);
+      failed = true;
+      continue;
+    }
+    const bounds = engine.logBounds(w.topic, w.partition);
+    const start = Math.max(bounds.start, broker.settings.logStart(w.topic, w.partition));
+    const hw = bounds.end;
+    if (w.offset < start || w.offset > hw) {
+      w.out = empty(w.partition, KafkaError.OFFSET_OUT_OF_RANGE, hw, start);
+      failed = true;
+      continue;
+    }
+    w.out = empty(w.partition, KafkaError.NONE, hw, start);
+    if (w.offset === hw) {
+      waitable.push(w);
+      continue;
+    }
+    const budget = Math.min(w.maxBytes, maxBytes - total);
+    if (budget <= 0 && total > 0) continue;
+    let batches;
+    try {
+      batches = await engine.readLog(w.topic, w.partition, w.offset, Math.max(budget, 1));
+    } catch (e) {
+      w.out = empty(w.partition, kafkaCodeOf(e), hw, start);
+      failed = true;
+      continue;
+    }
+    const chunks: Buffer[] = [];
+    let got = 0;
+    for (const b of batches) {
+      if (b.baseOffset + b.count <= start) continue;
+      // Always at least one batch per response (KIP-74), then only what fits.
+      if (got > 0 && got + b.payload.length > budget) break;
+      if (got === 0 && total > 0 && b.payload.length > budget) break;
+      got += serveBatch(b, chunks);
+    }
+    if (got > 0) {
+      w.out.records = chunks;
+      total += got;
+    } else waitable.push(w);
+  }
+  return { bytes: total, failed, waitable };
+}
+
+export const handleFetch: ApiHandler<1> = async (ctx, req) => {
+  const { broker, apiVersion } = ctx;
+  const maxBytes = apiVersion >= 3 && req.maxBytes !== undefined && req.maxBytes > 0 ? req.maxBytes : 0x7fffffff;
+  const wanted: Wanted[] = [];
+  const responses: FetchResponseFetchableTopicResponse[] = [];
+  let fenced = false;
+  for (const t of req.topics) {
+    const name = t.topic ?? '';
+    const resp: FetchResponseFetchableTopicResponse = { topic: name, partitions: [] };
+    responses.push(resp);
+    for (const p of t.partitions) {
+      const idx = resp.partitions.length;
+      const w: Wanted = { topic: name, partition: p.partition, offset: p.fetchOffset, maxBytes: p.partitionMaxBytes, out: empty(p.partition, KafkaError.NONE), arr: resp.partitions, idx };
+      if ((p.currentLeaderEpoch ?? -1) > 0) {
+        w.out = empty(p.partition, KafkaError.UNKNOWN_LEADER_EPOCH);
+        fenced = true;
+      } else wanted.push(w);
+      resp.partitions.push(w.out);
+    }
+  }
+  const deadline = broker.clock.now() + Math.max(0, req.maxWaitMs);
+  for (;;) {
+    const r = await collect(ctx, wanted, maxBytes);
+    const remaining = deadline - broker.clock.now();
+    if (r.failed || fenced || r.bytes >= Math.max(1, req.minBytes) || remaining <= 0 || ctx.signal.aborted || r.waitable.length === 0) break;
+    // Long poll: wake on new data in any requested partition, the timer, or the connection closing.
+    const ac = new AbortController();
+    const onClose = () => ac.abort();
+    ctx.signal.addEventListener('abort', onClose, { once: true });
+    const cancel = broker.clock.setTimer(remaining, () => ac.abort());
+    try {
+      await Promise.race(r.waitable.map((w) => broker.engine.waitForData(w.topic, w.partition, w.offset, ac.signal)));
+    } finally {
+      cancel();
+      ac.abort();
+      ctx.signal.removeEventListener('abort', onClose);
+    }
+    if (ctx.signal.aborted) return null;
+    // A wake-up with less than min_bytes loops until the deadline; each loop costs one read pass.
+    if (broker.clock.now() >= deadline) {
+      await collect(ctx, wanted, maxBytes);
+      break;
+    }
+  }
+  for (const w of wanted) w.arr[w.idx] = w.out;
+  return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses };
+};
