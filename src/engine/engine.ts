@@ -94,7 +94,8 @@ type CatalogRecord =
   | { t: 'topic'; name: string; config: TopicConfig }
   | { t: 'group'; topic: string; name: string; startAt: 'earliest' | 'latest' }
   | { t: 'drop-topic'; name: string }
-  | { t: 'drop-group'; topic: string; name: string };
+  | { t: 'drop-group'; topic: string; name: string }
+  | { t: 'log-start'; name: string; partition: number; offset: number };
 
 export class Topic {
   readonly lanes = new Map<string, Lane>();
@@ -174,12 +175,14 @@ export class Engine {
     this.#offsetsLog = await this.storage.open('meta/offsets', this.#partOpts(true));
     const topics = new Map<string, TopicConfig>();
     const groups = new Map<string, { topic: string; name: string; startAt: 'earliest' | 'latest' }>();
+    const logStarts = new Map<string, number>();
     for (const rec of await readJsonLog<CatalogRecord>(this.#catalog)) {
       if (rec.t === 'topic') topics.set(rec.name, rec.config);
       else if (rec.t === 'drop-topic') {
         topics.delete(rec.name);
         for (const [k, g] of groups) if (g.topic === rec.name) groups.delete(k);
       } else if (rec.t === 'group') groups.set(rec.topic + '\0' + rec.name, rec);
+      else if (rec.t === 'log-start') logStarts.set(rec.name + '\0' + rec.partition, rec.offset);
       else groups.delete(rec.topic + '\0' + rec.name);
     }
     const exchangeLog = await this.storage.open('meta/exchanges', this.#partOpts(true));
@@ -209,6 +212,10 @@ export class Engine {
         await this.#openLane(t, parsed.partition, parsed.priority);
       }
       for (let p = 0; p < config.partitions; p++) if (!t.lanes.has(laneKey(p, 0))) await this.#openLane(t, p, 0);
+      for (let p = 0; p < config.partitions; p++) {
+        const ls = logStarts.get(name + '\0' + p);
+        if (ls !== undefined) t.lanes.get(laneKey(p, 0))!.logStart = ls;
+      }
     }
     this.exchanges.recover(await readJsonLog(exchangeLog));
     this.#armRetention();
@@ -517,16 +524,35 @@ export class Engine {
   async readLog(topicName: string, partition: number, offset: number, maxBytes: number): Promise<StoredBatch[]> {
     this.#check();
     const lane = this.#lane(topicName, partition);
-    if (offset > lane.store.endOffset || offset < lane.store.startOffset) {
-      throw err('MQ_ERR_OFFSET_OUT_OF_RANGE', `offset ${offset} is outside [${lane.store.startOffset}, ${lane.store.endOffset}] of ${topicName}/${partition}`);
+    if (offset > lane.store.endOffset || offset < lane.start) {
+      throw err('MQ_ERR_OFFSET_OUT_OF_RANGE', `offset ${offset} is outside [${lane.start}, ${lane.store.endOffset}] of ${topicName}/${partition}`);
     }
     return lane.store.read(offset, maxBytes);
   }
 
-  /** Log bounds of a partition: [startOffset, endOffset). */
+  /** Log bounds of a partition: [start, end). */
   logBounds(topicName: string, partition: number): { start: number; end: number } {
     const lane = this.#lane(topicName, partition);
-    return { start: lane.store.startOffset, end: lane.store.endOffset };
+    return { start: lane.start, end: lane.store.endOffset };
+  }
+
+  /**
+   * Moves the log start of a partition to `before` (Kafka DeleteRecords, Redis XTRIM): records
+   * below it are no longer served to log readers and are settled for every group; whole segments
+   * below it are deleted. Persisted. `before` past the end is clamped to the end.
+   */
+  async truncateLog(topicName: string, partition: number, before: number): Promise<number> {
+    this.#check();
+    const lane = this.#lane(topicName, partition);
+    const at = Math.min(Math.max(before, lane.start), lane.store.endOffset);
+    if (at <= lane.logStart) return lane.start;
+    lane.logStart = at;
+    appendJsonRecord(this.#catalog, { t: 'log-start', name: topicName, partition, offset: at } satisfies CatalogRecord);
+    await this.#catalog.durable();
+    const t = this.#topics.get(topicName)!;
+    for (const g of t.groups.values()) g.schedulePump();
+    await lane.store.truncateBefore(at);
+    return lane.start;
   }
 
   async offsetForTimestamp(topicName: string, partition: number, timestamp: number): Promise<number> {

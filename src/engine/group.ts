@@ -690,6 +690,17 @@ export class Group {
   }
 
   async #fill(c: Cursor): Promise<void> {
+    const logStart = c.lane.logStart;
+    if (c.readOffset < logStart) {
+      // The log was truncated past unread records (DeleteRecords / XTRIM): they are gone.
+      c.settled.addRange(c.readOffset, logStart - 1);
+      if (this.stateLog) {
+        c.pendingSettled.push(c.readOffset, logStart - 1);
+        this.#markStateDirty();
+      }
+      c.lowWater = c.settled.advance(c.lowWater);
+      c.readOffset = logStart;
+    }
     const from = c.readOffset;
     const batches = await c.store.read(from, READ_BYTES);
     let next = from;

@@ -43,6 +43,8 @@ export const PROPS_AMQP091 = 1;
 export const PROPS_MQTT5 = 2;
 export const PROPS_STOMP = 3;
 export const PROPS_KAFKA = 4;
+/** Redis stream entry field/value pairs. */
+export const PROPS_REDIS_STREAM = 0x52;
 
 export interface RecordInput {
   body: Uint8Array;

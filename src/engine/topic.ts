@@ -34,13 +34,21 @@ export interface TopicConfig {
 }
 
 export class Lane {
-  /** Records appended since open, for wakeups; the store's endOffset is the truth. */
+  /**
+   * Logical start of the log (Kafka DeleteRecords, Redis XTRIM): records below it are gone for
+   * every reader even while their segment still exists (storage deletes whole segments only).
+   */
+  logStart = 0;
   constructor(
     readonly key: string,
     readonly partition: number,
     readonly priority: number,
     readonly store: PartitionStore,
   ) {}
+  /** First readable offset: the larger of the logical start and the storage start. */
+  get start(): number {
+    return Math.min(Math.max(this.logStart, this.store.startOffset), this.store.endOffset);
+  }
 }
 
 export function laneKey(partition: number, priority: number): string {

@@ -152,3 +152,13 @@ test('waitForData resolves when a partition grows past the offset, or when abort
   assert.deepEqual(engine.logBounds('w', 2), { start: 0, end: 0 });
   await engine.close();
 });
+
+test('truncateLog moves the log start mid-segment: log readers and groups skip what is gone', async () => {
+  const engine = await Engine.open({ storage: new MemoryStorage() });
+  for (let i = 0; i < 10; i++) await engine.publish('t', [rec(String(i))]);
+  assert.equal(await engine.truncateLog('t', 0, 4), 4);
+  assert.deepEqual(engine.logBounds('t', 0), { start: 4, end: 10 });
+  await assert.rejects(engine.readLog('t', 0, 2, 1000), { code: 'MQ_ERR_OFFSET_OUT_OF_RANGE' });
+  assert.deepEqual(await drain(engine, 't'), ['4', '5', '6', '7', '8', '9']);
+  await engine.close();
+});
