@@ -40,27 +40,55 @@ export function formatSizeResult(r: SizeResult): string {
   const v = r.verify;
   return (
     [
-      `${r.size} B x ${fmtInt(r.count)}: ` + (v.ok ? 'ok' : 'FAILED: ' + describeVerification(v)),
+      `${r.size} B x ${fmtInt(r.count)}: ` + (v.ok ? 'ok' : 'FAILED: ' + describeVerification(v)) + `  (load ${r.loadavg.map((l) => l.toFixed(2)).join(' ')})`,
       `  enqueue  ${phaseLine(r.enqueue)}  cpu ${r.enqueue.cpuSec.toFixed(1)} s  RSS ${fmtMiB(r.enqueue.rssAfterBytes)} MiB`,
       `    marks s: ${fmtMarks(r.enqueue.marksSec)}`,
       `  dequeue  ${phaseLine(r.dequeue)}  cpu ${r.dequeue.cpuSec.toFixed(1)} s  RSS ${fmtMiB(r.dequeue.rssAfterBytes)} MiB  peak ${fmtMiB(r.peakRssBytes)} MiB`,
       `    marks s: ${fmtMarks(r.dequeue.marksSec)}`,
+      ...(r.broker === undefined ? [] : [`  broker pid ${r.broker.pid}: ${brokerSummary(r)}`]),
     ].join('\n') + '\n'
+  );
+}
+
+function fmtOptMiB(bytes: number | undefined): string {
+  return bytes === undefined ? '?' : fmtMiB(bytes);
+}
+
+function fmtOptSec(s: number | undefined): string {
+  return s === undefined ? '?' : s.toFixed(1);
+}
+
+/** "RSS 40 -> 170 MiB (peak of this size), CPU 1.3 / 0.9 s": the anchors' broker columns. */
+export function brokerSummary(r: SizeResult): string {
+  const b = r.broker;
+  if (b === undefined) return '';
+  return (
+    `RSS ${fmtOptMiB(b.rssBeforeBytes)} -> ${fmtOptMiB(b.peakRssBytes)} MiB (${b.peakIsPerSize ? 'peak of this size' : 'peak since start'}), ` +
+    `CPU enq / deq ${fmtOptSec(r.enqueue.brokerCpuSec)} / ${fmtOptSec(r.dequeue.brokerCpuSec)} s`
   );
 }
 
 /** The closing table (markdown, so it pastes into the anchors document as-is). */
 export function formatTable(results: readonly SizeResult[]): string {
+  const withBroker = results.some((r) => r.broker !== undefined);
   const head =
-    '| size B | msgs | enq msg/s | enq MB/s | deq msg/s | deq MB/s | enq flat | deq flat | enq curve | deq curve | RSS MiB enq / deq / peak | loss |\n' +
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n';
+    '| size B | msgs | enq msg/s | enq MB/s | deq msg/s | deq MB/s | enq flat | deq flat | enq curve | deq curve | RSS MiB enq / deq / peak |' +
+    (withBroker ? ' broker RSS MiB before -> peak | broker CPU s enq / deq |' : '') +
+    ' loss |\n' +
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |' +
+    (withBroker ? ' ---: | ---: |' : '') +
+    ' --- |\n';
   const rows = results.map((r) => {
     const v = r.verify;
     const loss = v.ok ? 'none' : [v.missing ? `${fmtInt(v.missing)} lost` : '', v.duplicates ? `${fmtInt(v.duplicates)} dup` : '', v.badLength || v.foreign || v.ackFailures || v.bytes !== v.expectedBytes ? 'bad' : ''].filter(Boolean).join(', ');
     return (
       `| ${r.size} | ${fmtInt(r.count)} | ${fmtInt(r.enqueue.msgsPerSec)} | ${r.enqueue.mbPerSec.toFixed(1)} | ${fmtInt(r.dequeue.msgsPerSec)} | ${r.dequeue.mbPerSec.toFixed(1)}` +
       ` | ${fmtRatio(r.enqueue.flatness)} | ${fmtRatio(r.dequeue.flatness)} | ${r.enqueue.curve?.toFixed(2) ?? 'n/a'} | ${r.dequeue.curve?.toFixed(2) ?? 'n/a'}` +
-      ` | ${fmtMiB(r.enqueue.rssAfterBytes)} / ${fmtMiB(r.dequeue.rssAfterBytes)} / ${fmtMiB(r.peakRssBytes)} | ${loss} |`
+      ` | ${fmtMiB(r.enqueue.rssAfterBytes)} / ${fmtMiB(r.dequeue.rssAfterBytes)} / ${fmtMiB(r.peakRssBytes)}` +
+      (withBroker
+        ? ` | ${fmtOptMiB(r.broker?.rssBeforeBytes)} -> ${fmtOptMiB(r.broker?.peakRssBytes)} | ${fmtOptSec(r.enqueue.brokerCpuSec)} / ${fmtOptSec(r.dequeue.brokerCpuSec)}`
+        : '') +
+      ` | ${loss} |`
     );
   });
   return (
@@ -93,8 +121,13 @@ export function redactUrl(url: string): string {
 
 export interface BenchReportMeta {
   version: string;
+  /** transport | redis | amqp, and the client style (research/anchors-measured.md's modes). */
+  driver: string;
+  mode: string;
   target: string;
   storage: string;
+  /** os.loadavg() when the run started (the one at the end is in machine.loadavg). */
+  loadavgAtStart: number[];
   fsync: string | undefined;
   startedAt: string;
   finishedAt: string;
@@ -120,6 +153,7 @@ export function buildJsonReport(meta: BenchReportMeta, opts: SeedOptions, result
       idleTimeoutMs: opts.idleTimeoutMs,
       group: opts.group,
       topicPrefix: opts.topicPrefix,
+      brokerPid: opts.brokerPid,
     },
     machine: machineInfo(),
     units: { time: 's', rate: 'msg/s', throughput: 'MB/s (10^6 payload bytes)', memory: 'bytes' },

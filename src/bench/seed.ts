@@ -11,11 +11,16 @@
  * message is verified (length, sequence in range, no duplicate, none missing, byte total, acks
  * succeeded); any discrepancy fails the run with SeedVerificationError.
  *
- * Kept apart from the engine and the CLI: it only needs a Transport, so real brokers
- * (amqp://, redis://, ...) are measured by the same code once their transports exist.
+ * Kept apart from the engine and the CLI: what it drives is a BenchDriver (driver.ts): the
+ * Transport API (drivers/transport.ts, also used when runSeed is given a Transport) or a real
+ * broker's wire protocol (drivers/redis.ts, drivers/amqp.ts), timed and verified by this same code.
  */
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { OutgoingMessage, Transport } from '../core/types.js';
+import type { BenchDriver, DequeueSink } from './driver.js';
+import { transportDriver } from './drivers/transport.js';
+import { procCpuSeconds, procPeakRss, procRss, resetPeakRss } from './proc.js';
 
 export type AckMode = 'bulk' | 'each';
 
@@ -53,6 +58,11 @@ export interface SeedOptions {
   onProgress?: (p: SeedProgress) => void;
   /** Called when a size has finished (verified or not), before the next starts. */
   onSize?: (r: SizeResult) => void;
+  /**
+   * A broker process to measure alongside (Linux /proc): its CPU per phase, RSS before each size
+   * and peak RSS per size (VmHWM, reset before every size where permitted).
+   */
+  brokerPid?: number;
 }
 
 export const SEED_DEFAULTS = {
@@ -96,6 +106,8 @@ export interface PhaseResult {
   cpuSec: number;
   /** Resident set size right after the phase. */
   rssAfterBytes: number;
+  /** User + system CPU seconds of SeedOptions.brokerPid during the phase. */
+  brokerCpuSec?: number;
 }
 
 export interface Verification {
@@ -133,6 +145,10 @@ export interface SizeResult {
   rssBeforeBytes: number;
   /** The process's peak RSS so far (it cannot be reset per size in-process). */
   peakRssBytes: number;
+  /** SeedOptions.brokerPid's RSS before the size, and its peak during it (whole life if the reset was not permitted). */
+  broker?: { pid: number; rssBeforeBytes: number | undefined; peakRssBytes: number | undefined; peakIsPerSize: boolean };
+  /** os.loadavg() when the size finished: the machine may be shared, and figures taken under load are noisy. */
+  loadavg: number[];
 }
 
 export interface SeedResult {
@@ -370,7 +386,7 @@ export function peakRssBytes(): number {
 }
 
 async function enqueue(
-  transport: Transport,
+  driver: BenchDriver,
   topic: string,
   size: number,
   n: number,
@@ -385,6 +401,7 @@ async function enqueue(
   let failed = false;
   const pool: Buffer[] = [];
   const cpu0 = process.cpuUsage();
+  const broker0 = brokerCpu(opts);
   const t0 = performance.now();
 
   const publisher = async (): Promise<void> => {
@@ -395,7 +412,7 @@ async function enqueue(
       const recycled = opts.reusePayloads ? pool.pop() : undefined;
       const msgs = buildBatch(template, first, k, recycled);
       try {
-        await transport.publish(topic, msgs);
+        await driver.enqueue(topic, msgs);
       } catch (e) {
         // Stop the other publishers too: the run is void once a publish fails.
         failed = true;
@@ -412,11 +429,21 @@ async function enqueue(
   };
   const settled = await Promise.allSettled(Array.from({ length: opts.publishers }, publisher));
   for (const s of settled) if (s.status === 'rejected') throw s.reason;
-  return phaseResult(marks, thresholds, n, size, cpuSeconds(cpu0));
+  return withBrokerCpu(phaseResult(marks, thresholds, n, size, cpuSeconds(cpu0)), opts, broker0);
+}
+
+function brokerCpu(opts: SeedOptions): number | undefined {
+  return opts.brokerPid === undefined ? undefined : procCpuSeconds(opts.brokerPid);
+}
+
+function withBrokerCpu(p: PhaseResult, opts: SeedOptions, before: number | undefined): PhaseResult {
+  const after = brokerCpu(opts);
+  if (before !== undefined && after !== undefined) p.brokerCpuSec = after - before;
+  return p;
 }
 
 async function dequeue(
-  transport: Transport,
+  driver: BenchDriver,
   topic: string,
   verifier: SeedVerifier,
   opts: SeedOptions,
@@ -426,9 +453,9 @@ async function dequeue(
   const thresholds = markThresholds(n);
   const marks: number[] = [];
   const cpu0 = process.cpuUsage();
+  const broker0 = brokerCpu(opts);
   const t0 = performance.now();
   const idle = new AbortController();
-  const sub = transport.subscribe(topic, { group: opts.group, prefetch: opts.prefetch, signal: idle.signal });
 
   // The watchdog compares delivery counts instead of stamping a time per delivery (a clock read
   // per message showed up at ~8 % of the harness's dequeue time in a profile).
@@ -443,63 +470,54 @@ async function dequeue(
       } else if (now - lastChange > opts.idleTimeoutMs) {
         verifier.timedOut = true;
         idle.abort();
-        // Belt and braces for transports that ignore the signal; close() is idempotent.
-        sub.close().then(noop, noop);
       }
     },
     Math.max(10, Math.min(1000, opts.idleTimeoutMs / 4)),
   );
-  let pending: Promise<void>[] = [];
-  const onAckError = (e: unknown): void => verifier.ackFailed(e);
-  const flush = async (): Promise<void> => {
-    const p = pending;
-    pending = [];
-    await Promise.all(p);
+  const sink: DequeueSink = {
+    signal: idle.signal,
+    get remaining() {
+      return n - verifier.unique;
+    },
+    get done() {
+      return verifier.unique >= n;
+    },
+    take(body: Uint8Array): boolean {
+      if (!verifier.add(body)) return false;
+      const u = verifier.unique;
+      if ((u & 1023) === 0) progress(u, t0);
+      // u >= n always crosses the last threshold, so the final message is a settle point too.
+      return marks.length < 10 && u >= thresholds[marks.length]!;
+    },
+    settled(): void {
+      const u = verifier.unique;
+      while (marks.length < 10 && u >= thresholds[marks.length]!) marks.push(performance.now() - t0);
+    },
+    ackFailed: (e: unknown) => verifier.ackFailed(e),
   };
-
   try {
-    if (n > 0) {
-      for await (const d of sub) {
-        const fresh = verifier.add(d.body);
-        if (opts.ack === 'each') {
-          await d.ack().then(noop, onAckError);
-        } else {
-          // The rejection handler is attached at once so a failed ack is counted, never unhandled.
-          pending.push(d.ack().then(noop, onAckError));
-          if (pending.length >= opts.batch) await flush();
-        }
-        if (!fresh) continue;
-        const u = verifier.unique;
-        if (marks.length < 10 && u >= thresholds[marks.length]!) {
-          await flush();
-          while (marks.length < 10 && u >= thresholds[marks.length]!) marks.push(performance.now() - t0);
-        }
-        if ((u & 1023) === 0) progress(u, t0);
-        if (u >= n) {
-          // Settle every ack before leaving the loop: leaving closes the subscription, which
-          // returns unsettled deliveries to the group.
-          await flush();
-          break;
-        }
-      }
-    }
-    await flush();
+    if (n > 0) await driver.dequeue(topic, sink);
   } finally {
     clearInterval(watchdog);
-    await sub.close();
   }
   progress(verifier.unique, t0);
-  return phaseResult(marks, thresholds, n, verifier.size, cpuSeconds(cpu0));
+  return withBrokerCpu(phaseResult(marks, thresholds, n, verifier.size, cpuSeconds(cpu0)), opts, broker0);
 }
 
 function noop(): void {}
 
+function isTransport(t: Transport | BenchDriver): t is Transport {
+  return 'subscribe' in t && 'publish' in t;
+}
+
 /**
  * Runs the whole experiment. Resolves with every size's result when all verify; rejects with
  * SeedVerificationError at the first size that does not (after reporting it through onSize).
- * Errors from the transport propagate unchanged.
+ * Errors from the driver propagate unchanged. A Transport is driven through drivers/transport.ts
+ * with opts.group, opts.prefetch and opts.ack (acks settled every opts.batch).
  */
-export async function runSeed(transport: Transport, opts: SeedOptions): Promise<SeedResult> {
+export async function runSeed(target: Transport | BenchDriver, opts: SeedOptions): Promise<SeedResult> {
+  const driver = isTransport(target) ? transportDriver(target, { group: opts.group, prefetch: opts.prefetch, ack: opts.ack, ackBatch: opts.batch }) : target;
   const results: SizeResult[] = [];
   for (const [sizeIndex, size] of opts.sizes.entries()) {
     const n = opts.countFor?.get(size) ?? opts.count;
@@ -509,9 +527,15 @@ export async function runSeed(transport: Transport, opts: SeedOptions): Promise<
       (done: number, t0: number): void =>
         opts.onProgress?.({ size, sizeIndex, sizeCount: opts.sizes.length, phase, done, total: n, elapsedSec: (performance.now() - t0) / 1000 });
     const rssBeforeBytes = process.memoryUsage.rss();
-    const enq = await enqueue(transport, topic, size, n, opts, report('enqueue'));
+    const pid = opts.brokerPid;
+    const peakIsPerSize = pid !== undefined && resetPeakRss(pid);
+    const brokerRssBefore = pid === undefined ? undefined : procRss(pid);
+    await driver.setup(topic);
+    const enq = await enqueue(driver, topic, size, n, opts, report('enqueue'));
     const verifier = new SeedVerifier(n, size);
-    const deq = await dequeue(transport, topic, verifier, opts, report('dequeue'));
+    const deq = await dequeue(driver, topic, verifier, opts, report('dequeue'));
+    const broker = pid === undefined ? undefined : { pid, rssBeforeBytes: brokerRssBefore, peakRssBytes: procPeakRss(pid), peakIsPerSize };
+    await driver.teardown(topic);
     const r: SizeResult = {
       size,
       count: n,
@@ -521,6 +545,8 @@ export async function runSeed(transport: Transport, opts: SeedOptions): Promise<
       verify: verifier.result(),
       rssBeforeBytes,
       peakRssBytes: peakRssBytes(),
+      ...(broker === undefined ? {} : { broker }),
+      loadavg: os.loadavg(),
     };
     results.push(r);
     opts.onSize?.(r);

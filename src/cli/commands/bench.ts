@@ -1,6 +1,8 @@
 /**
  * `omnibus bench`: the seed benchmark (src/bench/seed.ts) against the embedded engine or any
- * connect() URL, with progress on stderr, results on stdout and optionally a JSON file.
+ * connect() URL, or over a wire protocol (RESP with ioredis, AMQP with amqplib) against a real
+ * broker or Omnibus's own listeners, with progress on stderr, results on stdout and optionally a
+ * JSON file.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -8,6 +10,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { Transport } from '../../core/types.js';
+import { DRIVER_MODES, modeDefaults, type BenchDriver, type DriverKind, type DriverMode } from '../../bench/driver.js';
+import { transportDriver } from '../../bench/drivers/transport.js';
 import { runSeed, SEED_DEFAULTS, SeedVerificationError, type SeedOptions, type SeedProgress, type SizeResult } from '../../bench/seed.js';
 import { buildJsonReport, busyWarning, fmtInt, formatSizeResult, formatTable, redactUrl } from '../../bench/report.js';
 import { parseCount, parseFlags, parseFsync, type Fsync } from '../args.js';
@@ -31,6 +35,33 @@ sequence, no duplicate, none missing, byte total, ack succeeded); any loss or
 duplicate fails the run with exit code 1.
 
 Flags:
+  --driver KIND        what the harness drives (default transport):
+                         transport  the Omnibus Transport API of --target (or the
+                                    embedded engine); publish batches, subscribe
+                                    with group "bench", ack every delivery
+                         redis      a Redis list over RESP with ioredis: LPUSH,
+                                    RPOP (FIFO); --target redis://HOST:PORT, a
+                                    real redis-server or omnibus serve's RESP port
+                         amqp       an AMQP 0-9-1 queue with amqplib: publisher
+                                    confirms, manual acks, non-durable queue,
+                                    transient messages; --target amqp://HOST:PORT,
+                                    a real RabbitMQ or omnibus serve's AMQP port
+                       The client libraries are loaded only for their driver.
+                       TCP_NODELAY is on for both (amqplib's default is off).
+  --mode MODE          client style (research/anchors-measured.md's modes):
+                         redis naive      LPUSH / RPOP awaited one by one
+                         redis pipelined  pipelines of 1000 LPUSH / RPOP, 2 in flight
+                         redis batch      LPUSH of 1000 values / RPOP key 1000, 2 in
+                                          flight (default for redis)
+                         amqp naive       publish + await its confirm, then
+                                          basic.get + ack, one message at a time
+                         amqp pipelined   1000 unconfirmed publishes in flight;
+                                          consume with prefetch 1000, ack each
+                                          (default for amqp)
+                         transport batch  the only transport mode
+  --broker-pid PID     also record that process's CPU per phase and RSS before /
+                       peak per size (Linux /proc; the peak is reset per size by
+                       writing 5 to /proc/PID/clear_refs where permitted)
   --count N            messages per size (default 1,000,000; 1e6, 1M, 500k accepted)
   --count-for S=N,...  per-size override, e.g. 10240=200000
   --sizes LIST         payload sizes in bytes, >= 10 (default 128,512,1024,10240)
@@ -43,13 +74,16 @@ Flags:
                        like the non-durable brokers of the anchors; use always to
                        compare with RabbitMQ durable + confirms)
   --target URL         any connect() URL (e.g. memory://, file:///tmp/q?fsync=always);
-                       replaces --storage/--data/--fsync
-  --publishers N       concurrent publish loops (default 1)
+                       replaces --storage/--data/--fsync. Required for --driver
+                       redis|amqp (their server's URL)
+  --publishers N       concurrent publish loops (default 1; 2 for redis pipelined /
+                       batch and amqp pipelined: the modes' "2 in flight")
   --batch N            messages per publish call (default 1000); also how many
-                       un-awaited acks are settled at once
-  --prefetch N         subscriber prefetch (default 1000)
-  --ack MODE           bulk: ack() every delivery without awaiting, settle every
-                       --batch and before each mark (default); each: await every ack
+                       un-awaited acks are settled at once (transport driver)
+  --prefetch N         subscriber prefetch (default 1000; transport driver)
+  --ack MODE           transport driver: bulk: ack() every delivery without
+                       awaiting, settle every --batch and before each mark
+                       (default); each: await every ack
   --reuse-payloads     recycle each batch's memory after its publish resolved
                        (only the digits are re-stamped): removes the harness's
                        cost of filling fresh memory (~0.8 GB/s), valid for
@@ -78,6 +112,9 @@ const OPTIONS = {
   keep: { type: 'boolean' },
   fsync: { type: 'string' },
   target: { type: 'string' },
+  driver: { type: 'string' },
+  mode: { type: 'string' },
+  'broker-pid': { type: 'string' },
   publishers: { type: 'string' },
   batch: { type: 'string' },
   prefetch: { type: 'string' },
@@ -90,6 +127,8 @@ const OPTIONS = {
 
 interface BenchConfig {
   seed: SeedOptions;
+  driver: DriverKind;
+  mode: DriverMode;
   /** Where to connect; undefined = a temp directory to create. */
   target: string | undefined;
   storage: 'memory' | 'file' | 'target';
@@ -140,6 +179,20 @@ export function resolveBenchConfig(argv: readonly string[]): BenchConfig {
       if (v[f] !== undefined) throw new UsageError(CMD, `--${f} needs --storage file`);
     }
   }
+  const driverRaw = str(v.driver) ?? 'transport';
+  if (!(driverRaw in DRIVER_MODES)) throw new UsageError(CMD, `--driver must be transport, redis or amqp, got "${driverRaw}"`);
+  const driver = driverRaw as DriverKind;
+  const modes = DRIVER_MODES[driver];
+  const modeRaw = str(v.mode) ?? (driver === 'redis' ? 'batch' : driver === 'amqp' ? 'pipelined' : 'batch');
+  if (!(modes as readonly string[]).includes(modeRaw)) throw new UsageError(CMD, `--mode for --driver ${driver} must be ${modes.join(' or ')}, got "${modeRaw}"`);
+  const mode = modeRaw as DriverMode;
+  if (driver !== 'transport') {
+    if (target === undefined) throw new UsageError(CMD, `--driver ${driver} needs --target URL (the ${driver === 'redis' ? 'RESP' : 'AMQP'} server to measure)`);
+    for (const f of ['storage', 'data', 'fsync', 'keep', 'prefetch', 'ack'] as const) {
+      if (v[f] !== undefined) throw new UsageError(CMD, `--${f} applies to --driver transport only`);
+    }
+  }
+  const defaults = modeDefaults(driver, mode);
   const fsyncRaw = str(v.fsync);
   const ack = str(v.ack) ?? SEED_DEFAULTS.ack;
   if (ack !== 'bulk' && ack !== 'each') throw new UsageError(CMD, `--ack must be bulk or each, got "${ack}"`);
@@ -148,8 +201,8 @@ export function resolveBenchConfig(argv: readonly string[]): BenchConfig {
     count: countRaw === undefined ? SEED_DEFAULTS.count : parseCount(CMD, '--count', countRaw, 10),
     countFor: v['count-for'] === undefined ? undefined : parseCountFor(str(v['count-for']) ?? ''),
     sizes: v.sizes === undefined ? SEED_DEFAULTS.sizes : parseSizes(str(v.sizes) ?? ''),
-    batch: v.batch === undefined ? SEED_DEFAULTS.batch : parseCount(CMD, '--batch', str(v.batch) ?? '', 1),
-    publishers: v.publishers === undefined ? SEED_DEFAULTS.publishers : parseCount(CMD, '--publishers', str(v.publishers) ?? '', 1),
+    batch: v.batch === undefined ? defaults.batch : parseCount(CMD, '--batch', str(v.batch) ?? '', 1),
+    publishers: v.publishers === undefined ? defaults.publishers : parseCount(CMD, '--publishers', str(v.publishers) ?? '', 1),
     prefetch: v.prefetch === undefined ? SEED_DEFAULTS.prefetch : parseCount(CMD, '--prefetch', str(v.prefetch) ?? '', 1),
     ack,
     reusePayloads: v['reuse-payloads'] === true,
@@ -157,9 +210,12 @@ export function resolveBenchConfig(argv: readonly string[]): BenchConfig {
     // Unique per run so a persistent target never mixes in an earlier run's messages.
     topicPrefix: `omnibus-bench-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
     group: SEED_DEFAULTS.group,
+    ...(v['broker-pid'] === undefined ? {} : { brokerPid: parseCount(CMD, '--broker-pid', str(v['broker-pid']) ?? '', 1) }),
   };
   return {
     seed,
+    driver,
+    mode,
     target,
     storage,
     dataDir: storage === 'file' && v.data !== undefined ? path.resolve(str(v.data) ?? '') : undefined,
@@ -216,7 +272,6 @@ class ProgressView {
 
 export async function runBench(argv: readonly string[], io: CliIO, version: string): Promise<number> {
   const cfg = resolveBenchConfig(argv);
-  const { connect } = await loadEngine();
 
   let tempDir: string | undefined;
   let url: string;
@@ -234,19 +289,28 @@ export async function runBench(argv: readonly string[], io: CliIO, version: stri
   const startedAt = new Date().toISOString();
   const s = cfg.seed;
   let transport: Transport | undefined;
+  let driver: BenchDriver | undefined;
   let failure: string | undefined;
+  const loadavgAtStart = os.loadavg();
   try {
-    transport = await connect(url);
-    const maxPayload = transport.capabilities.maxPayload;
+    if (cfg.driver === 'transport') {
+      const { connect } = await loadEngine();
+      transport = await connect(url);
+      driver = transportDriver(transport, { group: s.group, prefetch: s.prefetch, ack: s.ack, ackBatch: s.batch });
+    } else {
+      const { openProtocolDriver } = await import('../../bench/drivers/index.js');
+      driver = await openProtocolDriver(cfg.driver, url, cfg.mode);
+    }
+    const maxPayload = driver.maxPayload;
     const tooBig = s.sizes.find((size) => size > maxPayload);
     if (tooBig !== undefined) throw new UsageError(CMD, `size ${tooBig} exceeds the target's maximum payload of ${maxPayload} bytes`);
     io.stdout.write(
-      `omnibus ${version} bench: target ${redactUrl(url)}${tempDir ? ' (temp dir)' : ''}; sizes ${s.sizes.join(',')}; ${fmtInt(s.count)} msgs` +
-        `${s.countFor?.size ? ` (${[...s.countFor].map(([k, n]) => `${k}=${fmtInt(n)}`).join(', ')})` : ''}; batch ${s.batch}; publishers ${s.publishers}; prefetch ${s.prefetch}; ack ${s.ack}${s.reusePayloads ? '; reused payload buffers' : ''}\n`,
+      `omnibus ${version} bench: ${driver.name}; target ${redactUrl(url)}${tempDir ? ' (temp dir)' : ''}${s.brokerPid === undefined ? '' : `; broker pid ${s.brokerPid}`}; sizes ${s.sizes.join(',')}; ${fmtInt(s.count)} msgs` +
+        `${s.countFor?.size ? ` (${[...s.countFor].map(([k, n]) => `${k}=${fmtInt(n)}`).join(', ')})` : ''}; batch ${s.batch}; publishers ${s.publishers}${cfg.driver === 'transport' ? `; prefetch ${s.prefetch}; ack ${s.ack}` : ''}${s.reusePayloads ? '; reused payload buffers' : ''}\n`,
     );
     const busy = busyWarning();
     if (busy !== undefined && !cfg.quiet) io.stderr.write(busy + '\n');
-    await runSeed(transport, {
+    await runSeed(driver, {
       ...s,
       onProgress: (p) => progress.update(p),
       onSize: (r) => {
@@ -270,7 +334,10 @@ export async function runBench(argv: readonly string[], io: CliIO, version: stri
       const doc = buildJsonReport(
         {
           version,
+          driver: cfg.driver,
+          mode: cfg.mode,
           target: redactUrl(url),
+          loadavgAtStart,
           storage: cfg.storage,
           fsync: cfg.fsync,
           startedAt,
@@ -289,6 +356,7 @@ export async function runBench(argv: readonly string[], io: CliIO, version: stri
         failure ??= 'json';
       }
     }
+    await driver?.close();
     await transport?.close();
     if (tempDir !== undefined) {
       if (cfg.keep) io.stdout.write(`data kept in ${tempDir}\n`);

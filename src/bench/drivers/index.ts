@@ -1,0 +1,16 @@
+/**
+ * Opens a protocol driver by name. The drivers (and through them their client libraries) are
+ * imported only when asked for, so `omnibus bench` runs where ioredis or amqplib is missing.
+ * The transport driver is not opened here: it wraps a Transport the caller connects
+ * (drivers/transport.ts).
+ */
+import type { BenchDriver, DriverMode } from '../driver.js';
+
+export async function openProtocolDriver(kind: 'redis' | 'amqp', url: string, mode: DriverMode): Promise<BenchDriver> {
+  if (kind === 'redis') {
+    const { redisDriver } = await import('./redis.js');
+    return redisDriver(url, mode);
+  }
+  const { amqpDriver } = await import('./amqp.js');
+  return amqpDriver(url, mode);
+}

@@ -1,0 +1,76 @@
+/**
+ * The Omnibus Transport API as a bench driver: publish batches to a topic, then subscribe with a
+ * fresh group (which starts at the earliest retained message, so the whole backlog is drained)
+ * and ack every delivery. This is the path the embedded-engine figures come from, so its dequeue
+ * loop is kept as lean as the harness's original one (no per-message clock reads or allocations
+ * beyond the ack promise).
+ */
+import type { OutgoingMessage, Transport } from '../../core/types.js';
+import type { BenchDriver, DequeueSink } from '../driver.js';
+
+export interface TransportDriverOptions {
+  group: string;
+  /** Subscriber prefetch (unsettled deliveries in flight). */
+  prefetch: number;
+  /**
+   * 'bulk': ack() every delivery without awaiting; settle the outstanding acks every `ackBatch`
+   * deliveries and at each settle point. 'each': await every ack (a round trip per message on
+   * networked transports).
+   */
+  ack: 'bulk' | 'each';
+  ackBatch: number;
+}
+
+export function transportDriver(transport: Transport, opts: TransportDriverOptions): BenchDriver {
+  return {
+    name: `transport ${transport.scheme}`,
+    maxPayload: transport.capabilities.maxPayload,
+    // Topics exist once published to, and the harness uses a fresh one per size.
+    setup: async () => {},
+    teardown: async () => {},
+    enqueue: (topic: string, batch: readonly OutgoingMessage[]) => transport.publish(topic, batch),
+    dequeue: (topic: string, sink: DequeueSink) => drain(transport, topic, sink, opts),
+    // The transport belongs to the caller (the CLI opens and closes it).
+    close: async () => {},
+  };
+}
+
+async function drain(transport: Transport, topic: string, sink: DequeueSink, opts: TransportDriverOptions): Promise<void> {
+  const sub = transport.subscribe(topic, { group: opts.group, prefetch: opts.prefetch, signal: sink.signal });
+  // Transports that ignore the signal still end: close() is idempotent and ends the iteration.
+  const onAbort = (): void => void sub.close().then(noop, noop);
+  sink.signal.addEventListener('abort', onAbort, { once: true });
+  let pending: Promise<void>[] = [];
+  const onAckError = (e: unknown): void => sink.ackFailed(e);
+  const flush = async (): Promise<void> => {
+    const p = pending;
+    pending = [];
+    await Promise.all(p);
+  };
+  try {
+    if (sink.done) return;
+    for await (const d of sub) {
+      const settle = sink.take(d.body);
+      if (opts.ack === 'each') {
+        await d.ack().then(noop, onAckError);
+      } else {
+        // The rejection handler is attached at once so a failed ack is counted, never unhandled.
+        pending.push(d.ack().then(noop, onAckError));
+        if (pending.length >= opts.ackBatch) await flush();
+      }
+      if (settle) {
+        await flush();
+        sink.settled();
+      }
+      // Leaving the loop closes the subscription, which returns unsettled deliveries to the
+      // group: every ack is settled above before that.
+      if (sink.done) break;
+    }
+    await flush();
+  } finally {
+    sink.signal.removeEventListener('abort', onAbort);
+    await sub.close();
+  }
+}
+
+function noop(): void {}
