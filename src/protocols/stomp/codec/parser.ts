@@ -46,6 +46,14 @@ const EMPTY = Buffer.alloc(0);
 const COMMAND_RE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const MAX_COMMAND = 64;
 
+/**
+ * Garbage shown in an error message: printable ASCII only, no backslash (an ERROR sent before
+ * version negotiation is not escaped, and a 1.1/1.2 client would choke on a stray `\`).
+ */
+function printable(s: string): string {
+  return s.slice(0, 40).replace(/[^\x20-\x5b\x5d-\x7e]/g, '.');
+}
+
 const enum S {
   Between,
   Command,
@@ -174,14 +182,13 @@ export class StompParser {
 
   #badCommand(buf: Buffer, from: number, to: number): StompFrameError {
     const seen = Buffer.concat([...this.#line, buf.subarray(from, Math.min(to, from + 40))]).toString('latin1');
-    return new StompFrameError('syntax', `${JSON.stringify(seen.slice(0, 40))} is not a STOMP command`);
+    return new StompFrameError('syntax', `"${printable(seen)}" is not a STOMP command`);
   }
 
   #onCommand(line: Buffer): void {
     const cmd = line.toString('latin1');
     if (!COMMAND_RE.test(cmd)) {
-      const shown = JSON.stringify(cmd.length > 40 ? cmd.slice(0, 40) + '…' : cmd);
-      throw new StompFrameError('syntax', `${shown} is not a STOMP command`);
+      throw new StompFrameError('syntax', `"${printable(cmd)}" is not a STOMP command`);
     }
     this.#command = cmd;
     this.#state = S.Header;
