@@ -20,6 +20,8 @@ import { KafkaError } from '../error-codes.js';
 import { serveBatch } from '../log-view.js';
 import { kafkaCodeOf } from './util.js';
 
+const NO_RECORDS = Buffer.alloc(0);
+
 interface Wanted {
   topic: string;
   partition: number;
@@ -40,7 +42,8 @@ function empty(partitionIndex: number, errorCode: number, hw = -1, logStart = -1
     logStartOffset: logStart,
     abortedTransactions: [],
     preferredReadReplica: -1,
-    records: null,
+    // Empty, never null: librdkafka treats a null record set (size -1) as a protocol error.
+    records: NO_RECORDS,
   };
 }
 
