@@ -42,16 +42,42 @@ export async function waitFor<T>(fn: () => T | undefined | false | Promise<T | u
 }
 
 /** Connects an mqtt.js client (no automatic reconnect unless asked) and waits for CONNACK. */
-export async function connect(b: Broker, opts: IClientOptions = {}): Promise<MqttClient> {
-  const c = mqtt.connect(b.url, { reconnectPeriod: 0, connectTimeout: 3000, ...opts });
-  await new Promise<void>((resolve, reject) => {
-    c.once('connect', () => resolve());
+export async function connect(b: Broker | string, opts: IClientOptions = {}): Promise<MqttClient> {
+  return (await connectAck(b, opts)).client;
+}
+
+/** Like connect(), also returning the CONNACK. */
+export async function connectAck(
+  b: Broker | string,
+  opts: IClientOptions = {},
+): Promise<{ client: MqttClient; connack: mqtt.IConnackPacket; got: Received[] }> {
+  const c = mqtt.connect(typeof b === 'string' ? b : b.url, { reconnectPeriod: 0, connectTimeout: 3000, ...opts });
+  // Messages can arrive in the same read as the CONNACK (a resumed session): collect from the start.
+  const got = collect(c);
+  const connack = await new Promise<mqtt.IConnackPacket>((resolve, reject) => {
+    c.once('connect', (p) => resolve(p));
     c.once('error', reject);
     c.once('close', () => reject(new Error('closed before CONNACK')));
   });
   c.removeAllListeners('error');
+  c.removeAllListeners('close');
   c.on('error', () => {});
-  return c;
+  return { client: c, connack, got };
+}
+
+/** Connects and expects a refusal; resolves with the error mqtt.js reports. */
+export function connectRefused(b: Broker, opts: IClientOptions = {}): Promise<Error & { code?: number }> {
+  const c = mqtt.connect(b.url, { reconnectPeriod: 0, connectTimeout: 3000, ...opts });
+  return new Promise((resolve, reject) => {
+    c.once('connect', () => {
+      c.end(true);
+      reject(new Error('connected'));
+    });
+    c.once('error', (e) => {
+      c.end(true);
+      resolve(e as Error & { code?: number });
+    });
+  });
 }
 
 export interface Received {
@@ -68,5 +94,20 @@ export function collect(c: MqttClient): Received[] {
 }
 
 export function end(c: MqttClient, force = false): Promise<void> {
-  return new Promise((r) => c.end(force, {}, () => r()));
+  if (!c.connected) {
+    // mqtt.js never calls back end() of a client whose connection is already gone.
+    c.end(true);
+    return Promise.resolve();
+  }
+  return new Promise((r) => {
+    // ...nor, sometimes, of one whose socket the server closed a moment ago: do not wait forever.
+    const t = setTimeout(() => {
+      c.end(true);
+      r();
+    }, 1000);
+    c.end(force, {}, () => {
+      clearTimeout(t);
+      r();
+    });
+  });
 }
