@@ -58,10 +58,20 @@ test('serve --memory starts every listener, answers /healthz and /readyz, and ex
 
 test('serve with every listener disabled and health off still starts and stops in-process', async () => {
   const ac = new AbortController();
-  const run = runCli(['serve', '--memory', '--health-port', 'off', ...NO_PROTOCOLS], { signal: ac.signal });
-  await new Promise((r) => setTimeout(r, 300));
-  ac.abort();
+  let out = '';
+  const run = runCli(['serve', '--memory', '--health-port', 'off', ...NO_PROTOCOLS], {
+    signal: ac.signal,
+    stdout: {
+      write: (s: string) => {
+        out += s;
+        // Stop once it is up (not after a fixed sleep: opening is slower on a loaded machine).
+        if (/listening:/.test(out)) ac.abort();
+        return true;
+      },
+    },
+  });
   const r = await run;
+  r.stdout = out;
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /listening: health off/);
   assert.doesNotMatch(r.stdout, /not available yet/);
