@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Kafka, CompressionTypes, logLevel } from 'kafkajs';
-import { ApiKey, decodeRecordBatch, isRequest, validateRecordBatches } from '../../../src/protocols/kafka/index.js';
+import { ApiKey, decodeRecordBatch, isRequest, messageSetToRecordBatch, parseMessageSet, recordsMagic, validateRecordBatches } from '../../../src/protocols/kafka/index.js';
 import { FakeBroker } from './fake-broker.js';
 
 const run = promisify(execFile);
@@ -137,5 +137,86 @@ test('kcat -P (librdkafka): produce with none/gzip/snappy/lz4/zstd; real snappy 
     assert.ok(p.codecs.length > 0 && p.codecs.every((c) => c === want), `${codec}: codecs ${p.codecs.join(',')}`);
     if (codec !== 'zstd') assert.deepEqual(p.values, lines, `${codec}: values`);
     assert.ok(p.versions.every((v) => v >= 3), `${codec}: produce versions ${p.versions.join(',')}`);
+  }
+});
+
+function hasPython(mod: string): boolean {
+  try {
+    execFileSync('/usr/bin/python3', ['-c', `import ${mod}`], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('kafka-python 2.0.2 (fixed old versions): ApiVersions v0, Metadata, Produce with its batches', { timeout: 60_000 }, async (t) => {
+  if (!hasPython('kafka')) return t.skip('kafka-python not installed for /usr/bin/python3');
+  const b = new FakeBroker();
+  const port = await b.start();
+  const script = [
+    'import kafka',
+    `p = kafka.KafkaProducer(bootstrap_servers="127.0.0.1:${port}", acks=1, compression_type="gzip", request_timeout_ms=5000, max_block_ms=5000)`,
+    'for i in range(20): p.send("rec-topic", key=b"k%d" % i, value=b"py-%d" % i)',
+    'p.flush(10)',
+    'p.close(5)',
+  ].join('\n');
+  await run('/usr/bin/python3', ['-c', script], { timeout: 30_000 });
+  await b.stop();
+  assert.deepEqual(b.frames.filter((f) => f.error).map((f) => String(f.error)), []);
+  assert.ok(b.of(ApiKey.ApiVersions).length >= 1);
+  const p = producedValues(b);
+  assert.deepEqual(p.values, Array.from({ length: 20 }, (_, i) => `py-${i}`));
+  assert.ok(p.codecs.every((c) => c === 1));
+  t.diagnostic(`kafka-python request versions: ${[...new Set(b.frames.map((f) => `${f.frame.readInt16BE(0)}v${f.frame.readInt16BE(2)}`))].join(' ')}`);
+});
+
+test('confluent-kafka (librdkafka via Python): produce with snappy', { timeout: 60_000 }, async (t) => {
+  if (!hasPython('confluent_kafka')) return t.skip('confluent-kafka not installed for /usr/bin/python3');
+  const b = new FakeBroker();
+  const port = await b.start();
+  const script = [
+    'import confluent_kafka',
+    `p = confluent_kafka.Producer({"bootstrap.servers": "127.0.0.1:${port}", "compression.codec": "snappy", "linger.ms": 20})`,
+    'for i in range(50): p.produce("rec-topic", value=b"ck-%d" % i, headers=[("h", b"v")])',
+    'assert p.flush(10) == 0',
+  ].join('\n');
+  await run('/usr/bin/python3', ['-c', script], { timeout: 30_000 });
+  await b.stop();
+  assert.deepEqual(b.frames.filter((f) => f.error).map((f) => String(f.error)), []);
+  const p = producedValues(b);
+  assert.deepEqual(p.values, Array.from({ length: 50 }, (_, i) => `ck-${i}`));
+  assert.ok(p.codecs.every((c) => c === 2));
+});
+
+test('kafka-python with api_version 0.9 / 0.10: magic 0 and 1 message sets (plain and gzip) convert to RecordBatch v2', { timeout: 90_000 }, async (t) => {
+  if (!hasPython('kafka')) return t.skip('kafka-python not installed for /usr/bin/python3');
+  for (const [apiVersion, magic] of [['(0, 9)', 0], ['(0, 10, 1)', 1]] as const) {
+    for (const compression of ['None', '"gzip"']) {
+      const b = new FakeBroker();
+      const port = await b.start();
+      const script = [
+        'import kafka',
+        `p = kafka.KafkaProducer(bootstrap_servers="127.0.0.1:${port}", api_version=${apiVersion}, compression_type=${compression}, acks=1, request_timeout_ms=5000, max_block_ms=5000)`,
+        'for i in range(10): p.send("rec-topic", key=b"k%d" % i, value=b"old-%d" % i)',
+        'p.flush(10)',
+        'p.close(5)',
+      ].join('\n');
+      await run('/usr/bin/python3', ['-c', script], { timeout: 30_000 });
+      await b.stop();
+      assert.deepEqual(b.frames.filter((f) => f.error).map((f) => String(f.error)), []);
+      const values: string[] = [];
+      for (const r of b.of(ApiKey.Produce)) {
+        const d = r.decoded!;
+        assert.ok(isRequest(d, ApiKey.Produce));
+        assert.ok(d.header.apiVersion <= 2, `Produce v${d.header.apiVersion}`);
+        const recs = d.body.topicData[0]!.partitionData[0]!.records!;
+        assert.equal(recordsMagic(recs), magic);
+        assert.equal(parseMessageSet(recs).length > 0, true);
+        const conv = messageSetToRecordBatch(recs)!;
+        validateRecordBatches(conv.batch);
+        for (const rec of decodeRecordBatch(conv.batch).records) values.push(rec.value!.toString());
+      }
+      assert.deepEqual(values, Array.from({ length: 10 }, (_, i) => `old-${i}`), `${apiVersion} ${compression}`);
+    }
   }
 });
