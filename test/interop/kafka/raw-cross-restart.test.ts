@@ -235,3 +235,59 @@ test('restart on file storage: committed offsets, data and idempotent producer s
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('error codes on the wire: Produce, Fetch, ListOffsets, OffsetCommit, Heartbeat, DeleteGroups', async () => {
+  const b = await startBroker({ autoCreateTopics: false });
+  try {
+    await b.engine.topic('ec', { partitions: 1, maxMessageBytes: 200 });
+    const { buildRecordBatch } = await import('../../../src/protocols/kafka/records/index.js');
+    const r = new Raw(b.server.port);
+    await r.ready();
+    let corr = 0;
+    const call = async <K extends 0 | 1 | 2 | 8 | 12 | 42>(key: K, v: number, body: Parameters<typeof encodeRequest<K>>[4]) => {
+      r.s.write(encodeRequest(key, v, ++corr, 'raw', body));
+      const res = decodeResponse(key, v, await r.frame());
+      assert.equal(res.correlationId, corr, 'responses in request order');
+      return res.body;
+    };
+    const produce = (topic: string, partition: number, records: Buffer) =>
+      call(0, 7, { transactionalId: null, acks: -1, timeoutMs: 1000, topicData: [{ name: topic, partitionData: [{ index: partition, records }] }] }).then(
+        (x) => (x as { responses: { partitionResponses: { errorCode: number; baseOffset: number }[] }[] }).responses[0]!.partitionResponses[0]!,
+      );
+    const ok = buildRecordBatch([{ value: Buffer.from('x') }]);
+    assert.equal((await produce('ec', 0, ok)).errorCode, 0);
+    assert.equal((await produce('nope', 0, ok)).errorCode, 3, 'UNKNOWN_TOPIC_OR_PARTITION');
+    assert.equal((await produce('ec', 5, ok)).errorCode, 3, 'UNKNOWN_TOPIC_OR_PARTITION (partition)');
+    assert.equal((await produce('ec', 0, buildRecordBatch([{ value: Buffer.alloc(500) }]))).errorCode, 10, 'MESSAGE_TOO_LARGE');
+    const bad = Buffer.from(ok);
+    bad[bad.length - 1] ^= 0xff;
+    assert.equal((await produce('ec', 0, bad)).errorCode, 2, 'CORRUPT_MESSAGE (CRC)');
+    const fetch = (offset: number) =>
+      call(1, 11, { replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, topics: [{ topic: 'ec', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: offset, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] }], forgottenTopicsData: [], rackId: '' }).then(
+        (x) => (x as { responses: { partitions: { errorCode: number; highWatermark: number }[] }[] }).responses[0]!.partitions[0]!,
+      );
+    assert.equal((await fetch(0)).errorCode, 0);
+    const oor = await fetch(7);
+    assert.equal(oor.errorCode, 1, 'OFFSET_OUT_OF_RANGE');
+    assert.equal(oor.highWatermark, 1);
+    const lo = (await call(2, 1, { replicaId: -1, topics: [{ name: 'ec', partitions: [{ partitionIndex: 0, timestamp: -1 }] }, { name: 'nope', partitions: [{ partitionIndex: 0, timestamp: -2 }] }] })) as {
+      topics: { partitions: { errorCode: number; offset?: number }[] }[];
+    };
+    assert.equal(lo.topics[0]!.partitions[0]!.offset, 1);
+    assert.equal(lo.topics[1]!.partitions[0]!.errorCode, 3);
+    const oc = (await call(8, 2, { groupId: 'nogroup', generationIdOrMemberEpoch: 3, memberId: 'm', retentionTimeMs: -1, topics: [{ name: 'ec', partitions: [{ partitionIndex: 0, committedOffset: 1, committedMetadata: null }] }] })) as {
+      topics: { partitions: { errorCode: number }[] }[];
+    };
+    assert.equal(oc.topics[0]!.partitions[0]!.errorCode, 22, 'ILLEGAL_GENERATION for an unknown group with a generation');
+    const hb = (await call(12, 1, { groupId: 'nogroup', generationId: 1, memberId: 'm' })) as { errorCode: number };
+    assert.equal(hb.errorCode, 25, 'UNKNOWN_MEMBER_ID');
+    const dg = (await call(42, 1, { groupsNames: ['nogroup'] })) as { results: { errorCode: number }[] };
+    assert.equal(dg.results[0]!.errorCode, 69, 'GROUP_ID_NOT_FOUND');
+    // acks=0: no response; the next request's response comes next in order.
+    r.s.write(encodeRequest(0, 7, ++corr, 'raw', { transactionalId: null, acks: 0, timeoutMs: 1000, topicData: [{ name: 'ec', partitionData: [{ index: 0, records: ok }] }] }));
+    assert.equal((await fetch(0)).highWatermark, 2);
+    r.s.destroy();
+  } finally {
+    await b.close();
+  }
+});

@@ -110,11 +110,12 @@ export class ProducerState {
     if (have) return have;
     let p = this.#loading.get(key);
     if (!p) {
-      p = this.#scan(topic, partition).then((m) => {
-        this.#partitions.set(key, m);
-        this.#loading.delete(key);
-        return m;
-      });
+      p = this.#scan(topic, partition)
+        .then((m) => {
+          this.#partitions.set(key, m);
+          return m;
+        })
+        .finally(() => this.#loading.delete(key));
       this.#loading.set(key, p);
     }
     return p;
