@@ -7,6 +7,7 @@
  *   for await (const d of mq.subscribe('orders', { group: 'billing' })) { await d.ack(); }
  */
 import './transports/embedded.js';
+import './transports/index.js';
 
 export { connect, registerTransport, registeredSchemes, type ConnectOptions, type TransportFactory } from './core/registry.js';
 export { OmnibusError, isOmnibusError, ErrorCodes, type ErrorCode } from './core/errors.js';

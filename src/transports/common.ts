@@ -1,0 +1,543 @@
+/**
+ * The framework shared by the transports to real brokers (amqp, redis, kafka, stomp, mqtt, zmq):
+ * deliveries with first-settlement-wins and client-side lease timers, a pull-based subscription
+ * with a prefetch window, a transport shell that drains publishes on close, the dead-letter
+ * header convention, and the loader that turns a missing optional client library into one line.
+ *
+ * What it does not do: talk to any broker. Each transport subclasses NetSubscription (how to
+ * consume, settle and give messages back) and NetTransport (how to publish and disconnect).
+ *
+ * Leases here are a client-side timer per delivery (setTimeout, unref'd): when it fires the
+ * signal aborts and the transport gives the message back to its group. A broker that has its own
+ * leases (Redis XAUTOCLAIM) also enforces them; one that has none (RabbitMQ, ActiveMQ) relies on
+ * this timer while the client lives and on its connection-loss requeue when it does not.
+ */
+import { err, isOmnibusError } from '../core/errors.js';
+import type { Capabilities, Delivery, Headers, OutgoingMessage, PublishOptions, SubscribeOptions, Subscription, Transport } from '../core/types.js';
+
+/** Capabilities plus what the transport emulates client-side because the broker lacks it. */
+export interface NetCapabilities extends Capabilities {
+  /**
+   * Features served by Omnibus' client-side framework rather than the broker, e.g. 'delay',
+   * 'deadLetter', 'leases', 'attempts', 'ttl'. A conformance run may judge them as present.
+   */
+  readonly emulated: readonly string[];
+}
+
+/** Reserved header names carried next to the user's headers; stripped on delivery. */
+export const H = {
+  id: 'x-omnibus-id',
+  key: 'x-omnibus-key',
+  ts: 'x-omnibus-ts',
+  priority: 'x-omnibus-priority',
+  expires: 'x-omnibus-expires',
+  attempt: 'x-omnibus-attempt',
+} as const;
+
+export const DEFAULT_GROUP = 'default';
+export const DEFAULT_PREFETCH = 100;
+export const DEFAULT_LEASE_MS = 30_000;
+
+/**
+ * Loads an optional client library. A missing package becomes one line naming it; any other
+ * failure (a broken install) is passed through with its cause.
+ */
+export async function optionalDependency<T>(load: () => Promise<T>, pkg: string, scheme: string): Promise<T> {
+  try {
+    return await load();
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw err('MQ_ERR_MISSING_DEPENDENCY', `${scheme}:// needs the package "${pkg}": npm install ${pkg}`, e);
+    }
+    throw e;
+  }
+}
+
+export function bodyBytes(m: OutgoingMessage): Buffer {
+  const b = m.body;
+  if (typeof b === 'string') return Buffer.from(b, 'utf8');
+  if (!(b instanceof Uint8Array)) throw err('MQ_ERR_INVALID_ARGUMENT', 'message body must be a Uint8Array or a string');
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+export function checkPriority(m: OutgoingMessage): number {
+  const p = m.priority ?? 0;
+  if (!Number.isInteger(p) || p < 0 || p > 255) throw err('MQ_ERR_INVALID_ARGUMENT', `priority must be an integer 0..255, got ${p}`);
+  return p;
+}
+
+export function checkTopic(topic: string): void {
+  if (typeof topic !== 'string' || topic.length === 0) throw err('MQ_ERR_INVALID_ARGUMENT', 'topic must be a non-empty string');
+}
+
+/** A random id: 16 hex chars from two 32-bit draws (no crypto: ids need to be unique, not secret). */
+export function randomId(): string {
+  const a = (Math.random() * 0x1_0000_0000) >>> 0;
+  const b = (Math.random() * 0x1_0000_0000) >>> 0;
+  return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
+}
+
+const producerIds = new WeakMap<OutgoingMessage, string>();
+
+/**
+ * The message id of an outgoing message, the same for every publish of the same object: a
+ * publish retried after an error whose confirm was lost (broker restart) yields a duplicate with
+ * the SAME id, which consumers deduplicate like any at-least-once redelivery.
+ */
+export function messageIdFor(m: OutgoingMessage): string {
+  let id = producerIds.get(m);
+  if (id === undefined) {
+    id = randomId();
+    producerIds.set(m, id);
+  }
+  return id;
+}
+
+/** Headers a dead-lettered message gains (conformance suite + frameworks.md §5 convention). */
+export function deadLetterHeaders(h: Headers, attempt: number, topic: string, reason: string): Record<string, string> {
+  return { ...h, 'x-attempts': String(attempt), 'x-original-topic': topic, 'x-error-reason': reason };
+}
+
+/**
+ * Self-describing envelope for transports without headers (ZeroMQ) or where the framework needs
+ * its metadata in the payload: [u32 BE meta length][meta JSON][body]. Meta is ~60 bytes plus the
+ * headers; the body is not copied on decode.
+ */
+export interface EnvelopeMeta {
+  id: string;
+  k?: string;
+  h?: Record<string, string>;
+  ts: number;
+  p?: number;
+  exp?: number;
+  a?: number;
+  /** Deliver at (ms since epoch). */
+  d?: number;
+  /** Origin: the sending transport instance. */
+  o?: string;
+}
+
+export function encodeEnvelope(meta: EnvelopeMeta, body: Uint8Array): Buffer {
+  const m = Buffer.from(JSON.stringify(meta), 'utf8');
+  const out = Buffer.allocUnsafe(4 + m.length + body.byteLength);
+  out.writeUInt32BE(m.length, 0);
+  m.copy(out, 4);
+  out.set(body, 4 + m.length);
+  return out;
+}
+
+export function decodeEnvelope(buf: Uint8Array): { meta: EnvelopeMeta; body: Uint8Array } {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (b.length < 4) throw err('MQ_ERR_PROTOCOL', 'envelope shorter than its length prefix');
+  const n = b.readUInt32BE(0);
+  if (4 + n > b.length) throw err('MQ_ERR_PROTOCOL', 'envelope metadata overruns the frame');
+  const meta = JSON.parse(b.subarray(4, 4 + n).toString('utf8')) as EnvelopeMeta;
+  return { meta, body: new Uint8Array(b.buffer, b.byteOffset + 4 + n, b.length - 4 - n) };
+}
+
+/** What a transport does to settle one delivery on its broker. */
+export interface SettleOps {
+  ack(): Promise<void>;
+  /** Give back for redelivery with attempt + 1 (after delayMs). Dead-lettering at maxAttempts is decided by the caller. */
+  nack(delayMs: number | undefined): Promise<void>;
+  reject(reason: string): Promise<void>;
+  /** Tell the broker about a longer lease, where it keeps one. */
+  extend?(ms: number): Promise<void>;
+  /** The client-side lease expired: give the message back (attempt + 1). Errors are the transport's to report. */
+  expired(): void;
+}
+
+export interface DeliveryInit {
+  id: string;
+  topic: string;
+  key: string | undefined;
+  headers: Headers;
+  body: Uint8Array;
+  timestamp: number;
+  priority: number;
+  attempt: number;
+}
+
+type State = 'open' | 'settled' | 'lost';
+
+/** A delivery: first settlement wins, a lost lease aborts the signal once and fails later settlements. */
+export class NetDelivery implements Delivery {
+  readonly id: string;
+  readonly topic: string;
+  readonly key: string | undefined;
+  readonly headers: Headers;
+  readonly body: Uint8Array;
+  readonly timestamp: number;
+  readonly priority: number;
+  readonly attempt: number;
+  readonly #ac = new AbortController();
+  readonly #ops: SettleOps;
+  readonly #sub: NetSubscription;
+  readonly #leaseMs: number;
+  #state: State = 'open';
+  #settling: Promise<void> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(init: DeliveryInit, sub: NetSubscription, ops: SettleOps) {
+    this.id = init.id;
+    this.topic = init.topic;
+    this.key = init.key;
+    this.headers = init.headers;
+    this.body = init.body;
+    this.timestamp = init.timestamp;
+    this.priority = init.priority;
+    this.attempt = init.attempt;
+    this.#ops = ops;
+    this.#sub = sub;
+    this.#leaseMs = sub.leaseMs;
+    this.#arm(this.#leaseMs);
+  }
+
+  get redelivered(): boolean {
+    return this.attempt > 1;
+  }
+
+  get signal(): AbortSignal {
+    return this.#ac.signal;
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  #arm(ms: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      if (this.#state !== 'open') return;
+      this.lose();
+      this.#ops.expired();
+    }, ms);
+    this.#timer.unref();
+  }
+
+  /** The lease is gone (expiry, close, disconnect): abort once, later settlements reject. */
+  lose(): boolean {
+    if (this.#state !== 'open') return false;
+    this.#state = 'lost';
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#sub.settled(this);
+    this.#ac.abort(err('MQ_ERR_LEASE_LOST', `lease of message ${this.id} lost`));
+    return true;
+  }
+
+  #settle(run: () => Promise<void>): Promise<void> {
+    if (this.#state === 'lost') return Promise.reject(err('MQ_ERR_LEASE_LOST', `lease of message ${this.id} was lost; it is redelivered`));
+    if (this.#settling) return this.#settling.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#state = 'settled';
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#settling = run().finally(() => this.#sub.settled(this));
+    return this.#settling;
+  }
+
+  ack(): Promise<void> {
+    return this.#settle(() => this.#ops.ack());
+  }
+
+  nack(opts?: { delayMs?: number }): Promise<void> {
+    const delayMs = opts?.delayMs;
+    if (delayMs !== undefined && (!Number.isFinite(delayMs) || delayMs < 0)) return Promise.reject(err('MQ_ERR_INVALID_ARGUMENT', `delayMs must be >= 0, got ${delayMs}`));
+    return this.#settle(() => {
+      const max = this.#sub.maxAttempts;
+      if (max !== undefined && this.attempt >= max) return this.#ops.reject(`max attempts (${max}) exceeded`);
+      return this.#ops.nack(delayMs !== undefined && delayMs > 0 ? delayMs : undefined);
+    });
+  }
+
+  reject(reason?: string): Promise<void> {
+    return this.#settle(() => this.#ops.reject(reason ?? 'rejected'));
+  }
+
+  async extend(ms?: number): Promise<void> {
+    if (this.#state === 'lost') throw err('MQ_ERR_LEASE_LOST', `lease of message ${this.id} was lost`);
+    if (this.#state !== 'open') return;
+    const len = ms ?? this.#leaseMs;
+    this.#arm(len);
+    await this.#ops.extend?.(len);
+  }
+}
+
+const DONE: IteratorResult<Delivery> = { done: true, value: undefined };
+
+/**
+ * One consumer in a group. Subclasses call `push()` with deliveries while `credit() > 0`, and
+ * implement start/release/stop. `onCredit()` is called when a settlement frees a slot.
+ */
+export abstract class NetSubscription implements Subscription, AsyncIterator<Delivery> {
+  readonly topic: string;
+  readonly group: string;
+  readonly prefetch: number;
+  readonly leaseMs: number;
+  readonly maxAttempts: number | undefined;
+  readonly deadLetterTopic: string | undefined;
+  readonly from: 'earliest' | 'latest';
+  protected readonly unsettled = new Set<NetDelivery>();
+  #buf: NetDelivery[] = [];
+  #waiter: ((r: IteratorResult<Delivery>) => void) | undefined;
+  #failer: ((e: unknown) => void) | undefined;
+  #error: unknown;
+  #closing: Promise<void> | undefined;
+  #closed = false;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = (): void => void this.close();
+  readonly #owner: NetTransport;
+
+  constructor(owner: NetTransport, topic: string, opts: SubscribeOptions) {
+    checkTopic(topic);
+    this.#owner = owner;
+    this.topic = topic;
+    this.group = opts.group ?? DEFAULT_GROUP;
+    this.prefetch = opts.prefetch ?? DEFAULT_PREFETCH;
+    if (!Number.isInteger(this.prefetch) || this.prefetch < 1) throw err('MQ_ERR_INVALID_ARGUMENT', `prefetch must be an integer >= 1, got ${this.prefetch}`);
+    this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+    if (!(this.leaseMs > 0)) throw err('MQ_ERR_INVALID_ARGUMENT', `leaseMs must be > 0, got ${this.leaseMs}`);
+    this.maxAttempts = opts.maxAttempts;
+    this.deadLetterTopic = opts.deadLetterTopic;
+    this.from = opts.from ?? 'earliest';
+    if (opts.selector !== undefined && opts.selector.trim() !== '') {
+      throw err('MQ_ERR_INVALID_ARGUMENT', `${owner.scheme}:// does not support selectors`);
+    }
+    this.#signal = opts.signal;
+    if (opts.signal?.aborted) {
+      this.#closed = true;
+      this.#closing = Promise.resolve();
+      return;
+    }
+    opts.signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  /** Called by the transport right after construction (so subclass fields are initialised). */
+  begin(): void {
+    if (this.#closed) return;
+    this.#owner.track(this);
+    this.start();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** How many more deliveries may be pushed now. */
+  credit(): number {
+    return this.prefetch - this.unsettled.size;
+  }
+
+  /** Hands a delivery to the application (it counts against prefetch until settled or lost). */
+  protected push(d: NetDelivery): void {
+    if (this.#closed) {
+      // Arrived after close began (a read in flight): give it straight back.
+      d.lose();
+      this.release([d]).catch((e: unknown) => this.#owner.report(e));
+      return;
+    }
+    this.unsettled.add(d);
+    const w = this.#waiter;
+    if (w) {
+      this.#waiter = undefined;
+      this.#failer = undefined;
+      w({ done: false, value: d });
+    } else this.#buf.push(d);
+  }
+
+  /** A delivery left the unsettled set (settled or lost). */
+  settled(d: NetDelivery): void {
+    if (this.unsettled.delete(d) && !this.#closed) this.onCredit();
+  }
+
+  /** Ends the iteration with an error (e.g. the group could not be created). */
+  protected fail(e: unknown): void {
+    this.#error = e;
+    void this.close();
+  }
+
+  protected abstract start(): void;
+  /** Returns lost deliveries to the group (they come back with attempt + 1). */
+  protected abstract release(lost: NetDelivery[]): Promise<void>;
+  /** Stops consuming and frees broker resources of this subscription. */
+  protected abstract stop(): Promise<void>;
+  protected onCredit(): void {}
+
+  next(): Promise<IteratorResult<Delivery>> {
+    const d = this.#buf.shift();
+    if (d) return Promise.resolve({ done: false, value: d });
+    if (this.#error !== undefined) {
+      const e = this.#error;
+      this.#error = undefined;
+      return Promise.reject(e);
+    }
+    if (this.#closed) return Promise.resolve(DONE);
+    if (this.#waiter) return Promise.reject(err('MQ_ERR_INVALID_ARGUMENT', 'next() called again before the previous call resolved'));
+    return new Promise((resolve, reject) => {
+      this.#waiter = resolve;
+      this.#failer = reject;
+    });
+  }
+
+  async return(): Promise<IteratorResult<Delivery>> {
+    await this.close();
+    return DONE;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Delivery> {
+    return this;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      this.#signal?.removeEventListener('abort', this.#onAbort);
+      this.#buf = [];
+      const lost: NetDelivery[] = [];
+      for (const d of [...this.unsettled]) if (d.lose()) lost.push(d);
+      this.unsettled.clear();
+      try {
+        await this.release(lost);
+      } catch (e) {
+        if (!isOmnibusError(e, 'MQ_ERR_CLOSED')) this.#owner.report(e);
+      }
+      try {
+        await this.stop();
+      } catch (e) {
+        this.#owner.report(e);
+      }
+      this.#owner.forget(this);
+      const w = this.#waiter;
+      const f = this.#failer;
+      this.#waiter = undefined;
+      this.#failer = undefined;
+      if (this.#error !== undefined && f) {
+        const e = this.#error;
+        this.#error = undefined;
+        f(e);
+      } else w?.(DONE);
+    })();
+    return this.#closing;
+  }
+
+  /** The connection dropped: every unsettled lease is lost (the broker redelivers them). */
+  protected loseAll(): void {
+    for (const d of [...this.unsettled]) d.lose();
+    this.#buf = this.#buf.filter((d) => d.state === 'open');
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** The transport shell: closed-state checks, in-flight publish tracking, ordered shutdown. */
+export abstract class NetTransport implements Transport {
+  abstract readonly scheme: string;
+  abstract readonly capabilities: NetCapabilities;
+  readonly #subs = new Set<NetSubscription>();
+  readonly #inflight = new Set<Promise<unknown>>();
+  #closing: Promise<void> | undefined;
+  readonly #onError: ((e: unknown) => void) | undefined;
+
+  constructor(onError?: (e: unknown) => void) {
+    this.#onError = onError;
+  }
+
+  get isClosed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** Background errors (a failed redelivery, a reconnect attempt): to the user's onError, else dropped. */
+  report(e: unknown): void {
+    this.#onError?.(e);
+  }
+
+  track(s: NetSubscription): void {
+    this.#subs.add(s);
+  }
+
+  forget(s: NetSubscription): void {
+    this.#subs.delete(s);
+  }
+
+  get subscriptions(): ReadonlySet<NetSubscription> {
+    return this.#subs;
+  }
+
+  async publish(topic: string, messages: readonly OutgoingMessage[], opts?: PublishOptions): Promise<void> {
+    if (this.#closing) throw err('MQ_ERR_CLOSED', 'the transport is closed');
+    opts?.signal?.throwIfAborted();
+    checkTopic(topic);
+    const p = this.doPublish(topic, messages);
+    this.#inflight.add(p);
+    try {
+      await p;
+    } finally {
+      this.#inflight.delete(p);
+    }
+  }
+
+  subscribe(topic: string, opts: SubscribeOptions = {}): Subscription {
+    if (this.#closing) throw err('MQ_ERR_CLOSED', 'the transport is closed');
+    const s = this.createSubscription(topic, opts);
+    s.begin();
+    return s;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.allSettled([...this.#inflight]);
+      await Promise.all([...this.#subs].map((s) => s.close()));
+      await this.disconnect();
+    })();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  protected abstract doPublish(topic: string, messages: readonly OutgoingMessage[]): Promise<void>;
+  protected abstract createSubscription(topic: string, opts: SubscribeOptions): NetSubscription;
+  protected abstract disconnect(): Promise<void>;
+}
+
+/** Splits user headers from the reserved x-omnibus-* ones. */
+export function userHeaders(all: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(all)) {
+    if (k.startsWith('x-omnibus-')) continue;
+    if (v === undefined || v === null) continue;
+    out[k] = typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+  }
+  return out;
+}
+
+/** Exponential backoff with full jitter: 100 ms doubling to `maxMs`. */
+export function backoff(attempt: number, maxMs = 5_000): number {
+  return Math.random() * Math.min(maxMs, 100 * 2 ** Math.min(attempt, 16));
+}
+
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Parses a non-negative integer query parameter. */
+export function numParam(u: URL, name: string): number | undefined {
+  const v = u.searchParams.get(name);
+  if (v === null) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw err('MQ_ERR_INVALID_URL', `${name} must be a non-negative number, got "${v}"`);
+  return n;
+}

@@ -1,0 +1,457 @@
+/**
+ * redis:// and rediss:// — Redis Streams over ioredis.
+ *
+ *   connect('redis://127.0.0.1:6379/0')
+ *   connect('rediss://user:pass@host:6380?persistent=true')
+ *
+ * Model: a topic is a stream (key = topic name, so other Redis clients can XADD/XREAD it), a group
+ * is a stream consumer group, each subscription one consumer (a random name) reading with
+ * XREADGROUP on its own connection (a blocking read must not stall publishes).
+ *
+ * What Redis gives natively: the log, groups, the pending-entries list (PEL) with delivery counts
+ * (→ `attempt`), XCLAIM/XAUTOCLAIM-style reclaiming of idle entries (→ leases survive a dead client).
+ * What is emulated here, in Redis data (so it survives a client crash), driven by the clients:
+ * - nack: the entry stays pending and is XCLAIMed again (count + 1). Without a delay the nacking
+ *   subscription claims it at once; with a delay its id goes into the group's `due` sorted set
+ *   and whichever member polls after the due time claims it (poll every 100 ms: one ZRANGEBYSCORE
+ *   + one XPENDING per subscription per tick, so a delayed nack is late by ≤ ~100 ms).
+ * - delayed publish: the message waits in a per-topic sorted set + hash and a Lua script moves it
+ *   into the stream when due (run by every subscriber of the topic, same 100 ms tick).
+ * - leases: a client-side timer per delivery; after it fires (or the client died) any member's
+ *   XPENDING scan (every min(lease/2, 1 s)) reclaims entries idle longer than the lease. extend()
+ *   records "held until" in the group's `ext` sorted set, which the scan respects.
+ * - dead-letter: XADD to the dead-letter stream with x-attempts / x-original-topic /
+ *   x-error-reason, then XACK, in one MULTI.
+ * - TTL: the expiry rides in the entry; an expired entry is acked (or dead-lettered) unseen.
+ * Not supported: priorities (a stream is FIFO), selectors, Redis Cluster (the Lua scripts touch
+ * keys of several topics; a cluster URL is refused).
+ *
+ * Persistence is the server's: `capabilities.persistent` is true when INFO reports AOF enabled or
+ * when the URL says `?persistent=true` (e.g. RDB snapshots you trust).
+ */
+import type { Redis as RedisClient, RedisOptions } from 'ioredis';
+import { err } from '../core/errors.js';
+import type { ConnectOptions } from '../core/registry.js';
+import type { OutgoingMessage, SubscribeOptions } from '../core/types.js';
+import {
+  backoff,
+  bodyBytes,
+  deadLetterHeaders,
+  delay,
+  NetDelivery,
+  NetSubscription,
+  NetTransport,
+  messageIdFor,
+  optionalDependency,
+  randomId,
+  type NetCapabilities,
+  type SettleOps,
+} from './common.js';
+
+const MAX_PAYLOAD = 512 * 1024 * 1024; // proto-max-bulk-len default
+const TICK_MS = 100;
+const BLOCK_MS = 100;
+
+/** Moves due delayed publishes of one topic into its stream. KEYS: zset, stream; ARGV: now, limit, hash prefix. */
+const MOVE_DUE = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, n in ipairs(ids) do
+  local h = ARGV[3] .. n
+  local f = redis.call('HGETALL', h)
+  if #f > 0 then redis.call('XADD', KEYS[2], '*', unpack(f)) end
+  redis.call('DEL', h)
+  redis.call('ZREM', KEYS[1], n)
+end
+return #ids`;
+
+/** Pops due ids from a group's due set. KEYS: zset; ARGV: now, limit. */
+const POP_DUE = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #ids > 0 then redis.call('ZREM', KEYS[1], unpack(ids)) end
+return ids`;
+
+const keys = {
+  due: (topic: string, group: string) => `omnibus:due:${topic}:${group}`,
+  ext: (topic: string, group: string) => `omnibus:ext:${topic}:${group}`,
+  delayed: (topic: string) => `omnibus:delayed:${topic}`,
+  delayedHash: (topic: string) => `omnibus:delayed:${topic}:`,
+};
+
+type Fields = (string | Buffer)[];
+
+function fieldsOf(m: OutgoingMessage, now: number): Fields {
+  const f: Fields = ['b', bodyBytes(m), 'i', messageIdFor(m), 'ts', String(m.timestamp ?? now)];
+  if (m.key !== undefined) f.push('k', m.key);
+  if (m.headers && Object.keys(m.headers).length > 0) f.push('h', JSON.stringify(m.headers));
+  if (m.priority) f.push('p', String(m.priority));
+  if (m.ttlMs !== undefined) f.push('e', String(now + m.ttlMs));
+  return f;
+}
+
+interface Entry {
+  id: string;
+  /** Producer-assigned message id (stable across publish retries); the entry id if absent. */
+  msgId: string;
+  body: Buffer;
+  key: string | undefined;
+  headers: Record<string, string>;
+  ts: number;
+  priority: number;
+  expires: number | undefined;
+  fields: Buffer[];
+}
+
+function parseEntry(id: Buffer | string, raw: Buffer[] | null): Entry | undefined {
+  if (!raw) return undefined; // deleted while pending
+  const e: Entry = { id: String(id), msgId: String(id), body: Buffer.alloc(0), key: undefined, headers: {}, ts: 0, priority: 0, expires: undefined, fields: raw };
+  let foreign = true;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const k = raw[i]!.toString('utf8');
+    const v = raw[i + 1]!;
+    switch (k) {
+      case 'b':
+        e.body = v;
+        foreign = false;
+        break;
+      case 'i':
+        e.msgId = v.toString('utf8');
+        break;
+      case 'k':
+        e.key = v.toString('utf8');
+        break;
+      case 'h':
+        e.headers = JSON.parse(v.toString('utf8')) as Record<string, string>;
+        break;
+      case 'ts':
+        e.ts = Number(v.toString('utf8'));
+        break;
+      case 'p':
+        e.priority = Number(v.toString('utf8'));
+        break;
+      case 'e':
+        e.expires = Number(v.toString('utf8'));
+        break;
+      default:
+        e.headers[k] = v.toString('utf8');
+    }
+  }
+  // An entry XADDed by another application: its fields become headers, the body is empty.
+  if (foreign && e.ts === 0) e.ts = Number(e.id.split('-')[0]);
+  return e;
+}
+
+export class RedisTransport extends NetTransport {
+  readonly scheme: string;
+  readonly capabilities: NetCapabilities;
+  readonly cmd: RedisClient;
+  readonly #make: () => RedisClient;
+
+  constructor(scheme: string, cmd: RedisClient, make: () => RedisClient, persistent: boolean, onError?: (e: unknown) => void) {
+    super(onError);
+    this.scheme = scheme;
+    this.cmd = cmd;
+    this.#make = make;
+    this.capabilities = {
+      persistent,
+      consumerGroups: true,
+      ordering: 'partition',
+      replay: true,
+      nativeDelay: false,
+      nativeDeadLetter: false,
+      priorities: false,
+      leases: true,
+      exactlyOnce: false,
+      maxPayload: MAX_PAYLOAD,
+      emulated: ['delay', 'deadLetter', 'ttl', 'maxAttempts'],
+    };
+  }
+
+  newConnection(): RedisClient {
+    return this.#make();
+  }
+
+  protected async doPublish(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const now = Date.now();
+    // One MULTI per call: all-or-nothing, and in order on this connection.
+    const tx = this.cmd.multi();
+    for (const m of messages) {
+      const f = fieldsOf(m, now);
+      if (m.delayMs !== undefined && m.delayMs > 0) {
+        const n = randomId();
+        tx.hset(keys.delayedHash(topic) + n, ...(f as [string, Buffer]));
+        tx.zadd(keys.delayed(topic), now + m.delayMs, n);
+      } else tx.xadd(topic, '*', ...(f as [string, Buffer]));
+    }
+    const res = await tx.exec();
+    for (const [e] of res ?? []) if (e) throw e;
+    if (!res) throw err('MQ_ERR_CLOSED', 'redis transaction aborted');
+  }
+
+  protected createSubscription(topic: string, opts: SubscribeOptions): NetSubscription {
+    return new RedisSubscription(this, topic, opts);
+  }
+
+  protected async disconnect(): Promise<void> {
+    await this.cmd.quit().catch(() => this.cmd.disconnect());
+  }
+}
+
+class RedisSubscription extends NetSubscription {
+  readonly #t: RedisTransport;
+  readonly #consumer = `c-${randomId()}`;
+  readonly #stop = new AbortController();
+  #reader: RedisClient | undefined;
+  #wake: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+  #ready: Promise<unknown> | undefined;
+  /** Local deliveries by entry id: a reclaim of an id we hold means our lease is gone. */
+  readonly #held = new Map<string, NetDelivery>();
+  readonly #entryOf = new WeakMap<NetDelivery, string>();
+
+  constructor(t: RedisTransport, topic: string, opts: SubscribeOptions) {
+    super(t, topic, opts);
+    this.#t = t;
+  }
+
+  protected start(): void {
+    // Issued now, on the publishing connection: a publish() after subscribe() is ordered after
+    // the group exists (so `from: 'latest'` means "after subscribe() returned").
+    this.#ready = this.#t.cmd.xgroup('CREATE', this.topic, this.group, this.from === 'latest' ? '$' : '0', 'MKSTREAM').catch((e: unknown) => {
+      if (!String((e as Error).message).includes('BUSYGROUP')) throw e;
+    });
+    this.#loop = this.#run().catch((e: unknown) => this.fail(e));
+  }
+
+  protected override onCredit(): void {
+    this.#wake?.();
+  }
+
+  async #run(): Promise<void> {
+    await this.#ready;
+    const reader = this.#t.newConnection();
+    this.#reader = reader;
+    const scanEvery = Math.max(TICK_MS, Math.min(this.leaseMs / 2, 1_000));
+    let nextScan = 0;
+    let nextTick = 0;
+    let failures = 0;
+    while (!this.closed) {
+      try {
+        if (this.credit() <= 0) {
+          await new Promise<void>((resolve) => {
+            this.#wake = resolve;
+            setTimeout(resolve, TICK_MS).unref();
+          });
+          this.#wake = undefined;
+        }
+        const now = Date.now();
+        if (now >= nextTick) {
+          nextTick = now + TICK_MS;
+          await this.#t.cmd.eval(MOVE_DUE, 2, keys.delayed(this.topic), this.topic, now, 100, keys.delayedHash(this.topic));
+          await this.#claimDue(now);
+        }
+        if (now >= nextScan) {
+          nextScan = now + scanEvery;
+          await this.#claimExpired();
+        }
+        if (this.closed || this.credit() <= 0) continue;
+        const res = (await reader.callBuffer('XREADGROUP', 'GROUP', this.group, this.#consumer, 'COUNT', this.credit(), 'BLOCK', BLOCK_MS, 'STREAMS', this.topic, '>')) as
+          | [Buffer, [Buffer, Buffer[] | null][]][]
+          | null;
+        failures = 0;
+        for (const [, items] of res ?? []) for (const [id, f] of items) await this.#deliver(parseEntry(id, f), 1, String(id));
+      } catch (e) {
+        if (this.closed) break;
+        // Connection lost (broker restart): the broker keeps the group and its pending entries
+        // (with AOF), so leases held here stay valid and their acks go through after the
+        // reconnect; the loop resumes by itself. A broker that lost its data lost the group too:
+        // it is created again (from the start of whatever stream survived).
+        if (/NOGROUP/.test(String((e as Error).message))) {
+          await this.#t.cmd.xgroup('CREATE', this.topic, this.group, '0', 'MKSTREAM').catch(() => undefined);
+        }
+        this.#t.report(e);
+        await delay(backoff(failures++), this.#stop.signal);
+      }
+    }
+  }
+
+  /** Claims ids whose nack delay is over. */
+  async #claimDue(now: number): Promise<void> {
+    const credit = this.credit();
+    if (credit <= 0) return;
+    const ids = (await this.#t.cmd.eval(POP_DUE, 1, keys.due(this.topic, this.group), now, credit)) as string[];
+    if (ids.length > 0) await this.#claim(ids, 0);
+  }
+
+  /** Reclaims entries idle longer than the lease (their holder died or its lease timer fired). */
+  async #claimExpired(): Promise<void> {
+    const credit = this.credit();
+    if (credit <= 0) return;
+    const pending = (await this.#t.cmd.xpending(this.topic, this.group, 'IDLE', this.leaseMs, '-', '+', credit)) as [string, string, number, number][];
+    if (pending.length === 0) return;
+    const ids = pending.map((p) => p[0]);
+    // Skip ids waiting out a nack delay and ids whose lease was extended.
+    const [due, ext] = await Promise.all([
+      this.#t.cmd.zmscore(keys.due(this.topic, this.group), ...ids),
+      this.#t.cmd.zmscore(keys.ext(this.topic, this.group), ...ids),
+    ]);
+    const now = Date.now();
+    const take = ids.filter((_, i) => due[i] == null && !(ext[i] != null && Number(ext[i]) > now));
+    if (take.length > 0) await this.#claim(take, this.leaseMs);
+  }
+
+  async #claim(ids: string[], minIdle: number): Promise<void> {
+    // XCLAIM increments the delivery count: that count is the attempt number.
+    const res = (await this.#t.cmd.callBuffer('XCLAIM', this.topic, this.group, this.#consumer, minIdle, ...ids)) as [Buffer, Buffer[] | null][];
+    if (res.length === 0) return;
+    const counts = new Map<string, number>();
+    const first = String(res[0]![0]);
+    const last = String(res[res.length - 1]![0]);
+    const info = (await this.#t.cmd.xpending(this.topic, this.group, first, last, res.length + 10, this.#consumer)) as [string, string, number, number][];
+    for (const [id, , , n] of info) counts.set(id, n);
+    for (const [id, f] of res) {
+      const sid = String(id);
+      await this.#deliver(parseEntry(id, f), counts.get(sid) ?? 2, sid);
+    }
+  }
+
+  async #deliver(e: Entry | undefined, attempt: number, id: string): Promise<void> {
+    if (!e) {
+      await this.#t.cmd.xack(this.topic, this.group, id);
+      return;
+    }
+    const old = this.#held.get(id);
+    if (old) old.lose();
+    if (e.expires !== undefined && e.expires <= Date.now()) {
+      await this.#deadLetterOrAck(e, attempt, 'expired (ttl)');
+      return;
+    }
+    if (this.maxAttempts !== undefined && attempt > this.maxAttempts) {
+      await this.#deadLetterOrAck(e, attempt - 1, `max attempts (${this.maxAttempts}) exceeded`);
+      return;
+    }
+    const ops: SettleOps = {
+      ack: () => this.#ack(id),
+      nack: (delayMs) => this.#nack(id, delayMs),
+      reject: (reason) => this.#deadLetterOrAck(e, attempt, reason).finally(() => this.#held.delete(id)),
+      extend: async (ms) => {
+        await this.#t.cmd.zadd(keys.ext(this.topic, this.group), Date.now() + ms, id);
+      },
+      expired: () => {
+        this.#held.delete(id);
+        // Ours to give back at once (attempt + 1) rather than wait for a member's XPENDING scan.
+        this.#claim([id], 0).catch((x: unknown) => this.#t.report(x));
+      },
+    };
+    const d = new NetDelivery(
+      { id: e.msgId, topic: this.topic, key: e.key, headers: e.headers, body: e.body, timestamp: e.ts, priority: e.priority, attempt },
+      this,
+      ops,
+    );
+    this.#held.set(id, d);
+    this.#entryOf.set(d, id);
+    this.push(d);
+  }
+
+  async #ack(id: string): Promise<void> {
+    this.#held.delete(id);
+    const res = await this.#t.cmd.multi().xack(this.topic, this.group, id).zrem(keys.ext(this.topic, this.group), id).exec();
+    for (const [e] of res ?? []) if (e) throw e;
+  }
+
+  async #nack(id: string, delayMs: number | undefined): Promise<void> {
+    this.#held.delete(id);
+    if (delayMs === undefined && !this.closed) {
+      await this.#t.cmd.zrem(keys.ext(this.topic, this.group), id);
+      await this.#claim([id], 0);
+      return;
+    }
+    await this.#t.cmd.multi().zrem(keys.ext(this.topic, this.group), id).zadd(keys.due(this.topic, this.group), Date.now() + (delayMs ?? 0), id).exec();
+  }
+
+  async #deadLetterOrAck(e: Entry, attempt: number, reason: string): Promise<void> {
+    const tx = this.#t.cmd.multi();
+    if (this.deadLetterTopic !== undefined) {
+      const h = deadLetterHeaders(e.headers, attempt, this.topic, reason);
+      const f: Fields = ['b', e.body, 'i', e.msgId, 'ts', String(e.ts), 'h', JSON.stringify(h)];
+      if (e.key !== undefined) f.push('k', e.key);
+      tx.xadd(this.deadLetterTopic, '*', ...(f as [string, Buffer]));
+    }
+    tx.xack(this.topic, this.group, e.id).zrem(keys.ext(this.topic, this.group), e.id);
+    const res = await tx.exec();
+    for (const [x] of res ?? []) if (x) throw x;
+  }
+
+  protected async release(lost: NetDelivery[]): Promise<void> {
+    if (lost.length === 0) return;
+    // Due now: the next member to poll claims them (attempt + 1). If this client dies before
+    // this lands, the XPENDING scan of the other members reclaims them after the lease.
+    const now = Date.now();
+    const args: (string | number)[] = [];
+    for (const d of lost) {
+      const id = this.#entryOf.get(d);
+      if (id === undefined) continue;
+      this.#held.delete(id);
+      args.push(now, id);
+    }
+    if (args.length === 0) return;
+    await this.#t.cmd.zadd(keys.due(this.topic, this.group), ...args);
+  }
+
+  protected async stop(): Promise<void> {
+    this.#stop.abort();
+    this.#wake?.();
+    const r = this.#reader;
+    // The reader may be blocked for up to BLOCK_MS; disconnecting ends that read at once.
+    r?.disconnect();
+    await this.#loop;
+  }
+}
+
+function redisOptions(u: URL): RedisOptions {
+  const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0;
+  if (!Number.isInteger(db) || db < 0) throw err('MQ_ERR_INVALID_URL', `redis database must be a number, got "${u.pathname.slice(1)}"`);
+  const o: RedisOptions = {
+    host: u.hostname || '127.0.0.1',
+    port: u.port ? Number(u.port) : 6379,
+    db,
+    noDelay: true,
+    // ioredis 6 defaults to RESP3 (maps for XREADGROUP); the parsing here is for RESP2 arrays,
+    // which every Redis ≥ 5 speaks.
+    protocol: 2,
+    // Reconnect forever with capped backoff: a restarting broker must not end a subscription.
+    retryStrategy: (times) => Math.min(50 * times, 500),
+    // 20 reconnect attempts ≈ 8 s: a command (publish, ack) waits out a broker restart, then fails.
+    maxRetriesPerRequest: 20,
+    lazyConnect: true,
+  };
+  if (u.username) o.username = decodeURIComponent(u.username);
+  if (u.password) o.password = decodeURIComponent(u.password);
+  if (u.protocol === 'rediss:') o.tls = {};
+  return o;
+}
+
+export async function connectRedis(u: URL, options: ConnectOptions): Promise<RedisTransport> {
+  if (u.hostname.includes(',')) throw err('MQ_ERR_INVALID_URL', 'redis:// takes one host; Redis Cluster is not supported (the Lua scripts span keys of several slots)');
+  const mod = await optionalDependency(() => import('ioredis'), 'ioredis', u.protocol.replace(/:$/, ''));
+  const Redis = (mod.Redis ?? mod.default) as unknown as new (o: RedisOptions) => RedisClient;
+  const base = redisOptions(u);
+  const onError = typeof options['onError'] === 'function' ? (options['onError'] as (e: unknown) => void) : undefined;
+  const make = (): RedisClient => {
+    const c = new Redis({ ...base, lazyConnect: false, maxRetriesPerRequest: null });
+    c.on('error', () => undefined); // reported through failing commands; ioredis reconnects
+    return c;
+  };
+  const cmd = new Redis(base);
+  cmd.on('error', () => undefined);
+  try {
+    await cmd.connect();
+    const info = await cmd.info('persistence');
+    const q = u.searchParams.get('persistent');
+    const persistent = q !== null ? q === 'true' || q === '1' : /aof_enabled:1/.test(info);
+    return new RedisTransport(u.protocol.replace(/:$/, ''), cmd, make, persistent, onError);
+  } catch (e) {
+    cmd.disconnect();
+    throw err('MQ_ERR_CLOSED', `cannot connect to ${u.protocol}//${u.host}: ${(e as Error).message}`, e);
+  }
+}

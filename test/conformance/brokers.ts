@@ -1,0 +1,388 @@
+/**
+ * Real brokers for the conformance and example tests: each started once per test file on free
+ * loopback ports in a temporary directory, restarted and stopped BY PID (never by name: other
+ * brokers of other people run on this machine). A broker whose binary is absent yields a skip
+ * reason instead.
+ *
+ *   const b = await startRedis();            // Broker, or a string: why it is unavailable
+ *   after(() => b.stop());
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface Broker {
+  readonly name: string;
+  /** Host and port of the main listener. */
+  readonly port: number;
+  readonly url: string;
+  /** Extra ports (e.g. STOMP) by name. */
+  readonly ports: Readonly<Record<string, number>>;
+  /** Current broker process id. */
+  pid(): number | undefined;
+  /** Stops the process by pid (SIGTERM, SIGKILL after 30 s) and starts it again on the same ports and data. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function which(bin: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' });
+  const p = r.stdout.trim();
+  return r.status === 0 && p ? p : undefined;
+}
+
+/** A free loopback port (bind :0, read it, close). Racy in theory; fine for tests. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection({ host: '127.0.0.1', port });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+export async function waitForPort(port: number, timeoutMs: number, alive: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await portOpen(port)) return;
+    if (!alive()) throw new Error(`${what} exited before listening on ${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not listen on ${port} within ${timeoutMs} ms`);
+}
+
+function exited(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => p.once('exit', () => resolve()));
+}
+
+/** Sends SIGTERM to `pid`, waits for `done`, SIGKILL after `graceMs`. */
+async function killPid(pid: number, done: Promise<void>, graceMs = 30_000): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), graceMs)));
+  const r = await Promise.race([done.then(() => 'done' as const), timeout]);
+  clearTimeout(timer);
+  if (r === 'timeout') {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+    await done;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitPidGone(pid: number): Promise<void> {
+  while (pidAlive(pid)) await new Promise((r) => setTimeout(r, 50));
+}
+
+interface ProcSpec {
+  name: string;
+  port: number;
+  ports?: Record<string, number>;
+  url: string;
+  dir: string;
+  /** Spawns the broker process. */
+  spawn: () => ChildProcess;
+  /** The pid to signal, if not the spawned process (e.g. read from a pid file). */
+  pidOf?: (child: ChildProcess) => Promise<number>;
+  readyTimeoutMs: number;
+  /** Ports that must listen before the broker counts as started. */
+  waitPorts?: number[];
+}
+
+async function startProcess(spec: ProcSpec): Promise<Broker> {
+  let child: ChildProcess | undefined;
+  let pid: number | undefined;
+  const logs: string[] = [];
+  const launch = async (): Promise<void> => {
+    const c = spec.spawn();
+    child = c;
+    c.stdout?.on('data', (b: Buffer) => logs.push(b.toString()));
+    c.stderr?.on('data', (b: Buffer) => logs.push(b.toString()));
+    c.on('error', (e) => logs.push(String(e)));
+    const alive = (): boolean => c.exitCode === null && c.signalCode === null;
+    try {
+      for (const p of spec.waitPorts ?? [spec.port]) await waitForPort(p, spec.readyTimeoutMs, alive, spec.name);
+      pid = spec.pidOf ? await spec.pidOf(c) : c.pid;
+    } catch (e) {
+      if (c.pid !== undefined && alive()) await killPid(c.pid, exited(c), 5_000);
+      throw new Error(`${(e as Error).message}\n${logs.join('').slice(-3000)}`);
+    }
+  };
+  const halt = async (): Promise<void> => {
+    const c = child;
+    const p = pid;
+    if (!c) return;
+    if (p !== undefined && p !== c.pid) {
+      await killPid(p, waitPidGone(p));
+      await exited(c);
+    } else if (c.pid !== undefined) await killPid(c.pid, exited(c));
+    child = undefined;
+    pid = undefined;
+  };
+  await launch();
+  let stopped = false;
+  return {
+    name: spec.name,
+    port: spec.port,
+    url: spec.url,
+    ports: spec.ports ?? {},
+    pid: () => pid,
+    restart: async () => {
+      await halt();
+      await launch();
+    },
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await halt();
+      rmSync(spec.dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function tempDir(name: string): string {
+  return mkdtempSync(join(tmpdir(), `omnibus-${name}-`));
+}
+
+// ------------------------------------------------------------------------------------- redis
+
+/** redis-server with AOF (appendfsync everysec; SIGTERM flushes it) so a restart keeps the data. */
+export async function startRedis(): Promise<Broker | string> {
+  const bin = which('redis-server');
+  if (!bin) return 'redis-server is not installed (apt-get install redis-server)';
+  const port = await freePort();
+  const dir = tempDir('redis');
+  return startProcess({
+    name: 'redis-server',
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    dir,
+    readyTimeoutMs: 15_000,
+    spawn: () =>
+      spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', dir, '--daemonize', 'no', '--protected-mode', 'no'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+  });
+}
+
+// ---------------------------------------------------------------------------------- rabbitmq
+
+/**
+ * rabbitmq-server run as the `rabbitmq` user (Debian's wrapper would `su` to it when run as root,
+ * which puts a shell between us and the node), data and logs in a temp dir owned by rabbitmq, a
+ * node name and distribution port of its own. epmd is started by us (and stopped by pid) if none
+ * runs; an epmd someone else started is left alone. The pid stopped is the Erlang VM's (pid file).
+ */
+export async function startRabbit(): Promise<Broker | string> {
+  const bin = which('rabbitmq-server');
+  if (!bin) return 'rabbitmq-server is not installed (apt-get install rabbitmq-server)';
+  const pw = spawnSync('id', ['-u', 'rabbitmq'], { encoding: 'utf8' });
+  const gw = spawnSync('id', ['-g', 'rabbitmq'], { encoding: 'utf8' });
+  if (pw.status !== 0) return 'the rabbitmq user does not exist';
+  const uid = Number(pw.stdout.trim());
+  const gid = Number(gw.stdout.trim());
+  const [port, dist] = [await freePort(), await freePort()];
+  const dir = tempDir('rabbit');
+  mkdirSync(join(dir, 'mnesia'));
+  mkdirSync(join(dir, 'log'));
+  writeFileSync(join(dir, 'rabbitmq.conf'), `listeners.tcp.default = 127.0.0.1:${port}\nloopback_users = none\n`);
+  writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
+  for (const p of [dir, join(dir, 'mnesia'), join(dir, 'log'), join(dir, 'rabbitmq.conf'), join(dir, 'enabled_plugins')]) chownSync(p, uid, gid);
+  let epmd: ChildProcess | undefined;
+  if (!(await portOpen(4369))) {
+    const e = which('epmd');
+    if (e) {
+      epmd = spawn(e, ['-address', '127.0.0.1'], { stdio: 'ignore', uid, gid });
+      await waitForPort(4369, 5_000, () => epmd!.exitCode === null, 'epmd');
+    }
+  }
+  const pidFile = join(dir, 'rabbit.pid');
+  const env = {
+    ...process.env,
+    HOME: dir,
+    RABBITMQ_NODE_PORT: String(port),
+    RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+    RABBITMQ_DIST_PORT: String(dist),
+    RABBITMQ_NODENAME: `omnibus-test-${port}@localhost`,
+    RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
+    RABBITMQ_LOG_BASE: join(dir, 'log'),
+    RABBITMQ_PID_FILE: pidFile,
+    RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq'),
+    RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
+    RABBITMQ_ERLANG_COOKIE: undefined,
+  };
+  try {
+    const b = await startProcess({
+      name: 'rabbitmq-server',
+      port,
+      url: `amqp://guest:guest@127.0.0.1:${port}`,
+      dir,
+      readyTimeoutMs: 90_000,
+      spawn: () => spawn(bin, [], { env, uid, gid, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }),
+      pidOf: async () => {
+        for (let i = 0; i < 100 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
+        return Number(readFileSync(pidFile, 'utf8').trim());
+      },
+    });
+    return {
+      ...b,
+      stop: async () => {
+        await b.stop();
+        if (epmd?.pid !== undefined) await killPid(epmd.pid, exited(epmd), 5_000);
+      },
+    };
+  } catch (e) {
+    if (epmd?.pid !== undefined) await killPid(epmd.pid, exited(epmd), 5_000);
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+// --------------------------------------------------------------------------------- mosquitto
+
+/** mosquitto 2 with a generated config: one loopback listener, anonymous, persistence in a temp dir. */
+export async function startMosquitto(): Promise<Broker | string> {
+  const bin = which('mosquitto') ?? (existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : undefined);
+  if (!bin) return 'mosquitto is not installed (apt-get install mosquitto)';
+  const port = await freePort();
+  const dir = tempDir('mosquitto');
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence true',
+      `persistence_location ${dir}/`,
+      'autosave_interval 1',
+      'max_queued_messages 0',
+      'max_inflight_messages 0',
+      'set_tcp_nodelay true',
+      'log_dest none',
+      '',
+    ].join('\n'),
+  );
+  const uid = spawnSync('id', ['-u', 'mosquitto'], { encoding: 'utf8' });
+  if (uid.status === 0) chownSync(dir, Number(uid.stdout.trim()), Number(spawnSync('id', ['-g', 'mosquitto'], { encoding: 'utf8' }).stdout.trim()));
+  return startProcess({
+    name: 'mosquitto',
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    dir,
+    readyTimeoutMs: 15_000,
+    spawn: () => spawn(bin, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  });
+}
+
+// ---------------------------------------------------------------------------------- activemq
+
+/**
+ * ActiveMQ 5.17 from Debian, run with java directly as root (Debian's /usr/bin/activemq forces its
+ * own base dir and user): a temp instance whose config has only a STOMP connector (tcpNoDelay)
+ * and an OpenWire one on free loopback ports, schedulerSupport on, persistence in the temp dir.
+ */
+export async function startActiveMQ(): Promise<Broker | string> {
+  const home = '/usr/share/activemq';
+  const jar = join(home, 'bin', 'activemq.jar');
+  const java = which('java');
+  if (!existsSync(jar)) return 'activemq is not installed (apt-get install activemq): no /usr/share/activemq/bin/activemq.jar';
+  if (!java) return 'java is not installed (needed by activemq)';
+  const [stomp, openwire] = [await freePort(), await freePort()];
+  const dir = tempDir('activemq');
+  mkdirSync(join(dir, 'conf'));
+  mkdirSync(join(dir, 'data'));
+  mkdirSync(join(dir, 'tmp'));
+  writeFileSync(
+    join(dir, 'conf', 'activemq.xml'),
+    `<beans xmlns="http://www.springframework.org/schema/beans" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+  xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans.xsd
+  http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
+  <broker xmlns="http://activemq.apache.org/schema/core" brokerName="omnibus-test" dataDirectory="${dir}/data" schedulerSupport="true" useJmx="false">
+    <destinationPolicy><policyMap><policyEntries>
+      <policyEntry queue=">" prioritizedMessages="true" useCache="false" expireMessagesPeriod="100"/>
+      <policyEntry topic=">" expireMessagesPeriod="100"/>
+    </policyEntries></policyMap></destinationPolicy>
+    <persistenceAdapter><kahaDB directory="${dir}/data/kahadb"/></persistenceAdapter>
+    <systemUsage><systemUsage>
+      <memoryUsage><memoryUsage percentOfJvmHeap="70"/></memoryUsage>
+      <storeUsage><storeUsage limit="2 gb"/></storeUsage>
+      <tempUsage><tempUsage limit="1 gb"/></tempUsage>
+    </systemUsage></systemUsage>
+    <transportConnectors>
+      <transportConnector name="openwire" uri="tcp://127.0.0.1:${openwire}"/>
+      <transportConnector name="stomp" uri="stomp://127.0.0.1:${stomp}?transport.tcpNoDelay=true"/>
+    </transportConnectors>
+  </broker>
+</beans>
+`,
+  );
+  writeFileSync(join(dir, 'conf', 'log4j.properties'), 'log4j.rootLogger=WARN, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\nlog4j.appender.stdout.layout=org.apache.log4j.PatternLayout\nlog4j.appender.stdout.layout.ConversionPattern=%d %-5p %m%n\n');
+  const args = [
+    '-Xms256M',
+    '-Xmx512M',
+    '-Djava.awt.headless=true',
+    `-Djava.io.tmpdir=${dir}/tmp`,
+    '--add-opens',
+    'java.base/java.lang=ALL-UNNAMED',
+    '--add-opens',
+    'java.base/java.util=ALL-UNNAMED',
+    '--add-opens',
+    'java.base/java.net=ALL-UNNAMED',
+    `-Dactivemq.classpath=${dir}/conf`,
+    `-Dactivemq.home=${home}`,
+    `-Dactivemq.base=${dir}`,
+    `-Dactivemq.conf=${dir}/conf`,
+    `-Dactivemq.data=${dir}/data`,
+    '-jar',
+    jar,
+    'start',
+    `xbean:file:${dir}/conf/activemq.xml`,
+  ];
+  return startProcess({
+    name: 'activemq',
+    port: stomp,
+    ports: { stomp, openwire },
+    url: `stomp://127.0.0.1:${stomp}`,
+    dir,
+    readyTimeoutMs: 60_000,
+    waitPorts: [stomp, openwire],
+    spawn: () => spawn(java, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }),
+  });
+}
+
+/** A `skip` reason or undefined; a broker that fails to start is an error, not a skip. */
+export function unavailable(b: Broker | string): string | undefined {
+  return typeof b === 'string' ? b : undefined;
+}
