@@ -23,7 +23,9 @@ import { StompFrameError } from '../codec/errors.js';
 import { header, type StompFrame, type StompVersion } from '../codec/frame.js';
 import { StompParser } from '../codec/parser.js';
 import type { StompBroker } from './broker.js';
-import type { DestinationContext } from './destination.js';
+import type { Destination, DestinationContext } from './destination.js';
+import type { RecordInput } from '../../../engine/record.js';
+import { publishNow } from './send.js';
 import { StompError } from './errors.js';
 import { messageHeaders } from './message.js';
 import type { Pending, Source, Subscription } from './subscribe.js';
@@ -53,6 +55,7 @@ export class StompConnection {
   #running = false;
   #readPaused = false;
   #durable: Promise<void> = Promise.resolve();
+  #batch: { key: string; dest: Destination; recs: RecordInput[]; frame: StompFrame } | undefined;
   #ackSeq = 0;
   #msgSeq = 0;
   #subSeq = 0;
@@ -114,6 +117,7 @@ export class StompConnection {
       const f = this.#inbox[this.#inboxHead++]!;
       let r: void | Promise<void>;
       try {
+        if (f.command !== 'SEND') this.flushPublishes();
         r = dispatch(this, f);
       } catch (e) {
         this.#fail(e, f);
@@ -134,6 +138,7 @@ export class StompConnection {
       }
       this.#after(f);
     }
+    this.flushPublishes();
     this.#inbox = [];
     this.#inboxHead = 0;
     this.#running = false;
@@ -144,13 +149,44 @@ export class StompConnection {
   #after(f: StompFrame): void {
     if (f.command === 'DISCONNECT' || f.command === 'CONNECT' || f.command === 'STOMP') return;
     const r = header(f, 'receipt');
-    if (r !== undefined) this.receipt(r);
+    if (r !== undefined) {
+      this.flushPublishes();
+      this.receipt(r).catch(noop);
+    }
   }
 
   receipt(id: string): Promise<void> {
+    this.flushPublishes();
     return this.#durable.then(() => {
       if (!this.closed) this.send('RECEIPT', [['receipt-id', id]]);
     });
+  }
+
+  /**
+   * Queues a record for publishing. Consecutive SENDs to the same destination within one read
+   * become one engine append (one storage frame, one durability wait): at 128 B that is ~2x the
+   * SEND rate of one append per frame. Flushed before any other command, before a RECEIPT, at 512
+   * records, and when the frames read so far are handled — so order and receipts are unchanged.
+   */
+  queuePublish(dest: Destination, rec: RecordInput, f: StompFrame): void {
+    const key = dest.kind === 'queue' ? 'q\0' + dest.name : 'x\0' + dest.exchange + '\0' + dest.key;
+    if (this.#batch && this.#batch.key !== key) this.flushPublishes();
+    if (!this.#batch) this.#batch = { key, dest, recs: [], frame: f };
+    this.#batch.recs.push(rec);
+    if (this.#batch.recs.length >= 512) this.flushPublishes();
+  }
+
+  flushPublishes(): void {
+    const b = this.#batch;
+    if (!b) return;
+    this.#batch = undefined;
+    let p: Promise<unknown>;
+    try {
+      p = publishNow(this, b.dest, b.recs);
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    this.trackPublish(p, b.frame);
   }
 
   /** Joins a publish to the durability chain; a failure ends the connection with an ERROR. */
@@ -161,6 +197,7 @@ export class StompConnection {
 
   /** Resolves when every publish issued so far is durable (or failed). */
   whenDurable(): Promise<void> {
+    this.flushPublishes();
     return this.#durable;
   }
 
@@ -336,6 +373,7 @@ export class StompConnection {
     this.#timers = [];
     this.#inbox = [];
     this.#inboxHead = 0;
+    this.#batch = undefined;
     this.txs.clear();
     const subs = [...this.subs.values()];
     this.subs.clear();

@@ -2,6 +2,8 @@
  * SEND: one record per destination part (composite destinations get one copy each, with the same
  * message-id), appended to the queue's engine topic or routed through the exchange
  * (/topic/ → amq.topic). Inside a transaction the records are staged until COMMIT.
+ * Consecutive SENDs to the same destination are batched by the connection into one engine append
+ * (connection.ts, queuePublish).
  */
 import type { RecordInput } from '../../../engine/record.js';
 import { header, type StompFrame } from '../codec/frame.js';
@@ -20,14 +22,14 @@ export function resolveDestinations(c: StompConnection, text: string | undefined
   }
 }
 
-/** Appends (or routes) one record now. */
-export function publishNow(c: StompConnection, dest: Destination, rec: RecordInput): Promise<unknown> {
+/** Appends (or routes) records now. */
+export function publishNow(c: StompConnection, dest: Destination, recs: RecordInput[]): Promise<unknown> {
   const engine = c.engine;
   if (dest.kind === 'queue') {
     const ready = dest.temp ? c.ensureTempQueue(dest.name) : undefined;
-    return ready ? ready.then(() => engine.publish(dest.name, [rec])) : engine.publish(dest.name, [rec]);
+    return ready ? ready.then(() => engine.publish(dest.name, recs)) : engine.publish(dest.name, recs);
   }
-  return engine.exchanges.publish(dest.exchange, dest.key, [rec]);
+  return engine.exchanges.publish(dest.exchange, dest.key, recs);
 }
 
 export function handleSend(c: StompConnection, f: StompFrame): void {
@@ -51,6 +53,6 @@ export function handleSend(c: StompConnection, f: StompFrame): void {
       throw e;
     }
     if (tx) tx.sends.push({ dest: d, rec });
-    else c.trackPublish(publishNow(c, d, rec), f);
+    else c.queuePublish(d, rec, f);
   }
 }
