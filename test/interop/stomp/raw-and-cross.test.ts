@@ -268,3 +268,40 @@ test('file storage: persistent messages and a durable subscription survive a res
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a silent client that promised heart-beats is disconnected; client-id is unique among live connections', async () => {
+  const b = await startBroker({ minHeartbeatMs: 50 });
+  try {
+    const c = await RawClient.connect(b.port, [
+      ['heart-beat', '60,0'],
+      ['client-id', 'only-one'],
+    ]);
+    const connected = c.frames[0]!;
+    assert.equal(header(connected, 'heart-beat'), '0,60');
+    const dup = await rawExchange(b.port, [Buffer.from('CONNECT\naccept-version:1.2\nclient-id:only-one\n\n\x00')]);
+    assert.match(header(dup[0]!, 'message')!, /already connected/);
+    await waitFor(() => c.closed, 2000);
+    const err = c.frames.find((f) => f.command === 'ERROR');
+    assert.match(header(err!, 'message')!, /no data or heart-beat/);
+    // The id is free again.
+    const again = await RawClient.connect(b.port, [['client-id', 'only-one']]);
+    again.close();
+  } finally {
+    await b.close();
+  }
+});
+
+test('STOMP 1.0: SUBSCRIBE without id uses the destination; UNSUBSCRIBE by destination', async () => {
+  const b = await startBroker();
+  try {
+    const c = await RawClient.connect(b.port, [], '1.0');
+    await c.receipt('SUBSCRIBE', [['destination', '/queue/old']]);
+    c.frame('SEND', [['destination', '/queue/old']], 'x');
+    const m = await c.next('MESSAGE');
+    assert.equal(header(m, 'subscription'), '/queue/old');
+    await c.receipt('UNSUBSCRIBE', [['destination', '/queue/old']]);
+    c.close();
+  } finally {
+    await b.close();
+  }
+});

@@ -278,12 +278,14 @@ export class StompConnection {
   /** `sendMs`: we write an EOL when idle that long; `recvMs`: the peer must send something that often. */
   startHeartbeats(sendMs: number, recvMs: number): void {
     if (sendMs > 0) {
+      // Checked twice per interval, so the longest silence the peer sees is sendMs, not ~2x.
+      const half = Math.max(1, Math.floor(sendMs / 2));
       const t = setInterval(() => {
-        if (Date.now() - this.#lastWrite >= sendMs * 0.9 && !this.closed) {
+        if (Date.now() - this.#lastWrite >= half && !this.closed) {
           this.#lastWrite = Date.now();
           this.transport.write(HEARTBEAT);
         }
-      }, sendMs);
+      }, half);
       t.unref();
       this.#timers.push(t);
     }
