@@ -102,6 +102,9 @@ export async function startMqttServer(engine: Engine, opts: MqttServerOptions = 
         socket.pause();
         socket.unshift(first);
         httpServer.emit('connection', socket);
+        // The HTTP parser reads the socket handle directly; the byte we already took only reaches it
+        // through a 'data' event, which needs the stream flowing again.
+        socket.resume();
         return;
       }
       new MqttConnection(socket, broker, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`, first);
