@@ -15,6 +15,7 @@ import { amqpListener } from '../protocols/amqp/listener.js';
 import { respListener } from '../protocols/resp/listener.js';
 import { stompListener } from '../protocols/stomp/listener.js';
 import { kafkaListener } from '../protocols/kafka/listener.js';
+import { mqttListener } from '../protocols/mqtt/listener.js';
 
 /** What a listener gets to serve: the engine (through the public Transport API) and server facts. */
 export interface EngineContext {
@@ -67,7 +68,7 @@ export const PROTOCOLS: readonly { readonly name: string; readonly defaultPort: 
 ];
 
 /** Listeners compiled into the server. Listener modules append themselves here (import + entry). */
-const builtinListeners: Listener[] = [amqpListener, respListener, stompListener, kafkaListener];
+const builtinListeners: Listener[] = [amqpListener, respListener, stompListener, kafkaListener, mqttListener];
 
 const extra = new Map<string, Listener>();
 
