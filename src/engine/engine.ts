@@ -190,8 +190,9 @@ export class Engine {
       { publish: (t, r) => this.publish(t, r), topicExists: (n) => this.#topics.has(n) },
       this.storage.persistent ? exchangeLog : undefined,
     );
-    for (const rec of await readJsonLog<{ k: string; o: number; m: string }>(this.#offsetsLog)) {
-      this.#offsets.set(rec.k, { offset: rec.o, metadata: rec.m });
+    for (const rec of await readJsonLog<{ k: string; o: number; m: string; d?: 1 }>(this.#offsetsLog)) {
+      if (rec.d) this.#offsets.delete(rec.k);
+      else this.#offsets.set(rec.k, { offset: rec.o, metadata: rec.m });
     }
     for (const [name, config] of topics) {
       if (config.durable === false) {
@@ -580,6 +581,41 @@ export class Engine {
     return this.#offsets.get(`${group}\0${topicName}\0${partition}`);
   }
 
+  /** Names of every group with committed offsets (Kafka ListGroups after a restart). */
+  committedGroups(): string[] {
+    const out = new Set<string>();
+    for (const k of this.#offsets.keys()) out.add(k.slice(0, k.indexOf('\0')));
+    return [...out];
+  }
+
+  /** Every committed offset of `group`. */
+  committedOffsets(group: string): { topic: string; partition: number; offset: number; metadata: string }[] {
+    const out: { topic: string; partition: number; offset: number; metadata: string }[] = [];
+    const prefix = group + '\0';
+    for (const [k, v] of this.#offsets) {
+      if (!k.startsWith(prefix)) continue;
+      const rest = k.slice(prefix.length);
+      const cut = rest.lastIndexOf('\0');
+      out.push({ topic: rest.slice(0, cut), partition: Number(rest.slice(cut + 1)), offset: v.offset, metadata: v.metadata });
+    }
+    return out;
+  }
+
+  /** Forgets every committed offset of `group` (Kafka DeleteGroups). Durable per the fsync policy. */
+  async deleteCommittedOffsets(group: string): Promise<number> {
+    this.#check();
+    let n = 0;
+    const prefix = group + '\0';
+    for (const k of [...this.#offsets.keys()]) {
+      if (!k.startsWith(prefix)) continue;
+      this.#offsets.delete(k);
+      appendJsonRecord(this.#offsetsLog, { k, o: -1, m: '', d: 1 });
+      n++;
+    }
+    if (n > 0) await this.#offsetsLog.durable();
+    return n;
+  }
+
   async #compactOffsets(): Promise<void> {
     let at = -1;
     for (const [k, v] of this.#offsets) {
@@ -619,8 +655,8 @@ export class Engine {
 
   readonly #deadLetters = new WeakMap<Group, DeadLetterTarget>();
 
-  /** Changes retention and limits of an existing topic (Kafka AlterConfigs, RabbitMQ policies). */
-  async alterTopic(name: string, changes: Partial<Pick<TopicConfig, 'retentionMs' | 'retentionBytes' | 'maxMessageBytes' | 'messageTtlMs'>>): Promise<void> {
+  /** Changes retention, limits and protocol configs of an existing topic (Kafka AlterConfigs, RabbitMQ policies). */
+  async alterTopic(name: string, changes: Partial<Pick<TopicConfig, 'retentionMs' | 'retentionBytes' | 'maxMessageBytes' | 'messageTtlMs' | 'configs'>>): Promise<void> {
     this.#check();
     const t = this.#topics.get(name);
     if (!t) throw err('MQ_ERR_NOT_FOUND', `no topic "${name}"`);

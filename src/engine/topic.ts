@@ -31,6 +31,11 @@ export interface TopicConfig {
   maxMessageBytes?: number | undefined;
   /** fsync policy of this topic's data; default the engine's. */
   fsync?: FsyncPolicy | undefined;
+  /**
+   * Protocol-level settings the engine stores but does not interpret (e.g. Kafka's
+   * cleanup.policy, min.insync.replicas), so DescribeConfigs returns what AlterConfigs set.
+   */
+  configs?: Readonly<Record<string, string>> | undefined;
 }
 
 export class Lane {

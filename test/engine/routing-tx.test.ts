@@ -162,3 +162,19 @@ test('truncateLog moves the log start mid-segment: log readers and groups skip w
   assert.deepEqual(await drain(engine, 't'), ['4', '5', '6', '7', '8', '9']);
   await engine.close();
 });
+
+test('committed offsets are listed per group and deleted with the group', async () => {
+  const engine = await Engine.open({ storage: new MemoryStorage() });
+  await engine.commitOffset('g1', 'a', 0, 5);
+  await engine.commitOffset('g1', 'b', 2, 7, 'meta');
+  await engine.commitOffset('g2', 'a', 0, 1);
+  assert.deepEqual(engine.committedGroups().sort(), ['g1', 'g2']);
+  assert.deepEqual(engine.committedOffsets('g1').sort((x, y) => x.topic.localeCompare(y.topic)), [
+    { topic: 'a', partition: 0, offset: 5, metadata: '' },
+    { topic: 'b', partition: 2, offset: 7, metadata: 'meta' },
+  ]);
+  assert.equal(await engine.deleteCommittedOffsets('g1'), 2);
+  assert.deepEqual(engine.committedGroups(), ['g2']);
+  assert.equal(engine.committedOffset('g1', 'a', 0), undefined);
+  await engine.close();
+});
