@@ -133,7 +133,7 @@ export class StompConnection {
             this.#fail(e, f);
             this.#running = false;
           },
-        );
+        ).catch((e: unknown) => this.#internal(e));
         return;
       }
       this.#after(f);
@@ -310,10 +310,16 @@ export class StompConnection {
     if (this.tempQueues.has(name)) return undefined;
     let p = this.#tempCreating.get(name);
     if (!p) {
-      p = this.engine.topic(name, { durable: false }).then(() => {
-        this.tempQueues.add(name);
-        this.#tempCreating.delete(name);
-      });
+      p = this.engine.topic(name, { durable: false }).then(
+        () => {
+          this.tempQueues.add(name);
+          this.#tempCreating.delete(name);
+        },
+        (e: unknown) => {
+          this.#tempCreating.delete(name);
+          throw e;
+        },
+      );
       this.#tempCreating.set(name, p);
     }
     return p;
@@ -344,7 +350,7 @@ export class StompConnection {
     const body = Buffer.from(detail ?? message);
     h.push(['content-type', 'text/plain'], ['content-length', String(body.length)]);
     this.send('ERROR', h, body);
-    this.close(true);
+    this.close(true).catch((e: unknown) => this.broker.opts.log(`stomp: cleanup of connection ${this.id}: ${String(e)}`));
   }
 
   /** Closes: returns unsettled deliveries, drops open transactions and temp queues. */

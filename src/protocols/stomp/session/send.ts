@@ -22,10 +22,20 @@ export function resolveDestinations(c: StompConnection, text: string | undefined
   }
 }
 
+/**
+ * A reply to another connection's temp queue after that connection closed: the queue is gone and
+ * nobody can read it, so the message is dropped rather than re-creating the queue as a durable
+ * topic nobody deletes (ActiveMQ answers such a SEND with an ERROR instead).
+ */
+export function isGoneTempQueue(c: StompConnection, dest: Destination): boolean {
+  return dest.kind === 'queue' && !dest.temp && dest.name.startsWith('stomp-temp-queue:') && c.engine.getTopic(dest.name) === undefined;
+}
+
 /** Appends (or routes) records now. */
 export function publishNow(c: StompConnection, dest: Destination, recs: RecordInput[]): Promise<unknown> {
   const engine = c.engine;
   if (dest.kind === 'queue') {
+    if (isGoneTempQueue(c, dest)) return Promise.resolve();
     const ready = dest.temp ? c.ensureTempQueue(dest.name) : undefined;
     return ready ? ready.then(() => engine.publish(dest.name, recs)) : engine.publish(dest.name, recs);
   }

@@ -12,6 +12,7 @@ import type { StompConnection } from './connection.js';
 import type { Destination } from './destination.js';
 import { StompError } from './errors.js';
 import type { Pending } from './subscribe.js';
+import { isGoneTempQueue } from './send.js';
 
 export interface StompTx {
   id: string;
@@ -48,7 +49,9 @@ export async function handleCommit(c: StompConnection, f: StompFrame): Promise<v
   }
   const etx = engine.transaction();
   for (const s of tx.sends) {
-    if (s.dest.kind === 'queue') etx.publish(s.dest.name, [s.rec]);
+    if (s.dest.kind === 'queue') {
+      if (!isGoneTempQueue(c, s.dest)) etx.publish(s.dest.name, [s.rec]);
+    }
     else for (const t of engine.exchanges.route(s.dest.exchange, s.dest.key).topics) etx.publish(t, [s.rec]);
   }
   for (const p of tx.acks) etx.ack(p.d);
