@@ -94,8 +94,6 @@ export class AmqpTransport extends NetTransport {
   #connecting: Promise<Conn> | undefined;
   #reconnecting = false;
   readonly #stop = new AbortController();
-  /** Subscription setups in progress: a publish waits for those begun before it. */
-  readonly pendingSetup = new Set<Promise<unknown>>();
 
   constructor(lib: Amqplib, url: string, scheme: string, maxPriority: number, caps: Partial<NetCapabilities>, onError?: (e: unknown) => void) {
     super(onError);
@@ -260,7 +258,6 @@ export class AmqpTransport extends NetTransport {
   }
 
   protected async doPublish(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
-    if (this.pendingSetup.size > 0) await Promise.allSettled([...this.pendingSetup]);
     const c = await this.conn();
     await this.ensureTopic(c, c.pub, topic);
     const now = Date.now();

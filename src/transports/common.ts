@@ -438,6 +438,8 @@ export abstract class NetTransport implements Transport {
   abstract readonly scheme: string;
   abstract readonly capabilities: NetCapabilities;
   readonly #subs = new Set<NetSubscription>();
+  /** Subscription setups in progress: a publish waits for those begun before it. */
+  readonly pendingSetup = new Set<Promise<unknown>>();
   readonly #inflight = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
   readonly #onError: ((e: unknown) => void) | undefined;
@@ -471,7 +473,11 @@ export abstract class NetTransport implements Transport {
     if (this.#closing) throw err('MQ_ERR_CLOSED', 'the transport is closed');
     opts?.signal?.throwIfAborted();
     checkTopic(topic);
-    const p = this.doPublish(topic, messages);
+    const p = (async () => {
+      // subscribe() is effective for the next publish(): its group exists on the broker.
+      if (this.pendingSetup.size > 0) await Promise.allSettled([...this.pendingSetup]);
+      await this.doPublish(topic, messages);
+    })();
     this.#inflight.add(p);
     try {
       await p;

@@ -10,3 +10,5 @@ registerTransport('rediss', async (u: URL, o: ConnectOptions) => (await import('
 registerTransport('amqp', async (u: URL, o: ConnectOptions) => (await import('./amqp.js')).connectAmqp(u, o));
 registerTransport('amqps', async (u: URL, o: ConnectOptions) => (await import('./amqp.js')).connectAmqp(u, o));
 registerTransport('zmq+tcp', async (u: URL, o: ConnectOptions) => (await import('./zeromq.js')).connectZmq(u, o));
+registerTransport('mqtt', async (u: URL, o: ConnectOptions) => (await import('./mqtt.js')).connectMqtt(u, o));
+registerTransport('mqtts', async (u: URL, o: ConnectOptions) => (await import('./mqtt.js')).connectMqtt(u, o));

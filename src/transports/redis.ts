@@ -229,8 +229,17 @@ class RedisSubscription extends NetSubscription {
 
   async #run(): Promise<void> {
     await this.#ready;
+    if (this.closed) return;
     const reader = this.#t.newConnection();
     this.#reader = reader;
+    try {
+      await this.#loop2(reader);
+    } finally {
+      reader.disconnect();
+    }
+  }
+
+  async #loop2(reader: RedisClient): Promise<void> {
     const scanEvery = Math.max(TICK_MS, Math.min(this.leaseMs / 2, 1_000));
     let nextScan = 0;
     let nextTick = 0;
