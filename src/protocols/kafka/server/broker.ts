@@ -93,6 +93,8 @@ export class KafkaBroker {
   async init(): Promise<void> {
     await this.producers.init();
     this.settings.init();
+    // Groups known only from committed offsets (e.g. after a restart) are listed as Empty.
+    for (const g of this.engine.committedGroups()) if (!g.startsWith('__omnibus.')) this.coordinator.noteOffsetGroup(g);
   }
 
   get signal(): AbortSignal {

@@ -1,76 +1,48 @@
 /**
- * Kafka topic settings the engine's TopicConfig has no field for: configs that are accepted and
- * reported but not enforced (cleanup.policy, segment.bytes, …) and the logical log start offset
- * set by DeleteRecords.
+ * Kafka topic settings that the engine stores for Kafka:
+ * - configs the engine accepts and reports but does not enforce (cleanup.policy, segment.bytes …)
+ *   live in the topic's own `TopicConfig.configs` (engine.alterTopic), so they survive a restart
+ *   with the topic and vanish with it;
+ * - DeleteRecords moves the partition's logical log start (engine.truncateLog): every reader of
+ *   every protocol stops seeing the records below it, groups settle them, and whole segments
+ *   below it are deleted.
  *
- * Persistence: the engine has no per-topic key/value store, so these ride on its durable
- * committed-offset table (engine.commitOffset) under a reserved group name, one entry per topic,
- * the JSON in the `metadata` string. Cheap (a few hundred bytes per topic that has any) and
- * durable per the engine's fsync policy; the entry is reset when the topic is (re)created or
- * deleted through Kafka. A topic deleted through another protocol leaves a stale entry that is
- * reset on the next Kafka create.
- *
- * DeleteRecords is logical: Fetch / ListOffsets / Metadata treat `max(storage start, logStart)`
- * as the log start offset; the bytes stay until retention removes their segment (the engine
- * cannot yet cut a segment in the middle; see docs/protocols/kafka.md).
+ * This module keeps no state of its own.
  */
 import type { Engine } from '../../../engine/engine.js';
-
-export const SETTINGS_GROUP = '__omnibus.kafka.settings';
 
 export interface KafkaTopicSettings {
   /** Kafka config name → value, for configs stored but not enforced by the engine. */
   configs?: Record<string, string>;
-  /** partition → logical log start offset (DeleteRecords). */
-  logStart?: Record<string, number>;
 }
 
 export class TopicSettings {
   readonly #engine: Engine;
-  readonly #byTopic = new Map<string, KafkaTopicSettings>();
 
   constructor(engine: Engine) {
     this.#engine = engine;
   }
 
-  init(): void {
-    for (const name of this.#engine.topicNames()) {
-      const c = this.#engine.committedOffset(SETTINGS_GROUP, name, 0);
-      if (!c || c.metadata === '' || c.metadata === '{}') continue;
-      try {
-        this.#byTopic.set(name, JSON.parse(c.metadata) as KafkaTopicSettings);
-      } catch {
-        // A damaged entry loses only unenforced settings: start from defaults.
-      }
-    }
-  }
+  init(): void {}
 
   get(topic: string): KafkaTopicSettings {
-    return this.#byTopic.get(topic) ?? {};
+    const c = this.#engine.getTopic(topic)?.config.configs;
+    return c ? { configs: { ...c } } : {};
   }
 
-  async #store(topic: string, s: KafkaTopicSettings): Promise<void> {
-    this.#byTopic.set(topic, s);
-    await this.#engine.commitOffset(SETTINGS_GROUP, topic, 0, 0, JSON.stringify(s));
-  }
-
-  /** Forgets a topic's settings (create / delete), durably only if there was something. */
-  async clear(topic: string): Promise<void> {
-    const had = this.#byTopic.delete(topic);
-    const stored = this.#engine.committedOffset(SETTINGS_GROUP, topic, 0);
-    if (had || (stored !== undefined && stored.metadata !== '{}')) await this.#engine.commitOffset(SETTINGS_GROUP, topic, 0, 0, '{}');
-  }
+  /** Nothing to forget: settings live and die with the engine topic. */
+  async clear(_topic: string): Promise<void> {}
 
   async setConfigs(topic: string, configs: Record<string, string>): Promise<void> {
-    await this.#store(topic, { ...this.get(topic), configs });
+    await this.#engine.alterTopic(topic, { configs });
   }
 
+  /** The logical log start (already part of engine.logBounds().start). */
   logStart(topic: string, partition: number): number {
-    return this.#byTopic.get(topic)?.logStart?.[String(partition)] ?? 0;
+    return this.#engine.logBounds(topic, partition).start;
   }
 
   async setLogStart(topic: string, partition: number, offset: number): Promise<void> {
-    const s = this.get(topic);
-    await this.#store(topic, { ...s, logStart: { ...s.logStart, [String(partition)]: offset } });
+    await this.#engine.truncateLog(topic, partition, offset);
   }
 }

@@ -1,7 +1,6 @@
 /**
  * DeleteGroups (42): GROUP_ID_NOT_FOUND for an unknown group, NON_EMPTY_GROUP while it has
- * members; otherwise the group and its committed offsets go. The engine cannot delete a committed
- * offset, so each is overwritten with -1 (which OffsetFetch reports as "none").
+ * members; otherwise the group and its committed offsets go (engine.deleteCommittedOffsets).
  */
 import type { ApiHandler } from '../handler.js';
 import { KafkaError } from '../error-codes.js';
@@ -15,7 +14,7 @@ export const handleDeleteGroups: ApiHandler<42> = async (ctx, req) => {
     let code = broker.coordinator.deleteGroup(groupId);
     if (code === KafkaError.GROUP_ID_NOT_FOUND && offsets.length > 0) code = KafkaError.NONE;
     if (code === KafkaError.NONE) {
-      await Promise.all(offsets.map(([t, p]) => broker.engine.commitOffset(groupId, t, p, -1, '')));
+      await broker.engine.deleteCommittedOffsets(groupId);
     }
     results.push({ groupId, errorCode: code });
   }

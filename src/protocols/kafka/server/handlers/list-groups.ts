@@ -1,7 +1,6 @@
 /**
- * ListGroups (16): groups the coordinator knows (with members, or with offsets committed since
- * start). Groups that only have committed offsets from before a restart are not listed: the
- * engine cannot enumerate committed offsets by group (see kafka.md, engine needs).
+ * ListGroups (16): groups the coordinator knows: with members, or with committed offsets (those
+ * from before a restart are found through engine.committedGroups at startup).
  */
 import type { ApiHandler } from '../handler.js';
 import { KafkaError } from '../error-codes.js';

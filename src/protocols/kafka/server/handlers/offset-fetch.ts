@@ -13,13 +13,8 @@ import { isReservedTopic } from './util.js';
 /** A group's committed offsets as [topic, partition] pairs (deleted ones, offset < 0, excluded). */
 export function committedPartitions(engine: Engine, group: string): [string, number][] {
   const out: [string, number][] = [];
-  for (const name of engine.topicNames()) {
-    if (isReservedTopic(name)) continue;
-    const n = engine.getTopic(name)?.config.partitions ?? 0;
-    for (let p = 0; p < n; p++) {
-      const c = engine.committedOffset(group, name, p);
-      if (c && c.offset >= 0) out.push([name, p]);
-    }
+  for (const c of engine.committedOffsets(group)) {
+    if (c.offset >= 0 && !isReservedTopic(c.topic) && engine.getTopic(c.topic)) out.push([c.topic, c.partition]);
   }
   return out;
 }
