@@ -30,6 +30,7 @@ test('STOMP ⇄ AMQP: queues by name, topics through amq.topic', async () => {
     const m = await s.next('MESSAGE');
     assert.equal(m.body.toString(), '0.75');
     assert.equal(header(m, 'subscription'), 't');
+    assert.equal(header(m, 'destination'), '/topic/metrics.cpu.load');
 
     // STOMP topic SEND → AMQP queue bound to amq.topic.
     const q = await ch.assertQueue('', { exclusive: true });

@@ -23,7 +23,7 @@ import { StompFrameError } from '../codec/errors.js';
 import { header, type StompFrame, type StompVersion } from '../codec/frame.js';
 import { StompParser } from '../codec/parser.js';
 import type { StompBroker } from './broker.js';
-import type { Destination, DestinationContext } from './destination.js';
+import { TOPIC_EXCHANGE, type Destination, type DestinationContext } from './destination.js';
 import type { RecordInput } from '../../../engine/record.js';
 import { publishNow } from './send.js';
 import { StompError } from './errors.js';
@@ -248,7 +248,10 @@ export class StompConnection {
     let destination = src.dest.header;
     let original: string | undefined;
     if (src.dest.kind === 'route') {
+      // A message published through AMQP/MQTT carries its routing key in `key`: show the topic it
+      // was published to (as ActiveMQ does for wildcard subscribers), not the pattern.
       if (stored !== undefined) destination = stored;
+      else if (rec.key !== undefined && src.dest.exchange === TOPIC_EXCHANGE) destination = '/topic/' + rec.key;
     } else if (stored !== undefined && stored !== destination && !src.dest.temp) original = stored;
     if (sub.ackMode === 'auto') {
       const h = messageHeaders({ rec, messageId, destination, subscription: sub.id, ack: undefined, attempt: d.attempt, originalDestination: original });
