@@ -24,7 +24,7 @@
  *   one extra copy per retry). A broker requeue (connection loss, close) counts as one attempt.
  *   x-death counts (from a user's own DLX) are read as attempts too.
  * - dead-letter: reject() publishes to the dead-letter topic's exchange with x-attempts,
- *   x-original-topic and x-error-reason, then acks. (A queue DLX could not carry the reason.)
+ *   x-original-topic, x-death-reason and x-error-message, then acks. (A queue DLX could not carry the reason.)
  * - leases: a client-side timer per delivery (RabbitMQ has only consumer_timeout, which closes the
  *   whole channel); on expiry the message is republished with attempt + 1.
  * Reconnect: on connection loss every subscription loses its leases (RabbitMQ requeues them),
@@ -489,7 +489,6 @@ export async function connectAmqp(u: URL, options: ConnectOptions, amqpOptions: 
   if (maxPriority > 255) throw err('MQ_ERR_INVALID_URL', `maxPriority must be 0..255, got ${maxPriority}`);
   const url = new URL(u.href);
   url.searchParams.delete('maxPriority');
-  if (scheme === 'omnibus') url.protocol = 'amqp:';
   const onError = typeof options['onError'] === 'function' ? (options['onError'] as (e: unknown) => void) : undefined;
   const t = new AmqpTransport((lib as Amqplib & { default?: Amqplib }).default ?? lib, url.href, scheme, maxPriority, amqpOptions.capabilities ?? {}, onError);
   try {

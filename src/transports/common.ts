@@ -94,9 +94,14 @@ export function messageIdFor(m: OutgoingMessage): string {
   return id;
 }
 
-/** Headers a dead-lettered message gains (conformance suite + frameworks.md §5 convention). */
+/**
+ * Headers a dead-lettered message gains, the same as the embedded engine's: x-attempts,
+ * x-original-topic, x-death-reason (rejected | max-attempts | expired) and x-error-message (the
+ * reject reason or what exhausted the attempts).
+ */
 export function deadLetterHeaders(h: Headers, attempt: number, topic: string, reason: string): Record<string, string> {
-  return { ...h, 'x-attempts': String(attempt), 'x-original-topic': topic, 'x-error-reason': reason };
+  const kind = /^(max attempts|lease expired)/.test(reason) ? 'max-attempts' : /^expired/.test(reason) ? 'expired' : 'rejected';
+  return { ...h, 'x-attempts': String(attempt), 'x-original-topic': topic, 'x-death-reason': kind, 'x-error-message': reason };
 }
 
 /**

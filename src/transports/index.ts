@@ -12,3 +12,16 @@ registerTransport('amqps', async (u: URL, o: ConnectOptions) => (await import('.
 registerTransport('zmq+tcp', async (u: URL, o: ConnectOptions) => (await import('./zeromq.js')).connectZmq(u, o));
 registerTransport('mqtt', async (u: URL, o: ConnectOptions) => (await import('./mqtt.js')).connectMqtt(u, o));
 registerTransport('mqtts', async (u: URL, o: ConnectOptions) => (await import('./mqtt.js')).connectMqtt(u, o));
+/**
+ * omnibus:// — a remote Omnibus server, through its AMQP 0-9-1 listener (default port 5672).
+ * Why AMQP: of the server's protocols it is the one whose model matches the API one to one —
+ * exchanges + a durable queue per group (fan-out across groups, competition within), per-delivery
+ * ack/nack/reject, prefetch, confirms, priorities, TTL and dead-lettering — and amqplib is a
+ * mature client. RESP (Redis) lacks priorities and nack; Kafka lacks per-message settlement.
+ */
+registerTransport('omnibus', async (u: URL, o: ConnectOptions) => {
+  const { connectAmqp } = await import('./amqp.js');
+  const url = new URL(u.href.replace(/^omnibus:/i, 'amqp:'));
+  if (url.port === '') url.port = '5672';
+  return connectAmqp(url, o, { scheme: 'omnibus' });
+});

@@ -21,7 +21,7 @@
  *   XPENDING scan (every min(lease/2, 1 s)) reclaims entries idle longer than the lease. extend()
  *   records "held until" in the group's `ext` sorted set, which the scan respects.
  * - dead-letter: XADD to the dead-letter stream with x-attempts / x-original-topic /
- *   x-error-reason, then XACK, in one MULTI.
+ *   x-death-reason / x-error-message, then XACK, in one MULTI.
  * - TTL: the expiry rides in the entry; an expired entry is acked (or dead-lettered) unseen.
  * Not supported: priorities (a stream is FIFO), selectors, Redis Cluster (the Lua scripts touch
  * keys of several topics; a cluster URL is refused).
