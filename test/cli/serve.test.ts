@@ -124,7 +124,7 @@ test('serve with a data path below a regular file exits 1 with one line', async 
 // Node 20's fs.mkdir(..., { recursive: true }) spins forever on a path below /proc, and the file
 // storage creates its directory that way; until it guards against it this hangs.
 test('serve with an unusable data path (/proc/nonexistent) exits 1 with one line', async () => {
-  const r = await execCli(['serve', '--data', '/proc/nonexistent/omnibus', '--health-port', '0', ...NO_PROTOCOLS], {}, 5000);
+  const r = await execCli(['serve', '--data', '/proc/nonexistent/omnibus', '--health-port', '0', ...NO_PROTOCOLS], {}, 30_000);
   assert.equal(r.code, 1, `stdout: ${r.stdout} stderr: ${r.stderr}`);
   assert.ok(isOneErrorLine(r.stderr), r.stderr);
 });
