@@ -198,6 +198,20 @@ class MqttSubscription extends NetSubscription {
       this.#pump();
     });
     this.#client = client;
+    // Unsubscribe and subscribe again on every reconnect: mosquitto 2.0.11 restores a session
+    // with its shared subscriptions from persistence, but they route nothing until re-made
+    // (a plain re-SUBSCRIBE is not enough). Messages published between the broker's restart and
+    // this re-subscription find no subscriber and are lost: a broker bug this cannot close.
+    let first = true;
+    client.on('connect', () => {
+      if (first) return;
+      const again = client
+        .unsubscribeAsync(this.#filters())
+        .then(() => client.subscribeAsync(this.#filters(), { qos: 1 }))
+        .catch((e: unknown) => this.#t.report(e));
+      this.#t.pendingSetup.add(again);
+      void again.finally(() => this.#t.pendingSetup.delete(again));
+    });
     this.#ready = (async () => {
       if (!client.connected) {
         await new Promise<void>((resolve, reject) => {
@@ -205,7 +219,8 @@ class MqttSubscription extends NetSubscription {
           client.once('error', reject);
         });
       }
-      await client.subscribeAsync([`$share/${this.group}/${this.topic}`, `$share/${this.group}/${this.#retryTopic}`], { qos: 1 });
+      await client.subscribeAsync(this.#filters(), { qos: 1 });
+      first = false;
     })();
     // A publish after subscribe() waits for the SUBACK: the group's session then exists.
     this.#t.pendingSetup.add(this.#ready);
@@ -216,6 +231,10 @@ class MqttSubscription extends NetSubscription {
         this.fail(e);
       },
     );
+  }
+
+  #filters(): string[] {
+    return [`$share/${this.group}/${this.topic}`, `$share/${this.group}/${this.#retryTopic}`];
   }
 
   protected override onCredit(): void {
@@ -284,7 +303,7 @@ class MqttSubscription extends NetSubscription {
       // The last member keeps its session (and the group's share) so that messages published
       // while the group has no subscriber wait for it. Other members unsubscribe: a share held
       // by an offline session would strand messages there until that slot reconnects.
-      if (used && used.size > 1) await c.unsubscribeAsync([`$share/${this.group}/${this.topic}`, `$share/${this.group}/${this.#retryTopic}`]).catch(() => undefined);
+      if (used && used.size > 1) await c.unsubscribeAsync(this.#filters()).catch(() => undefined);
       await c.endAsync().catch(() => undefined);
     }
     used?.delete(this.#slot);
