@@ -69,7 +69,11 @@ function checkEquivalent(q: AmqpQueue, a: QueueDeclareArgs, args: QueueArgs): vo
     if (k === 'queueType' && a.arguments['x-queue-type'] === undefined) continue;
     throw amqpError(
       406,
-      `inequivalent arg '${ARG_NAMES[k]}' for queue '${q.name}' in vhost '/': received ${got === undefined ? 'none' : `the value '${String(got)}'`} but current is ${cur === undefined ? 'none' : `the value '${String(cur)}'`}`,
+      // RabbitMQ 3.10 (rabbit_misc:equivalence_fail): plain quoted values when both sides have
+      // one, "none" for a missing side and "the value 'V' of type 'T'" for the other.
+      got !== undefined && cur !== undefined
+        ? `inequivalent arg '${ARG_NAMES[k]}' for queue '${q.name}' in vhost '/': received '${String(got)}' but current is '${String(cur)}'`
+        : `inequivalent arg '${ARG_NAMES[k]}' for queue '${q.name}' in vhost '/': received ${got === undefined ? 'none' : `the value '${String(got)}'`} but current is ${cur === undefined ? 'none' : `the value '${String(cur)}'`}`,
       C,
       M,
     );
