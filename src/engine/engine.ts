@@ -95,7 +95,8 @@ type CatalogRecord =
   | { t: 'group'; topic: string; name: string; startAt: 'earliest' | 'latest' }
   | { t: 'drop-topic'; name: string }
   | { t: 'drop-group'; topic: string; name: string }
-  | { t: 'log-start'; name: string; partition: number; offset: number };
+  | { t: 'log-start'; name: string; partition: number; offset: number }
+  | { t: 'group-config'; topic: string; name: string; options: PersistedGroupOptions };
 
 export class Topic {
   readonly lanes = new Map<string, Lane>();
@@ -175,6 +176,7 @@ export class Engine {
     this.#offsetsLog = await this.storage.open('meta/offsets', this.#partOpts(true));
     const topics = new Map<string, TopicConfig>();
     const groups = new Map<string, { topic: string; name: string; startAt: 'earliest' | 'latest' }>();
+    const groupConfigs = new Map<string, PersistedGroupOptions>();
     const logStarts = new Map<string, number>();
     for (const rec of await readJsonLog<CatalogRecord>(this.#catalog)) {
       if (rec.t === 'topic') topics.set(rec.name, rec.config);
@@ -183,11 +185,16 @@ export class Engine {
         for (const [k, g] of groups) if (g.topic === rec.name) groups.delete(k);
       } else if (rec.t === 'group') groups.set(rec.topic + '\0' + rec.name, rec);
       else if (rec.t === 'log-start') logStarts.set(rec.name + '\0' + rec.partition, rec.offset);
+      else if (rec.t === 'group-config') groupConfigs.set(rec.topic + '\0' + rec.name, rec.options);
       else groups.delete(rec.topic + '\0' + rec.name);
     }
     const exchangeLog = await this.storage.open('meta/exchanges', this.#partOpts(true));
     this.exchanges = new ExchangeRegistry(
-      { publish: (t, r) => this.publish(t, r), topicExists: (n) => this.#topics.has(n) },
+      {
+        publish: (t, r) => this.publish(t, r),
+        topicExists: (n) => this.#topics.has(n),
+        topicDurable: (n) => this.#topics.get(n)?.config.durable !== false,
+      },
       this.storage.persistent ? exchangeLog : undefined,
     );
     for (const rec of await readJsonLog<{ k: string; o: number; m: string; d?: 1 }>(this.#offsetsLog)) {
@@ -219,11 +226,15 @@ export class Engine {
       }
     }
     this.exchanges.recover(await readJsonLog(exchangeLog));
+    // Bindings replayed for topics that did not survive (transient, or deleted before a crash).
+    await this.exchanges.pruneMissingTopics();
     this.#armRetention();
     for (const g of groups.values()) {
       const t = this.#topics.get(g.topic);
       if (!t) continue;
-      const group = await this.#makeGroup(t, g.name, {}, g.startAt, false);
+      const saved = groupConfigs.get(g.topic + '\0' + g.name);
+      const group = await this.#makeGroup(t, g.name, saved ?? {}, g.startAt, false);
+      if (saved?.deadLetter) this.#deadLetters.set(group, saved.deadLetter);
       await group.recover();
     }
     // Data below every group's low-water mark may be deleted now.
@@ -312,7 +323,7 @@ export class Engine {
         this.#onError(e);
       }
     }
-    this.exchanges.forgetTopic(name);
+    await this.exchanges.forgetTopic(name, t.config.durable !== false);
     for (const g of t.groups.values()) {
       await g.close();
       if (g.stateLog) await this.storage.remove(`groups/${encodeName(name)}/${encodeName(g.name)}`);
@@ -634,23 +645,32 @@ export class Engine {
   async group(topicName: string, name: string, opts: GroupOptions = {}): Promise<Group> {
     this.#check();
     const t = this.#topics.get(topicName) ?? (await this.topic(topicName));
-    const existing = t.groups.get(name);
-    if (existing) {
-      applyGroupOptions(existing.config, opts);
-      if (opts.deadLetter !== undefined) this.#deadLetters.set(existing, opts.deadLetter);
-      return existing;
+    let g = t.groups.get(name);
+    if (!g) {
+      const key = topicName + '\0' + name;
+      let p = this.#groupCreating.get(key);
+      if (!p) {
+        p = this.#makeGroup(t, name, opts, opts.startAt ?? 'earliest', true);
+        this.#groupCreating.set(key, p);
+        p.finally(() => this.#groupCreating.delete(key)).catch(() => {});
+      }
+      g = await p;
     }
-    const key = topicName + '\0' + name;
-    let p = this.#groupCreating.get(key);
-    if (!p) {
-      p = this.#makeGroup(t, name, opts, opts.startAt ?? 'earliest', true);
-      this.#groupCreating.set(key, p);
-      p.finally(() => this.#groupCreating.delete(key)).catch(() => {});
-    }
-    const g = await p;
+    const before = JSON.stringify(persistedOptions(g.config, this.#deadLetters.get(g)));
     applyGroupOptions(g.config, opts);
     if (opts.deadLetter !== undefined) this.#deadLetters.set(g, opts.deadLetter);
+    const after = persistedOptions(g.config, this.#deadLetters.get(g));
+    if (JSON.stringify(after) !== before && t.config.durable !== false) {
+      // Options outlive the process (TTL, limits, dead-letter target), as queue arguments do.
+      appendJsonRecord(this.#catalog, { t: 'group-config', topic: topicName, name, options: after } satisfies CatalogRecord);
+      await this.#catalog.durable();
+    }
     return g;
+  }
+
+  /** The dead-letter target of a group, if any (protocols check it before configuring their own). */
+  deadLetterTarget(g: Group): DeadLetterTarget | undefined {
+    return this.#deadLetters.get(g);
   }
 
   readonly #deadLetters = new WeakMap<Group, DeadLetterTarget>();
@@ -802,6 +822,17 @@ export class Engine {
     for (const t of this.#topics.values()) for (const g of t.groups.values()) await g.close();
     await this.storage.close();
   }
+}
+
+/** The serialisable part of a group's options (a dead-letter transform is code: not persisted). */
+type PersistedGroupOptions = Pick<GroupOptions, 'leaseMs' | 'maxAttempts' | 'messageTtlMs' | 'maxLength' | 'overflow'> & {
+  deadLetter?: { topic?: string | undefined; exchange?: string | undefined; routingKey?: string | undefined };
+};
+
+function persistedOptions(c: GroupConfig, dl: DeadLetterTarget | undefined): PersistedGroupOptions {
+  const o: PersistedGroupOptions = { leaseMs: c.leaseMs, maxAttempts: c.maxAttempts, messageTtlMs: c.messageTtlMs, maxLength: c.maxLength, overflow: c.overflow };
+  if (dl) o.deadLetter = { topic: dl.topic, exchange: dl.exchange, routingKey: dl.routingKey };
+  return o;
 }
 
 function applyGroupOptions(c: GroupConfig, o: GroupOptions): void {

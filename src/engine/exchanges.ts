@@ -53,6 +53,8 @@ export interface RoutedPublish {
 export interface ExchangeHost {
   publish(topic: string, records: readonly RecordInput[]): Promise<unknown>;
   topicExists(name: string): boolean;
+  /** False for transient topics (deleted on restart): bindings to them are not persisted. */
+  topicDurable(name: string): boolean;
 }
 
 const destKey = (d: Destination) => (d.kind === 'topic' ? 't:' : 'x:') + d.name;
@@ -126,21 +128,50 @@ export class ExchangeRegistry {
     if (dest.kind === 'exchange' && !this.#exchanges.has(dest.name)) throw err('MQ_ERR_NOT_FOUND', `no exchange "${dest.name}"`);
     if (dest.kind === 'topic' && !this.host.topicExists(dest.name)) throw err('MQ_ERR_NOT_FOUND', `no queue "${dest.name}"`);
     const added = e.x.bind(destKey(dest), key, args);
-    if (added && e.decl.durable) await this.#persist({ t: 'bind', b: { source, dest, key, args } });
+    // As in RabbitMQ, a binding is durable only when both ends are: a binding to a transient
+    // topic must not be replayed after a restart (it would recreate the topic as a durable one).
+    if (added && e.decl.durable && this.#durableDest(dest)) await this.#persist({ t: 'bind', b: { source, dest, key, args } });
+  }
+
+  #durableDest(d: Destination): boolean {
+    return d.kind === 'topic' ? this.host.topicDurable(d.name) : (this.#exchanges.get(d.name)?.decl.durable ?? false);
   }
 
   async unbind(source: string, dest: Destination, key: string, args: Record<string, unknown> = {}): Promise<boolean> {
     const e = this.#exchanges.get(source);
     if (!e) throw err('MQ_ERR_NOT_FOUND', `no exchange "${source}"`);
     const removed = e.x.unbind(destKey(dest), key, args);
-    if (removed && e.decl.durable) await this.#persist({ t: 'unbind', b: { source, dest, key, args } });
+    if (removed && e.decl.durable && this.#durableDest(dest)) await this.#persist({ t: 'unbind', b: { source, dest, key, args } });
     if (removed && e.decl.autoDelete && e.x.size === 0) await this.delete(source);
     return removed;
   }
 
-  /** Removes every binding to a deleted topic. */
-  forgetTopic(name: string): void {
-    for (const e of this.#exchanges.values()) e.x.unbindDestination(destKey({ kind: 'topic', name }));
+  /** Removes every binding to a deleted topic, durably for the durable ones. */
+  async forgetTopic(name: string, wasDurable: boolean): Promise<void> {
+    const dk = destKey({ kind: 'topic', name });
+    const dropped: BindingRecord[] = [];
+    for (const [source, e] of this.#exchanges) {
+      for (const b of e.x.bindings()) if (b.destination === dk) dropped.push({ source, dest: { kind: 'topic', name }, key: b.bindingKey, args: { ...b.args } });
+      e.x.unbindDestination(dk);
+    }
+    if (!wasDurable) return;
+    for (const b of dropped) if (this.#exchanges.get(b.source)?.decl.durable) await this.#persist({ t: 'unbind', b });
+  }
+
+  /**
+   * Recovery helper: drops bindings (already replayed) whose topic no longer exists, e.g. a
+   * transient topic deleted by the restart, and persists the removal.
+   */
+  async pruneMissingTopics(): Promise<void> {
+    for (const [source, e] of this.#exchanges) {
+      for (const b of e.x.bindings()) {
+        if (!b.destination.startsWith('t:')) continue;
+        const name = b.destination.slice(2);
+        if (this.host.topicExists(name)) continue;
+        e.x.unbind(b.destination, b.bindingKey, b.args);
+        if (e.decl.durable) await this.#persist({ t: 'unbind', b: { source, dest: { kind: 'topic', name }, key: b.bindingKey, args: { ...b.args } } });
+      }
+    }
   }
 
   /** Destination topics for a publish, following exchange-to-exchange bindings and alternates. */
