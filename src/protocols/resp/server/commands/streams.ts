@@ -333,6 +333,11 @@ async function xreadgroup(s: Session, a: Buffer[]): Promise<void> {
         for (const p of pend.slice(0, count === Infinity ? undefined : count)) {
           const e = await streams.readOne(key, p.offset);
           out.push(e ?? { offset: p.offset, id: p.id, fields: [] });
+          if (e) {
+            // As Redis: serving a pending entry again counts as a delivery.
+            p.time = now;
+            p.count++;
+          }
         }
         results.push({ key, entries: out, nils: [] });
         anyNew = true;
@@ -385,6 +390,13 @@ async function xack(s: Session, a: Buffer[]): Promise<void> {
   s.w.integer(n);
 }
 
+/** Byte order of names (Redis keeps consumers in a radix tree). */
+function byName(a: [string, unknown] | { name: string }, b: [string, unknown] | { name: string }): number {
+  const x = Buffer.from(Array.isArray(a) ? a[0] : a.name);
+  const y = Buffer.from(Array.isArray(b) ? b[0] : b.name);
+  return Buffer.compare(x, y);
+}
+
 async function xpending(s: Session, a: Buffer[]): Promise<void> {
   const key = streamKey(s, a[1]!);
   const { g } = await groupOf(s, key, str(a[2]!));
@@ -399,7 +411,8 @@ async function xpending(s: Session, a: Buffer[]): Promise<void> {
     for (const p of all) by.set(p.consumer, (by.get(p.consumer) ?? 0) + 1);
     w.arrayHeader(4).integer(all.length).bulk(fmtId(all[0]!.id)).bulk(fmtId(all[all.length - 1]!.id));
     w.arrayHeader(by.size);
-    for (const [c, n] of by) w.arrayHeader(2).bulk(c).bulk(String(n));
+    // Redis lists consumers in name order (its consumer radix tree).
+    for (const [c, n] of [...by].sort(byName)) w.arrayHeader(2).bulk(c).bulk(String(n));
     return;
   }
   let i = 3;
@@ -718,6 +731,17 @@ async function xinfo(s: Session, a: Buffer[]): Promise<void> {
     // Entries after the group's last delivered id (exact: scans from its position).
     return Math.max(0, streams.end(key) - (g.nextOffset ?? streams.first(key, st.meta)) - 0);
   };
+  /**
+   * Redis (streamReplyWithCGLag) answers nil when an XDEL tombstone lies at or after the group's
+   * last delivered id, unless that id is the stream's last id: the count of entries still to read
+   * is then unknown.
+   */
+  const lagUnknown = async (g: StreamGroup): Promise<boolean> => {
+    const maxDel = parseId(st.meta.maxDeletedId) ?? ZERO_ID;
+    if (len === 0 || cmpId(maxDel, ZERO_ID) === 0 || cmpId(g.lastId, st.lastId) === 0) return false;
+    const first = await streams.firstEntry(key);
+    return first !== undefined && cmpId(first.id, maxDel) <= 0 && cmpId(g.lastId, maxDel) <= 0;
+  };
   switch (sub) {
     case 'stream': {
       const first = await streams.firstEntry(key);
@@ -740,6 +764,8 @@ async function xinfo(s: Session, a: Buffer[]): Promise<void> {
       return;
     }
     case 'groups': {
+      const unknown = new Map<StreamGroup, boolean>();
+      for (const g of st.groups.values()) unknown.set(g, await lagUnknown(g));
       w.arrayHeader(st.groups.size);
       for (const g of st.groups.values()) {
         w.mapHeader(6);
@@ -748,7 +774,9 @@ async function xinfo(s: Session, a: Buffer[]): Promise<void> {
         w.bulk('pending').integer(g.pel.size);
         w.bulk('last-delivered-id').bulk(fmtId(g.lastId));
         w.bulk('entries-read').integer(g.entriesRead);
-        w.bulk('lag').integer(g.nextOffset === undefined ? Math.max(0, len - g.entriesRead) : lag(g));
+        w.bulk('lag');
+        if (unknown.get(g)) w.nullBulk();
+        else w.integer(g.nextOffset === undefined ? Math.max(0, len - g.entriesRead) : lag(g));
       }
       return;
     }
@@ -759,7 +787,7 @@ async function xinfo(s: Session, a: Buffer[]): Promise<void> {
       if (!g) throw new RespError(`NOGROUP No such consumer group '${name}' for key name '${key}'`);
       const now = Date.now();
       w.arrayHeader(g.consumers.size);
-      for (const c of g.consumers.values()) {
+      for (const c of [...g.consumers.values()].sort(byName)) {
         w.mapHeader(4);
         w.bulk('name').bulk(c.name);
         w.bulk('pending').integer(c.pending);
