@@ -153,12 +153,14 @@ export class StompBroker {
 
   /**
    * The `default` group of an engine topic with STOMP's redelivery settings. A group another
-   * protocol configured (its lease is not the engine default) keeps its settings: an AMQP queue
-   * with its own dead-letter exchange stays as AMQP declared it.
+   * protocol configured (it has a dead-letter target, or a lease other than the engine default)
+   * keeps its settings: an AMQP queue with its own dead-letter exchange stays as AMQP declared it.
    */
   async group(topic: string, extra: GroupOptions = {}): Promise<Group> {
     const existing = this.engine.getTopic(topic)?.groups.get(DEFAULT_GROUP);
-    if (existing && (this.#stompGroups.has(existing) || existing.config.leaseMs !== ENGINE_DEFAULT_LEASE_MS)) {
+    const configuredElsewhere =
+      existing !== undefined && (this.engine.deadLetterTarget(existing) !== undefined || existing.config.leaseMs !== ENGINE_DEFAULT_LEASE_MS);
+    if (existing && (this.#stompGroups.has(existing) || configuredElsewhere)) {
       if (extra.filter !== undefined || this.#stompGroups.has(existing)) existing.config.filter = extra.filter;
       return existing;
     }
