@@ -596,8 +596,8 @@ behaviour('sorted sets: ZADD (NX/XX/CH/INCR)/ZSCORE/ZRANGE WITHSCORES/ZRANGEBYSC
   assert.equal(await r.zadd('z.z', 'INCR', '1', 'a'), '2.5');
   assert.equal(await r.zscore('z.z', 'a'), '2.5');
   assert.equal(await r.zscore('z.z', 'nope'), null);
-  assert.deepEqual(await r.zrange('z.z', 0, -1), ['b', 'a', 'c', 'd']);
-  assert.deepEqual(await r.zrange('z.z', 0, 1, 'WITHSCORES'), ['b', '2', 'a', '2.5']);
+  assert.deepEqual(await r.zrange('z.z', '0', '-1'), ['b', 'a', 'c', 'd']);
+  assert.deepEqual(await r.zrange('z.z', '0', '1', 'WITHSCORES'), ['b', '2', 'a', '2.5']);
   assert.deepEqual(await r.zrevrange('z.z', 0, 1), ['d', 'c']);
   assert.deepEqual(await r.zrangebyscore('z.z', '(2', '+inf'), ['a', 'c', 'd']);
   assert.deepEqual(await r.zrangebyscore('z.z', '-inf', '3', 'LIMIT', 1, 1), ['a']);
