@@ -60,6 +60,9 @@ export class Session implements PubSubSubscriber, SessionInfo {
   readonly patterns = new Set<string>();
   readonly shardChannels = new Set<string>();
   multi: Buffer[][] | null = null;
+  /** WATCHed keys, and whether one of them was modified since (EXEC then aborts). */
+  readonly watching = new Set<string>();
+  watchDirty = false;
   multiError = false;
   inExec = false;
   lastCommand = 'NULL';
@@ -155,6 +158,8 @@ export class Session implements PubSubSubscriber, SessionInfo {
           this.#closeAfterFlush = true;
           break;
         }
+        // Another client's EXEC is running a command that awaits: do not interleave with it.
+        while (this.broker.execBarrier && this.broker.execOwner !== this) await this.broker.execBarrier;
         const r = this.execute(cmd);
         if (r) await r;
         if (this.out.pendingBytes >= FLUSH_AT) this.flush();
@@ -225,6 +230,17 @@ export class Session implements PubSubSubscriber, SessionInfo {
   /** Executes a command after the checks (EXEC calls this for queued commands). */
   run(spec: CommandSpec, args: Buffer[]): Promise<void> | undefined {
     const w = this.w;
+    const broker = this.broker;
+    if (spec.kv && spec.denyoom && broker.kv.overLimit) {
+      w.error("OOM command not allowed when used memory > 'maxmemory'.");
+      return undefined;
+    }
+    // List/stream writes flag watchers of the keys they name (keyspace commands do it themselves,
+    // for real changes only).
+    if (spec.write && !spec.kv && broker.watchers.size > 0 && spec.firstKey > 0) {
+      const last = spec.lastKey < 0 ? args.length + spec.lastKey : spec.lastKey;
+      for (let i = spec.firstKey; i <= last && i < args.length; i += spec.step) broker.touch(args[i]!.toString('utf8'));
+    }
     try {
       const r = spec.handler(this, args);
       if (r) return r.catch((e: unknown) => this.#replyError(e, w));
@@ -300,6 +316,12 @@ export class Session implements PubSubSubscriber, SessionInfo {
   // --- lifecycle --------------------------------------------------------------------------------
 
   /** Unsubscribes from everything (RESET, close). */
+  unwatchAll(): void {
+    this.broker.unwatch(this.watching, this);
+    this.watching.clear();
+    this.watchDirty = false;
+  }
+
   dropSubscriptions(): void {
     const hub = this.broker.hub;
     for (const c of this.channels) hub.unsubscribe(hub.channels, c, this);
@@ -314,6 +336,7 @@ export class Session implements PubSubSubscriber, SessionInfo {
     if (this.closed) return;
     this.closed = true;
     this.dropSubscriptions();
+    this.unwatchAll();
     this.blocked?.cancel();
     this.blocked = undefined;
     this.broker.sessions.delete(this);

@@ -190,8 +190,10 @@ function infoText(s: Session, sections: string[]): string {
       `used_memory_human:${(mem.heapUsed / 1048576).toFixed(2)}M`,
       `used_memory_rss:${mem.rss}`,
       `used_memory_peak:${mem.heapTotal}`,
-      'maxmemory:0',
-      'maxmemory_human:0B',
+      // The keyspace bound (strings/hashes/sets/zsets); lists and streams live on disk.
+      `maxmemory:${b.kv.maxBytes}`,
+      `maxmemory_human:${(b.kv.maxBytes / 1048576).toFixed(2)}M`,
+      `omnibus_keyspace_used_bytes:${b.kv.used}`,
       'maxmemory_policy:noeviction',
       'mem_fragmentation_ratio:1.00',
       '',
@@ -222,7 +224,7 @@ function infoText(s: Session, sections: string[]): string {
   if (want('keyspace')) {
     const n = b.keys().length;
     out.push('# Keyspace');
-    if (n > 0) out.push(`db0:keys=${n},expires=0,avg_ttl=0`);
+    if (n > 0) out.push(`db0:keys=${n},expires=${b.kv.expiringCount},avg_ttl=0`);
     out.push('');
   }
   return out.join('\r\n');
@@ -349,6 +351,7 @@ function select(s: Session, a: Buffer[]): void {
 
 function reset(s: Session): void {
   s.dropSubscriptions();
+  s.unwatchAll();
   s.multi = null;
   s.multiError = false;
   s.name = '';

@@ -13,7 +13,7 @@ import { cmd, KEY1, type CommandSpec } from './types.js';
 
 function listKey(s: Session, b: Buffer): string {
   const k = str(b);
-  if (s.broker.streams.isStream(k)) throw new RespError(WRONGTYPE);
+  if (s.broker.streams.isStream(k) || s.broker.kv.has(k)) throw new RespError(WRONGTYPE);
   return k;
 }
 

@@ -14,7 +14,7 @@ const INVALID_ID = 'ERR Invalid stream ID specified as stream command argument';
 
 function streamKey(s: Session, b: Buffer): string {
   const k = str(b);
-  if (!s.broker.streams.isStream(k) && s.broker.lists.length(k) > 0) throw new RespError(WRONGTYPE);
+  if (s.broker.kv.has(k) || (!s.broker.streams.isStream(k) && s.broker.lists.length(k) > 0)) throw new RespError(WRONGTYPE);
   return k;
 }
 

@@ -1,0 +1,137 @@
+/**
+ * EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT LOAD/EXISTS/FLUSH/KILL, FUNCTION, FCALL.
+ *
+ * There is no Lua interpreter here (out of scope; see docs/protocols/resp.md). What is provided
+ * is *script fingerprinting*: the three scripts of redis-py's `Lock` (release, extend, reacquire —
+ * kombu's `restore_visible` releases its mutex with one) are recognised by their text (whitespace
+ * normalised, so other redis-py versions' indentation still matches) and executed natively with
+ * the same semantics. Any other script is refused:
+ *   EVAL / SCRIPT LOAD  -ERR Lua scripting is not supported by Omnibus …
+ *   EVALSHA of an unknown SHA1  -NOSCRIPT No matching script. Please use EVAL.
+ * so a client that falls back from EVALSHA to SCRIPT LOAD/EVAL ends with the clear error.
+ */
+import { createHash } from 'node:crypto';
+import { int, kw, str } from '../args.js';
+import { RespError } from '../errors.js';
+import type { Session } from '../session.js';
+import { cmd, NO_KEYS, type CommandSpec } from './types.js';
+
+type Native = (s: Session, keys: Buffer[], argv: Buffer[]) => number;
+
+const NO_LUA = 'ERR Lua scripting is not supported by Omnibus (only the redis-py Lock scripts are recognised); see docs/protocols/resp.md';
+
+function tokenMatches(s: Session, key: Buffer, token: Buffer | undefined): boolean {
+  const e = s.broker.kv.get(str(key));
+  return e !== undefined && e.type === 'string' && token !== undefined && (e.value as Buffer).equals(token);
+}
+
+function pttl(s: Session, key: string): number {
+  const e = s.broker.kv.get(key);
+  if (!e) return -2;
+  return e.expireAt === 0 ? -1 : Math.max(0, e.expireAt - s.broker.kv.now());
+}
+
+function msArg(b: Buffer | undefined): number {
+  if (!b) throw new RespError('ERR value is not an integer or out of range');
+  return int(b);
+}
+
+/** redis-py lock.py scripts, whitespace-normalised → native implementation. */
+const KNOWN = new Map<string, Native>([
+  [
+    "local token = redis.call('get', KEYS[1]) if not token or token ~= ARGV[1] then return 0 end redis.call('del', KEYS[1]) return 1",
+    (s, k, a) => {
+      if (!k[0] || !tokenMatches(s, k[0], a[0])) return 0;
+      s.broker.kv.delete(str(k[0]));
+      return 1;
+    },
+  ],
+  [
+    "local token = redis.call('get', KEYS[1]) if not token or token ~= ARGV[1] then return 0 end local expiration = redis.call('pttl', KEYS[1]) if not expiration then expiration = 0 end if expiration < 0 then return 0 end local newttl = ARGV[2] if ARGV[3] == \"0\" then newttl = ARGV[2] + expiration end redis.call('pexpire', KEYS[1], newttl) return 1",
+    (s, k, a) => {
+      if (!k[0] || !tokenMatches(s, k[0], a[0])) return 0;
+      const key = str(k[0]);
+      const exp = pttl(s, key);
+      if (exp < 0) return 0;
+      const add = msArg(a[1]);
+      const ttl = a[2]?.toString('latin1') === '0' ? add + exp : add;
+      s.broker.kv.expire(key, s.broker.kv.now() + ttl);
+      return 1;
+    },
+  ],
+  [
+    "local token = redis.call('get', KEYS[1]) if not token or token ~= ARGV[1] then return 0 end redis.call('pexpire', KEYS[1], ARGV[2]) return 1",
+    (s, k, a) => {
+      if (!k[0] || !tokenMatches(s, k[0], a[0])) return 0;
+      s.broker.kv.expire(str(k[0]), s.broker.kv.now() + msArg(a[1]));
+      return 1;
+    },
+  ],
+]);
+
+/** SHA1 → native, for scripts loaded (SCRIPT LOAD / EVAL) since start; shared by all clients. */
+const loaded = new Map<string, Native>();
+
+const normalise = (script: Buffer): string => script.toString('utf8').replace(/\s+/g, ' ').trim();
+const sha1 = (script: Buffer): string => createHash('sha1').update(script).digest('hex');
+
+function recognise(script: Buffer): { sha: string; fn: Native } | undefined {
+  const fn = KNOWN.get(normalise(script));
+  if (!fn) return undefined;
+  const sha = sha1(script);
+  loaded.set(sha, fn);
+  return { sha, fn };
+}
+
+function run(s: Session, fn: Native, a: Buffer[]): void {
+  const numkeys = int(a[2]!);
+  if (numkeys > a.length - 3) throw new RespError("ERR Number of keys can't be greater than number of args");
+  if (numkeys < 0) throw new RespError("ERR Number of keys can't be negative");
+  s.w.integer(fn(s, a.slice(3, 3 + numkeys), a.slice(3 + numkeys)));
+}
+
+function evalCmd(s: Session, a: Buffer[]): void {
+  const r = recognise(a[1]!);
+  if (!r) throw new RespError(NO_LUA);
+  run(s, r.fn, a);
+}
+
+function evalsha(s: Session, a: Buffer[]): void {
+  const fn = loaded.get(a[1]!.toString('latin1').toLowerCase());
+  if (!fn) throw new RespError('NOSCRIPT No matching script. Please use EVAL.');
+  run(s, fn, a);
+}
+
+function script(s: Session, a: Buffer[]): void {
+  const sub = kw(a[1]!);
+  if (sub === 'load' && a.length === 3) {
+    const r = recognise(a[2]!);
+    if (!r) throw new RespError(NO_LUA);
+    s.w.bulk(r.sha);
+  } else if (sub === 'exists' && a.length >= 3) {
+    s.w.arrayHeader(a.length - 2);
+    for (const h of a.slice(2)) s.w.integer(loaded.has(h.toString('latin1').toLowerCase()) ? 1 : 0);
+  } else if (sub === 'flush') {
+    loaded.clear();
+    s.w.simple('OK');
+  } else if (sub === 'kill') {
+    throw new RespError('NOTBUSY No scripts in execution right now.');
+  } else throw new RespError(`ERR unknown subcommand or wrong number of arguments for '${a[1]!.toString('utf8')}'. Try SCRIPT HELP.`);
+}
+
+function functions(): void {
+  throw new RespError('ERR Redis Functions (FUNCTION/FCALL) are not supported by Omnibus: there is no Lua engine; see docs/protocols/resp.md');
+}
+
+const commands: CommandSpec[] = [
+  cmd('eval', -3, ['noscript', 'skip_monitor', 'may_replicate', 'no_mandatory_keys'], [0, 0, 0], evalCmd),
+  cmd('evalsha', -3, ['noscript', 'skip_monitor', 'may_replicate', 'no_mandatory_keys'], [0, 0, 0], evalsha),
+  cmd('eval_ro', -3, ['noscript', 'skip_monitor', 'no_mandatory_keys', 'readonly'], [0, 0, 0], evalCmd),
+  cmd('evalsha_ro', -3, ['noscript', 'skip_monitor', 'no_mandatory_keys', 'readonly'], [0, 0, 0], evalsha),
+  cmd('script', -2, ['noscript'], NO_KEYS, script),
+  cmd('function', -2, ['noscript'], NO_KEYS, functions),
+  cmd('fcall', -3, ['noscript', 'skip_monitor', 'may_replicate', 'no_mandatory_keys'], [0, 0, 0], functions),
+  cmd('fcall_ro', -3, ['noscript', 'skip_monitor', 'no_mandatory_keys', 'readonly'], [0, 0, 0], functions),
+];
+
+export default commands;
