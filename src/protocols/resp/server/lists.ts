@@ -59,6 +59,7 @@ export interface BlockHandle {
 
 export class Lists {
   readonly locks = new KeyLocks();
+  readonly #blocked = new Map<string, KeyWaiters>();
 
   constructor(
     private readonly engine: Engine,
@@ -255,8 +256,8 @@ export class Lists {
    * (`direct` settles it); otherwise (tail end, or no `direct`) it is returned to the queue in
    * place and `attempt` runs again.
    *
-   * timeoutMs: 0 = forever, < 0 = do not wait (inside MULTI). Wake-up order among clients blocked
-   * on one key is the group's round-robin, not strictly the order they blocked in.
+   * timeoutMs: 0 = forever, < 0 = do not wait (inside MULTI). Clients blocked on one key are
+   * served in the order they blocked (one shared consumer per key, see #waiters).
    */
   async blocking<T>(
     keys: readonly string[],
@@ -291,57 +292,111 @@ export class Lists {
     deadline: number,
     register: (h: BlockHandle | undefined) => void,
     allowDirect: boolean,
-  ): Promise<{ key: string; d: DeliveryImpl; release: () => void } | 'retry' | null> {
-    const groups: Group[] = [];
-    for (const key of keys) groups.push(await this.group(key));
+  ): Promise<Woken | 'retry' | null> {
+    const queues: KeyWaiters[] = [];
+    for (const key of keys) queues.push(await this.#waiters(key));
     return new Promise((resolve) => {
-      let done = false;
-      const members: { g: Group; c: ReturnType<Group['addConsumer']> }[] = [];
       let timer: NodeJS.Timeout | undefined;
-      const removeAll = (keep?: ReturnType<Group['addConsumer']>): void => {
-        for (const m of members) if (m.c !== keep) m.g.removeConsumer(m.c);
+      const w: Waiter = {
+        done: false,
+        end,
+        allowDirect,
+        finish: (v) => {
+          if (w.done) return;
+          w.done = true;
+          if (timer) clearTimeout(timer);
+          register(undefined);
+          for (const q of queues) this.#leave(q, w);
+          resolve(v);
+        },
       };
-      const finish = (v: { key: string; d: DeliveryImpl; release: () => void } | 'retry' | null, keep?: ReturnType<Group['addConsumer']>): void => {
-        if (done) return;
-        done = true;
-        if (timer) clearTimeout(timer);
-        register(undefined);
-        removeAll(keep);
-        resolve(v);
-      };
-      register({ cancel: () => finish(null) });
-      if (deadline !== Infinity) timer = setTimeout(() => finish(null), Math.max(0, deadline - Date.now()));
-      keys.forEach((key, i) => {
-        const g = groups[i]!;
-        const member = {
-          g,
-          c: g.addConsumer({
-            prefetch: 1,
-            push: (d: DeliveryImpl) => {
-              if (done) {
-                d.nack().catch(this.onError);
-                return;
-              }
-              // At the head end this delivery is the element; at the tail end (with others ready)
-              // it goes back and the waiter retries a normal pop (a rewrite).
-              if (allowDirect && (this.tail(key) !== end || this.length(key) === 0)) {
-                finish({ key, d, release: () => g.removeConsumer(member.c) }, member.c);
-              } else {
-                d.nack().then(
-                  () => finish('retry'),
-                  (e: unknown) => {
-                    this.onError(e);
-                    finish('retry');
-                  },
-                );
-              }
-            },
-          }),
-        };
-        members.push(member);
-      });
+      register({ cancel: () => w.finish(null) });
+      if (deadline !== Infinity) timer = setTimeout(() => w.finish(null), Math.max(0, deadline - Date.now()));
+      for (const q of queues) q.fifo.push(w);
     });
   }
+
+  /**
+   * The waiters of one key: a FIFO of blocked clients sharing ONE engine consumer (prefetch 1) on
+   * the key's group, so each delivery goes to the client that blocked first, as Redis serves
+   * blocked clients (per-client consumers would get the group's round-robin order instead).
+   */
+  async #waiters(key: string): Promise<KeyWaiters> {
+    const existing = this.#blocked.get(key);
+    if (existing && !existing.g.closed) return existing;
+    const g = await this.group(key);
+    const again = this.#blocked.get(key);
+    if (again && !again.g.closed) return again;
+    const q: KeyWaiters = { key, g, fifo: [], consumer: undefined, outstanding: 0 };
+    q.consumer = g.addConsumer({ prefetch: 1, push: (d: DeliveryImpl) => this.#deliver(q, d) });
+    this.#blocked.set(key, q);
+    return q;
+  }
+
+  #deliver(q: KeyWaiters, d: DeliveryImpl): void {
+    let w: Waiter | undefined;
+    while ((w = q.fifo[0]) && w.done) q.fifo.shift();
+    if (!w) {
+      d.nack().catch(this.onError);
+      this.#maybeClose(q);
+      return;
+    }
+    // At the head end this delivery is the element; at the tail end (with others ready) it goes
+    // back and the waiter retries a normal pop (a rewrite).
+    if (w.allowDirect && (this.tail(q.key) !== w.end || this.length(q.key) === 0)) {
+      q.outstanding++;
+      w.finish({
+        key: q.key,
+        d,
+        release: () => {
+          q.outstanding--;
+          this.#maybeClose(q);
+        },
+      });
+      return;
+    }
+    const waiter = w;
+    waiter.finish('retry');
+    d.nack().catch(this.onError);
+  }
+
+  #leave(q: KeyWaiters, w: Waiter): void {
+    const i = q.fifo.indexOf(w);
+    if (i >= 0) q.fifo.splice(i, 1);
+    this.#maybeClose(q);
+  }
+
+  /** Drops the key's consumer once nobody waits and its delivery (if any) is settled. */
+  #maybeClose(q: KeyWaiters): void {
+    if (q.fifo.length > 0 || q.outstanding > 0 || !q.consumer) return;
+    if (this.#blocked.get(q.key) === q) this.#blocked.delete(q.key);
+    const c = q.consumer;
+    q.consumer = undefined;
+    if (!q.g.closed) q.g.removeConsumer(c);
+  }
+}
+
+interface Woken {
+  key: string;
+  d: DeliveryImpl;
+  release: () => void;
+}
+
+interface Waiter {
+  done: boolean;
+  readonly end: End;
+  readonly allowDirect: boolean;
+  finish(v: Woken | 'retry' | null): void;
+}
+
+interface KeyWaiters {
+  readonly key: string;
+  readonly g: Group;
+  /** Blocked clients in the order they blocked (finished ones are skipped lazily). */
+  readonly fifo: Waiter[];
+  consumer: ReturnType<Group['addConsumer']> | undefined;
+  /** Deliveries handed to a waiter and not yet settled (the consumer must stay until then). */
+  outstanding: number;
 }
 
 /** Reads ready records of one lane from `from` (skipping settled/leased offsets of `c`). */
