@@ -128,7 +128,7 @@ export class MqttTransport extends NetTransport {
         if (checkPriority(m) !== 0) {
           // Accepted and ignored: priorities are a hint (capabilities.priorities = false).
         }
-        const props: Props = { ...m.headers, [H.id]: messageIdFor(m), [H.ts]: String(m.timestamp ?? now) };
+        const props: Props = { ...headerProps(m.headers), [H.id]: messageIdFor(m), [H.ts]: String(m.timestamp ?? now) };
         if (m.key !== undefined) props[H.key] = m.key;
         if (m.ttlMs !== undefined) props[H.expires] = String(now + m.ttlMs);
         const body = bodyBytes(m);
@@ -156,6 +156,19 @@ function noDelay(c: MqttClient): void {
   const set = (): void => (c as unknown as { stream?: { setNoDelay?: (b: boolean) => void } }).stream?.setNoDelay?.(true);
   set();
   c.on('connect', set);
+}
+
+const HEADERS_JSON = 'x-omnibus-headers';
+
+/**
+ * Headers as user properties. Brokers refuse control characters in MQTT strings (mosquitto
+ * drops the connection), so headers containing any travel JSON-escaped in one property instead.
+ */
+function headerProps(h: Record<string, string> | undefined): Props {
+  if (!h) return {};
+  const bad = /[\u0000-\u001f\u007f-\u009f]/;
+  if (Object.entries(h).some(([k, v]) => bad.test(k) || bad.test(v))) return { [HEADERS_JSON]: JSON.stringify(h) };
+  return { ...h };
 }
 
 function single(v: string | string[] | undefined): string | undefined {
@@ -254,8 +267,9 @@ class MqttSubscription extends NetSubscription {
     const expires = single(p[H.expires]);
     if (expires !== undefined && Number(expires) <= Date.now()) return;
     const attempt = Number(single(p[H.attempt]) ?? 1);
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(p)) if (!k.startsWith('x-omnibus-')) headers[k] = single(v) ?? '';
+    const packed = single(p[HEADERS_JSON]);
+    const headers: Record<string, string> = packed !== undefined ? (JSON.parse(packed) as Record<string, string>) : {};
+    if (packed === undefined) for (const [k, v] of Object.entries(p)) if (!k.startsWith('x-omnibus-')) headers[k] = single(v) ?? '';
     const id = single(p[H.id]) ?? randomId();
     const key = single(p[H.key]);
     const ts = Number(single(p[H.ts]) ?? Date.now());
@@ -266,7 +280,7 @@ class MqttSubscription extends NetSubscription {
     };
     const deadLetter = async (reason: string): Promise<void> => {
       if (this.deadLetterTopic === undefined) return;
-      const props: Props = { ...deadLetterHeaders(headers, attempt, this.topic, reason), [H.id]: id, [H.ts]: String(ts) };
+      const props: Props = { ...headerProps(deadLetterHeaders(headers, attempt, this.topic, reason)), [H.id]: id, [H.ts]: String(ts) };
       if (key !== undefined) props[H.key] = key;
       await this.#t.sendRaw(this.deadLetterTopic, r.body, props);
     };
