@@ -23,7 +23,12 @@ export async function queueDeclare(ch: Channel, a: QueueDeclareArgs): Promise<vo
   else if (!a.passive && name.startsWith('amq.') && !broker.queues.has(name)) {
     throw amqpError(403, `queue name '${name}' contains reserved prefix 'amq.*'`, C, M);
   }
-  let q = await broker.findQueue(name);
+  // A topic another protocol made (a Redis list or stream, a Kafka topic …) has no AMQP
+  // declaration yet: the first non-passive declare adopts it with the declared flags and
+  // arguments (so `x-queue-type: stream` reads it as a log) instead of comparing them against a
+  // classic default.
+  const foreign = !a.passive && !broker.queues.has(name) && broker.engine.getTopic(name) !== undefined;
+  let q = foreign ? undefined : await broker.findQueue(name);
   if (a.passive) {
     if (!q) throw amqpError(404, `no queue '${name}' in vhost '/'`, C, M);
     checkExclusive(q, ch);
