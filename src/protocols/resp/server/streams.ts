@@ -11,8 +11,8 @@
  * A record appended by another protocol (no marker) reads as id `<timestamp>-<offset>` with one
  * field `body`; that id is monotonic only if those publishers' timestamps are.
  *
- * The log is append-only: XDEL and XTRIM/MAXLEN/MINID are logical (a tombstone set and a trim
- * point in meta/resp); the bytes stay on disk until the topic is deleted (DEL).
+ * XDEL is logical (a tombstone set in meta/resp). XTRIM/MAXLEN/MINID record the trim point and
+ * move the engine log's start (`truncateLog`), which deletes the whole segments below it.
  *
  * Consumer groups are kept here, not as engine groups: an engine group would let the engine
  * delete log segments once the group settled them (queue semantics), while a stream keeps its
@@ -22,18 +22,37 @@
  * entry", so after a restart every entry that was pending is delivered again by `XREADGROUP >`
  * (at-least-once; Redis would keep it pending instead). See docs/protocols/resp.md.
  *
- * It does NOT wake XREAD/XREADGROUP BLOCK for entries appended by other protocols (only XADD
- * wakes them), and ids above 2^53 are refused (JS numbers).
+ * Records appended by other protocols are part of the stream (entryOf), and wake XREAD/
+ * XREADGROUP BLOCK (waitForAppend). Ids above 2^53 are refused (JS numbers).
  */
 import type { Engine } from '../../../engine/engine.js';
+import { GONE_HEADER, nativeFromForeign } from '../../../engine/formats.js';
 import { decodeBatch, FORMAT_NATIVE, type DecodedRecord } from '../../../engine/record.js';
+import type { StoredBatch } from '../../../engine/storage/types.js';
 import type { RespMeta, StreamMeta } from './meta.js';
 import { KeyLocks } from './mutex.js';
 
 /** propsFormat of a stream entry record ('R'); see the module comment. */
 export const PROPS_RESP_STREAM = 0x52;
 const MARKER = Buffer.from([1]);
+/** Marker of an entry whose only field is `body`: the record body is the raw value (see record()). */
+const MARKER_BODY = Buffer.from([2]);
 const MAX = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Calls `f` for each record of a stored batch at or after `from`. Foreign batches (Kafka's
+ * FORMAT_KAFKA) are decoded through their registered decoder (`nativeFromForeign`); a batch of a
+ * format without a decoder is skipped, and so are placeholders of records that no longer exist
+ * (GONE_HEADER).
+ */
+export function eachRecord(b: StoredBatch, from: number, f: (r: DecodedRecord) => void): void {
+  const nb = b.format === FORMAT_NATIVE ? b : nativeFromForeign(b);
+  if (!nb) return;
+  decodeBatch(nb.payload, nb.baseOffset, nb.count, from, (r) => {
+    if (nb !== b && r.headers[GONE_HEADER] !== undefined) return;
+    f(r);
+  });
+}
 
 export interface StreamId {
   ms: number;
@@ -123,14 +142,25 @@ function decodeFields(b: Buffer): Buffer[] | null {
 }
 
 const BODY_FIELD = Buffer.from('body');
+const KEY_FIELD = Buffer.from('key');
 
+/**
+ * The stream entry of a record. A RESP entry carries its id in the record key. Any other record
+ * (Kafka, AMQP, MQTT, STOMP, the embedded API) reads as id `<timestamp>-<offset>` — stable, and
+ * unique because offsets are — with the fields `body` <value>, then `key` <record key> when it
+ * has one, then one field per header (name, value) in the record's header order.
+ */
 export function entryOf(r: DecodedRecord): Entry {
   if (r.propsFormat === PROPS_RESP_STREAM && r.key !== undefined) {
     const id = parseId(r.key);
+    if (id && r.props?.[0] === 2) return { offset: r.offset, id, fields: [BODY_FIELD, r.body] };
     const fields = decodeFields(r.body);
     if (id && fields) return { offset: r.offset, id, fields };
   }
-  return { offset: r.offset, id: { ms: Math.max(0, Math.trunc(r.timestamp)), seq: r.offset }, fields: [BODY_FIELD, r.body] };
+  const fields = [BODY_FIELD, r.body];
+  if (r.key !== undefined) fields.push(KEY_FIELD, Buffer.from(r.key));
+  for (const h in r.headers) fields.push(Buffer.from(h), Buffer.from(r.headers[h]!));
+  return { offset: r.offset, id: { ms: Math.max(0, Math.trunc(r.timestamp)), seq: r.offset }, fields };
 }
 
 export interface PendingEntry {
@@ -346,8 +376,8 @@ export class Streams {
     const batches = await this.engine.readLog(key, 0, offset, 1);
     let found: Entry | undefined;
     for (const b of batches) {
-      if (b.format !== FORMAT_NATIVE || b.baseOffset > offset || b.baseOffset + b.count <= offset) continue;
-      decodeBatch(b.payload, b.baseOffset, b.count, offset, (r) => {
+      if (b.baseOffset > offset || b.baseOffset + b.count <= offset) continue;
+      eachRecord(b, offset, (r) => {
         if (r.offset === offset) found = entryOf(r);
       });
     }
@@ -370,21 +400,19 @@ export class Streams {
       for (const b of batches) {
         const next = b.baseOffset + b.count;
         if (next <= off) continue;
-        if (b.format === FORMAT_NATIVE) {
-          decodeBatch(b.payload, b.baseOffset, b.count, off, (r) => {
-            if (stop || out.length >= count || r.offset >= stopAt) {
-              stop = true;
-              return;
-            }
-            if (m.deleted.has(r.offset)) return;
-            const e = entryOf(r);
-            if (!accept(e.id)) {
-              stop = true;
-              return;
-            }
-            out.push(e);
-          });
-        }
+        eachRecord(b, off, (r) => {
+          if (stop || out.length >= count || r.offset >= stopAt) {
+            stop = true;
+            return;
+          }
+          if (m.deleted.has(r.offset)) return;
+          const e = entryOf(r);
+          if (!accept(e.id)) {
+            stop = true;
+            return;
+          }
+          out.push(e);
+        });
         off = next;
         if (stop || out.length >= count) break;
       }
@@ -408,13 +436,11 @@ export class Streams {
       let found = -1;
       for (const b of batches) {
         if (b.baseOffset + b.count <= off) continue;
-        if (b.format === FORMAT_NATIVE) {
-          decodeBatch(b.payload, b.baseOffset, b.count, off, (r) => {
-            if (found >= 0) return;
-            const c = cmpId(entryOf(r).id, id);
-            if (exclusive ? c > 0 : c >= 0) found = r.offset;
-          });
-        }
+        eachRecord(b, off, (r) => {
+          if (found >= 0) return;
+          const c = cmpId(entryOf(r).id, id);
+          if (exclusive ? c > 0 : c >= 0) found = r.offset;
+        });
         if (found >= 0) return found;
         off = b.baseOffset + b.count;
       }
@@ -478,6 +504,9 @@ export class Streams {
     const lastRemoved = newStart - 1 >= first ? await this.readOne(key, newStart - 1, true) : undefined;
     const maxDel = lastRemoved && cmpId(lastRemoved.id, parseId(m.maxDeletedId) ?? ZERO_ID) > 0 ? fmtId(lastRemoved.id) : m.maxDeletedId;
     await this.meta.write({ t: 'trim', k: key, s: newStart, m: maxDel }, true);
+    // Frees storage: moves the log's logical start for every reader (Kafka, AMQP stream consumers,
+    // the 'default' group) and deletes whole segments below it; persisted by the engine.
+    await this.engine.truncateLog(key, 0, newStart);
     return removed;
   }
 
@@ -507,6 +536,35 @@ export class Streams {
 
   /** Builds the record for an entry. */
   static record(id: StreamId, fields: readonly Buffer[]): { body: Buffer; key: string; timestamp: number; priority: number; props: Buffer; propsFormat: number } {
+    // An entry whose only field is `body` stores the raw value: other protocols (an AMQP stream
+    // consumer, Kafka) then read exactly that value, the mirror of how their records read here.
+    if (fields.length === 2 && fields[0]!.equals(BODY_FIELD)) {
+      return { body: fields[1]!, key: fmtId(id), timestamp: id.ms, priority: 0, props: MARKER_BODY, propsFormat: PROPS_RESP_STREAM };
+    }
     return { body: encodeFields(fields), key: fmtId(id), timestamp: id.ms, priority: 0, props: MARKER, propsFormat: PROPS_RESP_STREAM };
+  }
+
+  /**
+   * Adopts an engine topic created by another protocol (Kafka topic, AMQP stream queue, embedded
+   * API) as a Redis stream: from now on TYPE says `stream` and list commands answer WRONGTYPE.
+   * Not adopted: a topic whose 'default' group has ready messages (it is a list in use; the
+   * caller answers WRONGTYPE). The meta record is lazy: a crash before it is written only means
+   * the next stream command adopts the topic again.
+   */
+  adopt(key: string, listInUse: boolean): boolean {
+    if (this.isStream(key)) return true;
+    const t = this.engine.getTopic(key);
+    if (!t || listInUse) return false;
+    this.meta.writeLazy({ t: 'stream', k: key });
+    return true;
+  }
+
+  /**
+   * Resolves when the stream's log grows past its current end by any protocol's append, or when
+   * `signal` aborts (XREAD/XREADGROUP BLOCK).
+   */
+  waitForAppend(key: string, signal: AbortSignal): Promise<void> {
+    if (!this.engine.getTopic(key)) return new Promise(() => {});
+    return this.engine.waitForData(key, 0, this.end(key), signal);
   }
 }

@@ -14,7 +14,11 @@ const INVALID_ID = 'ERR Invalid stream ID specified as stream command argument';
 
 function streamKey(s: Session, b: Buffer): string {
   const k = str(b);
-  if (s.broker.kv.has(k) || (!s.broker.streams.isStream(k) && s.broker.lists.length(k) > 0)) throw new RespError(WRONGTYPE);
+  const br = s.broker;
+  if (br.kv.has(k)) throw new RespError(WRONGTYPE);
+  // A topic written by another protocol becomes a stream on first use (see Streams.adopt); one
+  // that is a list in use (ready messages in the 'default' group) stays a list.
+  if (!br.streams.isStream(k) && !br.streams.adopt(k, (br.lists.existingGroup(k)?.readyCount ?? 0) > 0) && br.lists.length(k) > 0) throw new RespError(WRONGTYPE);
   return k;
 }
 
@@ -194,16 +198,27 @@ async function waitForAdd(s: Session, keys: string[], timeoutMs: number): Promis
   return new Promise((resolve) => {
     let done = false;
     let timer: NodeJS.Timeout | undefined;
+    const ac = new AbortController();
     const finish = (v: boolean): void => {
       if (done) return;
       done = true;
       if (timer) clearTimeout(timer);
       for (const st of states) st.waiters.delete(wake);
       for (const k of keys) streams.offCreate(k, wake);
+      ac.abort();
       s.blocked = undefined;
       resolve(v);
     };
     const wake = (): void => finish(true);
+    // Appends by other protocols (Kafka produce, AMQP stream publish) wake the waiter too.
+    for (const st of states) {
+      streams.waitForAppend(st.key, ac.signal).then(
+        () => {
+          if (!ac.signal.aborted) wake();
+        },
+        () => {},
+      );
+    }
     for (const st of states) st.waiters.add(wake);
     s.blocked = { cancel: () => finish(false) };
     if (timeoutMs > 0) timer = setTimeout(() => finish(false), timeoutMs);
