@@ -163,8 +163,12 @@ export async function startRealRedis(): Promise<Target | string> {
   let log = '';
   child.stdout?.on('data', (b: Buffer) => (log += b.toString()));
   child.stderr?.on('data', (b: Buffer) => (log += b.toString()));
-  child.on('error', (e) => (log += String(e)));
-  const alive = (): boolean => child.exitCode === null && child.signalCode === null;
+  let spawnFailed = false;
+  child.on('error', (e) => {
+    spawnFailed = true;
+    log += String(e);
+  });
+  const alive = (): boolean => !spawnFailed && child.exitCode === null && child.signalCode === null;
   try {
     await waitListening(port, 15_000, alive, 'redis-server', () => log);
   } catch (e) {
@@ -181,7 +185,7 @@ export async function startRealRedis(): Promise<Target | string> {
     stop: () =>
       (stopped ??= (async () => {
         if (child.pid !== undefined) await killPid(child.pid);
-        await reap(child);
+        if (!spawnFailed) await reap(child);
         rmSync(dir, { recursive: true, force: true });
       })()),
   };
@@ -204,6 +208,8 @@ export async function startRealRabbit(): Promise<Target | string> {
   if (u.status !== 0 || g.status !== 0) return 'rabbitmq-server is installed but the rabbitmq user does not exist';
   const uid = Number(u.stdout.trim());
   const gid = Number(g.stdout.trim());
+  const me = process.getuid?.();
+  if (me !== 0 && me !== uid) return 'rabbitmq-server must run as the rabbitmq user: the tests need root (or that user) to start it';
   const [port, dist] = [await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'omnibus-diff-rabbit-'));
   for (const d of ['mnesia', 'log']) mkdirSync(join(dir, d));
@@ -231,8 +237,12 @@ export async function startRealRabbit(): Promise<Target | string> {
   let log = '';
   child.stdout?.on('data', (b: Buffer) => (log += b.toString()));
   child.stderr?.on('data', (b: Buffer) => (log += b.toString()));
-  child.on('error', (e) => (log += String(e)));
-  const alive = (): boolean => child.exitCode === null && child.signalCode === null;
+  let spawnFailed = false;
+  child.on('error', (e) => {
+    spawnFailed = true;
+    log += String(e);
+  });
+  const alive = (): boolean => !spawnFailed && child.exitCode === null && child.signalCode === null;
   const vmPid = (): number | undefined => {
     try {
       const n = Number(readFileSync(pidFile, 'utf8').trim());
@@ -245,7 +255,7 @@ export async function startRealRabbit(): Promise<Target | string> {
     const p = vmPid();
     if (p !== undefined) await killPid(p);
     if (child.pid !== undefined && alive()) await killPid(child.pid);
-    await reap(child);
+    if (!spawnFailed) await reap(child);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
