@@ -13,14 +13,15 @@
  * Usage (after `npx tsc -p .`, since it runs bin/omnibus.js):
  *   node bench/compare.mjs [--targets redis,rabbitmq,omnibus-memory,omnibus-file]
  *                          [--protocols resp,amqp] [--modes naive,pipelined,batch]
- *                          [--sizes 128,512,1024,10240] [--quick] [--out DIR]
+ *                          [--sizes 128,512,1024,10240] [--scale F] [--quick] [--out DIR]
  *   node bench/compare.mjs --report .bench/compare-A.json [.bench/compare-B.json ...]
  *     (tables from earlier runs; a later file's figures replace an earlier one's, so noisy
  *      combinations can be rerun alone with --targets/--modes and merged)
  *
  * Counts (chosen to keep a full run under ~20 minutes on the 2-vCPU bench box): pipelined and
  * batch 1,000,000 per size at 128/512/1024 B and 200,000 at 10 KiB; naive 100,000 (RESP) and
- * 50,000 (AMQP) per size. --quick divides every count by 100 (a smoke test).
+ * 50,000 (AMQP) per size. --scale F divides every count by F (for a machine shared with other
+ * work, where the full counts would take far longer); --quick is --scale 100 (a smoke test).
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chownSync } from 'node:fs';
@@ -288,8 +289,7 @@ async function startOmnibus(scratch, storage) {
 // Runs
 // ---------------------------------------------------------------------------------------------
 
-function countsFor(protocol, mode, sizes, quick) {
-  const div = quick ? 100 : 1;
+function countsFor(protocol, mode, sizes, div) {
   const base = mode === 'naive' ? (protocol === 'amqp' ? 50_000 : 100_000) : 1_000_000;
   const count = Math.max(100, Math.round(base / div));
   const countFor = {};
@@ -298,8 +298,11 @@ function countsFor(protocol, mode, sizes, quick) {
 }
 
 /** One `omnibus bench` in a child process (a fresh client per run, as the anchors had). */
-function runBench(broker, protocol, mode, sizes, quick, jsonFile) {
-  const { count, countFor } = countsFor(protocol, mode, sizes, quick);
+/** The bench child running now, stopped with the brokers if the runner is interrupted. */
+let currentBench;
+
+function runBench(broker, protocol, mode, sizes, scale, jsonFile) {
+  const { count, countFor } = countsFor(protocol, mode, sizes, scale);
   const driver = protocol === 'resp' ? 'redis' : 'amqp';
   const args = [omnibusBin, 'bench', '--driver', driver, '--mode', mode, '--target', broker.url[protocol], '--broker-pid', String(broker.pid), '--count', String(count), '--sizes', sizes.join(','), '--json', jsonFile, '--quiet'];
   const cf = Object.entries(countFor);
@@ -307,6 +310,7 @@ function runBench(broker, protocol, mode, sizes, quick, jsonFile) {
   log(`${broker.name} ${protocol} ${mode}: ${count} msgs${cf.length ? ` (${cf.map(([k, v]) => `${k}=${v}`).join(',')})` : ''}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    currentBench = child;
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (s) => {
       out += s;
@@ -314,6 +318,7 @@ function runBench(broker, protocol, mode, sizes, quick, jsonFile) {
     });
     child.stderr.setEncoding('utf8').on('data', (s) => (out += s));
     child.on('close', (code) => {
+      currentBench = undefined;
       let report;
       try {
         report = JSON.parse(readFileSync(jsonFile, 'utf8'));
@@ -422,6 +427,8 @@ async function main() {
   const modesWanted = flag('modes', undefined);
   const sizes = list(flag('sizes', '128,512,1024,10240')).map(Number);
   const quick = argv.includes('--quick');
+  const scale = quick ? 100 : Number(flag('scale', '1'));
+  if (!(scale >= 1)) throw new Error('--scale must be a number >= 1');
   const outDir = path.resolve(root, flag('out', '.bench'));
   if (!existsSync(omnibusBin) || !existsSync(path.join(root, 'dist', 'cli', 'commands', 'bench.js'))) throw new Error('dist/ is missing: run `npx tsc -p .` first');
 
@@ -430,7 +437,7 @@ async function main() {
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'omnibus-compare-'));
   const jsonDir = path.join(scratch, 'json');
   mkdirSync(jsonDir);
-  const doc = { tool: 'bench/compare.mjs', startedAt: new Date().toISOString(), machine: machine(), options: { targets, protocols, sizes, quick }, brokers: [], runs: [], skipped: [] };
+  const doc = { tool: 'bench/compare.mjs', startedAt: new Date().toISOString(), machine: machine(), options: { targets, protocols, sizes, scale }, brokers: [], runs: [], skipped: [] };
   const base = path.join(outDir, `compare-${stamp}`);
   const save = () => writeFileSync(`${base}.json`, JSON.stringify(doc, null, 2) + '\n');
 
@@ -439,7 +446,8 @@ async function main() {
   const onSignal = (sig) => {
     if (stopping) return;
     stopping = true;
-    log(`${sig}: stopping the brokers started here`);
+    log(`${sig}: stopping the bench and the brokers started here`);
+    if (currentBench?.pid !== undefined) void stopPid(currentBench.pid, 'bench', 5_000);
     void Promise.allSettled(started.map((b) => b.stop?.())).then(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
@@ -467,7 +475,7 @@ async function main() {
           for (const mode of MODES[protocol]) {
             if (modesWanted !== undefined && !list(modesWanted).includes(mode)) continue;
             const jsonFile = path.join(jsonDir, `${t}-${protocol}-${mode}.json`);
-            const r = runBench(broker, protocol, mode, sizes, quick, jsonFile);
+            const r = runBench(broker, protocol, mode, sizes, scale, jsonFile);
             const res = await r;
             res.loadavgAfter = os.loadavg();
             doc.runs.push(res);
