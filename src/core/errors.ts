@@ -8,6 +8,7 @@ export const ErrorCodes = {
   MQ_ERR_INVALID_URL: 'A connection URL could not be parsed',
   MQ_ERR_INVALID_ARGUMENT: 'An argument or option has an invalid value',
   MQ_ERR_CLOSED: 'The transport, subscription or store is closed',
+  MQ_ERR_UNAVAILABLE: 'The broker cannot be reached (connection refused, DNS failure, timeout)',
   MQ_ERR_LEASE_LOST: 'The delivery lease expired or was revoked; the message may go to another consumer',
   MQ_ERR_NOT_FOUND: 'A topic, queue, exchange or group does not exist',
   MQ_ERR_EXISTS: 'An object exists with different properties',

@@ -80,6 +80,13 @@ export interface Capabilities {
   exactlyOnce: boolean;
   /** Largest body accepted, bytes. */
   maxPayload: number;
+  /**
+   * Capabilities the transport provides by emulation in the client (e.g. delays through TTL
+   * queues, dead-lettering by republishing) rather than natively in the broker; the conformance
+   * suite judges them like native ones. Names: 'delay', 'deadLetter', 'leases', 'attempts', 'ttl',
+   * 'priorities', 'consumerGroups'. Absent or empty: everything claimed is native.
+   */
+  emulated?: readonly string[];
 }
 
 export interface SubscribeOptions {

@@ -185,7 +185,9 @@ export class ExchangeRegistry {
 
   /** Routes and appends `records` to every destination; resolves when all are durable. */
   async publish(exchange: string, routingKey: string, records: readonly RecordInput[], routingHeaders?: Headers): Promise<RoutedPublish> {
-    const { topics } = this.route(exchange, routingKey, routingHeaders);
+    // A binding can outlive its topic for a moment (deleted by another protocol mid-route); a
+    // publish must never re-create a deleted queue.
+    const topics = this.route(exchange, routingKey, routingHeaders).topics.filter((t) => this.host.topicExists(t));
     await Promise.all(topics.map((t) => this.host.publish(t, records)));
     return { topics, routed: topics.length > 0 };
   }
