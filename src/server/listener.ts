@@ -6,16 +6,13 @@
  * PROTOCOLS whether or not its listener exists yet, so scripts written today keep working when the
  * listener lands; a reserved protocol without a listener is reported as "not available yet".
  *
- * A listener module adds itself to `builtinListeners` below (a static list, so the server's set of
- * protocols is visible in one place and nothing depends on import side effects); embedders and tests
- * can add more with registerListener().
+ * A listener module is named in `builtinListeners` below (a static list, so the server's set of
+ * protocols is visible in one place and nothing depends on import side effects); each is loaded
+ * only when `serve` starts it, so `omnibus --help` or `omnibus bench` never load protocol code
+ * and one protocol's module cannot break the others. Embedders and tests can add more with
+ * registerListener().
  */
 import type { Transport } from '../core/types.js';
-import { amqpListener } from '../protocols/amqp/listener.js';
-import { respListener } from '../protocols/resp/listener.js';
-import { stompListener } from '../protocols/stomp/listener.js';
-import { kafkaListener } from '../protocols/kafka/listener.js';
-import { mqttListener } from '../protocols/mqtt/listener.js';
 
 /** What a listener gets to serve: the engine (through the public Transport API) and server facts. */
 export interface EngineContext {
@@ -67,8 +64,25 @@ export const PROTOCOLS: readonly { readonly name: string; readonly defaultPort: 
   { name: 'mqtt', defaultPort: 1883, what: 'MQTT 3.1.1/5' },
 ];
 
-/** Listeners compiled into the server. Listener modules append themselves here (import + entry). */
-const builtinListeners: Listener[] = [amqpListener, respListener, stompListener, kafkaListener, mqttListener];
+/** A built-in listener whose module is imported on first start. */
+function lazy(name: string, defaultPort: number, load: () => Promise<Listener>): Listener {
+  return {
+    name,
+    defaultPort,
+    async start(ctx, opts) {
+      return (await load()).start(ctx, opts);
+    },
+  };
+}
+
+/** Listeners compiled into the server (default ports are checked against the modules in test/cli). */
+const builtinListeners: Listener[] = [
+  lazy('amqp', 5672, async () => (await import('../protocols/amqp/listener.js')).amqpListener),
+  lazy('resp', 6379, async () => (await import('../protocols/resp/listener.js')).respListener),
+  lazy('stomp', 61613, async () => (await import('../protocols/stomp/listener.js')).stompListener),
+  lazy('kafka', 9092, async () => (await import('../protocols/kafka/listener.js')).kafkaListener),
+  lazy('mqtt', 1883, async () => (await import('../protocols/mqtt/listener.js')).mqttListener),
+];
 
 const extra = new Map<string, Listener>();
 
