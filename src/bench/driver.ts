@@ -49,7 +49,7 @@ export interface BenchDriver {
   close(): Promise<void>;
 }
 
-export type DriverKind = 'transport' | 'redis' | 'amqp';
+export type DriverKind = 'transport' | 'redis' | 'amqp' | 'stomp' | 'mqtt';
 export type DriverMode = 'naive' | 'pipelined' | 'batch';
 
 /** The modes each driver implements (the anchors' client styles, research/anchors-measured.md). */
@@ -57,6 +57,8 @@ export const DRIVER_MODES: Readonly<Record<DriverKind, readonly DriverMode[]>> =
   transport: ['batch'],
   redis: ['naive', 'pipelined', 'batch'],
   amqp: ['naive', 'pipelined'],
+  stomp: ['pipelined'],
+  mqtt: ['pipelined'],
 };
 
 /**
@@ -69,6 +71,10 @@ export function modeDefaults(kind: DriverKind, mode: DriverMode): { batch: numbe
   // amqp pipelined: the driver's shared window keeps 1000 publishes unconfirmed; a second
   // publisher refills the window while the first waits for its batch's last confirms.
   if (kind === 'amqp' && mode === 'pipelined') return { batch: 1000, publishers: 2 };
+  // stomp: a receipt on the last SEND of each 1000, two such windows in flight.
+  if (kind === 'stomp') return { batch: 1000, publishers: 2 };
+  // mqtt: like amqp pipelined, the driver's shared window of 1000 un-PUBACKed publishes.
+  if (kind === 'mqtt') return { batch: 1000, publishers: 2 };
   return { batch: 1000, publishers: 1 };
 }
 

@@ -1,12 +1,20 @@
 /**
  * Opens a protocol driver by name. The drivers (and through them their client libraries) are
- * imported only when asked for, so `omnibus bench` runs where ioredis or amqplib is missing.
+ * imported only when asked for, so `omnibus bench` runs where ioredis, amqplib, stompit or mqtt is missing.
  * The transport driver is not opened here: it wraps a Transport the caller connects
  * (drivers/transport.ts).
  */
 import type { BenchDriver, DriverMode } from '../driver.js';
 
-export async function openProtocolDriver(kind: 'redis' | 'amqp', url: string, mode: DriverMode): Promise<BenchDriver> {
+export async function openProtocolDriver(kind: 'redis' | 'amqp' | 'stomp' | 'mqtt', url: string, mode: DriverMode): Promise<BenchDriver> {
+  if (kind === 'stomp') {
+    const { stompDriver } = await import('./stomp.js');
+    return stompDriver(url, mode);
+  }
+  if (kind === 'mqtt') {
+    const { mqttDriver } = await import('./mqtt.js');
+    return mqttDriver(url, mode);
+  }
   if (kind === 'redis') {
     const { redisDriver } = await import('./redis.js');
     return redisDriver(url, mode);

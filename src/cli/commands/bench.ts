@@ -20,6 +20,8 @@ import { loadEngine } from '../engine.js';
 
 const CMD = 'bench';
 
+const PROTOCOL_NAME: Readonly<Record<DriverKind, string>> = { transport: 'Omnibus', redis: 'RESP', amqp: 'AMQP', stomp: 'STOMP', mqtt: 'MQTT' };
+
 /** Bench writes go to the OS and are fsynced every 200 ms: see the help text for why. */
 const DEFAULT_BENCH_FSYNC: Fsync = 'interval';
 
@@ -46,8 +48,19 @@ Flags:
                                     confirms, manual acks, non-durable queue,
                                     transient messages; --target amqp://HOST:PORT,
                                     a real RabbitMQ or omnibus serve's AMQP port
+                         stomp      a STOMP queue with stompit: SEND persistent:true,
+                                    a receipt per 1000 (2 windows in flight);
+                                    SUBSCRIBE client-individual, prefetch 1000, ACK
+                                    each; --target stomp://HOST:PORT, a real
+                                    ActiveMQ or omnibus serve's STOMP port
+                         mqtt       MQTT 3.1.1 QoS 1 with mqtt.js into a persistent
+                                    session (subscribed, then offline), 1000
+                                    un-PUBACKed in flight; the subscriber then
+                                    reconnects and takes the backlog; --target
+                                    mqtt://HOST:PORT, mosquitto or omnibus serve
                        The client libraries are loaded only for their driver.
-                       TCP_NODELAY is on for both (amqplib's default is off).
+                       TCP_NODELAY is on for all (amqplib's and mqtt.js's default
+                       is off).
   --mode MODE          client style (research/anchors-measured.md's modes):
                          redis naive      LPUSH / RPOP awaited one by one
                          redis pipelined  pipelines of 1000 LPUSH / RPOP, 2 in flight
@@ -58,6 +71,7 @@ Flags:
                          amqp pipelined   1000 unconfirmed publishes in flight;
                                           consume with prefetch 1000, ack each
                                           (default for amqp)
+                         stomp pipelined, mqtt pipelined  their only mode
                          transport batch  the only transport mode
   --broker-pid PID     also record that process's CPU per phase and RSS before /
                        peak per size (Linux /proc; the peak is reset per size by
@@ -75,7 +89,7 @@ Flags:
                        compare with RabbitMQ durable + confirms)
   --target URL         any connect() URL (e.g. memory://, file:///tmp/q?fsync=always);
                        replaces --storage/--data/--fsync. Required for --driver
-                       redis|amqp (their server's URL)
+                       redis|amqp|stomp|mqtt (their server's URL)
   --publishers N       concurrent publish loops (default 1; 2 for redis pipelined /
                        batch and amqp pipelined: the modes' "2 in flight")
   --batch N            messages per publish call (default 1000); also how many
@@ -180,14 +194,14 @@ export function resolveBenchConfig(argv: readonly string[]): BenchConfig {
     }
   }
   const driverRaw = str(v.driver) ?? 'transport';
-  if (!(driverRaw in DRIVER_MODES)) throw new UsageError(CMD, `--driver must be transport, redis or amqp, got "${driverRaw}"`);
+  if (!(driverRaw in DRIVER_MODES)) throw new UsageError(CMD, `--driver must be transport, redis, amqp, stomp or mqtt, got "${driverRaw}"`);
   const driver = driverRaw as DriverKind;
   const modes = DRIVER_MODES[driver];
-  const modeRaw = str(v.mode) ?? (driver === 'redis' ? 'batch' : driver === 'amqp' ? 'pipelined' : 'batch');
+  const modeRaw = str(v.mode) ?? (driver === 'redis' || driver === 'transport' ? 'batch' : 'pipelined');
   if (!(modes as readonly string[]).includes(modeRaw)) throw new UsageError(CMD, `--mode for --driver ${driver} must be ${modes.join(' or ')}, got "${modeRaw}"`);
   const mode = modeRaw as DriverMode;
   if (driver !== 'transport') {
-    if (target === undefined) throw new UsageError(CMD, `--driver ${driver} needs --target URL (the ${driver === 'redis' ? 'RESP' : 'AMQP'} server to measure)`);
+    if (target === undefined) throw new UsageError(CMD, `--driver ${driver} needs --target URL (the ${PROTOCOL_NAME[driver]} server to measure)`);
     for (const f of ['storage', 'data', 'fsync', 'keep', 'prefetch', 'ack'] as const) {
       if (v[f] !== undefined) throw new UsageError(CMD, `--${f} applies to --driver transport only`);
     }
