@@ -12,6 +12,9 @@ registerTransport('amqps', async (u: URL, o: ConnectOptions) => (await import('.
 registerTransport('zmq+tcp', async (u: URL, o: ConnectOptions) => (await import('./zeromq.js')).connectZmq(u, o));
 registerTransport('mqtt', async (u: URL, o: ConnectOptions) => (await import('./mqtt.js')).connectMqtt(u, o));
 registerTransport('mqtts', async (u: URL, o: ConnectOptions) => (await import('./mqtt.js')).connectMqtt(u, o));
+registerTransport('stomp', async (u: URL, o: ConnectOptions) => (await import('./stomp.js')).connectStomp(u, o));
+registerTransport('kafka', async (u: URL, o: ConnectOptions) => (await import('./kafka.js')).connectKafka(u, o));
+registerTransport('kafkas', async (u: URL, o: ConnectOptions) => (await import('./kafka.js')).connectKafka(u, o));
 /**
  * omnibus:// — a remote Omnibus server, through its AMQP 0-9-1 listener (default port 5672).
  * Why AMQP: of the server's protocols it is the one whose model matches the API one to one —

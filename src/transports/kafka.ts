@@ -1,0 +1,637 @@
+/**
+ * kafka:// and kafkas:// — Kafka (and Kafka-protocol brokers: Omnibus' own listener, Redpanda)
+ * over kafkajs.
+ *
+ *   connect('kafka://127.0.0.1:9092')
+ *   connect('kafka://b1:9092,b2:9092?partitions=6&clientId=billing')
+ *   connect('kafkas://user:secret@kafka.example:9093')           // TLS + SASL/PLAIN
+ *
+ * Model: a topic is a Kafka topic (created through the admin API with `partitions` partitions,
+ * default 1, on first use by this transport; an existing topic is used as it is); a group is a
+ * Kafka consumer group, id `<group>.<topic>` — scoped by topic because a group here belongs to
+ * one topic while a Kafka group spans topics, and kafkajs' assigners give every member
+ * partitions of every topic any member subscribed to (a member of group "default" on topic A
+ * would be handed B's partitions and ignore them: B would stall). `?scopeGroups=false` uses the
+ * bare group name (to join a group that Kafka-native applications use; then one group name must
+ * be used on one topic only). Each subscription is one kafkajs consumer (its own connections and
+ * group membership). Message: value = body, key = key (→ partition: per-key order), timestamp = the
+ * producer's, headers = the user's plus x-omnibus-id / -priority / -expires / -deliver-at.
+ *
+ * Native: the log, replay (a new group starts at the earliest offset; `from: 'latest'` commits
+ * the high watermarks for a group without offsets before consuming), per-partition ordering,
+ * consumer groups with rebalancing, persistence.
+ * Offsets: Kafka has one committed offset per partition, not per-message acks. Each subscription
+ * tracks the offsets it handed out per partition and commits (≤ 20 ms after a settlement) the
+ * lowest offset not yet settled — everything below it is acked, nacked (moved to the retry topic)
+ * or dead-lettered. A crash therefore redelivers at most the unsettled window (≤ prefetch per
+ * subscription) plus what was settled in the last 20 ms.
+ * Emulated (capabilities.emulated):
+ * - nack / retries / delays: the retry topic `<topic>.<group>.retry` (same partition count),
+ *   consumed by the same consumer. nack() produces the message there with x-omnibus-attempt + 1
+ *   and x-omnibus-due = now + delayMs, then counts as settled. A retry record not yet due pauses
+ *   its retry partition (seek back + pause) until the due time: a retry partition is FIFO, so a
+ *   long delay holds back shorter ones queued behind it on the same partition (use one delay per
+ *   group, or several partitions). A delayed publish carries x-omnibus-deliver-at; each group
+ *   that reads it early moves it to its own retry topic (one extra produce per group).
+ * - dead-letter: reject() and exhausted maxAttempts produce to the dead-letter topic with
+ *   x-attempts / x-original-topic / x-death-reason / x-error-message.
+ * - attempts: Kafka keeps no delivery count. Retries carry theirs in x-omnibus-attempt; a record
+ *   re-read after a lost lease (close, rebalance) gets attempt + 1 when the loss happened in this
+ *   process (the transport remembers, ≤ 100,000 entries); after a crash it starts again at 1.
+ * - leases: a client-side timer per delivery; on expiry the message goes to the retry topic
+ *   (attempt + 1). A rebalance loses every lease the subscription holds (their signals abort):
+ *   kafkajs restarts every assigned partition from its committed offset after each rejoin.
+ * - TTL: x-omnibus-expires; an expired record is skipped (or dead-lettered) unseen.
+ * Reconnect: kafkajs retries requests (100 ms doubling to 2 s, 8 times) and a consumer that
+ * crashes anyway is restarted (restartOnFailure → true) and rejoins its group by itself.
+ * Not supported: priorities (kept in a header, not honoured), selectors, transactions/exactly-once.
+ */
+import type { Admin, Consumer, EachMessagePayload, ICustomPartitioner, IHeaders, Kafka, KafkaConfig, KafkaMessage, Message, Producer, SASLOptions } from 'kafkajs';
+import { err } from '../core/errors.js';
+import type { ConnectOptions } from '../core/registry.js';
+import type { OutgoingMessage, SubscribeOptions } from '../core/types.js';
+import {
+  bodyBytes,
+  checkPriority,
+  deadLetterHeaders,
+  H,
+  messageIdFor,
+  NetDelivery,
+  NetSubscription,
+  NetTransport,
+  numParam,
+  optionalDependency,
+  randomId,
+  userHeaders,
+  type NetCapabilities,
+  type SettleOps,
+} from './common.js';
+
+type KafkaLib = typeof import('kafkajs');
+
+/** Kafka's message.max.bytes default is 1,048,588 per batch: room for headers and framing. */
+const MAX_PAYLOAD = 1_000_000;
+const COMMIT_DELAY_MS = 20;
+const MEMO_MAX = 100_000;
+const DUE = 'x-omnibus-due';
+const DELIVER_AT = 'x-omnibus-deliver-at';
+
+function checkKafkaTopic(topic: string): void {
+  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic) || topic === '.' || topic === '..') {
+    throw err('MQ_ERR_INVALID_ARGUMENT', `Kafka topic names are 1-249 characters of [a-zA-Z0-9._-], got "${topic}"`);
+  }
+}
+
+function text(v: IHeaders[string]): string | undefined {
+  if (v === undefined) return undefined;
+  const one = Array.isArray(v) ? v[v.length - 1] : v;
+  if (one === undefined) return undefined;
+  return typeof one === 'string' ? one : one.toString('utf8');
+}
+
+function headerText(h: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h ?? {})) {
+    const s = text(v);
+    out[k] = s ?? '';
+  }
+  return out;
+}
+
+export class KafkaTransport extends NetTransport {
+  readonly scheme: string;
+  readonly capabilities: NetCapabilities;
+  readonly kafka: Kafka;
+  readonly producer: Producer;
+  readonly admin: Admin;
+  readonly partitions: number;
+  readonly consumerConfig: { sessionTimeout: number; heartbeatInterval: number; maxWaitTimeInMs: number };
+  /** Kafka group ids are `<group>.<topic>` (true) or the bare group name (false). */
+  readonly scopeGroups: boolean;
+  readonly #topics = new Map<string, Promise<void>>();
+  /** Attempts of records whose lease was lost in this process, by group/topic/partition/offset. */
+  readonly #memo = new Map<string, number>();
+
+  constructor(
+    scheme: string,
+    kafka: Kafka,
+    producer: Producer,
+    admin: Admin,
+    partitions: number,
+    consumerConfig: KafkaTransport['consumerConfig'],
+    scopeGroups: boolean,
+    onError?: (e: unknown) => void,
+  ) {
+    super(onError);
+    this.scopeGroups = scopeGroups;
+    this.scheme = scheme;
+    this.kafka = kafka;
+    this.producer = producer;
+    this.admin = admin;
+    this.partitions = partitions;
+    this.consumerConfig = consumerConfig;
+    this.capabilities = {
+      persistent: true,
+      consumerGroups: true,
+      // A key always maps to one partition, and a partition is read in order by one member.
+      ordering: 'key',
+      replay: true,
+      nativeDelay: false,
+      nativeDeadLetter: false,
+      priorities: false,
+      leases: true,
+      exactlyOnce: false,
+      maxPayload: MAX_PAYLOAD,
+      emulated: ['delay', 'deadLetter', 'attempts', 'leases', 'maxAttempts', 'ttl'],
+    };
+  }
+
+  /** Creates `topic` (with `partitions` partitions) unless it exists; once per transport. */
+  ensureTopic(topic: string): Promise<void> {
+    let p = this.#topics.get(topic);
+    if (!p) {
+      p = this.admin
+        .createTopics({ topics: [{ topic, numPartitions: this.partitions }], waitForLeaders: true })
+        .then(() => undefined)
+        .catch((e: unknown) => {
+          this.#topics.delete(topic);
+          if ((e as { type?: string }).type === 'TOPIC_ALREADY_EXISTS') return;
+          throw e;
+        });
+      this.#topics.set(topic, p);
+    }
+    return p;
+  }
+
+  async send(topic: string, messages: Message[]): Promise<void> {
+    await this.ensureTopic(topic);
+    await this.producer.send({ topic, messages, acks: -1 });
+  }
+
+  remember(key: string, attempt: number): void {
+    this.#memo.delete(key);
+    this.#memo.set(key, attempt);
+    if (this.#memo.size > MEMO_MAX) {
+      const oldest = this.#memo.keys().next();
+      if (!oldest.done) this.#memo.delete(oldest.value);
+    }
+  }
+
+  recall(key: string): number | undefined {
+    return this.#memo.get(key);
+  }
+
+  forgetAttempt(key: string): void {
+    this.#memo.delete(key);
+  }
+
+  protected async doPublish(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    checkKafkaTopic(topic);
+    if (messages.length === 0) return;
+    const now = Date.now();
+    const records = messages.map((m): Message => {
+      const priority = checkPriority(m);
+      const headers: IHeaders = { ...m.headers, [H.id]: messageIdFor(m) };
+      if (priority > 0) headers[H.priority] = String(priority);
+      if (m.ttlMs !== undefined) headers[H.expires] = String(now + m.ttlMs);
+      if (m.delayMs !== undefined && m.delayMs > 0) headers[DELIVER_AT] = String(now + Math.ceil(m.delayMs));
+      return { key: m.key ?? null, value: bodyBytes(m), timestamp: String(m.timestamp ?? now), headers };
+    });
+    // One produce request per call (per partition leader): in order, acks=-1.
+    await this.send(topic, records);
+  }
+
+  protected createSubscription(topic: string, opts: SubscribeOptions): NetSubscription {
+    checkKafkaTopic(topic);
+    return new KafkaSubscription(this, topic, opts);
+  }
+
+  protected async disconnect(): Promise<void> {
+    await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
+  }
+}
+
+type EntryState = 'open' | 'settled' | 'lost';
+
+interface Entry {
+  offset: bigint;
+  state: EntryState;
+  delivery: NetDelivery | undefined;
+}
+
+/** Offsets handed out on one partition, in offset order, until committed. */
+class PartitionTrack {
+  readonly entries: Entry[] = [];
+  readonly byOffset = new Map<bigint, Entry>();
+  committed: bigint | undefined;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+  ) {}
+
+  get(offset: bigint): Entry | undefined {
+    return this.byOffset.get(offset);
+  }
+
+  /** Records `offset` (new ones arrive in increasing order; a re-read finds its entry). */
+  put(offset: bigint, state: EntryState, delivery: NetDelivery | undefined): void {
+    const e = this.byOffset.get(offset);
+    if (e) {
+      e.state = state;
+      e.delivery = delivery;
+      return;
+    }
+    const n: Entry = { offset, state, delivery };
+    const last = this.entries[this.entries.length - 1];
+    if (last === undefined || last.offset < offset) this.entries.push(n);
+    else {
+      // Below the tail but unknown: a re-read of something already committed and dropped.
+      let i = this.entries.findIndex((x) => x.offset > offset);
+      if (i < 0) i = this.entries.length;
+      this.entries.splice(i, 0, n);
+    }
+    this.byOffset.set(offset, n);
+  }
+
+  /** The offset to commit: the first one not settled, or one past the last when all are. */
+  point(): bigint | undefined {
+    for (const e of this.entries) if (e.state !== 'settled') return e.offset;
+    const last = this.entries[this.entries.length - 1];
+    return last === undefined ? undefined : last.offset + 1n;
+  }
+
+  /** Drops entries below a committed offset. */
+  dropBelow(offset: bigint): void {
+    while (this.entries.length > 0 && this.entries[0]!.offset < offset) {
+      this.byOffset.delete(this.entries.shift()!.offset);
+    }
+  }
+}
+
+class KafkaSubscription extends NetSubscription {
+  readonly #t: KafkaTransport;
+  readonly retryTopic: string;
+  /** The Kafka consumer group id. */
+  readonly groupId: string;
+  #consumer: Consumer | undefined;
+  #setup: Promise<void> | undefined;
+  readonly #tracks = new Map<string, PartitionTrack>();
+  #creditWaiters: (() => void)[] = [];
+  #commitTimer: ReturnType<typeof setTimeout> | undefined;
+  #committing: Promise<void> = Promise.resolve();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+
+  constructor(t: KafkaTransport, topic: string, opts: SubscribeOptions) {
+    super(t, topic, opts);
+    this.#t = t;
+    this.retryTopic = `${topic}.${this.group}.retry`;
+    checkKafkaTopic(this.retryTopic);
+    this.groupId = t.scopeGroups ? `${this.group}.${topic}` : this.group;
+  }
+
+  protected start(): void {
+    this.#setup = this.#begin().catch((e: unknown) => this.fail(err('MQ_ERR_UNAVAILABLE', `cannot consume ${this.topic} as group ${this.group}: ${(e as Error).message}`, e)));
+    const s = this.#setup;
+    // A publish after subscribe() waits for the group's offsets to exist (from: 'latest').
+    this.#t.pendingSetup.add(s);
+    void s.finally(() => this.#t.pendingSetup.delete(s));
+  }
+
+  async #begin(): Promise<void> {
+    const t = this.#t;
+    await Promise.all([t.ensureTopic(this.topic), t.ensureTopic(this.retryTopic)]);
+    if (this.from === 'latest') await this.#startAtLatest();
+    if (this.closed) return;
+    const c = t.kafka.consumer({
+      groupId: this.groupId,
+      ...t.consumerConfig,
+      allowAutoTopicCreation: false,
+      // Whatever crashed the consumer, it restarts and rejoins: a subscription never stops silently.
+      retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 8, restartOnFailure: async () => !this.closed },
+    });
+    this.#consumer = c;
+    c.on(c.events.CRASH, (ev) => t.report(ev.payload.error));
+    c.on(c.events.REBALANCING, () => this.#loseLeases(undefined));
+    c.on(c.events.GROUP_JOIN, (ev) => this.#loseLeases(ev.payload.memberAssignment));
+    await c.connect();
+    await c.subscribe({ topics: [this.topic, this.retryTopic], fromBeginning: true });
+    await c.run({
+      autoCommit: false,
+      // Main and retry partitions side by side: a paused (not yet due) retry partition or a slow
+      // batch of one partition does not hold up the others' processing.
+      partitionsConsumedConcurrently: Math.min(32, 2 * t.partitions),
+      eachMessage: (p) => this.#onMessage(p),
+    });
+  }
+
+  /** A group without committed offsets starts at the current end of the topic. */
+  async #startAtLatest(): Promise<void> {
+    const admin = this.#t.admin;
+    const [have] = await admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] });
+    if (have && have.partitions.some((p) => Number(p.offset) >= 0)) return;
+    const ends = await admin.fetchTopicOffsets(this.topic);
+    await admin.setOffsets({ groupId: this.groupId, topic: this.topic, partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })) });
+  }
+
+  #track(topic: string, partition: number): PartitionTrack {
+    const k = `${topic}\u0000${partition}`;
+    let tr = this.#tracks.get(k);
+    if (!tr) this.#tracks.set(k, (tr = new PartitionTrack(topic, partition)));
+    return tr;
+  }
+
+  #memoKey(topic: string, partition: number, offset: bigint): string {
+    return `${this.group}\u0000${topic}\u0000${partition}\u0000${offset}`;
+  }
+
+  /**
+   * A rebalance began or ended: every lease held is lost (kafkajs restarts each assigned
+   * partition at its committed offset, so an unsettled record comes again, to whichever member
+   * owns it). With the new assignment, tracks of partitions no longer ours are dropped.
+   */
+  #loseLeases(assignment: Record<string, number[]> | undefined): void {
+    for (const [k, tr] of this.#tracks) {
+      for (const e of tr.entries) {
+        if (e.state !== 'open') continue;
+        e.state = 'lost';
+        const d = e.delivery;
+        e.delivery = undefined;
+        if (d && d.lose()) this.#t.remember(this.#memoKey(tr.topic, tr.partition, e.offset), d.attempt);
+      }
+      if (assignment && !(assignment[tr.topic] ?? []).includes(tr.partition)) this.#tracks.delete(k);
+    }
+  }
+
+  protected override onCredit(): void {
+    for (const w of this.#creditWaiters.splice(0)) w();
+  }
+
+  #waitCredit(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this.#creditWaiters;
+      function done(): void {
+        clearTimeout(timer);
+        const i = self.indexOf(done);
+        if (i >= 0) self.splice(i, 1);
+        resolve();
+      }
+      self.push(done);
+    });
+  }
+
+  async #onMessage({ topic, partition, message, heartbeat, pause }: EachMessagePayload): Promise<void> {
+    if (this.closed) return;
+    const offset = BigInt(message.offset);
+    const tr = this.#track(topic, partition);
+    const known = tr.get(offset);
+    if (known?.state === 'settled') return; // re-read after a rebalance: already done
+    if (known?.state === 'open') {
+      // Re-read while we hold it (a rejoin we have not heard of yet): the old lease is gone.
+      const d = known.delivery;
+      if (d && d.lose()) this.#t.remember(this.#memoKey(topic, partition, offset), d.attempt);
+    }
+    const h = headerText(message.headers);
+    const now = Date.now();
+    const retry = topic === this.retryTopic;
+    if (retry) {
+      const due = Number(h[DUE] ?? 0);
+      if (due > now) {
+        // Not yet: read it again from here once due. Nothing behind it on this partition is
+        // read meanwhile (FIFO), other partitions go on.
+        this.#consumer?.seek({ topic, partition, offset: message.offset });
+        const resume = pause();
+        const timer = setTimeout(() => {
+          this.#timers.delete(timer);
+          resume();
+        }, due - now);
+        this.#timers.add(timer);
+        return;
+      }
+    }
+    while (this.credit() <= 0 && !this.closed) {
+      await this.#waitCredit(1_000);
+      // Waiting for the application to settle must not cost the group membership.
+      await heartbeat().catch(() => undefined);
+    }
+    if (this.closed) return;
+    const deliverAt = !retry ? Number(h[DELIVER_AT] ?? 0) : 0;
+    if (deliverAt > now) {
+      // A delayed publish read early: this group's copy waits in its retry topic.
+      await this.#t.send(this.retryTopic, [this.#retryRecord(message, h, Number(h[H.attempt] ?? 1), deliverAt)]);
+      this.#settled(tr, offset);
+      return;
+    }
+    const id = h[H.id] ?? `${topic}-${partition}-${message.offset}`;
+    const key = message.key === null ? undefined : message.key.toString('utf8');
+    const ts = Number(message.timestamp);
+    const priority = Number(h[H.priority] ?? 0);
+    const memo = this.#t.recall(this.#memoKey(topic, partition, offset));
+    const attempt = Math.max(Number(h[H.attempt] ?? 1), memo === undefined ? 1 : memo + 1);
+    const headers = userHeaders(h);
+    const body = message.value ?? Buffer.alloc(0);
+    const expires = Number(h[H.expires] ?? 0);
+    const deadLetter = async (reason: string): Promise<void> => {
+      const dlt = this.deadLetterTopic;
+      if (dlt !== undefined) {
+        checkKafkaTopic(dlt);
+        const dh: IHeaders = { ...deadLetterHeaders(headers, attempt, this.topic, reason), [H.id]: id };
+        if (priority > 0) dh[H.priority] = String(priority);
+        await this.#t.send(dlt, [{ key: message.key, value: body, timestamp: message.timestamp, headers: dh }]);
+      }
+      this.#settled(tr, offset);
+    };
+    if (expires > 0 && expires <= now) {
+      await deadLetter('expired (ttl)');
+      return;
+    }
+    const again = async (delayMs: number | undefined): Promise<void> => {
+      await this.#t.send(this.retryTopic, [this.#retryRecord(message, h, attempt + 1, Date.now() + (delayMs ?? 0))]);
+      this.#settled(tr, offset);
+    };
+    const ops: SettleOps = {
+      ack: async () => this.#settled(tr, offset),
+      nack: (delayMs) => again(delayMs),
+      reject: (reason) => deadLetter(reason),
+      expired: () => {
+        const max = this.maxAttempts;
+        const next = max !== undefined && attempt >= max ? deadLetter(`lease expired on the last attempt (${max})`) : again(undefined);
+        next.catch((e: unknown) => this.#t.report(e));
+      },
+    };
+    const d = new NetDelivery({ id, topic: this.topic, key, headers, body, timestamp: ts, priority, attempt }, this, ops);
+    tr.put(offset, 'open', d);
+    this.push(d);
+  }
+
+  #retryRecord(message: KafkaMessage, h: Record<string, string>, attempt: number, due: number): Message {
+    const headers: IHeaders = { ...h, [H.attempt]: String(attempt), [DUE]: String(due) };
+    delete headers[DELIVER_AT];
+    return { key: message.key, value: message.value, timestamp: message.timestamp, headers };
+  }
+
+  #settled(tr: PartitionTrack, offset: bigint): void {
+    tr.put(offset, 'settled', undefined);
+    this.#t.forgetAttempt(this.#memoKey(tr.topic, tr.partition, offset));
+    this.#commitSoon();
+  }
+
+  #commitSoon(): void {
+    if (this.#commitTimer !== undefined) return;
+    this.#commitTimer = setTimeout(() => {
+      this.#commitTimer = undefined;
+      void this.#commit();
+    }, COMMIT_DELAY_MS);
+  }
+
+  /** Commits every partition's settled prefix; one commit at a time. */
+  #commit(): Promise<void> {
+    this.#committing = this.#committing.then(async () => {
+      const c = this.#consumer;
+      if (!c) return;
+      const todo: { tr: PartitionTrack; at: bigint }[] = [];
+      for (const tr of this.#tracks.values()) {
+        const at = tr.point();
+        if (at !== undefined && at !== tr.committed) todo.push({ tr, at });
+      }
+      if (todo.length === 0) return;
+      try {
+        await c.commitOffsets(todo.map(({ tr, at }) => ({ topic: tr.topic, partition: tr.partition, offset: at.toString() })));
+        for (const { tr, at } of todo) {
+          tr.committed = at;
+          tr.dropBelow(at);
+        }
+      } catch (e) {
+        // Typically a rebalance: partitions still ours are committed after the rejoin.
+        this.#t.report(e);
+        if (!this.closed) {
+          const timer = setTimeout(() => {
+            this.#timers.delete(timer);
+            this.#commitSoon();
+          }, 500);
+          this.#timers.add(timer);
+        }
+      }
+    });
+    return this.#committing;
+  }
+
+  protected async release(lost: NetDelivery[]): Promise<void> {
+    // Not committed past: the partition's next owner reads them again; in this process with
+    // attempt + 1 (remembered here).
+    for (const tr of this.#tracks.values()) {
+      for (const e of tr.entries) {
+        if (e.state === 'open' && e.delivery && lost.includes(e.delivery)) {
+          this.#t.remember(this.#memoKey(tr.topic, tr.partition, e.offset), e.delivery.attempt);
+          e.state = 'lost';
+          e.delivery = undefined;
+        }
+      }
+    }
+  }
+
+  protected async stop(): Promise<void> {
+    this.onCredit();
+    await this.#setup?.catch(() => undefined);
+    if (this.#commitTimer !== undefined) clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    // The settled prefix is committed before leaving the group, so the next owner starts there.
+    await this.#commit();
+    const c = this.#consumer;
+    this.#consumer = undefined;
+    if (c) await c.disconnect().catch((e: unknown) => this.#t.report(e));
+  }
+}
+
+/**
+ * Keyed records go where Kafka's default partitioner puts them (murmur2 of the key, as the Java
+ * client: other Kafka applications agree on key → partition). Keyless records of one transport
+ * all go to one partition per topic, chosen at random when the transport first publishes there:
+ * a producer's keyless messages stay in order (the contract's per-partition ordering), and load
+ * still spreads across partitions over several producers — not within one.
+ */
+function stickyKeyless(lib: KafkaLib): ICustomPartitioner {
+  return () => {
+    const byKey = lib.Partitioners.DefaultPartitioner();
+    const sticky = new Map<string, number>();
+    return (args) => {
+      if (args.message.key !== null && args.message.key !== undefined) return byKey(args);
+      let p = sticky.get(args.topic);
+      const n = args.partitionMetadata.length;
+      if (p === undefined || p >= n) {
+        const ids = args.partitionMetadata.map((m) => m.partitionId).sort((a, b) => a - b);
+        p = ids[Math.floor(Math.random() * ids.length)] ?? 0;
+        sticky.set(args.topic, p);
+      }
+      return p;
+    };
+  };
+}
+
+/** `kafka://[user:pass@]host:port[,host:port...][?query]` — WHATWG URL cannot hold several hosts. */
+function parseKafkaUrl(href: string): { scheme: string; brokers: string[]; user?: string; pass?: string; query: URLSearchParams } {
+  const m = /^(kafkas?):\/\/(?:([^@/?#]*)@)?([^/?#]*)[^?#]*(?:\?([^#]*))?/i.exec(href);
+  if (!m) throw err('MQ_ERR_INVALID_URL', `"${href}" is not a kafka:// URL`);
+  const brokers = (m[3] ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '')
+    .map((h) => (/:\d+$/.test(h) ? h : `${h}:9092`));
+  if (brokers.length === 0) throw err('MQ_ERR_INVALID_URL', `"${href}" names no broker`);
+  const out: { scheme: string; brokers: string[]; user?: string; pass?: string; query: URLSearchParams } = {
+    scheme: m[1]!.toLowerCase(),
+    brokers,
+    query: new URLSearchParams(m[4] ?? ''),
+  };
+  const auth = m[2];
+  if (auth) {
+    const i = auth.indexOf(':');
+    out.user = decodeURIComponent(i < 0 ? auth : auth.slice(0, i));
+    out.pass = decodeURIComponent(i < 0 ? '' : auth.slice(i + 1));
+  }
+  return out;
+}
+
+export async function connectKafka(u: URL, options: ConnectOptions): Promise<KafkaTransport> {
+  const p = parseKafkaUrl(u.href);
+  const mod = await optionalDependency(() => import('kafkajs'), 'kafkajs', p.scheme);
+  const lib = ((mod as KafkaLib & { default?: KafkaLib }).default ?? mod) as KafkaLib;
+  const q = new URL(`x:?${p.query.toString()}`);
+  const partitions = numParam(q, 'partitions') ?? 1;
+  if (!Number.isInteger(partitions) || partitions < 1) throw err('MQ_ERR_INVALID_URL', `partitions must be an integer >= 1, got ${partitions}`);
+  const config: KafkaConfig = {
+    clientId: p.query.get('clientId') ?? `omnibus-${randomId()}`,
+    brokers: p.brokers,
+    connectionTimeout: 5_000,
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 8 },
+    logLevel: lib.logLevel.NOTHING,
+    logCreator: () => () => undefined,
+  };
+  if (p.scheme === 'kafkas') config.ssl = true;
+  if (p.user !== undefined) config.sasl = { mechanism: 'plain', username: p.user, password: p.pass ?? '' } as SASLOptions;
+  const consumerConfig = {
+    sessionTimeout: numParam(q, 'sessionTimeoutMs') ?? 10_000,
+    // Heart-beats every second: a new member's join is noticed by the others within ~1 s
+    // (kafkajs' 3 s default makes every rebalance ~3 s), for 1 request/s per subscription.
+    heartbeatInterval: numParam(q, 'heartbeatMs') ?? 1_000,
+    // Long-poll bound: an idle subscription fetches twice a second; records arrive at once.
+    maxWaitTimeInMs: numParam(q, 'maxWaitMs') ?? 500,
+  };
+  const onError = typeof options['onError'] === 'function' ? (options['onError'] as (e: unknown) => void) : undefined;
+  const kafka = new lib.Kafka(config);
+  const producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: stickyKeyless(lib) });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await producer.connect();
+  } catch (e) {
+    await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+    throw err('MQ_ERR_UNAVAILABLE', `cannot connect to ${p.scheme}://${p.brokers.join(',')}: ${(e as Error).message}`, e);
+  }
+  const scoped = p.query.get('scopeGroups');
+  return new KafkaTransport(p.scheme, kafka, producer, admin, partitions, consumerConfig, scoped !== 'false' && scoped !== '0', onError);
+}
