@@ -5,6 +5,10 @@
 // and one of these clients produces and then consumes a single-partition topic per size:
 //
 //   kcat       librdkafka via Debian's kcat, through the seed harness (src/bench/drivers/kafka.ts)
+//   kcat-file  kcat -P -l on a generated input file (the seed payloads, one per line) and kcat -C:
+//              the client does nothing but librdkafka's work; marks come from the partition's high
+//              watermark polled every 2 ms (produce) and from counting kcat's output (consume),
+//              verified with the harness's SeedVerifier
 //   kafkajs    kafkajs 2.2.4, through the same harness and driver
 //   confluent  librdkafka via confluent-kafka (/usr/bin/python3), the same payloads, marks and
 //              per-record verification re-implemented in Python (produce() per record, a flush()
@@ -20,7 +24,8 @@
 // Usage: npx tsc -p . && node bench/kafka-seed.mjs [--clients kcat,kafkajs,confluent,mock]
 //          [--sizes 128,512,1024,10240] [--count 1000000] [--json out.json]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,7 +34,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { runSeed, SEED_DEFAULTS } = await import(path.join(root, 'dist/bench/seed.js'));
+const { runSeed, SEED_DEFAULTS, payloadTemplate, stampSeq, markThresholds, SeedVerifier } = await import(path.join(root, 'dist/bench/seed.js'));
+const { Kafka, logLevel } = await import('kafkajs');
 const { kafkaDriver } = await import(path.join(root, 'dist/bench/drivers/kafka.js'));
 const { procCpuSeconds, procPeakRss, procRss, resetPeakRss } = await import(path.join(root, 'dist/bench/proc.js'));
 
@@ -152,6 +158,80 @@ function runPy(bootstrap, size, n, mock, brokerPid) {
   });
 }
 
+/** The seed payloads, newline-terminated, written to a file (payload scheme of seed.ts). */
+function seedFile(size, n) {
+  const file = path.join(os.tmpdir(), `omnibus-kafka-seed-${size}-${n}.txt`);
+  if (existsSync(file) && statSync(file).size === n * (size + 1)) return file;
+  const line = Buffer.concat([payloadTemplate(size), Buffer.from('\n')]);
+  const per = Math.max(1, Math.floor((64 << 20) / line.length));
+  const fd = openSync(file, 'w');
+  const buf = Buffer.alloc(per * line.length);
+  for (let i = 0; i < per; i++) line.copy(buf, i * line.length);
+  for (let first = 0; first < n; first += per) {
+    const k = Math.min(per, n - first);
+    for (let i = 0; i < k; i++) stampSeq(buf, i * line.length, first + i);
+    writeSync(fd, buf, 0, k * line.length);
+  }
+  closeSync(fd);
+  return file;
+}
+
+function waitExit(proc) {
+  return new Promise((resolve) => (proc.exitCode !== null ? resolve(proc.exitCode) : proc.once('close', (c) => resolve(c))));
+}
+
+/** kcat -P -l FILE, then kcat -C; marks and verification as in the seed harness. */
+async function kcatFile(srv, size, n) {
+  const file = seedFile(size, n);
+  const topic = `seed-kcatfile-${size}-${Date.now()}`;
+  const kafka = new Kafka({ clientId: 'bench-poll', brokers: [srv.bootstrap], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+  const thresholds = markThresholds(n);
+  const cpu0 = procCpuSeconds(srv.pid);
+  const pm = [];
+  const t0 = performance.now();
+  const prod = spawn('kcat', ['-b', srv.bootstrap, '-P', '-t', topic, '-p', '0', '-X', 'acks=1', '-l', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const prodExit = waitExit(prod);
+  let exited = false;
+  void prodExit.then(() => (exited = true));
+  for (;;) {
+    const hw = Number((await admin.fetchTopicOffsets(topic))[0].high);
+    while (pm.length < 10 && hw >= thresholds[pm.length]) pm.push((performance.now() - t0) / 1000);
+    if (pm.length === 10) break;
+    if (exited && hw < n) {
+      // kcat has exited: one last look, then give up.
+      await new Promise((r) => setTimeout(r, 500));
+      if (Number((await admin.fetchTopicOffsets(topic))[0].high) < n) throw new Error(`kcat -P exited with ${hw} of ${n} records appended`);
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  await prodExit;
+  const cpu1 = procCpuSeconds(srv.pid);
+  const verifier = new SeedVerifier(n, size);
+  const cm = [];
+  const t1 = performance.now();
+  const cons = spawn('kcat', ['-b', srv.bootstrap, '-C', '-t', topic, '-p', '0', '-o', 'beginning', '-q', '-c', String(n), '-X', 'fetch.message.max.bytes=4194304'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let rest;
+  cons.stdout.on('data', (chunk) => {
+    const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
+    let start = 0;
+    for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, start)) {
+      verifier.add(buf.subarray(start, i));
+      start = i + 1;
+    }
+    rest = start < buf.length ? Buffer.from(buf.subarray(start)) : undefined;
+    while (cm.length < 10 && verifier.unique >= thresholds[cm.length]) cm.push((performance.now() - t1) / 1000);
+  });
+  await waitExit(cons);
+  const cpu2 = procCpuSeconds(srv.pid);
+  await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+  await admin.disconnect();
+  const v = verifier.result();
+  return { produce: pm, consume: cm, ok: v.ok, verify: v, brokerCpuProduce: cpu1 - cpu0, brokerCpuConsume: cpu2 - cpu1, loadavg: os.loadavg() };
+}
+
 function summary(marks, n, size) {
   const total = marks.at(-1) ?? 0;
   const first = marks[0] ?? 0;
@@ -179,6 +259,14 @@ for (const client of clients) {
     const srv = await startServe();
     try {
       resetPeakRss(srv.pid);
+      if (client === 'kcat-file') {
+        const r = await kcatFile(srv, size, count);
+        const row = { client, size, count, enqueue: summary(r.produce, count, size), dequeue: summary(r.consume, count, size), ok: r.ok, loadavg: r.loadavg, brokerCpuSec: [r.brokerCpuProduce, r.brokerCpuConsume], brokerPeakRssMB: Math.round((procPeakRss(srv.pid) ?? 0) / 2 ** 20), brokerRssAfterMB: Math.round((procRss(srv.pid) ?? 0) / 2 ** 20) };
+        if (!r.ok) row.verify = r.verify;
+        rows.push(row);
+        print(row);
+        continue;
+      }
       if (client === 'confluent') {
         const r = await runPy(srv.bootstrap, size, count, false, srv.pid);
         const row = { client: 'confluent', size, count, enqueue: summary(r.produce, count, size), dequeue: summary(r.consume, count, size), ok: r.ok, loadavg: r.loadavg, brokerCpuSec: r.brokerCpuSec, brokerPeakRssMB: Math.round((procPeakRss(srv.pid) ?? 0) / 2 ** 20) };
