@@ -134,12 +134,14 @@ test('XADD with ioredis to s2 is consumed by an amqplib stream consumer with x-s
 
 test(
   'an XADD entry reaches AMQP with its body field as the message body and its other fields as headers',
-  { todo: 'the AMQP side delivers a Redis stream entry as the RESP encoding of all its fields (*4\\r\\n$4\\r\\nbody…); no field mapping yet' },
   async () => {
     await redis.xadd('s3', '*', 'body', 'payload', 'trace', 't-9');
     await ch.assertQueue('s3', { durable: true, arguments: { 'x-queue-type': 'stream' } });
     const [m] = await consumeN('s3', 1, { 'x-stream-offset': 'first' });
     assert.equal(m?.content.toString(), 'payload');
     assert.equal(m?.properties.headers?.['trace'], 't-9');
+    // And Redis still reads the exact entry back.
+    const [[, fields]] = (await redis.xrange('s3', '-', '+')) as [string, string[]][];
+    assert.deepEqual(fields, ['body', 'payload', 'trace', 't-9']);
   },
 );

@@ -34,9 +34,10 @@ import { KeyLocks } from './mutex.js';
 
 /** propsFormat of a stream entry record ('R'); see the module comment. */
 export const PROPS_RESP_STREAM = 0x52;
-const MARKER = Buffer.from([1]);
 /** Marker of an entry whose only field is `body`: the record body is the raw value (see record()). */
 const MARKER_BODY = Buffer.from([2]);
+/** props = 3 + the entry's fields with the first `body` field's value left out (it is the record body). */
+const MARKER_FIELDS = 3;
 const MAX = Number.MAX_SAFE_INTEGER;
 
 /**
@@ -142,6 +143,13 @@ function decodeFields(b: Buffer): Buffer[] | null {
 }
 
 const BODY_FIELD = Buffer.from('body');
+const EMPTY = Buffer.alloc(0);
+
+/** Index of the first field named `body` (field names sit at even indexes), or -1. */
+function bodyFieldIndex(fields: readonly Buffer[]): number {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i]!.equals(BODY_FIELD)) return i;
+  return -1;
+}
 const KEY_FIELD = Buffer.from('key');
 
 /**
@@ -154,6 +162,14 @@ export function entryOf(r: DecodedRecord): Entry {
   if (r.propsFormat === PROPS_RESP_STREAM && r.key !== undefined) {
     const id = parseId(r.key);
     if (id && r.props?.[0] === 2) return { offset: r.offset, id, fields: [BODY_FIELD, r.body] };
+    if (id && r.props?.[0] === MARKER_FIELDS) {
+      const fields = decodeFields(r.props.subarray(1));
+      if (fields) {
+        const at = bodyFieldIndex(fields);
+        if (at >= 0) fields[at + 1] = r.body;
+        return { offset: r.offset, id, fields };
+      }
+    }
     const fields = decodeFields(r.body);
     if (id && fields) return { offset: r.offset, id, fields };
   }
@@ -535,13 +551,25 @@ export class Streams {
   }
 
   /** Builds the record for an entry. */
-  static record(id: StreamId, fields: readonly Buffer[]): { body: Buffer; key: string; timestamp: number; priority: number; props: Buffer; propsFormat: number } {
+  static record(
+    id: StreamId,
+    fields: readonly Buffer[],
+  ): { body: Buffer; key: string; headers?: Record<string, string>; timestamp: number; priority: number; props: Buffer; propsFormat: number } {
     // An entry whose only field is `body` stores the raw value: other protocols (an AMQP stream
     // consumer, Kafka) then read exactly that value, the mirror of how their records read here.
     if (fields.length === 2 && fields[0]!.equals(BODY_FIELD)) {
       return { body: fields[1]!, key: fmtId(id), timestamp: id.ms, priority: 0, props: MARKER_BODY, propsFormat: PROPS_RESP_STREAM };
     }
-    return { body: encodeFields(fields), key: fmtId(id), timestamp: id.ms, priority: 0, props: MARKER, propsFormat: PROPS_RESP_STREAM };
+    // Otherwise the `body` field (if any) is the record body and the other fields are string
+    // headers, so AMQP/Kafka/STOMP consumers see body + headers; the exact field list (binary
+    // names/values, order, duplicates) is kept in props, without repeating the body's bytes.
+    const at = bodyFieldIndex(fields);
+    const rest = fields.slice();
+    if (at >= 0) rest[at + 1] = EMPTY;
+    const headers: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) if (i !== at) headers[fields[i]!.toString()] = fields[i + 1]!.toString();
+    const props = Buffer.concat([Buffer.from([MARKER_FIELDS]), encodeFields(rest)]);
+    return { body: at >= 0 ? fields[at + 1]! : EMPTY, key: fmtId(id), headers, timestamp: id.ms, priority: 0, props, propsFormat: PROPS_RESP_STREAM };
   }
 
   /**
