@@ -73,7 +73,8 @@ test('a timed-out waiter is skipped; BLMPOP and BLPOP share the order', async ()
   const a = client();
   const b = client();
   const c = client();
-  const pa = a.blpop('fair3', 2) // long enough for b and c to block first on a loaded machine;
+  // Long enough for b and c to block first, even on a loaded machine.
+  const pa = a.blpop('fair3', 2);
   await untilBlocked(ctl, 1);
   const pb = b.call('blmpop', 5, 1, 'fair3', 'LEFT', 'COUNT', 2) as Promise<[string, string[]] | null>;
   await untilBlocked(ctl, 2);
