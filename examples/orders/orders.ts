@@ -5,6 +5,7 @@
  *   node --import tsx examples/orders/main.ts file://./orders-data
  *   node --import tsx examples/orders/main.ts amqp://guest:guest@127.0.0.1:5672
  *   node --import tsx examples/orders/main.ts redis://127.0.0.1:6379
+ *   node --import tsx examples/orders/main.ts kafka://127.0.0.1:9092
  *
  * (An application imports from 'omnibus'; inside this repository the example imports the source.)
  *
