@@ -6,7 +6,7 @@
  * and stopped by its pid. A string result says why the real broker is unavailable.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
@@ -175,6 +175,9 @@ export async function startRealMosquitto(opts: { passwords?: Record<string, stri
       const r = spawnSync(pw, ['-b', file, user, pass], { encoding: 'utf8' });
       if (r.status !== 0) return `mosquitto_passwd failed: ${r.stderr}`;
     }
+    // mosquitto drops root privileges to its own user, which must be able to read the file.
+    chmodSync(dir, 0o755);
+    chmodSync(file, 0o644);
     conf.push('allow_anonymous false', `password_file ${file}`);
   } else conf.push('allow_anonymous true');
   writeFileSync(join(dir, 'mosquitto.conf'), conf.join('\n') + '\n');
