@@ -35,6 +35,13 @@ export interface RequestContext {
   readonly clientId: string | null;
   /** Aborted when the connection closes or the server shuts down. */
   readonly signal: AbortSignal;
+  /**
+   * Lets the session start the connection's next request while this one finishes (responses are
+   * still written in request order). A handler calls it once everything order-sensitive is done —
+   * Produce: every append has been issued and only durability is awaited. Optional; calling it
+   * more than once is harmless. Not calling it keeps Kafka's one-request-at-a-time model.
+   */
+  readonly release: () => void;
 }
 
 /** A handler returns the response body, or null for "no response" (Produce with acks=0). */

@@ -8,6 +8,10 @@
  * appends in order, which idempotent sequence checks depend on. The price: a long-polling Fetch
  * delays later requests on the same connection by up to its max_wait_ms — the same as Kafka, and
  * clients are built for it. Pipelined requests wait in a queue; cross-connection work is parallel.
+ * One exception: a request may release the connection early (ctx.release) once its
+ * order-sensitive work is done — Produce of plain batches once its appends are issued — so the next
+ * request starts while it awaits durability; its response is still written before any later one.
+ * At most MAX_RELEASED such requests are outstanding per connection.
  *
  * Back-pressure: reading pauses while more than 64 requests are queued or the socket's write
  * buffer holds more than 8 MiB, and resumes when both drain — so a client that does not read its
@@ -33,6 +37,12 @@ import { authenticatePlain } from './handlers/sasl-authenticate.js';
 import { KafkaError } from './error-codes.js';
 
 const MAX_QUEUED = 64;
+/**
+ * Requests of one connection past their order-sensitive part (ctx.release: produce appends issued)
+ * whose responses are not written yet. Bounds the memory a pipelining producer pins: at librdkafka's
+ * 1 MB batches, 16 MiB of request buffers awaiting durability.
+ */
+const MAX_RELEASED = 16;
 const WRITE_HIGH_WATER = 8 * 1024 * 1024;
 /** Before authentication only these are allowed (ApiVersions, SaslHandshake, SaslAuthenticate). */
 const PRE_AUTH = new Set([18, 17, 36]);
@@ -57,6 +67,9 @@ export class KafkaSession implements SessionView {
   #paused = false;
   #closed = false;
   #closeAfter = false;
+  /** Resolves when every response so far has been written (responses go out in request order). */
+  #tail: Promise<void> = Promise.resolve();
+  #released = 0;
   readonly #onBrokerClose: () => void;
   /** Resolves when the socket has fully closed. */
   readonly closed: Promise<void>;
@@ -124,8 +137,10 @@ export class KafkaSession implements SessionView {
       if (this.#socket.writableLength > WRITE_HIGH_WATER) return; // 'drain' pumps again
       const frame = this.#queue.shift();
       if (!frame) break;
+      if (this.#released >= MAX_RELEASED) await this.#tail;
       await this.#process(frame);
       if (this.#closeAfter) {
+        await this.#tail;
         this.close();
         return;
       }
@@ -134,6 +149,11 @@ export class KafkaSession implements SessionView {
       this.#paused = false;
       this.#socket.resume();
     }
+  }
+
+  /** Writes after every earlier response (a released request may still be finishing). */
+  #send(chunks: readonly Buffer[]): void {
+    this.#tail = this.#tail.then(() => this.#write(chunks));
   }
 
   #write(chunks: readonly Buffer[]): void {
@@ -158,7 +178,7 @@ export class KafkaSession implements SessionView {
         return;
       }
       const out = Buffer.alloc(4);
-      this.#write([out]);
+      this.#send([out]);
       return;
     }
     if (frame.length < 8) return this.#protocolError('request shorter than its header');
@@ -174,7 +194,7 @@ export class KafkaSession implements SessionView {
       w.int32(correlationId);
       encodeApiVersionsResponse(w, 0, { errorCode: KafkaError.UNSUPPORTED_VERSION, apiKeys: apiVersionsList() });
       w.patchFrameSize(at);
-      this.#write(w.chunks());
+      this.#send(w.chunks());
       return;
     }
     const handler = HANDLERS.get(apiKey);
@@ -192,10 +212,29 @@ export class KafkaSession implements SessionView {
     } catch (e) {
       return this.#protocolError(`malformed ${codec.name} v${apiVersion}: ${(e as Error).message}`);
     }
-    const ctx: RequestContext = { broker: this.#broker, session: this, apiVersion, clientId, signal: this.#abort.signal };
-    const res = await (handler as (c: RequestContext, b: unknown) => Promise<unknown> | unknown)(ctx, body);
-    if (res === null || res === undefined || this.#closed) return;
-    this.#write(encodeResponse(apiKey as ApiKeyNum, apiVersion, correlationId, res as never));
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const ctx: RequestContext = { broker: this.#broker, session: this, apiVersion, clientId, signal: this.#abort.signal, release };
+    const work = Promise.resolve((handler as (c: RequestContext, b: unknown) => Promise<unknown> | unknown)(ctx, body));
+    const prev = this.#tail;
+    this.#released++;
+    const done = (async () => {
+      try {
+        const res = await work;
+        await prev;
+        if (res === null || res === undefined || this.#closed) return;
+        this.#write(encodeResponse(apiKey as ApiKeyNum, apiVersion, correlationId, res as never));
+      } finally {
+        this.#released--;
+      }
+    })();
+    // A failure after the request was released cannot reach #drain's catch: close here.
+    this.#tail = done.catch((e: unknown) => {
+      this.#broker.log(`kafka: closing ${this.clientHost} after an internal error: ${(e as Error).stack ?? String(e)}`);
+      this.close();
+    });
+    // Next request once this one is done or has released the connection.
+    await Promise.race([done, released]);
   }
 
   #protocolError(why: string): void {

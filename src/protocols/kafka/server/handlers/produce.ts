@@ -11,6 +11,11 @@
  *
  * acks: 1 and -1 answer once the append is durable per the topic's fsync policy (one node: every
  * replica is in sync); 0 appends the same way and sends no response at all (Kafka's contract).
+ *
+ * Pipelining: a request of plain (non-idempotent) batches releases the connection (ctx.release)
+ * as soon as its appends are issued, so the next request on the connection is appended while this
+ * one waits for durability; responses still go out in request order. Idempotent batches and
+ * auto-created topics keep the one-at-a-time model (their checks await state).
  * Other values get INVALID_REQUIRED_ACKS.
  *
  * Unknown topics are auto-created when the broker allows it (clients normally create them via
@@ -30,7 +35,11 @@ function result(index: number, errorCode: number, baseOffset = -1, logStartOffse
   return { index, errorCode, baseOffset, logAppendTimeMs: -1, logStartOffset, recordErrors: [], errorMessage };
 }
 
-async function producePartition(ctx: RequestContext, topic: string, partition: number, records: Buffer | null): Promise<ProduceResponsePartitionProduceResponse> {
+/**
+ * `issued` is called once the partition's appends have been issued and only durability remains
+ * (plain batches); for idempotent batches and early returns the caller learns it from the promise.
+ */
+async function producePartition(ctx: RequestContext, topic: string, partition: number, records: Buffer | null, issued: () => void): Promise<ProduceResponsePartitionProduceResponse> {
   const { broker } = ctx;
   const engine = broker.engine;
   if (broker.partitions(topic) === undefined) {
@@ -58,23 +67,36 @@ async function producePartition(ctx: RequestContext, topic: string, partition: n
   }
   let first = -1;
   try {
-    for (const b of batches) {
-      const idempotent = b.producerId >= 0 && b.baseSequence >= 0;
-      const h = idempotent ? readBatchHeader(b.bytes)! : undefined;
-      if (h) {
-        const check = await broker.producers.check(topic, partition, h);
-        if (check.kind === 'duplicate') {
-          // A retry of a batch we already have: acknowledge it with its original offset.
-          if (first < 0) first = check.baseOffset;
-          continue;
+    if (batches.every((b) => b.producerId < 0 || b.baseSequence < 0)) {
+      // Plain batches: issue every append now (offsets are assigned synchronously inside
+      // appendRaw), tell the caller the order-sensitive part is done, then await durability.
+      const pending = batches.map((b) =>
+        engine.appendRaw(topic, partition, { count: b.recordCount, timestamp: b.maxTimestamp >= 0 ? b.maxTimestamp : broker.clock.now(), format: FORMAT_KAFKA, payload: b.bytes }),
+      );
+      issued();
+      const bases = await Promise.all(pending);
+      first = bases[0] ?? -1;
+    } else {
+      // Idempotent batches: the next batch's sequence check needs this one's recorded state, so
+      // the appends stay sequential and the request is released only when all are recorded.
+      for (const b of batches) {
+        const idempotent = b.producerId >= 0 && b.baseSequence >= 0;
+        const h = idempotent ? readBatchHeader(b.bytes)! : undefined;
+        if (h) {
+          const check = await broker.producers.check(topic, partition, h);
+          if (check.kind === 'duplicate') {
+            // A retry of a batch we already have: acknowledge it with its original offset.
+            if (first < 0) first = check.baseOffset;
+            continue;
+          }
+          if (check.kind === 'error') return result(partition, check.code, -1, -1, check.message);
         }
-        if (check.kind === 'error') return result(partition, check.code, -1, -1, check.message);
+        const ts = b.maxTimestamp >= 0 ? b.maxTimestamp : broker.clock.now();
+        // The offset is assigned synchronously inside appendRaw; the await is for durability.
+        const base = await engine.appendRaw(topic, partition, { count: b.recordCount, timestamp: ts, format: FORMAT_KAFKA, payload: b.bytes });
+        if (h) broker.producers.appended(topic, partition, h, base);
+        if (first < 0) first = base;
       }
-      const ts = b.maxTimestamp >= 0 ? b.maxTimestamp : broker.clock.now();
-      // The offset is assigned synchronously inside appendRaw; the await is for durability.
-      const base = await engine.appendRaw(topic, partition, { count: b.recordCount, timestamp: ts, format: FORMAT_KAFKA, payload: b.bytes });
-      if (h) broker.producers.appended(topic, partition, h, base);
-      if (first < 0) first = base;
     }
   } catch (e) {
     return result(partition, kafkaCodeOf(e), -1, -1, (e as Error).message);
@@ -88,6 +110,14 @@ export const handleProduce: ApiHandler<0> = async (ctx, req) => {
   const responses: ProduceResponseTopicProduceResponse[] = [];
   const invalidAcks = acks !== 0 && acks !== 1 && acks !== -1;
   const jobs: Promise<void>[] = [];
+  // The session may start the connection's next request once every partition has issued its
+  // appends: with one request in flight per connection, each produce round trip otherwise waits
+  // for the previous write to complete (measured: the broker ~80 % idle under kcat at 1 KiB).
+  let waiting = 0;
+  let started = false;
+  const issued = (): void => {
+    if (--waiting === 0 && started) ctx.release();
+  };
   for (const t of req.topicData) {
     const out: ProduceResponseTopicProduceResponse = { name: t.name, partitionResponses: [] };
     responses.push(out);
@@ -96,9 +126,23 @@ export const handleProduce: ApiHandler<0> = async (ctx, req) => {
       out.partitionResponses.push(result(p.index, KafkaError.INVALID_REQUIRED_ACKS));
       if (invalidAcks) continue;
       // Partitions are independent: append them concurrently (each awaits its own durability).
-      jobs.push(producePartition(ctx, t.name, p.index, p.records).then((r) => void (out.partitionResponses[slot] = r)));
+      waiting++;
+      let once = false;
+      const done = (): void => {
+        if (once) return;
+        once = true;
+        issued();
+      };
+      jobs.push(
+        producePartition(ctx, t.name, p.index, p.records, done).then((r) => {
+          out.partitionResponses[slot] = r;
+          done();
+        }),
+      );
     }
   }
+  started = true;
+  if (waiting === 0) ctx.release();
   await Promise.all(jobs);
   if (acks === 0) return null;
   return { responses, throttleTimeMs: 0 };
