@@ -228,6 +228,8 @@ async function kcatFile(srv, size, n) {
   const cpu2 = procCpuSeconds(srv.pid);
   await admin.deleteTopics({ topics: [topic] }).catch(() => {});
   await admin.disconnect();
+  // The 10 KiB file is 10 GB: never leave it behind.
+  rmSync(file, { force: true });
   const v = verifier.result();
   return { produce: pm, consume: cm, ok: v.ok, verify: v, brokerCpuProduce: cpu1 - cpu0, brokerCpuConsume: cpu2 - cpu1, loadavg: os.loadavg() };
 }
