@@ -27,6 +27,7 @@ if (typeof broker === 'string') {
     connect: open,
     capabilities: { ...declared, nativeDelay: declared.emulated.includes('delay'), nativeDeadLetter: declared.emulated.includes('deadLetter') },
     restart: () => broker.restart(),
-    short: process.env['OMNIBUS_TEST_SHORT'] === '1',
+    // Full sizes (10,000-message reconnect run) with OMNIBUS_TEST_FULL=1; short sizes keep npm test fast.
+    short: process.env['OMNIBUS_TEST_FULL'] !== '1',
   });
 }

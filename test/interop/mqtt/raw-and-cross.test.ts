@@ -72,7 +72,8 @@ test('bad input: garbage closes only that connection; v5 gets DISCONNECT 0x81 / 
 
   const bad31 = await raw();
   bad31.s.write(connect4('bad-flags'));
-  bad31.s.write(Buffer.from([0x82, 0x05, 0, 1, 0, 0, 0])); // SUBSCRIBE with flags 2 but no filters… and wrong flags next
+  // SUBSCRIBE with reserved flags 0 (they must be 0b0010): a malformed packet closes the connection.
+  bad31.s.write(Buffer.from([0x80, 0x06, 0, 1, 0, 1, 0x61, 0]));
   await bad31.closed;
 
   const pub = await connect(b, { protocolVersion: 4 });

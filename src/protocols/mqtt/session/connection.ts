@@ -85,9 +85,20 @@ export class MqttConnection {
 
   // --- input ----------------------------------------------------------------------------------
 
+  #firstByteSeen = false;
+
   #onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.#lastRx = Date.now();
+    if (!this.#firstByteSeen && chunk.length > 0) {
+      this.#firstByteSeen = true;
+      // The first packet must be CONNECT (MQTT-3.1.0-1): anything else is closed at its first
+      // byte, instead of waiting for the length it announces until the connect timeout.
+      if (chunk[0] !== 0x10) {
+        void this.close(undefined, 'the first packet is not CONNECT');
+        return;
+      }
+    }
     try {
       this.decoder.push(chunk, (p) => this.#dispatch(p));
     } catch (e) {
