@@ -185,7 +185,10 @@ test('confluent-kafka (librdkafka via Python): produce with snappy', { timeout: 
   assert.deepEqual(b.frames.filter((f) => f.error).map((f) => String(f.error)), []);
   const p = producedValues(b);
   assert.deepEqual(p.values, Array.from({ length: 50 }, (_, i) => `ck-${i}`));
-  assert.ok(p.codecs.every((c) => c === 2));
+  // librdkafka sends a batch uncompressed when snappy would not make it smaller (a small batch
+  // when linger expires early on a loaded machine): every batch is snappy or plain, some snappy.
+  assert.ok(p.codecs.every((c) => c === 2 || c === 0), `codecs ${p.codecs.join(',')}`);
+  assert.ok(p.codecs.includes(2), `no snappy batch among ${p.codecs.join(',')}`);
 });
 
 test('kafka-python with api_version 0.9 / 0.10: magic 0 and 1 message sets (plain and gzip) convert to RecordBatch v2', { timeout: 90_000 }, async (t) => {
