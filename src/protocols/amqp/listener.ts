@@ -8,12 +8,12 @@
  * may not.
  */
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import type { Engine } from '../../engine/engine.js';
 import type { EmbeddedTransport } from '../../transports/embedded.js';
 import type { EngineContext, ListenOptions, Listener, RunningListener } from '../../server/listener.js';
 import { AmqpBroker, type AmqpBrokerOptions } from './session/broker.js';
 import { AmqpConnection } from './session/connection.js';
+import { listenOn } from '../../server/tcp.js';
 
 export interface AmqpServerOptions extends AmqpBrokerOptions {
   host?: string;
@@ -58,14 +58,7 @@ export async function startAmqpServer(engine: Engine, opts: AmqpServerOptions = 
     new AmqpConnection(socket, broker);
   });
   const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 5672, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOn(server, opts.port ?? 5672, host);
   let closing: Promise<void> | undefined;
   return {
     address: hostPort(host, port),

@@ -12,13 +12,13 @@
  *   OMNIBUS_KAFKA_PARTITIONS=N           partitions of auto-created topics (default 1).
  */
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import type { Engine } from '../../engine/engine.js';
 import type { EmbeddedTransport } from '../../transports/embedded.js';
 import type { EngineContext, ListenOptions, Listener, RunningListener } from '../../server/listener.js';
 import { KafkaBroker, type KafkaBrokerOptions } from './server/broker.js';
 import { KafkaSession } from './server/session.js';
 import './format.js';
+import { listenOn } from '../../server/tcp.js';
 
 export interface KafkaServerOptions extends KafkaBrokerOptions {
   host?: string;
@@ -66,14 +66,7 @@ export async function startKafkaServer(engine: Engine, opts: KafkaServerOptions 
     void s.closed.then(() => sessions.delete(s));
   });
   const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 9092, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOn(server, opts.port ?? 9092, host);
   let closing: Promise<void> | undefined;
   return {
     address: hostPort(host, port),

@@ -13,13 +13,13 @@
  */
 import net from 'node:net';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../../engine/engine.js';
 import type { EmbeddedTransport } from '../../transports/embedded.js';
 import type { EngineContext, ListenOptions, Listener, RunningListener } from '../../server/listener.js';
 import { MqttBroker, type MqttBrokerOptions } from './session/broker.js';
 import { MqttConnection } from './session/connection.js';
+import { listenOn } from '../../server/tcp.js';
 
 export interface MqttServerOptions extends MqttBrokerOptions {
   host?: string;
@@ -111,14 +111,7 @@ export async function startMqttServer(engine: Engine, opts: MqttServerOptions = 
     });
   });
   const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 1883, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOn(server, opts.port ?? 1883, host);
   let closing: Promise<void> | undefined;
   return {
     address: hostPort(host, port),

@@ -15,7 +15,6 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { Engine } from '../../engine/engine.js';
 import type { EngineContext, ListenOptions, Listener, RunningListener } from '../../server/listener.js';
@@ -23,6 +22,7 @@ import type { EmbeddedTransport } from '../../transports/embedded.js';
 import { StompBroker, type StompBrokerOptions } from './session/broker.js';
 import { StompConnection } from './session/connection.js';
 import { socketTransport, webSocketTransport } from './session/transport.js';
+import { listenOn } from '../../server/tcp.js';
 
 export interface StompServerOptions extends StompBrokerOptions {
   host?: string;
@@ -127,15 +127,8 @@ export async function startStompServer(engine: Engine, opts: StompServerOptions 
   });
 
   const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 61613, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const port = await listenOn(server, opts.port ?? 61613, host);
   server.on('error', (e) => broker.opts.log(`stomp: ${e.message}`));
-  const port = (server.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;
   return {
     address: hostPort(host, port),
