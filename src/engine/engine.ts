@@ -18,6 +18,7 @@ import { Group, type DeadLetterReason, type GroupConfig } from './group.js';
 export type { DeadLetterReason } from './group.js';
 import { EncodeScratch, encodeBatch, FORMAT_NATIVE, type DecodedRecord, type RecordInput } from './record.js';
 import { ExchangeRegistry } from './exchanges.js';
+import { appendJson, readJson } from './storage/json-log.js';
 import { Transaction } from './transaction.js';
 import { Lane, decodeName, encodeName, laneKey, parseLaneKey, type TopicConfig } from './topic.js';
 import type { FsyncPolicy, PartitionStore, StorageEngine, StoredBatch } from './storage/types.js';
@@ -178,7 +179,7 @@ export class Engine {
     const groups = new Map<string, { topic: string; name: string; startAt: 'earliest' | 'latest' }>();
     const groupConfigs = new Map<string, PersistedGroupOptions>();
     const logStarts = new Map<string, number>();
-    for (const rec of await readJsonLog<CatalogRecord>(this.#catalog)) {
+    for (const rec of await readJson<CatalogRecord>(this.#catalog)) {
       if (rec.t === 'topic') topics.set(rec.name, rec.config);
       else if (rec.t === 'drop-topic') {
         topics.delete(rec.name);
@@ -197,7 +198,7 @@ export class Engine {
       },
       this.storage.persistent ? exchangeLog : undefined,
     );
-    for (const rec of await readJsonLog<{ k: string; o: number; m: string; d?: 1 }>(this.#offsetsLog)) {
+    for (const rec of await readJson<{ k: string; o: number; m: string; d?: 1 }>(this.#offsetsLog)) {
       if (rec.d) this.#offsets.delete(rec.k);
       else this.#offsets.set(rec.k, { offset: rec.o, metadata: rec.m });
     }
@@ -206,7 +207,7 @@ export class Engine {
         // Transient topics do not survive a restart: drop their data and declaration now.
         for (const full of await this.storage.list(`topics/${encodeName(name)}/`)) await this.storage.remove(full);
         for (const full of await this.storage.list(`groups/${encodeName(name)}/`)) await this.storage.remove(full);
-        appendJsonRecord(this.#catalog, { t: 'drop-topic', name } satisfies CatalogRecord);
+        appendJson(this.#catalog, { t: 'drop-topic', name } satisfies CatalogRecord);
         for (const [k, g] of groups) if (g.topic === name) groups.delete(k);
         continue;
       }
@@ -225,7 +226,7 @@ export class Engine {
         if (ls !== undefined) t.lanes.get(laneKey(p, 0))!.logStart = ls;
       }
     }
-    this.exchanges.recover(await readJsonLog(exchangeLog));
+    this.exchanges.recover(await readJson(exchangeLog));
     // Bindings replayed for topics that did not survive (transient, or deleted before a crash).
     await this.exchanges.pruneMissingTopics();
     this.#armRetention();
@@ -294,7 +295,7 @@ export class Engine {
     const t = new Topic(name, full);
     for (let p = 0; p < partitions; p++) await this.#openLane(t, p, 0);
     this.#topics.set(name, t);
-    appendJsonRecord(this.#catalog, { t: 'topic', name, config: full } satisfies CatalogRecord);
+    appendJson(this.#catalog, { t: 'topic', name, config: full } satisfies CatalogRecord);
     await this.#catalog.durable();
     return t;
   }
@@ -332,7 +333,7 @@ export class Engine {
       this.#laneTopic.delete(l);
       await this.storage.remove(`topics/${encodeName(name)}/${l.key}`);
     }
-    appendJsonRecord(this.#catalog, { t: 'drop-topic', name } satisfies CatalogRecord);
+    appendJson(this.#catalog, { t: 'drop-topic', name } satisfies CatalogRecord);
     await this.#catalog.durable();
     return true;
   }
@@ -524,7 +525,7 @@ export class Engine {
     }
     for (let p = t.config.partitions; p < count; p++) await this.#openLane(t, p, 0);
     t.config = { ...t.config, partitions: count };
-    appendJsonRecord(this.#catalog, { t: 'topic', name, config: t.config } satisfies CatalogRecord);
+    appendJson(this.#catalog, { t: 'topic', name, config: t.config } satisfies CatalogRecord);
     await this.#catalog.durable();
   }
 
@@ -559,7 +560,7 @@ export class Engine {
     const at = Math.min(Math.max(before, lane.start), lane.store.endOffset);
     if (at <= lane.logStart) return lane.start;
     lane.logStart = at;
-    appendJsonRecord(this.#catalog, { t: 'log-start', name: topicName, partition, offset: at } satisfies CatalogRecord);
+    appendJson(this.#catalog, { t: 'log-start', name: topicName, partition, offset: at } satisfies CatalogRecord);
     await this.#catalog.durable();
     const t = this.#topics.get(topicName)!;
     for (const g of t.groups.values()) g.schedulePump();
@@ -583,7 +584,7 @@ export class Engine {
     this.#check();
     const k = `${group}\0${topicName}\0${partition}`;
     this.#offsets.set(k, { offset, metadata });
-    appendJsonRecord(this.#offsetsLog, { k, o: offset, m: metadata });
+    appendJson(this.#offsetsLog, { k, o: offset, m: metadata });
     await this.#offsetsLog.durable();
     if (this.#offsetsLog.sizeBytes > 4 * 1024 * 1024) await this.#compactOffsets();
   }
@@ -620,7 +621,7 @@ export class Engine {
     for (const k of [...this.#offsets.keys()]) {
       if (!k.startsWith(prefix)) continue;
       this.#offsets.delete(k);
-      appendJsonRecord(this.#offsetsLog, { k, o: -1, m: '', d: 1 });
+      appendJson(this.#offsetsLog, { k, o: -1, m: '', d: 1 });
       n++;
     }
     if (n > 0) await this.#offsetsLog.durable();
@@ -630,7 +631,7 @@ export class Engine {
   async #compactOffsets(): Promise<void> {
     let at = -1;
     for (const [k, v] of this.#offsets) {
-      const o = appendJsonRecord(this.#offsetsLog, { k, o: v.offset, m: v.metadata });
+      const o = appendJson(this.#offsetsLog, { k, o: v.offset, m: v.metadata });
       if (at < 0) at = o;
     }
     await this.#offsetsLog.durable();
@@ -662,7 +663,7 @@ export class Engine {
     const after = persistedOptions(g.config, this.#deadLetters.get(g));
     if (JSON.stringify(after) !== before && t.config.durable !== false) {
       // Options outlive the process (TTL, limits, dead-letter target), as queue arguments do.
-      appendJsonRecord(this.#catalog, { t: 'group-config', topic: topicName, name, options: after } satisfies CatalogRecord);
+      appendJson(this.#catalog, { t: 'group-config', topic: topicName, name, options: after } satisfies CatalogRecord);
       await this.#catalog.durable();
     }
     return g;
@@ -681,7 +682,7 @@ export class Engine {
     const t = this.#topics.get(name);
     if (!t) throw err('MQ_ERR_NOT_FOUND', `no topic "${name}"`);
     t.config = { ...t.config, ...changes };
-    appendJsonRecord(this.#catalog, { t: 'topic', name, config: t.config } satisfies CatalogRecord);
+    appendJson(this.#catalog, { t: 'topic', name, config: t.config } satisfies CatalogRecord);
     await this.#catalog.durable();
     for (const l of t.lanes.values()) this.settledUpTo(l);
   }
@@ -704,7 +705,7 @@ export class Engine {
     t.groups.set(name, g);
     if (declare) {
       if (startAt !== 'earliest') await g.persistStart();
-      appendJsonRecord(this.#catalog, { t: 'group', topic: t.name, name, startAt: startAt === 'earliest' ? 'earliest' : 'latest' } satisfies CatalogRecord);
+      appendJson(this.#catalog, { t: 'group', topic: t.name, name, startAt: startAt === 'earliest' ? 'earliest' : 'latest' } satisfies CatalogRecord);
       await this.#catalog.durable();
     }
     return g;
@@ -719,7 +720,7 @@ export class Engine {
     t.groups.delete(name);
     await g.close();
     if (g.stateLog) await this.storage.remove(`groups/${encodeName(topicName)}/${encodeName(name)}`);
-    appendJsonRecord(this.#catalog, { t: 'drop-group', topic: topicName, name } satisfies CatalogRecord);
+    appendJson(this.#catalog, { t: 'drop-group', topic: topicName, name } satisfies CatalogRecord);
     await this.#catalog.durable();
     for (const l of t.lanes.values()) this.settledUpTo(l);
     return true;
@@ -866,21 +867,5 @@ export function hashKey(key: string): number {
   return h >>> 0;
 }
 
-function appendJsonRecord(log: PartitionStore, v: unknown): number {
-  return log.append([{ count: 1, timestamp: Date.now(), format: FORMAT_NATIVE, payload: Buffer.from(JSON.stringify(v)) }]);
-}
-
-async function readJsonLog<T>(log: PartitionStore): Promise<T[]> {
-  const out: T[] = [];
-  for (let off = log.startOffset; off < log.endOffset; ) {
-    const batches = await log.read(off, 1 << 20);
-    if (batches.length === 0) break;
-    for (const b of batches) {
-      if (b.baseOffset >= off) out.push(JSON.parse(b.payload.toString('utf8')) as T);
-      off = b.baseOffset + b.count;
-    }
-  }
-  return out;
-}
 
 export { decodeName };

@@ -15,7 +15,7 @@ import { err } from '../core/errors.js';
 import { createExchange, routeThrough, type Exchange, type ExchangeType, type Headers } from './routing/exchange.js';
 import type { RecordInput } from './record.js';
 import type { PartitionStore } from './storage/types.js';
-import { FORMAT_NATIVE } from './record.js';
+import { appendJson } from './storage/json-log.js';
 
 export interface ExchangeDeclaration {
   name: string;
@@ -194,7 +194,7 @@ export class ExchangeRegistry {
 
   async #persist(r: ExchangeCatalogRecord): Promise<void> {
     if (!this.log) return;
-    this.log.append([{ count: 1, timestamp: Date.now(), format: FORMAT_NATIVE, payload: Buffer.from(JSON.stringify(r)) }]);
+    appendJson(this.log, r);
     await this.log.durable();
   }
 }

@@ -30,6 +30,7 @@ import { DeadlineHeap } from './deadline-heap.js';
 import { RangeSet } from './range-set.js';
 import { decodeBatch, decodeRecordAt, FORMAT_NATIVE, type DecodedRecord } from './record.js';
 import { GONE_HEADER, nativeFromForeign } from './formats.js';
+import { appendJson, readJson } from './storage/json-log.js';
 import type { Lane } from './topic.js';
 import type { PartitionStore, StoredBatch } from './storage/types.js';
 
@@ -979,15 +980,7 @@ export class Group {
   async recover(): Promise<void> {
     const log = this.stateLog;
     if (!log) return;
-    const ops: StateOp[] = [];
-    for (let off = log.startOffset; off < log.endOffset; ) {
-      const batches = await log.read(off, 1 << 20);
-      if (batches.length === 0) break;
-      for (const b of batches) {
-        if (b.baseOffset >= off) ops.push(JSON.parse(b.payload.toString('utf8')) as StateOp);
-        off = b.baseOffset + b.count;
-      }
-    }
+    const ops = await readJson<StateOp>(log);
     const nackMap = new Map<Cursor, Map<number, { attempts: number; due: number }>>();
     const nacksOf = (c: Cursor) => {
       let m = nackMap.get(c);
@@ -1086,9 +1079,6 @@ type StateOp =
   | { t: 'ops'; s: Record<string, number[]>; n: [string, number, number, number][] }
   | { t: 'snapshot'; lanes: SnapshotLane[] };
 
-function appendJson(log: PartitionStore, v: unknown): number {
-  return log.append([{ count: 1, timestamp: Date.now(), format: FORMAT_NATIVE, payload: Buffer.from(JSON.stringify(v)) }]);
-}
 
 // -----------------------------------------------------------------------------------------------
 // Deliveries

@@ -20,6 +20,7 @@
  */
 import { FORMAT_NATIVE } from '../../../engine/record.js';
 import type { PartitionStore, StorageEngine } from '../../../engine/storage/types.js';
+import { readJson } from '../../../engine/storage/json-log.js';
 
 export interface SubOptions {
   qos: 0 | 1 | 2;
@@ -141,17 +142,4 @@ export class SessionStore {
     await this.#log.durable();
     await this.#log.truncateBefore(at);
   }
-}
-
-export async function readJson<T>(log: PartitionStore): Promise<T[]> {
-  const out: T[] = [];
-  for (let off = log.startOffset; off < log.endOffset; ) {
-    const batches = await log.read(off, 1 << 20);
-    if (batches.length === 0) break;
-    for (const b of batches) {
-      if (b.baseOffset >= off) out.push(JSON.parse(b.payload.toString('utf8')) as T);
-      off = b.baseOffset + b.count;
-    }
-  }
-  return out;
 }
