@@ -106,6 +106,9 @@ Flags:
   --idle-timeout SEC   dequeue gives up after SEC seconds without a message and
                        reports the rest as lost (default 30)
   --json FILE          write every result (all marks, rates, RSS, verification)
+  --svg FILE           write an SVG chart of the cumulative time per 10 % of each
+                       phase and size (bench/chart.mjs charts several runs, with
+                       ratios to the real broker)
   --quiet              no progress output
   -h, --help           show this help
 
@@ -136,6 +139,7 @@ const OPTIONS = {
   'idle-timeout': { type: 'string' },
   'reuse-payloads': { type: 'boolean' },
   json: { type: 'string' },
+  svg: { type: 'string' },
   quiet: { type: 'boolean' },
 } as const;
 
@@ -150,6 +154,7 @@ interface BenchConfig {
   fsync: Fsync | undefined;
   keep: boolean;
   json: string | undefined;
+  svg: string | undefined;
   quiet: boolean;
 }
 
@@ -236,6 +241,7 @@ export function resolveBenchConfig(argv: readonly string[]): BenchConfig {
     fsync: storage === 'file' ? (fsyncRaw === undefined ? DEFAULT_BENCH_FSYNC : parseFsync(CMD, '--fsync', fsyncRaw)) : undefined,
     keep: v.keep === true,
     json: str(v.json),
+    svg: str(v.svg),
     quiet: v.quiet === true,
   };
 }
@@ -368,6 +374,17 @@ export async function runBench(argv: readonly string[], io: CliIO, version: stri
       } catch (e) {
         io.stderr.write(`omnibus: cannot write ${cfg.json}: ${e instanceof Error ? e.message : String(e)}\n`);
         failure ??= 'json';
+      }
+    }
+    if (cfg.svg !== undefined && results.length > 0) {
+      try {
+        const { renderChart } = await import('../../bench/chart.js');
+        const label = `${cfg.driver === 'transport' ? 'Omnibus' : PROTOCOL_NAME[cfg.driver]} ${cfg.mode} ${redactUrl(url)}`;
+        await writeFile(cfg.svg, renderChart([{ label, results }], { title: `omnibus bench: ${label}` }));
+        io.stdout.write(`chart written to ${cfg.svg}\n`);
+      } catch (e) {
+        io.stderr.write(`omnibus: cannot write ${cfg.svg}: ${e instanceof Error ? e.message : String(e)}\n`);
+        failure ??= 'svg';
       }
     }
     await driver?.close();
