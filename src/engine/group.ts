@@ -419,6 +419,124 @@ export class Group {
     return got;
   }
 
+  /**
+   * Removes up to `max` ready messages in delivery order and settles them as consumed in one
+   * step, with no consumer and no lease (Redis `RPOP key count`). Per message this is a decode
+   * and a settle, where get() + ack() costs a consumer install, a pump pass, a lease and an ack
+   * per message. Messages met on the way that have expired are dead-lettered, ones
+   * the group filter rejects are settled, and delayed ones are scheduled, as delivery would do.
+   * The settlements reach the state log lazily, like acks. A message taken here cannot be given
+   * back: use get() when the caller may have to return it (e.g. a move that can fail).
+   */
+  async takeBatch(max: number): Promise<DecodedRecord[]> {
+    if (this.#closed) throw err('MQ_ERR_CLOSED', `group "${this.name}" is closed`);
+    const out: DecodedRecord[] = [];
+    if (!(max > 0)) return out;
+    // Exclusive with the pump and get(): they move the same cursors. Holding the pump flag makes
+    // any pump requested meanwhile run once this returns.
+    while (this.#pumping || this.#getter) await this.whenIdle();
+    this.#pumping = true;
+    try {
+      if (this.needsHousekeeping) await this.#housekeep();
+      const now = this.host.clock.now();
+      const checkEach = this.config.messageTtlMs > 0 || this.config.filter !== undefined;
+      for (const c of this.cursors) {
+        let took = false;
+        while (out.length < max && !this.#closed) {
+          // Fast path: the next record is in the read-ahead and nothing was returned before it.
+          let rec: DecodedRecord | undefined;
+          let attempts = 0;
+          if (!c.hasRedeliver() && (rec = c.peek()) !== undefined) {
+            c.shift();
+            if (c.recoveredAttempts.size > 0) {
+              attempts = c.recoveredAttempts.get(rec.offset) ?? 0;
+              c.recoveredAttempts.delete(rec.offset);
+            }
+            if (rec.deliverAt > now) {
+              this.#schedule(c, rec.offset, attempts, rec.deliverAt);
+              continue;
+            }
+          } else {
+            const h = await this.#peek(c);
+            if (!h) break;
+            this.#take(c, h.fromRedeliver);
+            if (!h.fromRedeliver && h.attempts > 0) c.recoveredAttempts.delete(h.rec.offset);
+            rec = h.rec;
+            attempts = h.attempts;
+          }
+          if ((checkEach || rec.expiresAt !== 0) && (await this.#expireOrFilter(c, rec, attempts, now))) continue;
+          this.#settleOne(c, rec.offset);
+          out.push(rec);
+          took = true;
+        }
+        if (took) this.host.settledUpTo(c.lane);
+        if (out.length >= max) break;
+      }
+    } finally {
+      this.#pumping = false;
+      if (this.#again) {
+        this.#again = false;
+        this.#pump();
+      } else this.#notifyIdle();
+    }
+    return out;
+  }
+
+  /**
+   * The ready messages in the order they would be delivered (returned ones first, then the log,
+   * highest priority lane first), without taking them, at most `max` (Redis LRANGE, LINDEX).
+   * Leased, delayed, expired and settled messages are left out. A snapshot read from storage:
+   * O(ready messages) reads, nothing reserved.
+   */
+  async peekReady(max = Infinity): Promise<DecodedRecord[]> {
+    const out: DecodedRecord[] = [];
+    if (!(max > 0)) return out;
+    const now = this.host.clock.now();
+    const ttl = this.config.messageTtlMs;
+    const filter = this.config.filter;
+    let delayed: Set<string> | undefined;
+    if (this.#delayed.size > 0) {
+      delayed = new Set();
+      for (const item of this.#delayed.items()) delayed.add(`${item.cursor.lane.key}\0${item.offset}`);
+    }
+    for (const c of this.cursors) {
+      if (out.length >= max) break;
+      const returned = new Set<number>();
+      for (let i = c.redeliverHead; i < c.redeliver.length; i++) {
+        const item = c.redeliver[i]!;
+        returned.add(item.offset);
+        if (out.length >= max) continue;
+        const rec = item.rec ?? (await this.#readOne(c, item.offset));
+        if (rec) out.push(rec);
+      }
+      const lane = c.lane;
+      let off = Math.max(c.lowWater, lane.start);
+      const keep = (r: DecodedRecord): void => {
+        if (out.length >= max) return;
+        const o = r.offset;
+        if (c.settled.has(o) || c.leased.has(o) || returned.has(o) || c.skip.has(o)) return;
+        if (delayed?.has(`${lane.key}\0${o}`) || r.deliverAt > now) return;
+        if ((r.expiresAt !== 0 && r.expiresAt <= now) || (ttl > 0 && r.timestamp + ttl <= now)) return;
+        if (r.headers[GONE_HEADER] !== undefined || (filter !== undefined && !filter(r))) return;
+        out.push(r);
+      };
+      while (off < c.store.endOffset && out.length < max) {
+        const batches = await c.store.read(off, READ_BYTES);
+        if (batches.length === 0) break;
+        const before = off;
+        for (const raw of batches) {
+          const next = raw.baseOffset + raw.count;
+          if (next <= off) continue;
+          const b = raw.format === FORMAT_NATIVE ? raw : nativeFromForeign(raw);
+          if (b) decodeBatch(b.payload, b.baseOffset, b.count, off, keep);
+          off = next;
+        }
+        if (off === before) break;
+      }
+    }
+    return out;
+  }
+
   async #pumpLoop(): Promise<void> {
     for (;;) {
       this.#again = false;
@@ -750,6 +868,12 @@ export class Group {
 
   /** Marks `offset` settled in cursor `c` and moves the low-water mark. */
   #settle(c: Cursor, offset: number): void {
+    this.#settleOne(c, offset);
+    this.host.settledUpTo(c.lane);
+  }
+
+  /** #settle without telling the host (takeBatch tells it once per lane). */
+  #settleOne(c: Cursor, offset: number): void {
     if (offset === c.lowWater) {
       c.lowWater = c.settled.advance(offset + 1);
     } else if (offset > c.lowWater) {
@@ -762,7 +886,6 @@ export class Group {
       else p.push(offset, offset);
       this.#markStateDirty();
     }
-    this.host.settledUpTo(c.lane);
   }
 
   /** @internal Called by DeliveryImpl. */
@@ -1025,6 +1148,27 @@ export class Group {
         } else c.recoveredAttempts.set(o, n.attempts);
       }
     }
+  }
+
+  /**
+   * Settles `offset` of lane `laneKey` unless it is already settled: a committed transaction's ack
+   * replayed at recovery (after recover(), before any consumer). Idempotent.
+   */
+  settleAt(laneKey: string, offset: number): void {
+    const c = this.#byLane.get(laneKey);
+    if (!c || offset < c.lowWater || c.settled.has(offset)) return;
+    this.#settle(c, offset);
+    // The forward read skips settled offsets above lowWater; below it, it must not start.
+    if (c.readOffset < c.lowWater && !c.hasBuffered()) c.readOffset = c.lowWater;
+  }
+
+  /** Writes pending settlements now, after any write in progress, and waits for their durability. */
+  async persistState(): Promise<void> {
+    if (!this.stateLog) return;
+    const w = this.#stateWrite.then(() => this.flushState());
+    this.#stateWrite = w.catch((e: unknown) => this.host.onError(e));
+    await w;
+    await this.stateLog.durable();
   }
 
   /** Drops every ready message (queue purge): returns how many. Leased messages stay leased. */

@@ -360,6 +360,80 @@ test('get takes one ready message at a time and returns nothing on an empty queu
   await engine.close();
 });
 
+test('takeBatch removes up to n ready messages in order and settles them without a lease', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', [rec('a'), rec('b'), rec('c'), rec('d'), rec('e')]);
+  const g = await engine.group('q', 'g');
+  const first = await g.takeBatch(3);
+  assert.deepEqual(first.map((r) => r.body.toString()), ['a', 'b', 'c']);
+  assert.equal(g.readyCount, 2);
+  assert.equal(g.leasedCount, 0);
+  const rest = await g.takeBatch(10);
+  assert.deepEqual(rest.map((r) => r.body.toString()), ['d', 'e']);
+  assert.deepEqual(await g.takeBatch(10), []);
+  assert.equal(g.readyCount, 0);
+  await engine.close();
+});
+
+test('takeBatch takes a returned message first, then the log, and leaves leased ones alone', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', [rec('a'), rec('b'), rec('c'), rec('d')]);
+  const g = await engine.group('q', 'g');
+  const a = await g.get();
+  const b = await g.get();
+  await a!.nack();
+  const got = await g.takeBatch(10);
+  assert.deepEqual(got.map((r) => r.body.toString()), ['a', 'c', 'd']);
+  assert.equal(b!.state, 0, 'b is still leased');
+  await b!.nack();
+  assert.deepEqual((await g.takeBatch(10)).map((r) => r.body.toString()), ['b']);
+  await engine.close();
+});
+
+test('takeBatch dead-letters expired messages instead of returning them and skips delayed ones', async () => {
+  const { clock, engine } = await setup();
+  const g = await engine.group('q', 'g', { deadLetter: { topic: 'dlx' } });
+  const now = clock.now();
+  await engine.publish('q', [rec('old', { expiresAt: now + 10 }), rec('later', { deliverAt: now + 1000 }), rec('fresh')]);
+  clock.advance(20);
+  assert.deepEqual((await g.takeBatch(10)).map((r) => r.body.toString()), ['fresh']);
+  const d = await (await engine.group('dlx', 'd')).takeBatch(10);
+  assert.deepEqual(d.map((r) => r.body.toString()), ['old']);
+  clock.advance(1000);
+  await settle();
+  assert.deepEqual((await g.takeBatch(10)).map((r) => r.body.toString()), ['later']);
+  await engine.close();
+});
+
+test('a consumer added after takeBatch receives only what takeBatch left', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', Array.from({ length: 6 }, (_, i) => rec(String(i))));
+  const g = await engine.group('q', 'g');
+  await g.takeBatch(4);
+  const s = new Sink();
+  g.addConsumer(s);
+  await settle();
+  assert.deepEqual(s.bodies(), ['4', '5']);
+  await engine.close();
+});
+
+test('peekReady lists ready messages in delivery order without taking any', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', [rec('a'), rec('b'), rec('c'), rec('d')]);
+  const g = await engine.group('q', 'g');
+  const a = await g.get();
+  const b = await g.get();
+  await b!.nack();
+  // a is leased (hidden), b was returned (delivered next, so listed first).
+  assert.deepEqual((await g.peekReady()).map((r) => r.body.toString()), ['b', 'c', 'd']);
+  assert.deepEqual((await g.peekReady(2)).map((r) => r.body.toString()), ['b', 'c']);
+  await a!.ack();
+  await g.takeBatch(1);
+  assert.deepEqual((await g.peekReady()).map((r) => r.body.toString()), ['c', 'd']);
+  assert.equal(g.readyCount, 2);
+  await engine.close();
+});
+
 test('max length with drop-head dead-letters the oldest ready messages', async () => {
   const { engine } = await setup();
   const g = await engine.group('q', 'g', { maxLength: 2, overflow: 'drop-head', deadLetter: { topic: 'dropped' } });
