@@ -12,7 +12,8 @@
  * Concurrency model: single-threaded, like the event loop it runs on. Every public method is
  * safe to call at any time; appends are ordered by call order.
  */
-import { err } from '../core/errors.js';
+import { err, isOmnibusError } from '../core/errors.js';
+import { compactPartition, type CompactionStats } from './compaction.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { Group, type DeadLetterReason, type GroupConfig } from './group.js';
 export type { DeadLetterReason } from './group.js';
@@ -677,7 +678,10 @@ export class Engine {
   readonly #deadLetters = new WeakMap<Group, DeadLetterTarget>();
 
   /** Changes retention, limits and protocol configs of an existing topic (Kafka AlterConfigs, RabbitMQ policies). */
-  async alterTopic(name: string, changes: Partial<Pick<TopicConfig, 'retentionMs' | 'retentionBytes' | 'maxMessageBytes' | 'messageTtlMs' | 'configs'>>): Promise<void> {
+  async alterTopic(
+    name: string,
+    changes: Partial<Pick<TopicConfig, 'retentionMs' | 'retentionBytes' | 'maxMessageBytes' | 'messageTtlMs' | 'configs' | 'cleanupPolicy' | 'deleteRetentionMs'>>,
+  ): Promise<void> {
     this.#check();
     const t = this.#topics.get(name);
     if (!t) throw err('MQ_ERR_NOT_FOUND', `no topic "${name}"`);
@@ -778,6 +782,7 @@ export class Engine {
   async #trim(lane: Lane): Promise<void> {
     const t = this.#laneTopic.get(lane);
     if (!t || this.#closed) return;
+    if (t.config.cleanupPolicy === 'compact') return; // compacted, never deleted by age or size
     if (t.config.retentionMs !== undefined || t.config.retentionBytes !== undefined) {
       await lane.store.enforceRetention({ maxBytes: t.config.retentionBytes, maxAgeMs: t.config.retentionMs, now: this.clock.now() });
       return;
@@ -807,11 +812,46 @@ export class Engine {
     this.#retentionTimer = this.clock.setTimer(30_000, () => {
       if (this.#closed) return;
       for (const t of this.#topics.values()) {
+        if (isCompacted(t.config)) this.compact(t.name).catch((e: unknown) => this.#onError(e));
         if (t.config.retentionMs === undefined && t.config.retentionBytes === undefined) continue;
         for (const l of t.lanes.values()) this.settledUpTo(l);
       }
       this.#armRetention();
     });
+  }
+
+  readonly #compacting = new Set<Lane>();
+
+  /**
+   * Runs one compaction pass (compaction.ts) over every lane of `topicName`, or of every topic
+   * whose cleanup policy includes 'compact'. Also run by the retention timer. A lane already
+   * being compacted is skipped. Resolves with the summed statistics.
+   */
+  async compact(topicName?: string): Promise<CompactionStats> {
+    this.#check();
+    const total: CompactionStats = { segmentsRewritten: 0, recordsRemoved: 0, tombstonesRemoved: 0, bytesBefore: 0, bytesAfter: 0 };
+    const topics = topicName === undefined ? [...this.#topics.values()].filter((t) => isCompacted(t.config)) : [this.#topics.get(topicName)];
+    for (const t of topics) {
+      if (!t) throw err('MQ_ERR_NOT_FOUND', `no topic "${String(topicName)}"`);
+      for (const lane of [...t.lanes.values()]) {
+        if (this.#compacting.has(lane) || this.#closed) continue;
+        this.#compacting.add(lane);
+        try {
+          const s = await compactPartition(lane.store, { now: this.clock.now(), deleteRetentionMs: t.config.deleteRetentionMs });
+          total.segmentsRewritten += s.segmentsRewritten;
+          total.recordsRemoved += s.recordsRemoved;
+          total.tombstonesRemoved += s.tombstonesRemoved;
+          total.bytesBefore += s.bytesBefore;
+          total.bytesAfter += s.bytesAfter;
+        } catch (e) {
+          // A store closed under the pass (topic deleted, engine closing) is not an error.
+          if (!(isOmnibusError(e) && e.code === 'MQ_ERR_CLOSED')) throw e;
+        } finally {
+          this.#compacting.delete(lane);
+        }
+      }
+    }
+    return total;
   }
 
   async close(): Promise<void> {
@@ -869,3 +909,8 @@ export function hashKey(key: string): number {
 
 
 export { decodeName };
+
+/** True when a topic's cleanup policy includes compaction. */
+function isCompacted(c: TopicConfig): boolean {
+  return c.cleanupPolicy === 'compact' || c.cleanupPolicy === 'compact,delete';
+}

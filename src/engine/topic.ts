@@ -29,6 +29,14 @@ export interface TopicConfig {
   messageTtlMs?: number | undefined;
   /** Largest accepted body. */
   maxMessageBytes?: number | undefined;
+  /**
+   * What happens to old data (Kafka's cleanup.policy): 'delete' (default) trims by retention;
+   * 'compact' keeps the latest record per key and never deletes by retention; 'compact,delete'
+   * does both (compaction.ts).
+   */
+  cleanupPolicy?: 'delete' | 'compact' | 'compact,delete' | undefined;
+  /** With compaction: how long a tombstone is kept (Kafka delete.retention.ms); default 24 h. */
+  deleteRetentionMs?: number | undefined;
   /** fsync policy of this topic's data; default the engine's. */
   fsync?: FsyncPolicy | undefined;
   /**

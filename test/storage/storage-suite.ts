@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { isOmnibusError } from '../../src/core/errors.js';
 import type { BatchInput, PartitionOptions, PartitionStore, StorageEngine, StoredBatch } from '../../src/engine/storage/types.js';
+import { compactPartition, FORMAT_GAP } from '../../src/engine/compaction.js';
+import { decodeBatch, encodeBatch } from '../../src/engine/record.js';
 
 export interface StorageHarness {
   engine: StorageEngine;
@@ -385,6 +387,104 @@ export function storageSuite(label: string, factory: HarnessFactory): void {
       }));
 
     // -----------------------------------------------------------------------------------------
+    // Compaction support (rewriteSegment) and a compaction pass over native records
+    // -----------------------------------------------------------------------------------------
+
+    test('sealedSegments lists every segment but the active one, as contiguous offset ranges', () =>
+      withStore(small, async (p) => {
+        assert.deepEqual(p.sealedSegments(), []);
+        for (let i = 0; i < 40; i++) p.append([batch(Buffer.alloc(100, i), 1, i)]);
+        await p.durable();
+        const sealed = p.sealedSegments();
+        assert.ok(sealed.length >= 2, `${sealed.length} sealed segments`);
+        assert.equal(sealed[0]!.base, 0);
+        for (let i = 1; i < sealed.length; i++) assert.equal(sealed[i]!.base, sealed[i - 1]!.end);
+        assert.ok(sealed[sealed.length - 1]!.end < p.endOffset, 'the active segment holds the last batch');
+      }));
+
+    test('rewriteSegment replaces a sealed segment: same offsets, new batches, size updated; other segments untouched', () =>
+      withStore(small, async (p) => {
+        for (let i = 0; i < 40; i++) p.append([batch(Buffer.alloc(100, i), 1, i)]);
+        await p.durable();
+        const [first, second] = p.sealedSegments();
+        const before = p.sizeBytes;
+        const n = first!.end - first!.base;
+        assert.ok(n >= 2);
+        const ok = await p.rewriteSegment(first!.base, first!.end, [batch('gap', n - 1, 5, 2), batch('last', 1, 7)]);
+        assert.equal(ok, true);
+        assert.equal(p.sizeBytes, before - (n * (32 + 100)) + (32 + 3) + (32 + 4));
+        const all = await readAll(p);
+        assertContiguous(all, 0);
+        assert.deepEqual(
+          all.slice(0, 2).map((b) => [b.baseOffset, b.count, b.format, b.timestamp, b.payload.toString()]),
+          [
+            [0, n - 1, 2, 5, 'gap'],
+            [n - 1, 1, 0, 7, 'last'],
+          ],
+        );
+        assert.equal(all[2]!.baseOffset, second!.base);
+        assert.deepEqual(all[2]!.payload, Buffer.alloc(100, second!.base));
+        assert.equal(all.length, 2 + 40 - n);
+        assert.deepEqual((await p.read(n - 1, 1)).map((b) => b.payload.toString()), ['last']);
+        assert.equal(await p.offsetForTimestamp(6), n - 1);
+        assert.equal(p.append([batch('next')]), 40);
+      }));
+
+    test('rewriteSegment refuses a rewrite that does not cover the range, and ignores a range that is not a sealed segment', () =>
+      withStore(small, async (p) => {
+        for (let i = 0; i < 40; i++) p.append([batch(Buffer.alloc(100, i), 1, i)]);
+        await p.durable();
+        const [first] = p.sealedSegments();
+        await rejectsWith(p.rewriteSegment(first!.base, first!.end, [batch('x', 1)]), 'MQ_ERR_INVALID_ARGUMENT');
+        assert.equal(await p.rewriteSegment(first!.base + 1, first!.end, [batch('x', first!.end - first!.base - 1)]), false);
+        const active = p.endOffset - 1;
+        assert.equal(await p.rewriteSegment(active, p.endOffset, [batch('x', 1)]), false, 'the active segment is never rewritten');
+        assert.equal((await readAll(p)).length, 40);
+      }));
+
+    test('a compaction pass keeps the latest native record per key, keeps keyless records and offsets, never touches the active segment', () =>
+      withStore(small, async (p) => {
+        // 30 batches of 3 records over keys k0..k4, plus one keyless record per batch.
+        let off = 0;
+        const expectLatest = new Map<string, number>();
+        for (let i = 0; i < 30; i++) {
+          const recs = [0, 1, 2].map((j) => ({ key: j === 2 ? undefined : `k${(i * 2 + j) % 5}`, body: Buffer.from(`v${off + j}`.padEnd(90, '.')), timestamp: i, priority: 0 }));
+          p.append([{ count: 3, timestamp: i, format: 0, payload: encodeBatch(recs) }]);
+          off += 3;
+        }
+        await p.durable();
+        const sealedEnd = p.sealedSegments().at(-1)!.end;
+        const all0 = await readAll(p);
+        for (const b of all0) {
+          if (b.baseOffset >= sealedEnd) continue;
+          decodeBatch(b.payload, b.baseOffset, b.count, 0, (r) => {
+            if (r.key !== undefined) expectLatest.set(r.key, r.offset);
+          });
+        }
+        const stats = await compactPartition(p, { now: 100 });
+        assert.ok(stats.segmentsRewritten >= 1);
+        assert.ok(stats.recordsRemoved > 0);
+        assert.equal(p.endOffset, 90, 'offsets do not move');
+        const all = await readAll(p);
+        assertContiguous(all, 0);
+        const seen: { offset: number; key: string | undefined; body: string }[] = [];
+        for (const b of all) {
+          if (b.format === FORMAT_GAP) continue;
+          assert.equal(b.format, 0);
+          decodeBatch(b.payload, b.baseOffset, b.count, 0, (r) => seen.push({ offset: r.offset, key: r.key, body: r.body.toString().replace(/\.+$/, '') }));
+        }
+        for (const r of seen) {
+          assert.equal(r.body, `v${r.offset}`, 'every record keeps its offset');
+          if (r.offset >= sealedEnd || r.key === undefined) continue;
+          assert.equal(expectLatest.get(r.key), r.offset, `only the latest ${r.key} of the sealed segments remains`);
+        }
+        assert.equal(seen.filter((r) => r.key === undefined).length, 30, 'keyless records are kept');
+        assert.ok(seen.filter((r) => r.offset >= sealedEnd).length === 90 - sealedEnd, 'the active segment is untouched');
+        const again = await compactPartition(p, { now: 100 });
+        assert.equal(again.segmentsRewritten, 0, 'a second pass finds nothing to do');
+      }));
+
+    // -----------------------------------------------------------------------------------------
     // Persistence
     // -----------------------------------------------------------------------------------------
 
@@ -491,6 +591,34 @@ export function storageSuite(label: string, factory: HarnessFactory): void {
           const q = await h.engine.open('topics/t/0', opts);
           assert.equal(q.endOffset, 7);
           assert.deepEqual((await readAll(q)).map((b) => b.payload.toString()), ['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6']);
+        });
+      });
+
+      test('a rewritten segment survives a reopen; a leftover unfinished rewrite file is deleted and the original served', async (t) => {
+        if (!persistent) return t.skip(NOT_PERSISTENT);
+        await withReopen(async (h) => {
+          if (!h.segmentFiles) return t.skip(NO_FILES);
+          const p = await h.engine.open('topics/t/0', small);
+          for (let i = 0; i < 40; i++) p.append([batch(Buffer.alloc(100, i), 1, i)]);
+          await p.durable();
+          const [first, second] = p.sealedSegments();
+          const n = first!.end - first!.base;
+          assert.equal(await p.rewriteSegment(0, n, [batch('', n - 1, 0, 2), batch('kept', 1, 3)]), true);
+          await h.engine.close();
+          const files = await h.segmentFiles('topics/t/0');
+          // A crash in the middle of rewriting the second segment: its temp file is complete or torn.
+          fs.writeFileSync(`${files[1]!}.compact`, Buffer.alloc(50, 7));
+          h.engine = await h.reopen!();
+          const q = await h.engine.open('topics/t/0', small);
+          assert.equal(fs.existsSync(`${files[1]!}.compact`), false, 'the temp file is gone');
+          const all = await readAll(q);
+          assertContiguous(all, 0);
+          assert.equal(q.endOffset, 40);
+          assert.deepEqual(all.slice(0, 2).map((b) => [b.count, b.format, b.payload.toString()]), [
+            [n - 1, 2, ''],
+            [1, 0, 'kept'],
+          ]);
+          assert.deepEqual(all[2]!.payload, Buffer.alloc(100, second!.base), 'the next segment is the original');
         });
       });
 

@@ -249,6 +249,44 @@ export class MemoryPartition implements PartitionStore {
     return RESOLVED;
   }
 
+  sealedSegments(): { base: number; end: number }[] {
+    const segs = this.log.segments;
+    const out: { base: number; end: number }[] = [];
+    for (let i = 0; i < segs.length - 1; i++) if (segs[i]!.end > segs[i]!.base) out.push({ base: segs[i]!.base, end: segs[i]!.end });
+    return out;
+  }
+
+  /**
+   * Builds the replacement with this class's own append() into a scratch log (so the framing,
+   * index and external-payload rules are the same), then swaps it in with one splice: read() is
+   * synchronous, so no reader sees a mix. A rewrite larger than the segment cap (a compressed
+   * Kafka batch rewritten uncompressed) becomes several segments. Views handed out earlier stay
+   * valid: the old buffers are left to them.
+   */
+  rewriteSegment(base: number, end: number, batches: readonly BatchInput[]): Promise<boolean> {
+    if (this.closed) return Promise.reject(err('MQ_ERR_CLOSED', 'partition store is closed'));
+    let covered = 0;
+    for (const b of batches) covered += b.count;
+    if (covered !== end - base || batches.length === 0) {
+      return Promise.reject(err('MQ_ERR_INVALID_ARGUMENT', `rewrite of [${base}, ${end}) must cover ${end - base} offsets, got ${covered}`));
+    }
+    const segs = this.log.segments;
+    const i = segs.findIndex((x) => x.base === base);
+    if (i < 0 || i === segs.length - 1 || segs[i]!.end !== end) return Promise.resolve(false);
+    const scratch = new MemLog(base);
+    try {
+      new MemoryPartition(scratch, { fsync: 'never', segmentBytes: this.segmentBytes }).append(batches);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const fresh = scratch.segments.filter((x) => x.size > 0);
+    for (const x of fresh) x.index.trim();
+    const old = segs[i]!;
+    segs.splice(i, 1, ...fresh);
+    this.log.sizeBytes += scratch.sizeBytes - (old.size + old.extBytes);
+    return Promise.resolve(true);
+  }
+
   reset(nextOffset: number): Promise<void> {
     if (this.closed) return Promise.reject(err('MQ_ERR_CLOSED', 'partition store is closed'));
     if (!Number.isSafeInteger(nextOffset) || nextOffset < 0) {

@@ -100,6 +100,24 @@ export interface PartitionStore {
    */
   enforceRetention(opts: { maxBytes?: number; maxAgeMs?: number; now: number }): Promise<void>;
 
+  /**
+   * Log compaction, step 1: the sealed segments as offset ranges [base, end), oldest first. The
+   * active segment (the one appends go to) is never listed, nor is a segment whose seal (fsync)
+   * is still pending. Compaction (../compaction.ts) rewrites only these.
+   */
+  sealedSegments(): { base: number; end: number }[];
+
+  /**
+   * Log compaction, step 2: replaces the sealed segment [base, end) by `batches`, which must take
+   * exactly the same offsets (their counts add up to end - base; a batch may hold fewer records
+   * than offsets — the format inside decides). Readers see the old or the new segment, never a
+   * mix; a crash at any point leaves one or the other (FileStorage writes `<base>.log.compact`,
+   * fsyncs it and renames it over the segment). Resolves false, changing nothing, when that
+   * segment is no longer a sealed segment with that range (retention deleted it meanwhile).
+   * Throws MQ_ERR_INVALID_ARGUMENT if the counts do not cover the range.
+   */
+  rewriteSegment(base: number, end: number, batches: readonly BatchInput[]): Promise<boolean>;
+
   /** Deletes everything and restarts at `nextOffset` (e.g. Kafka DeleteRecords past the end, queue purge). */
   reset(nextOffset: number): Promise<void>;
 

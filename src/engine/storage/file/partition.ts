@@ -224,6 +224,8 @@ export class FilePartition implements PartitionStore {
   private timer: NodeJS.Timeout | null = null;
   private bytes = 0;
   private useTick = 0;
+  /** Segments replaced by rewriteSegment() so far (a read that raced one retries). */
+  private rewrites = 0;
   private readonly fsync: FsyncPolicy;
   private readonly segmentBytes: number;
 
@@ -609,6 +611,7 @@ export class FilePartition implements PartitionStore {
     const segs = this.segments;
     const si = floorIndex(segs.length, (i) => segs[i]!.base, offset);
     const snapshot = segs.slice(Math.max(0, si));
+    const rewrites = this.rewrites;
     let bytes = 0;
     const target = offset;
     for (const seg of snapshot) {
@@ -636,6 +639,8 @@ export class FilePartition implements PartitionStore {
       });
       if (!ok || stop) break;
     }
+    // A segment compacted (replaced) under this read: read again from the new one.
+    if (out.length === 0 && this.rewrites !== rewrites && !this.closed) return this.read(offset, maxBytes);
     return out;
   }
 
@@ -812,6 +817,90 @@ export class FilePartition implements PartitionStore {
     });
   }
 
+  sealedSegments(): { base: number; end: number }[] {
+    const out: { base: number; end: number }[] = [];
+    const segs = this.segments;
+    for (let i = 0; i < segs.length - 1; i++) {
+      const s = segs[i]!;
+      if (s.sealed && !s.deleted && !this.pendingSeal.includes(s) && s.end > s.base) out.push({ base: s.base, end: s.end });
+    }
+    return out;
+  }
+
+  /**
+   * Compaction's crash-safe swap, run by the flusher in append order with truncation and
+   * retention: `<base>.log.compact` is written and fdatasynced, the old index file is unlinked
+   * (and the unlink made durable, so a stale index can never describe the new file), then the
+   * temp file is renamed over `<base>.log` and the directory fsynced. A crash before the rename
+   * leaves the old segment plus a temp file that recovery deletes; after it, the new segment,
+   * rescanned if its index was not written yet. Readers holding the old file keep reading its
+   * inode; later reads use the new one.
+   */
+  async rewriteSegment(base: number, end: number, batches: readonly BatchInput[]): Promise<boolean> {
+    this.checkWritable();
+    let covered = 0;
+    for (const b of batches) covered += b.count;
+    if (covered !== end - base || batches.length === 0) {
+      throw err('MQ_ERR_INVALID_ARGUMENT', `rewrite of [${base}, ${end}) must cover ${end - base} offsets, got ${covered}`);
+    }
+    const total = validateBatches(batches);
+    let done = false;
+    await this.enqueue(async () => {
+      const i = this.segments.findIndex((x) => x.base === base);
+      const old = this.segments[i];
+      if (old === undefined || i === this.segments.length - 1 || old.end !== end || !old.sealed || old.deleted || this.pendingSeal.includes(old)) return;
+      const fresh = new FileSegment(base, old.path);
+      const buf = Buffer.allocUnsafe(total);
+      let pos = 0;
+      let off = base;
+      for (const b of batches) {
+        writeFrame(buf, pos, b, off);
+        fresh.index.add(off, pos, b.timestamp);
+        if (b.timestamp > fresh.maxTs) fresh.maxTs = b.timestamp;
+        pos += FRAME_HEADER_BYTES + b.payload.length;
+        off += b.count;
+      }
+      fresh.index.trim();
+      fresh.size = fresh.written = pos;
+      fresh.end = off;
+      fresh.sealed = true;
+      const tmp = `${old.path}.compact`;
+      const fd = await openFd(tmp, 'w');
+      try {
+        await writeAll(fd, buf, 0, pos, 0);
+        if (this.fsync !== 'never') await fdatasync(fd);
+      } finally {
+        await closeFd(fd);
+      }
+      // Hold the old file open across the rename, so a reader never opens the new file through
+      // the old segment's (stale) index.
+      if ((await this.acquire(old)) < 0) {
+        await unlinkIfExists(tmp);
+        return;
+      }
+      try {
+        await unlinkIfExists(segmentIndexPath(this.dir, base));
+        if (this.fsync !== 'never') await fsyncDir(this.dir);
+        await fs.promises.rename(tmp, old.path);
+        if (this.fsync !== 'never') await fsyncDir(this.dir);
+        // Swap in memory: walks of `old` still in flight stop (deleted) and their read retries.
+        this.segments[this.segments.indexOf(old)] = fresh;
+        old.deleted = true;
+        this.rewrites++;
+        this.bytes += pos - old.size;
+      } finally {
+        this.release(old);
+      }
+      for (const c of this.chunks.filter((x) => x.seg === old)) {
+        this.ctx.cache.release(c);
+        this.dropChunk(c);
+      }
+      await this.writeIndexFile(fresh);
+      done = true;
+    });
+    return done;
+  }
+
   async reset(nextOffset: number): Promise<void> {
     this.checkWritable();
     if (!Number.isSafeInteger(nextOffset) || nextOffset < 0) {
@@ -911,6 +1000,13 @@ export class FilePartition implements PartitionStore {
       names = await fs.promises.readdir(this.dir);
     }
     for (const n of names) if (n.endsWith('.index.tmp')) await unlinkIfExists(path.join(this.dir, n));
+    // A compaction rewrite that crashed before its rename: the original segment is intact.
+    for (const n of names) {
+      if (n.endsWith('.log.compact')) {
+        await unlinkIfExists(path.join(this.dir, n));
+        this.log('info', 'deleted an unfinished compaction rewrite', { file: n });
+      }
+    }
 
     const bases = names
       .map((n) => LOG_FILE_RE.exec(n))
