@@ -15,12 +15,13 @@
 import { err, isOmnibusError } from '../core/errors.js';
 import { compactPartition, type CompactionStats } from './compaction.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import { Group, type DeadLetterReason, type GroupConfig } from './group.js';
+import { Group, type DeadLetterReason, type DeliveryImpl, type GroupConfig } from './group.js';
 export type { DeadLetterReason } from './group.js';
-import { EncodeScratch, encodeBatch, FORMAT_NATIVE, type DecodedRecord, type RecordInput } from './record.js';
+import { EncodeScratch, decodeBatch, encodeBatch, FORMAT_NATIVE, type DecodedRecord, type RecordInput } from './record.js';
 import { ExchangeRegistry } from './exchanges.js';
 import { appendJson, readJson } from './storage/json-log.js';
-import { Transaction } from './transaction.js';
+import { Transaction, type StagedTx } from './transaction.js';
+import { TxLog, type TxAck, type TxPart } from './tx-log.js';
 import { Lane, decodeName, encodeName, laneKey, parseLaneKey, type TopicConfig } from './topic.js';
 import type { FsyncPolicy, PartitionStore, StorageEngine, StoredBatch } from './storage/types.js';
 
@@ -81,6 +82,10 @@ export interface PublishOptions {
   /** Sequence number of the first record (the next batch continues at sequence + count). */
   sequence?: number;
 }
+
+/** Idempotent producer recovery window per lane (see #publishIdempotent); Kafka-like bounds. */
+const PRODUCER_SCAN_OFFSETS = 10_000;
+const PRODUCER_SCAN_BYTES = 16 * 1024 * 1024;
 
 interface Prepared {
   topic: Topic;
@@ -208,7 +213,9 @@ export class Engine {
         // Transient topics do not survive a restart: drop their data and declaration now.
         for (const full of await this.storage.list(`topics/${encodeName(name)}/`)) await this.storage.remove(full);
         for (const full of await this.storage.list(`groups/${encodeName(name)}/`)) await this.storage.remove(full);
-        appendJson(this.#catalog, { t: 'drop-topic', name } satisfies CatalogRecord);
+        this.#producerScanned.delete(name);
+    for (const k of [...this.#producerSeq.keys()]) if (k.endsWith(`\0${name}`)) this.#producerSeq.delete(k);
+    appendJson(this.#catalog, { t: 'drop-topic', name } satisfies CatalogRecord);
         for (const [k, g] of groups) if (g.topic === name) groups.delete(k);
         continue;
       }
@@ -238,6 +245,10 @@ export class Engine {
       const group = await this.#makeGroup(t, g.name, saved ?? {}, g.startAt, false);
       if (saved?.deadLetter) this.#deadLetters.set(group, saved.deadLetter);
       await group.recover();
+    }
+    if (this.storage.persistent) {
+      this.#txLog = new TxLog(await this.storage.open('meta/txlog', this.#partOpts(true)), (e) => this.#onError(e));
+      await this.#replayTransactions(this.#txLog);
     }
     // Data below every group's low-water mark may be deleted now.
     for (const t of this.#topics.values()) for (const l of t.lanes.values()) this.settledUpTo(l);
@@ -317,6 +328,10 @@ export class Engine {
     this.#check();
     const t = this.#topics.get(name);
     if (!t) return false;
+    // A committed transaction touching this topic must never be replayed into a new topic of the
+    // same name: make the done records of finishing transactions durable first.
+    await this.#txLog?.drain();
+    if (this.#topics.get(name) !== t) return false;
     this.#topics.delete(name);
     for (const fn of [...this.#topicDeleted]) {
       try {
@@ -334,6 +349,8 @@ export class Engine {
       this.#laneTopic.delete(l);
       await this.storage.remove(`topics/${encodeName(name)}/${l.key}`);
     }
+    this.#producerScanned.delete(name);
+    for (const k of [...this.#producerSeq.keys()]) if (k.endsWith(`\0${name}`)) this.#producerSeq.delete(k);
     appendJson(this.#catalog, { t: 'drop-topic', name } satisfies CatalogRecord);
     await this.#catalog.durable();
     return true;
@@ -351,29 +368,311 @@ export class Engine {
    */
   async publish(topicName: string, records: readonly RecordInput[], opts?: PublishOptions): Promise<PublishResult> {
     this.#check();
-    if (opts?.producerId !== undefined) {
-      // Idempotent producer (Kafka-style): sequence numbers per producer and topic. A batch whose
-      // sequence was already appended is acknowledged without appending it again.
-      const k = `${opts.producerId}\0${topicName}`;
-      const expected = this.#producerSeq.get(k) ?? 0;
-      const seq = opts.sequence ?? expected;
-      if (seq < expected) return { appended: [], duplicate: true };
-      if (seq > expected) throw err('MQ_ERR_OUT_OF_ORDER_SEQUENCE', `producer ${opts.producerId} sent sequence ${seq}, expected ${expected}`);
-      this.#producerSeq.set(k, expected + records.length);
-    }
+    if (opts?.producerId !== undefined) return this.#publishIdempotent(topicName, records, opts, opts.producerId);
     const prepared = await this.#prepare(topicName, records, opts?.partition);
-    const appended = this.#appendPrepared(prepared);
+    const appended = this.#gates.size === 0 ? this.#appendPrepared(prepared) : await this.#appendAfterGates(prepared);
     await durableAll(prepared);
     return { appended };
   }
 
-  /** Applies staged transactional publishes: every append happens in one synchronous turn. */
-  async publishStaged(staged: readonly { topic: string; records: readonly RecordInput[] }[]): Promise<void> {
+  /**
+   * Idempotent producer (Kafka-style): sequence numbers per producer and topic. A batch whose
+   * sequence was already appended is acknowledged without appending it again; a gap is refused.
+   *
+   * Every record of an idempotent publish carries its producer id and sequence inside the stored
+   * record (RecordInput.producer), so the check survives a restart: the first idempotent publish
+   * to a topic after open scans the tail of each of its lanes (the last PRODUCER_SCAN_OFFSETS
+   * offsets, at most PRODUCER_SCAN_BYTES) for stamps, as Kafka rebuilds producer state from its
+   * batch headers. A producer whose records all lie before that window is unknown again and
+   * starts over at any sequence. The stamp costs 10 bytes + the id per record, only for
+   * idempotent publishes.
+   *
+   * Not covered: a publish whose records split over several lanes (mixed priorities, or keys
+   * hashing to different partitions) is not appended atomically across them; if the process dies
+   * between those appends, the retry is judged by the highest stamped sequence and the missing
+   * part is not re-appended. Single-lane publishes (one partition, one priority) are exact.
+   */
+  async #publishIdempotent(topicName: string, records: readonly RecordInput[], opts: PublishOptions, producerId: string): Promise<PublishResult> {
+    if (!this.#producerScanned.has(topicName)) await this.#scanProducers(topicName);
     this.#check();
-    const all: Prepared[] = [];
-    for (const s of staged) all.push(await this.#prepare(s.topic, s.records, undefined));
-    for (const p of all) this.#appendPrepared(p);
-    await Promise.all(all.map(durableAll));
+    const k = `${producerId}\0${topicName}`;
+    const known = this.#producerSeq.get(k);
+    const expected = known ?? 0;
+    const seq = opts.sequence ?? expected;
+    if (known !== undefined) {
+      if (seq < expected) return { appended: [], duplicate: true };
+      if (seq > expected) throw err('MQ_ERR_OUT_OF_ORDER_SEQUENCE', `producer ${producerId} sent sequence ${seq}, expected ${expected}`);
+    }
+    // An unknown producer (new, or older than the scanned window) may start at any sequence.
+    // Reserve the sequence range synchronously, so pipelined publishes of one producer are judged
+    // in call order; released again if nothing gets appended.
+    const next = seq + records.length;
+    this.#producerSeq.set(k, next);
+    const stamped = records.map((r, i) => ({ ...r, producer: { id: producerId, seq: seq + i } }));
+    let prepared: Prepared;
+    try {
+      prepared = await this.#prepare(topicName, stamped, opts.partition);
+    } catch (e) {
+      if (this.#producerSeq.get(k) === next) {
+        if (known === undefined) this.#producerSeq.delete(k);
+        else this.#producerSeq.set(k, known);
+      }
+      throw e;
+    }
+    const appended = this.#gates.size === 0 ? this.#appendPrepared(prepared) : await this.#appendAfterGates(prepared);
+    await durableAll(prepared);
+    return { appended };
+  }
+
+  /** Rebuilds producer sequences for `topicName` from the stamps in its lanes' tails (once). */
+  #scanProducers(topicName: string): Promise<void> {
+    let p = this.#producerScans.get(topicName);
+    if (p === undefined) {
+      p = (async () => {
+        const t = this.#topics.get(topicName);
+        if (t !== undefined) {
+          for (const lane of [...t.lanes.values()]) {
+            const store = lane.store;
+            const end = store.endOffset;
+            let at = Math.max(store.startOffset, end - PRODUCER_SCAN_OFFSETS);
+            let bytes = 0;
+            while (at < end && bytes < PRODUCER_SCAN_BYTES) {
+              const batches = await store.read(at, 1024 * 1024);
+              if (batches.length === 0) break;
+              for (const b of batches) {
+                bytes += b.payload.byteLength;
+                if (b.format === FORMAT_NATIVE) {
+                  decodeBatch(b.payload, b.baseOffset, b.count, at, (r) => {
+                    if (r.producerId === undefined) return;
+                    const k = `${r.producerId}\0${topicName}`;
+                    const seen = r.producerSeq! + 1;
+                    if ((this.#producerSeq.get(k) ?? -1) < seen) this.#producerSeq.set(k, seen);
+                  });
+                }
+                at = b.baseOffset + b.count;
+              }
+            }
+          }
+        }
+        this.#producerScanned.add(topicName);
+      })();
+      this.#producerScans.set(topicName, p);
+      p.finally(() => this.#producerScans.delete(topicName)).catch(() => {});
+    }
+    return p;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Transactions (see transaction.ts for the guarantees, tx-log.ts for the log)
+  // ---------------------------------------------------------------------------------------------
+
+  #txLog: TxLog | undefined;
+  /**
+   * Lanes reserved by a transaction between its commit record and its apply, each mapped to the
+   * queue of appends waiting for it (one queue per transaction, shared by its lanes). Waiting
+   * appends run in call order when the transaction applies. Empty except during a commit's fsync,
+   * so the publish path pays one Map-size check.
+   */
+  readonly #gates = new Map<Lane, (() => void)[]>();
+
+  /** Runs `fn` (an append) once none of `lanes` is reserved by a committing transaction. */
+  #whenUngated<T>(lanes: readonly Lane[], fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const run = (): void => {
+        for (const l of lanes) {
+          const q = this.#gates.get(l);
+          if (q) {
+            q.push(run);
+            return;
+          }
+        }
+        try {
+          resolve(fn());
+        } catch (e) {
+          reject(e);
+        }
+      };
+      run();
+    });
+  }
+
+  #appendAfterGates(p: Prepared): Promise<[string, number, number][]> {
+    return this.#whenUngated(
+      p.parts.map((x) => x.lane),
+      () => this.#appendPrepared(p),
+    );
+  }
+
+  #openGates(lanes: readonly Lane[], q: (() => void)[]): void {
+    for (const l of lanes) if (this.#gates.get(l) === q) this.#gates.delete(l);
+    for (const run of q) run();
+  }
+
+  /**
+   * Commits a transaction (Transaction.commit calls this).
+   *
+   * Memory storage: every append and ack happens in one synchronous turn; nothing survives a
+   * crash, so that is all-or-nothing.
+   *
+   * Persistent storage, crash-atomic:
+   *   1. the staged publishes are validated and split by lane (topics and lanes created);
+   *   2. once no other transaction holds those lanes, in one turn: the staged acks still leased
+   *      are claimed, each lane's base offset is read, the lanes are reserved (other appends to
+   *      them wait, in order) and the commit record — payloads, bases, acks — is appended to the
+   *      transaction log;
+   *   3. the transaction log is made durable: this is the commit point;
+   *   4. in one turn the batches are appended at exactly the recorded bases, the reservation
+   *      ends, the acks are applied; the commit resolves;
+   *   5. in the background, once the lanes and the groups' state logs are durable, a done record
+   *      retires the commit record.
+   * A crash before 3 leaves no commit record and no data (nothing was appended to a lane); after
+   * 3, open replays the record: parts whose lane already reaches base + count are there (a lane
+   * on disk is a prefix of what was appended, and nobody else appended at the reserved offsets),
+   * the others are appended again, and the acks are settled again (idempotent).
+   * The price: one extra fsync per commit, the payload written twice, and appends by others to
+   * the same lanes delayed by that fsync.
+   *
+   * A staged ack whose lease was already lost is left out (its message is redelivered) and the
+   * commit rejects with MQ_ERR_LEASE_LOST after applying everything else, as before; a staged
+   * nack of a lost lease is a no-op.
+   */
+  async commitTx(tx: StagedTx): Promise<void> {
+    this.#check();
+    const prepared: Prepared[] = [];
+    for (const s of tx.publishes) prepared.push(await this.#prepare(s.topic, s.records, undefined));
+    const lanes = [...new Set(prepared.flatMap((p) => p.parts.map((x) => x.lane)))];
+    const acks: DeliveryImpl[] = [];
+    let lost = false;
+    // Claiming a delivery marks it settled: lease expiry and subscription close then leave it
+    // alone while the commit record is written, and a later ack/nack by the caller is a no-op.
+    const claim = (): void => {
+      for (const d of tx.acks) {
+        if (d.state === 0) {
+          d.state = 1;
+          acks.push(d);
+        } else if (d.state === 2) lost = true;
+      }
+    };
+    const log = this.#txLog;
+    if (!log) {
+      claim();
+      for (const p of prepared) this.#appendPrepared(p);
+      for (const d of acks) d.group.ack(d);
+    } else {
+      const parts: (TxPart & { ref: Lane })[] = [];
+      let gate: (() => void)[] = [];
+      const id = await this.#whenUngated(lanes, () => {
+        this.#check();
+        claim();
+        const next = new Map<Lane, number>();
+        for (const p of prepared) {
+          for (const { lane, records } of p.parts) {
+            const base = next.get(lane) ?? lane.store.endOffset;
+            next.set(lane, base + records.length);
+            parts.push({ topic: p.topic.name, lane: lane.key, ref: lane, base, count: records.length, timestamp: maxTimestamp(records), payload: encodeBatch(records) });
+          }
+        }
+        gate = [];
+        for (const l of lanes) this.#gates.set(l, gate);
+        const refs: TxAck[] = acks.map((d) => ({ topic: d.group.topicName, group: d.group.name, lane: d.cursor.lane.key, offset: d.rec.offset }));
+        try {
+          return log.appendCommit(parts, refs);
+        } catch (e) {
+          this.#openGates(lanes, gate);
+          for (const d of acks) d.state = 0;
+          throw e;
+        }
+      });
+      try {
+        await log.durable();
+      } catch (e) {
+        // Not committed as far as this process knows (the record may still have reached the disk,
+        // in which case the next open applies it: the caller saw an I/O error, not a refusal).
+        log.abandon(id);
+        this.#openGates(lanes, gate);
+        for (const d of acks) {
+          d.state = 0;
+          d.nack().catch(() => {});
+        }
+        throw e;
+      }
+      try {
+        for (const x of parts) {
+          const at = x.ref.store.append([{ count: x.count, timestamp: x.timestamp, format: FORMAT_NATIVE, payload: x.payload }]);
+          if (at !== x.base) this.#onError(err('MQ_ERR_CORRUPT', `transaction ${id}: ${x.topic}/${x.lane} appended at ${at}, reserved ${x.base}`));
+        }
+      } catch (e) {
+        // Committed: the next open re-applies what is missing. Report, do not reject.
+        this.#onError(e);
+      } finally {
+        for (const p of prepared) if (p.parts.length > 0) this.#wake(p.topic);
+        this.#openGates(lanes, gate);
+      }
+      for (const d of acks) d.group.ack(d);
+      const groups = new Set(acks.map((d) => d.group));
+      log.finish(id, Promise.all([...lanes.map((l) => l.store.durable()), ...[...groups].map((g) => g.persistState())]));
+    }
+    await Promise.all(
+      tx.nacks.map((d) =>
+        d.nack().catch((e: unknown) => {
+          if ((e as { code?: string }).code !== 'MQ_ERR_LEASE_LOST') throw e;
+        }),
+      ),
+    );
+    if (!log) await Promise.all(prepared.map(durableAll));
+    if (lost) throw err('MQ_ERR_LEASE_LOST', 'a staged ack named a delivery whose lease was lost; its message will be redelivered');
+  }
+
+  /**
+   * Replays committed transactions without a done record (see commitTx), in commit order, then
+   * empties the log. Runs once at open, after groups are recovered and before anything else.
+   */
+  async #replayTransactions(log: TxLog): Promise<void> {
+    const pending = await log.pending();
+    // Presence is judged against each lane as found on disk: it is a prefix of what was appended,
+    // and the reserved offsets were nobody else's.
+    const found = new Map<Lane, number>();
+    const next = new Map<Lane, number>();
+    const lanes = new Set<Lane>();
+    const groups = new Set<Group>();
+    for (const tx of pending) {
+      const missing: { part: TxPart; lane: Lane }[] = [];
+      for (const part of tx.parts) {
+        const t = this.#topics.get(part.topic);
+        const key = parseLaneKey(part.lane);
+        if (!t || !key) continue; // the topic is gone (transient, or deleted): nothing to restore
+        const lane = await this.#openLane(t, key.partition, key.priority);
+        if (!found.has(lane)) found.set(lane, lane.store.endOffset);
+        if (found.get(lane)! >= part.base + part.count) continue;
+        missing.push({ part, lane });
+      }
+      let moved = false;
+      for (const m of missing) {
+        const base = next.get(m.lane) ?? m.lane.store.endOffset;
+        next.set(m.lane, base + m.part.count);
+        if (base !== m.part.base) moved = true;
+        m.part.base = base;
+      }
+      if (moved) {
+        // Earlier, unconfirmed appends were lost too, so the parts land lower than reserved:
+        // record where, durably, before appending, so that a crash now replays them exactly.
+        log.appendCommit(tx.parts, tx.acks, tx.id);
+        await log.durable();
+      }
+      for (const m of missing) {
+        m.lane.store.append([{ count: m.part.count, timestamp: m.part.timestamp, format: FORMAT_NATIVE, payload: m.part.payload }]);
+        lanes.add(m.lane);
+      }
+      for (const a of tx.acks) {
+        const g = this.#topics.get(a.topic)?.groups.get(a.group);
+        if (!g) continue;
+        g.settleAt(a.lane, a.offset);
+        groups.add(g);
+      }
+    }
+    await Promise.all([...lanes].map((l) => l.store.durable()));
+    for (const g of groups) await g.persistState();
+    await log.clear();
   }
 
   /** Starts a transaction (see transaction.ts). */
@@ -383,6 +682,9 @@ export class Engine {
   }
 
   readonly #producerSeq = new Map<string, number>();
+  /** Topics whose lanes were scanned for producer stamps since open (see #publishIdempotent). */
+  readonly #producerScanned = new Set<string>();
+  readonly #producerScans = new Map<string, Promise<void>>();
 
   /**
    * Validates records and splits them by lane, creating the topic and lanes as needed. Records
@@ -463,7 +765,7 @@ export class Engine {
     const t = this.#topics.get(topicName) ?? (await this.topic(topicName));
     const lane = t.lanes.get(laneKey(partition, 0));
     if (!lane) throw err('MQ_ERR_NOT_FOUND', `topic "${topicName}" has no partition ${partition}`);
-    const base = lane.store.append([batch]);
+    const base = this.#gates.has(lane) ? await this.#whenUngated([lane], () => lane.store.append([batch])) : lane.store.append([batch]);
     this.#wake(t);
     await lane.store.durable();
     return base;
@@ -719,8 +1021,10 @@ export class Engine {
   async deleteGroup(topicName: string, name: string): Promise<boolean> {
     this.#check();
     const t = this.#topics.get(topicName);
-    const g = t?.groups.get(name);
-    if (!t || !g) return false;
+    if (!t?.groups.get(name)) return false;
+    await this.#txLog?.drain(); // see deleteTopic
+    const g = t.groups.get(name);
+    if (!g) return false;
     t.groups.delete(name);
     await g.close();
     if (g.stateLog) await this.storage.remove(`groups/${encodeName(topicName)}/${encodeName(name)}`);
@@ -860,6 +1164,7 @@ export class Engine {
     this.#retentionTimer?.();
     for (const list of this.#dataWaiters.values()) for (const w of list) w();
     this.#dataWaiters.clear();
+    await this.#txLog?.drain().catch((e: unknown) => this.#onError(e));
     for (const t of this.#topics.values()) for (const g of t.groups.values()) await g.close();
     await this.storage.close();
   }

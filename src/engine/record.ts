@@ -7,12 +7,13 @@
  *   u32  length of the rest of the record
  *   f64  timestamp (ms since epoch)
  *   u8   priority (0..255)
- *   u8   flags: 1 key, 2 headers, 4 expiresAt, 8 deliverAt, 16 props
+ *   u8   flags: 1 key, 2 headers, 4 expiresAt, 8 deliverAt, 16 props, 32 producer
  *   [f64 expiresAt]            if flags & 4  (absolute ms; dropped/dead-lettered after it)
  *   [f64 deliverAt]            if flags & 8  (absolute ms; not delivered before it)
  *   [u16 keyLength, key utf8]  if flags & 1
  *   [u32 headersLength, u16 count, (u16 nameLen, name utf8, u32 valueLen, value utf8) * count]  if flags & 2
  *   [u8 propsFormat, u32 propsLength, props]  if flags & 16
+ *   [u16 idLength, producer id utf8, f64 sequence]  if flags & 32
  *   body (the rest)
  *
  * `props` are a protocol's own encoded message properties (e.g. an AMQP content-header property
@@ -37,6 +38,7 @@ const F_HEADERS = 2;
 const F_EXPIRES = 4;
 const F_DELIVER_AT = 8;
 const F_PROPS = 16;
+const F_PRODUCER = 32;
 
 /** propsFormat values. */
 export const PROPS_AMQP091 = 1;
@@ -57,6 +59,12 @@ export interface RecordInput {
   /** Opaque protocol properties (see the format comment); with propsFormat. */
   props?: Uint8Array | undefined;
   propsFormat?: number | undefined;
+  /**
+   * Idempotent producer stamp (engine-internal): the id and this record's sequence number. Stored
+   * in the record so the engine can rebuild producer sequences from the log after a restart, the
+   * way Kafka recovers producer state from batch headers; never shown to consumers.
+   */
+  producer?: { readonly id: string; readonly seq: number } | undefined;
 }
 
 /** A decoded record; `body` is a view into the stored batch. */
@@ -75,6 +83,9 @@ export interface DecodedRecord {
   propsFormat: number;
   /** Encoded size of the record in the batch (for byte-based limits). */
   size: number;
+  /** Idempotent producer stamp (see RecordInput.producer); undefined / -1 when absent. */
+  producerId?: string | undefined;
+  producerSeq?: number;
 }
 
 const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
@@ -93,6 +104,7 @@ export function recordSize(r: RecordInput): number {
   if (r.key !== undefined) n += 2 + Buffer.byteLength(r.key);
   if (r.headers !== undefined && hasKeys(r.headers)) n += headersSize(r.headers);
   if (r.props !== undefined) n += 5 + r.props.byteLength;
+  if (r.producer !== undefined) n += 10 + Buffer.byteLength(r.producer.id);
   return n;
 }
 
@@ -141,7 +153,8 @@ function encodeInto(buf: Buffer, start: number, r: RecordInput): number {
     (hasHeaders ? F_HEADERS : 0) |
     (r.expiresAt !== undefined ? F_EXPIRES : 0) |
     (r.deliverAt !== undefined ? F_DELIVER_AT : 0) |
-    (r.props !== undefined ? F_PROPS : 0);
+    (r.props !== undefined ? F_PROPS : 0) |
+    (r.producer !== undefined ? F_PRODUCER : 0);
   buf[p++] = flags;
   if (r.expiresAt !== undefined) p = buf.writeDoubleLE(r.expiresAt, p);
   if (r.deliverAt !== undefined) p = buf.writeDoubleLE(r.deliverAt, p);
@@ -177,6 +190,12 @@ function encodeInto(buf: Buffer, start: number, r: RecordInput): number {
     p = buf.writeUInt32LE(r.props.byteLength, p);
     buf.set(r.props, p);
     p += r.props.byteLength;
+  }
+  if (r.producer !== undefined) {
+    const n = buf.write(r.producer.id, p + 2, 'utf8');
+    if (n > 0xffff) throw err('MQ_ERR_INVALID_ARGUMENT', 'producer id longer than 65535 bytes');
+    buf.writeUInt16LE(n, p);
+    p = buf.writeDoubleLE(r.producer.seq, p + 2 + n);
   }
   if (r.body.byteLength > 0) {
     buf.set(r.body, p);
@@ -246,8 +265,30 @@ export function decodeRecordAt(payload: Buffer, pos: number, offset: number): De
     props = payload.subarray(q + 5, q + 5 + pl);
     q += 5 + pl;
   }
+  let producerId: string | undefined;
+  let producerSeq = -1;
+  if (flags & F_PRODUCER) {
+    const n = payload.readUInt16LE(q);
+    producerId = payload.toString('utf8', q + 2, q + 2 + n);
+    producerSeq = payload.readDoubleLE(q + 2 + n);
+    q += 10 + n;
+  }
   if (q > recEnd) throw err('MQ_ERR_CORRUPT', `record ${offset} fields overrun it`);
-  return { offset, timestamp, priority, key, headers, body: payload.subarray(q, recEnd), expiresAt, deliverAt, props, propsFormat, size: len + 4 };
+  return {
+    offset,
+    timestamp,
+    priority,
+    key,
+    headers,
+    body: payload.subarray(q, recEnd),
+    expiresAt,
+    deliverAt,
+    props,
+    propsFormat,
+    size: len + 4,
+    producerId,
+    producerSeq,
+  };
 }
 
 /** Decodes every record of a native batch whose offset is >= `fromOffset`, in order. */
