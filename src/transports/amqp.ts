@@ -28,8 +28,11 @@
  * - leases: a client-side timer per delivery (RabbitMQ has only consumer_timeout, which closes the
  *   whole channel); on expiry the message is republished with attempt + 1.
  * Reconnect: on connection loss every subscription loses its leases (RabbitMQ requeues them),
- * the transport reconnects with backoff (100 ms doubling to 5 s, forever) and every subscription
- * declares its queue again and resumes consuming by itself. Publishes during the outage reject.
+ * the transport reconnects with backoff (100 ms doubling to 5 s with jitter, forever; each
+ * handshake gives up after 10 s, as a booting broker may accept TCP and not answer), declares its
+ * return/delay exchanges again, and every subscription re-declares its topic exchange, queue and
+ * bindings and resumes consuming by itself (retrying with its own backoff if the broker goes down
+ * again meanwhile). Publishes during the outage reject; a retried publish keeps its message id.
  */
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { err } from '../core/errors.js';
@@ -61,6 +64,8 @@ const DELAY_EXCHANGE = 'omnibus.delay';
 const PLUGIN_EXCHANGE = 'omnibus.delayed';
 const DELAY_HEADER = 'omnibus-delay';
 const MAX_PAYLOAD = 128 * 1024 * 1024; // RabbitMQ 3.10 max_message_size default
+/** Handshake deadline per connection attempt (a booting broker may accept TCP and stay silent). */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /** Rounds a delay up to 2 significant digits: few distinct delay queues, never early. */
 export function delayBucket(ms: number): number {
@@ -126,7 +131,9 @@ export class AmqpTransport extends NetTransport {
   }
 
   async #open(): Promise<Conn> {
-    const model = await this.#lib.connect(this.#url, { noDelay: true });
+    // A broker that accepts TCP while still booting (or shutting down) may never answer the
+    // handshake: give up after CONNECT_TIMEOUT_MS and let the backoff loop try again.
+    const model = await this.#lib.connect(this.#url, { noDelay: true, timeout: CONNECT_TIMEOUT_MS });
     try {
       model.on('error', () => undefined); // followed by 'close', handled there
       const pub = await model.createConfirmChannel();
@@ -155,7 +162,12 @@ export class AmqpTransport extends NetTransport {
         pub.on('error', () => undefined);
         c.pub = pub;
       })
-      .catch((e: unknown) => this.report(e));
+      .catch((e: unknown) => {
+        // No publish channel on a live connection would fail every publish until the
+        // connection drops: drop it now, so the reconnect loop builds a fresh one.
+        this.report(e);
+        void c.model.close().catch(() => undefined);
+      });
   }
 
   #plugin: boolean | undefined;
@@ -166,7 +178,7 @@ export class AmqpTransport extends NetTransport {
    */
   async #probePlugin(): Promise<boolean> {
     if (this.#plugin !== undefined) return this.#plugin;
-    const probe = await this.#lib.connect(this.#url, { noDelay: true });
+    const probe = await this.#lib.connect(this.#url, { noDelay: true, timeout: CONNECT_TIMEOUT_MS });
     probe.on('error', () => undefined);
     try {
       const ch = await probe.createChannel();
@@ -196,10 +208,13 @@ export class AmqpTransport extends NetTransport {
       if (this.isClosed) break;
       try {
         await this.conn();
-        break;
       } catch (e) {
         this.report(e);
+        continue;
       }
+      // Lost again before we got here (a broker going down a second time right after its
+      // handshake): #lost saw this loop running and left it to us, so keep going.
+      if (this.#conn) break;
     }
     this.#reconnecting = false;
     if (this.isClosed) return;

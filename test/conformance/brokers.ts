@@ -8,7 +8,7 @@
  *   after(() => b.stop());
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,6 +93,22 @@ async function killPid(pid: number, done: Promise<void>, graceMs = 30_000): Prom
   }
 }
 
+/** Runs a command to its end (killed after `timeoutMs`), collecting its output. */
+function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; cwd?: string }, timeoutMs: number): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    c.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
+    c.on('error', (e) => (out += String(e)));
+    c.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -119,6 +135,8 @@ interface ProcSpec {
   readyTimeoutMs: number;
   /** Ports that must listen before the broker counts as started. */
   waitPorts?: number[];
+  /** Runs after the ports listen and the pid is known, before the broker counts as started. */
+  ready?: (alive: () => boolean) => Promise<void>;
 }
 
 async function startProcess(spec: ProcSpec): Promise<Broker> {
@@ -135,6 +153,7 @@ async function startProcess(spec: ProcSpec): Promise<Broker> {
     try {
       for (const p of spec.waitPorts ?? [spec.port]) await waitForPort(p, spec.readyTimeoutMs, alive, spec.name);
       pid = spec.pidOf ? await spec.pidOf(c) : c.pid;
+      await spec.ready?.(alive);
     } catch (e) {
       if (c.pid !== undefined && alive()) await killPid(c.pid, exited(c), 5_000);
       throw new Error(`${(e as Error).message}\n${logs.join('').slice(-3000)}`);
@@ -197,6 +216,81 @@ export async function startRedis(): Promise<Broker | string> {
   });
 }
 
+/**
+ * A Redis Cluster of `masters` redis-server processes (cluster-enabled, AOF on, no replicas) on
+ * free loopback ports, joined with `redis-cli --cluster create`; counts as started when every
+ * node reports cluster_state:ok. `restart()` restarts every node in turn, each by its pid, on
+ * the same port and data (nodes.conf keeps its id and slots). `url` lists every node.
+ */
+export async function startRedisCluster(masters = 3): Promise<Broker | string> {
+  const bin = which('redis-server');
+  const cli = which('redis-cli');
+  if (!bin || !cli) return 'redis-server / redis-cli are not installed (apt-get install redis-server)';
+  const nodes: Broker[] = [];
+  const dir = tempDir('redis-cluster');
+  try {
+    for (let i = 0; i < masters; i++) {
+      const [port, bus] = [await freePort(), await freePort()];
+      const d = join(dir, String(port));
+      mkdirSync(d);
+      nodes.push(
+        await startProcess({
+          name: `redis-server (cluster node ${port})`,
+          port,
+          url: `redis://127.0.0.1:${port}`,
+          dir: d,
+          readyTimeoutMs: 15_000,
+          spawn: () =>
+            spawn(
+              bin,
+              // The cluster bus would be port + 10000 by default, which may be taken: a free one.
+              ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(d, 'nodes.conf'), '--cluster-node-timeout', '2000',
+                '--cluster-port', String(bus),
+                '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', d, '--daemonize', 'no', '--protected-mode', 'no'],
+              { stdio: ['ignore', 'pipe', 'pipe'] },
+            ),
+        }),
+      );
+    }
+    const create = await run(cli, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], {}, 60_000);
+    if (create.code !== 0) throw new Error(`redis-cli --cluster create failed:\n${create.out.slice(-2000)}`);
+    const healthy = async (): Promise<void> => {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const states = await Promise.all(nodes.map((n) => run(cli, ['-p', String(n.port), 'cluster', 'info'], {}, 10_000)));
+        if (states.every((r) => /cluster_state:ok/.test(r.out))) return;
+        if (Date.now() > deadline) throw new Error(`the cluster did not reach cluster_state:ok within 60 s:\n${states.map((r) => r.out).join('\n')}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    await healthy();
+    let stopped = false;
+    return {
+      name: 'redis-cluster',
+      port: nodes[0]!.port,
+      url: `redis://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`,
+      ports: Object.fromEntries(nodes.map((n, i) => [`node${i}`, n.port])),
+      pid: () => nodes[0]!.pid(),
+      restart: async () => {
+        for (const n of nodes) {
+          await n.restart();
+          await healthy();
+        }
+      },
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        await Promise.all(nodes.map((n) => n.stop()));
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
 // ---------------------------------------------------------------------------------- rabbitmq
 
 /**
@@ -229,13 +323,14 @@ export async function startRabbit(): Promise<Broker | string> {
     }
   }
   const pidFile = join(dir, 'rabbit.pid');
+  const node = `omnibus-test-${port}@localhost`;
   const env = {
     ...process.env,
     HOME: dir,
     RABBITMQ_NODE_PORT: String(port),
     RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
     RABBITMQ_DIST_PORT: String(dist),
-    RABBITMQ_NODENAME: `omnibus-test-${port}@localhost`,
+    RABBITMQ_NODENAME: node,
     RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
     RABBITMQ_LOG_BASE: join(dir, 'log'),
     RABBITMQ_PID_FILE: pidFile,
@@ -243,17 +338,47 @@ export async function startRabbit(): Promise<Broker | string> {
     RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
     RABBITMQ_ERLANG_COOKIE: undefined,
   };
+  const ctl = existsSync('/usr/lib/rabbitmq/bin/rabbitmqctl') ? '/usr/lib/rabbitmq/bin/rabbitmqctl' : which('rabbitmqctl');
   try {
     const b = await startProcess({
       name: 'rabbitmq-server',
       port,
       url: `amqp://guest:guest@127.0.0.1:${port}`,
       dir,
-      readyTimeoutMs: 90_000,
-      spawn: () => spawn(bin, [], { env, uid, gid, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }),
-      pidOf: async () => {
-        for (let i = 0; i < 100 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
-        return Number(readFileSync(pidFile, 'utf8').trim());
+      readyTimeoutMs: 120_000,
+      spawn: () => {
+        // A pid file left by the previous VM (killed, or not cleaned up) would name a dead pid.
+        if (existsSync(pidFile)) unlinkSync(pidFile);
+        return spawn(bin, [], { env, uid, gid, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      },
+      pidOf: async (c) => {
+        const deadline = Date.now() + 30_000;
+        for (;;) {
+          const text = existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim() : '';
+          const n = Number(text);
+          if (text !== '' && Number.isInteger(n) && n > 0 && pidAlive(n)) return n;
+          if (c.exitCode !== null || c.signalCode !== null) throw new Error('rabbitmq-server exited before writing its pid file');
+          if (Date.now() > deadline) throw new Error(`rabbitmq-server wrote no live pid to ${pidFile} within 30 s`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      },
+      // The AMQP listener opens before every boot step has run (plugins, definitions); the
+      // broker counts as started when `rabbitmqctl await_startup` says so. The CLI runs as the
+      // rabbitmq user with the node's HOME (so it reads the node's Erlang cookie), called
+      // directly rather than through Debian's wrapper, which would cd to /var/lib/rabbitmq and
+      // use that cookie instead.
+      ready: async (alive) => {
+        if (!ctl) return;
+        const deadline = Date.now() + 120_000;
+        let last = '';
+        while (Date.now() < deadline) {
+          const r = await run(ctl, ['-n', node, '-q', 'await_startup', '--timeout', '60'], { env, uid, gid, cwd: dir }, 90_000);
+          if (r.code === 0) return;
+          last = r.out;
+          if (!alive()) break;
+          await new Promise((res) => setTimeout(res, 500));
+        }
+        throw new Error(`rabbitmqctl await_startup failed: ${last.slice(-1000)}`);
       },
     });
     return {
