@@ -11,6 +11,7 @@
 import { registerBatchFormat } from '../../engine/formats.js';
 import { FORMAT_KAFKA, type RecordInput } from '../../engine/record.js';
 import { decodeRecordBatch } from './records/index.js';
+import './compaction.js'; // registers the FORMAT_KAFKA compactor with the engine's compaction pass
 
 const EMPTY = Buffer.alloc(0);
 

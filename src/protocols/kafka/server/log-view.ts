@@ -10,6 +10,8 @@
  *   timestamp. No cache: a batch converted twice costs twice (~1 µs per small record); consumers
  *   that read the same native data repeatedly pay that each time. Records of priority lanes > 0
  *   are not in the log view (the engine's priority-0 lane is the partition), see kafka.md.
+ * - FORMAT_GAP frames (offsets emptied by log compaction) are served as an empty RecordBatch
+ *   spanning them (recordsCount 0, lastOffsetDelta = count - 1), as Kafka's cleaner leaves.
  * - Other formats are skipped (nothing else exists today).
  */
 import type { Engine } from '../../../engine/engine.js';
@@ -17,6 +19,8 @@ import { FORMAT_KAFKA, FORMAT_NATIVE, decodeBatch } from '../../../engine/record
 import type { StoredBatch } from '../../../engine/storage/types.js';
 import { buildRecordBatch, decodeRecordBatch, type RecordInput as KafkaRecordInput } from '../records/index.js';
 import { SERVED_PREFIX_BYTES, servedPrefix } from './batch-header.js';
+import { FORMAT_GAP } from '../../../engine/compaction.js';
+import { emptyRecordBatch } from '../compaction.js';
 
 /** Leader epoch of every partition (one node, never re-elected). */
 export const LEADER_EPOCH = 0;
@@ -52,6 +56,12 @@ export function serveBatch(b: StoredBatch, out: Buffer[]): number {
   if (b.format === FORMAT_NATIVE) {
     const rb = nativeToRecordBatch(b);
     if (!rb) return 0;
+    out.push(rb);
+    return rb.length;
+  }
+  if (b.format === FORMAT_GAP) {
+    // Offsets emptied by compaction: an empty batch, so the client's next fetch starts after them.
+    const rb = emptyRecordBatch(b.baseOffset, b.count, b.timestamp, LEADER_EPOCH);
     out.push(rb);
     return rb.length;
   }

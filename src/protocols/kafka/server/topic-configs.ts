@@ -2,10 +2,13 @@
  * Kafka topic configs ⇄ engine TopicConfig, for CreateTopics, AlterConfigs and DescribeConfigs.
  *
  * Enforced (mapped onto the engine): retention.ms, retention.bytes, max.message.bytes (the largest
- * batch a producer may send; the engine also applies it to single bodies from other protocols).
- * Accepted, stored and reported but NOT enforced: cleanup.policy (compaction is not implemented
- * by the engine yet — a compacted topic keeps every record), segment.*, min.insync.replicas and
- * the other settings listed in STORED_ONLY. Any other name is INVALID_CONFIG, as in Kafka.
+ * batch a producer may send; the engine also applies it to single bodies from other protocols),
+ * cleanup.policy (compact: the engine's log compaction keeps the latest record per key; compact
+ * alone also turns off deletion by retention, as in Kafka) and delete.retention.ms (how long
+ * compaction keeps a tombstone). Those two are also kept with the stored configs so
+ * DescribeConfigs reports them as set. Accepted, stored and reported but NOT enforced:
+ * segment.*, min.insync.replicas, min.cleanable.dirty.ratio and the other settings listed in
+ * STORED_ONLY. Any other name is INVALID_CONFIG, as in Kafka.
  *
  * retention.ms = -1 (keep forever) is stored as a very large retention rather than "no retention",
  * because an engine topic without retention is trimmed once every queue group has settled it —
@@ -62,7 +65,7 @@ export const STORED_DEFAULTS: Readonly<Record<string, string>> = {
 };
 
 export interface ParsedConfigs {
-  engine: Partial<Pick<TopicConfig, 'retentionMs' | 'retentionBytes' | 'maxMessageBytes'>>;
+  engine: Partial<Pick<TopicConfig, 'retentionMs' | 'retentionBytes' | 'maxMessageBytes' | 'cleanupPolicy' | 'deleteRetentionMs'>>;
   stored: Record<string, string>;
 }
 
@@ -81,7 +84,15 @@ export function parseConfigs(configs: readonly { name: string; value: string | n
       }
     } else if (STORED_ONLY.has(name)) {
       if (value === null) continue;
-      if (name === 'cleanup.policy' && !/^(delete|compact)(\s*,\s*(delete|compact))?$/.test(value)) return `invalid value ${value} for cleanup.policy`;
+      if (name === 'cleanup.policy') {
+        if (!/^(delete|compact)(\s*,\s*(delete|compact))?$/.test(value)) return `invalid value ${value} for cleanup.policy`;
+        const set = new Set(value.split(',').map((v) => v.trim()));
+        out.engine.cleanupPolicy = set.has('compact') ? (set.has('delete') ? 'compact,delete' : 'compact') : 'delete';
+      } else if (name === 'delete.retention.ms') {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 0) return `invalid value ${value} for delete.retention.ms`;
+        out.engine.deleteRetentionMs = n;
+      }
       out.stored[name] = value;
     } else return `unknown topic config ${name}`;
   }

@@ -37,6 +37,8 @@ export const handleAlterConfigs: ApiHandler<33> = async (ctx, req) => {
         retentionMs: parsed.engine.retentionMs,
         retentionBytes: parsed.engine.retentionBytes,
         maxMessageBytes: parsed.engine.maxMessageBytes,
+        cleanupPolicy: parsed.engine.cleanupPolicy,
+        deleteRetentionMs: parsed.engine.deleteRetentionMs,
       });
       await broker.settings.setConfigs(r.resourceName, parsed.stored);
     } catch (e) {
