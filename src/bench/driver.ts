@@ -49,8 +49,8 @@ export interface BenchDriver {
   close(): Promise<void>;
 }
 
-export type DriverKind = 'transport' | 'redis' | 'amqp' | 'stomp' | 'mqtt';
-export type DriverMode = 'naive' | 'pipelined' | 'batch';
+export type DriverKind = 'transport' | 'redis' | 'amqp' | 'stomp' | 'mqtt' | 'kafka';
+export type DriverMode = 'naive' | 'pipelined' | 'batch' | 'kcat' | 'kafkajs';
 
 /** The modes each driver implements (the anchors' client styles, research/anchors-measured.md). */
 export const DRIVER_MODES: Readonly<Record<DriverKind, readonly DriverMode[]>> = {
@@ -59,6 +59,7 @@ export const DRIVER_MODES: Readonly<Record<DriverKind, readonly DriverMode[]>> =
   amqp: ['naive', 'pipelined'],
   stomp: ['pipelined'],
   mqtt: ['pipelined'],
+  kafka: ['kcat', 'kafkajs'],
 };
 
 /**
@@ -75,6 +76,9 @@ export function modeDefaults(kind: DriverKind, mode: DriverMode): { batch: numbe
   if (kind === 'stomp') return { batch: 1000, publishers: 2 };
   // mqtt: like amqp pipelined, the driver's shared window of 1000 un-PUBACKed publishes.
   if (kind === 'mqtt') return { batch: 1000, publishers: 2 };
+  // kafka kcat: a batch is confirmed by polling the high watermark (drivers/kafka.ts), so many
+  // batches must be in flight or the poll paces the run; kafkajs: 4 produce requests in flight.
+  if (kind === 'kafka') return mode === 'kcat' ? { batch: 1000, publishers: 100 } : { batch: 1000, publishers: 4 };
   return { batch: 1000, publishers: 1 };
 }
 

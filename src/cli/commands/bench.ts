@@ -20,7 +20,7 @@ import { loadEngine } from '../engine.js';
 
 const CMD = 'bench';
 
-const PROTOCOL_NAME: Readonly<Record<DriverKind, string>> = { transport: 'Omnibus', redis: 'RESP', amqp: 'AMQP', stomp: 'STOMP', mqtt: 'MQTT' };
+const PROTOCOL_NAME: Readonly<Record<DriverKind, string>> = { transport: 'Omnibus', redis: 'RESP', amqp: 'AMQP', stomp: 'STOMP', mqtt: 'MQTT', kafka: 'Kafka' };
 
 /** Bench writes go to the OS and are fsynced every 200 ms: see the help text for why. */
 const DEFAULT_BENCH_FSYNC: Fsync = 'interval';
@@ -58,6 +58,10 @@ Flags:
                                     un-PUBACKed in flight; the subscriber then
                                     reconnects and takes the backlog; --target
                                     mqtt://HOST:PORT, mosquitto or omnibus serve
+                         kafka      a 1-partition Kafka topic per size: produce
+                                    acks=1, then consume from the beginning;
+                                    --target kafka://HOST:PORT, a real Kafka or
+                                    omnibus serve's Kafka port
                        The client libraries are loaded only for their driver.
                        TCP_NODELAY is on for all (amqplib's and mqtt.js's default
                        is off).
@@ -72,6 +76,11 @@ Flags:
                                           consume with prefetch 1000, ack each
                                           (default for amqp)
                          stomp pipelined, mqtt pipelined  their only mode
+                         kafka kcat       librdkafka's kcat -P / -C -e (so the
+                                          client is not the bottleneck); 100
+                                          batches of 1000 in flight (default)
+                         kafka kafkajs    kafkajs producer.send per batch (4 in
+                                          flight), consumer group eachBatch
                          transport batch  the only transport mode
   --broker-pid PID     also record that process's CPU per phase and RSS before /
                        peak per size (Linux /proc; the peak is reset per size by
@@ -89,7 +98,7 @@ Flags:
                        compare with RabbitMQ durable + confirms)
   --target URL         any connect() URL (e.g. memory://, file:///tmp/q?fsync=always);
                        replaces --storage/--data/--fsync. Required for --driver
-                       redis|amqp|stomp|mqtt (their server's URL)
+                       redis|amqp|stomp|mqtt|kafka (their server's URL)
   --publishers N       concurrent publish loops (default 1; 2 for redis pipelined /
                        batch and amqp pipelined: the modes' "2 in flight")
   --batch N            messages per publish call (default 1000); also how many
@@ -199,10 +208,10 @@ export function resolveBenchConfig(argv: readonly string[]): BenchConfig {
     }
   }
   const driverRaw = str(v.driver) ?? 'transport';
-  if (!(driverRaw in DRIVER_MODES)) throw new UsageError(CMD, `--driver must be transport, redis, amqp, stomp or mqtt, got "${driverRaw}"`);
+  if (!(driverRaw in DRIVER_MODES)) throw new UsageError(CMD, `--driver must be transport, redis, amqp, stomp, mqtt or kafka, got "${driverRaw}"`);
   const driver = driverRaw as DriverKind;
   const modes = DRIVER_MODES[driver];
-  const modeRaw = str(v.mode) ?? (driver === 'redis' || driver === 'transport' ? 'batch' : 'pipelined');
+  const modeRaw = str(v.mode) ?? (driver === 'kafka' ? 'kcat' : driver === 'redis' || driver === 'transport' ? 'batch' : 'pipelined');
   if (!(modes as readonly string[]).includes(modeRaw)) throw new UsageError(CMD, `--mode for --driver ${driver} must be ${modes.join(' or ')}, got "${modeRaw}"`);
   const mode = modeRaw as DriverMode;
   if (driver !== 'transport') {
