@@ -2,23 +2,43 @@
  * Transactions: a unit of publishes and settlements that commits or rolls back as one
  * (AMQP tx.select/commit/rollback, STOMP BEGIN/COMMIT/ABORT, RocketMQ half messages).
  *
- * Publishes and acks are staged in memory until commit. Commit applies every staged append
- * synchronously — storage assigns offsets in the same event-loop turn, so no other publisher
- * interleaves and consumers see all of the transaction's messages or none — then settles the
- * staged deliveries and waits for durability of every lane it touched.
+ * Publishes and acks are staged in memory until commit; rollback drops them and leaves nothing
+ * behind. Commit (Engine.commitTx) is atomic for consumers and for crashes:
  *
- * Crash atomicity: with fsync 'always' a commit resolves only after every touched lane is
- * fsynced, so a committed transaction is never lost. A crash *during* commit (after some lanes'
- * fsync and before others') can leave a partial transaction on disk; closing that window needs a
- * transaction log with a commit marker and is not done yet (see ARCHITECTURE.md, "Transactions").
- * Rolled-back and never-committed transactions leave nothing behind.
+ *   - Consumers: every staged append happens in one synchronous turn, so no other publisher
+ *     interleaves inside it and a consumer sees all of the transaction's messages or none.
+ *   - Crashes (persistent storage, any fsync policy; kill -9 at any moment): the transaction is
+ *     either entirely present after reopen — every publish in its lanes, every ack settled — or
+ *     entirely absent. Before anything touches a lane, one *commit record* holding the whole
+ *     transaction (payloads, the exact offsets the batches will take, the acks) is appended to
+ *     the transaction log (`meta/txlog`, tx-log.ts) and made durable; a frame is all-or-nothing
+ *     on disk, so that record is the commit marker. Open replays committed records whose lanes or
+ *     group state may not have reached the disk, idempotently (a part is present iff its lane
+ *     reaches its recorded offsets). A commit whose promise resolved is present after a crash.
+ *     Memory storage needs none of this: nothing survives, and one turn is all-or-nothing.
+ *
+ * Why a redo log of the payloads rather than a marker after the data: lanes are separate files
+ * synced independently, so data appended before a marker can reach the disk without it, and an
+ * append cannot be taken back out of the middle of a log other writers share. Writing the intent
+ * first costs one extra fsync and the payload bytes once more; lanes a commit is applying to are
+ * reserved for that fsync (other appends to them wait, in order), which is what makes the
+ * recorded offsets exact. Numbers: engine.ts `commitTx` and test/engine/transaction.test.ts.
+ *
+ * Staged nacks are not logged: after a crash every unacked message is redelivered anyway.
  */
 import { err } from '../core/errors.js';
 import type { DeliveryImpl } from './group.js';
 import type { RecordInput } from './record.js';
 
+/** What a commit hands to the engine. */
+export interface StagedTx {
+  publishes: readonly { topic: string; records: readonly RecordInput[] }[];
+  acks: readonly DeliveryImpl[];
+  nacks: readonly DeliveryImpl[];
+}
+
 export interface TxHost {
-  publishStaged(staged: readonly { topic: string; records: readonly RecordInput[] }[]): Promise<void>;
+  commitTx(tx: StagedTx): Promise<void>;
 }
 
 type TxState = 'open' | 'committing' | 'committed' | 'rolled-back';
@@ -75,10 +95,10 @@ export class Transaction {
     this.#acks = [];
     this.#nacks = [];
     try {
-      await this.host.publishStaged(publishes);
-      // A delivery whose lease was lost meanwhile rejects with MQ_ERR_LEASE_LOST; that is the
-      // AMQP behaviour too (the ack of a requeued message is an unknown delivery tag).
-      await Promise.all([...acks.map((d) => d.ack()), ...nacks.map((d) => d.nack())]);
+      // A delivery whose lease was lost before the commit rejects it with MQ_ERR_LEASE_LOST after
+      // everything else applied; that is the AMQP behaviour too (the ack of a requeued message is
+      // an unknown delivery tag).
+      await this.host.commitTx({ publishes, acks, nacks });
     } finally {
       this.#state = 'committed';
     }
