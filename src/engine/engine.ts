@@ -6,6 +6,7 @@
  * Storage layout (names passed to StorageEngine.open):
  *   meta/catalog                  JSON records: topic and group declarations (replayed on open)
  *   meta/offsets                  JSON records: committed offsets of log consumers (Kafka style)
+ *   meta/txlog                    commit records of transactions being applied (tx-log.ts)
  *   topics/<topic>/<lane>         the data: one log per partition and priority lane
  *   groups/<topic>/<group>        a group's state log: settlements and nacks (see group.ts)
  *
