@@ -25,6 +25,11 @@ export interface EngineContext {
   readonly signal: AbortSignal;
   /** One line to the server's output (no trailing newline). */
   log(line: string): void;
+  /**
+   * Listener-specific settings by flag name without the dashes (e.g. 'amqp-memory-high-watermark'),
+   * already validated by `serve`; absent keys mean the listener's default.
+   */
+  readonly settings?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface ListenOptions {

@@ -11,9 +11,20 @@ import type { Transport } from '../../core/types.js';
 import { availableListeners, listenerNames, PROTOCOLS, type EngineContext, type RunningListener } from '../../server/listener.js';
 import { parseFlags, parseFsync, parsePort, type Fsync, type Values } from '../args.js';
 import { CommandError, UsageError, type CliIO } from '../io.js';
+import { parseDiskFreeLimit, parseMemoryHighWatermark } from '../../server/resource-limits.js';
 import { loadEngine } from '../engine.js';
 
 const CMD = 'serve';
+
+/**
+ * Listener settings beyond ports: flag name → validator (throws an Error with the reason). The
+ * value reaches the listener as EngineContext.settings[name]; env OMNIBUS_<NAME> and the config
+ * file key <name> work as for every flag.
+ */
+const LISTENER_SETTINGS: Readonly<Record<string, (raw: string) => unknown>> = {
+  'amqp-memory-high-watermark': parseMemoryHighWatermark,
+  'amqp-disk-free-limit': parseDiskFreeLimit,
+};
 
 /** Unassigned by IANA and far from every broker port we emulate; "omnibus" ~ 1568. */
 export const DEFAULT_HEALTH_PORT = 15680;
@@ -53,6 +64,15 @@ Network:
                          GET /readyz   200 when serving, 503 while starting/stopping
 ${protoLines}                       a port may be 0 (OS-chosen) or "off"
 
+Resource alarms (AMQP publishers get connection.blocked and are not read
+while one is on, as with RabbitMQ):
+  --amqp-memory-high-watermark W
+                       process RSS above W: a fraction of RAM (default 0.4),
+                       a size (512MiB, 2GB) or "off"
+  --amqp-disk-free-limit L
+                       free space of the data directory's disk below L
+                       (default 50MB; sizes as above, or "off"); file storage only
+
 Configuration:
   --config FILE        JSON file with the same keys as the flags, e.g.
                          {"data": "/var/lib/omnibus", "fsync": "interval",
@@ -63,7 +83,8 @@ Configuration:
 
 Environment (same meaning as the flags): OMNIBUS_CONFIG, OMNIBUS_DATA,
 OMNIBUS_MEMORY (1/true), OMNIBUS_FSYNC, OMNIBUS_HOST, OMNIBUS_HEALTH_PORT,
-${protoEnv}.
+${protoEnv},
+OMNIBUS_AMQP_MEMORY_HIGH_WATERMARK, OMNIBUS_AMQP_DISK_FREE_LIMIT.
 Precedence: flag > environment > config file > default.
 
 Exit codes: 0 after a graceful shutdown, 1 engine/storage error (e.g. an
@@ -80,6 +101,7 @@ function options(): Record<string, { type: 'string' | 'boolean' }> {
     'health-port': { type: 'string' },
     config: { type: 'string' },
   };
+  for (const k of Object.keys(LISTENER_SETTINGS)) o[k] = { type: 'string' };
   for (const name of listenerNames()) {
     o[`${name}-port`] = { type: 'string' };
     o[`no-${name}`] = { type: 'boolean' };
@@ -103,6 +125,8 @@ export interface ServeConfig {
   host: string;
   healthPort: number | undefined;
   protocols: ProtocolSetting[];
+  /** Validated listener settings (LISTENER_SETTINGS keys that were given). */
+  settings: Record<string, string>;
 }
 
 /** One source of settings (flags, env or config file), already in flag vocabulary. */
@@ -125,7 +149,7 @@ function readConfigFile(file: string): { layer: Layer; dir: string } {
     throw new UsageError(CMD, `config file ${file} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new UsageError(CMD, `config file ${file} must hold a JSON object`);
-  const known = new Set(['data', 'memory', 'fsync', 'host', 'health-port', ...listenerNames().map((n) => `${n}-port`)]);
+  const known = new Set(['data', 'memory', 'fsync', 'host', 'health-port', ...Object.keys(LISTENER_SETTINGS), ...listenerNames().map((n) => `${n}-port`)]);
   const rec = obj as Record<string, unknown>;
   for (const [k, val] of Object.entries(rec)) {
     if (!known.has(k)) throw new UsageError(CMD, `config file ${file}: unknown key "${k}"`);
@@ -208,7 +232,20 @@ export function resolveServeConfig(argv: readonly string[], env: CliIO['env'], c
     return { name, port: parsePort(CMD, p.label, p.value as string | number), explicit: true };
   });
 
-  return { storage, dataDir: storage === 'file' ? dataDir : undefined, fsync, host, healthPort, protocols };
+  const settings: Record<string, string> = {};
+  for (const [key, validate] of Object.entries(LISTENER_SETTINGS)) {
+    const p = pick(key);
+    if (p === undefined) continue;
+    const value = String(p.value);
+    try {
+      validate(value);
+    } catch (e) {
+      throw new UsageError(CMD, `${p.label}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    settings[key] = value;
+  }
+
+  return { storage, dataDir: storage === 'file' ? dataDir : undefined, fsync, host, healthPort, protocols, settings };
 }
 
 /** The URL the engine is opened with. pathToFileURL percent-encodes spaces, '#', '?' in the path. */
@@ -340,6 +377,7 @@ export async function runServe(argv: readonly string[], io: CliIO, version: stri
       dataDir: cfg.dataDir,
       signal: stopping.signal,
       log: out,
+      settings: cfg.settings,
     };
 
     if (cfg.healthPort !== undefined) {

@@ -6,6 +6,11 @@
  * loopback_users), plus the users of OMNIBUS_USERS=user:pass,user2:pass2 (a user named guest there
  * replaces the default password but stays loopback-only). A password may contain ':'; a user name
  * may not.
+ *
+ * Resource alarms (session/alarms.ts): publishers are blocked while the process RSS is above the
+ * memory high watermark or the data directory's disk has less free space than the limit; `serve`
+ * sets them with --amqp-memory-high-watermark and --amqp-disk-free-limit (RabbitMQ's defaults:
+ * 0.4 of RAM, 50 MB).
  */
 import net from 'node:net';
 import type { Engine } from '../../engine/engine.js';
@@ -14,6 +19,8 @@ import type { EngineContext, ListenOptions, Listener, RunningListener } from '..
 import { AmqpBroker, type AmqpBrokerOptions } from './session/broker.js';
 import { AmqpConnection } from './session/connection.js';
 import { listenOn } from '../../server/tcp.js';
+import { DEFAULT_DISK_FREE_LIMIT_BYTES, DEFAULT_MEMORY_HIGH_WATERMARK, parseDiskFreeLimit, parseMemoryHighWatermark, watermarkBytes } from '../../server/resource-limits.js';
+import os from 'node:os';
 
 export interface AmqpServerOptions extends AmqpBrokerOptions {
   host?: string;
@@ -58,7 +65,13 @@ export async function startAmqpServer(engine: Engine, opts: AmqpServerOptions = 
     new AmqpConnection(socket, broker);
   });
   const host = opts.host ?? '127.0.0.1';
-  const port = await listenOn(server, opts.port ?? 5672, host);
+  let port: number;
+  try {
+    port = await listenOn(server, opts.port ?? 5672, host);
+  } catch (e) {
+    broker.close();
+    throw e;
+  }
   let closing: Promise<void> | undefined;
   return {
     address: hostPort(host, port),
@@ -67,6 +80,7 @@ export async function startAmqpServer(engine: Engine, opts: AmqpServerOptions = 
     close(): Promise<void> {
       closing ??= (async () => {
         const stopped = new Promise<void>((r) => server.close(() => r()));
+        broker.close();
         await Promise.all([...broker.connections].map((c) => c.shutdown()));
         for (const s of sockets) s.destroy();
         await stopped;
@@ -82,6 +96,14 @@ export const amqpListener: Listener = {
   async start(ctx: EngineContext, opts: ListenOptions): Promise<RunningListener> {
     const engine = (ctx.transport as EmbeddedTransport).engine;
     const users = usersFromEnv(process.env['OMNIBUS_USERS']);
-    return startAmqpServer(engine, { host: opts.host, port: opts.port, users, log: (l) => ctx.log(l) });
+    // RabbitMQ's defaults unless `serve` was given --amqp-memory-high-watermark / --amqp-disk-free-limit.
+    const mem = ctx.settings?.['amqp-memory-high-watermark'];
+    const disk = ctx.settings?.['amqp-disk-free-limit'];
+    const alarms = {
+      memoryHighWatermarkBytes: watermarkBytes(mem === undefined ? DEFAULT_MEMORY_HIGH_WATERMARK : parseMemoryHighWatermark(mem), os.totalmem()),
+      diskFreeLimitBytes: disk === undefined ? DEFAULT_DISK_FREE_LIMIT_BYTES : parseDiskFreeLimit(disk),
+      dataDir: ctx.dataDir,
+    };
+    return startAmqpServer(engine, { host: opts.host, port: opts.port, users, alarms, log: (l) => ctx.log(l) });
   },
 };

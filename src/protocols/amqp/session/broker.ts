@@ -19,6 +19,7 @@ import type { Channel } from './channel.js';
 import type { AmqpConnection } from './connection.js';
 import { deadLetterTarget } from './dead-letter.js';
 import { AmqpQueue, type QueueArgs } from './queue.js';
+import { ResourceAlarms, type ResourceAlarmOptions } from './alarms.js';
 import { plainTable } from './util.js';
 
 /** RabbitMQ's consumer_timeout default: an unacked delivery older than this is requeued. */
@@ -37,6 +38,12 @@ export interface AmqpBrokerOptions {
   channelMax?: number;
   /** Maximum open connections; more are refused. Default 10000. */
   maxConnections?: number;
+  /**
+   * Memory and disk alarms that block publishers (connection.blocked), as RabbitMQ's
+   * vm_memory_high_watermark and disk_free_limit. Default: none (the `omnibus serve` listener
+   * passes RabbitMQ's defaults, 0.4 of RAM and 50 MB).
+   */
+  alarms?: ResourceAlarmOptions;
   log?: (line: string) => void;
 }
 
@@ -61,7 +68,8 @@ export class AmqpBroker {
   /** Stream queue wake-ups: queue name → listeners. */
   readonly #streamWaiters = new Map<string, Set<() => void>>();
   readonly users: ReadonlyMap<string, string>;
-  readonly opts: Required<Omit<AmqpBrokerOptions, 'users' | 'log'>>;
+  readonly opts: Required<Omit<AmqpBrokerOptions, 'users' | 'log' | 'alarms'>>;
+  readonly alarms: ResourceAlarms | undefined;
   readonly log: (line: string) => void;
   #meta: PartitionStore | undefined;
   #blocked: string | undefined;
@@ -80,6 +88,22 @@ export class AmqpBroker {
       maxConnections: opts.maxConnections ?? 10_000,
     };
     this.log = opts.log ?? (() => {});
+    const a = opts.alarms;
+    this.alarms =
+      a !== undefined && (a.memoryHighWatermarkBytes !== undefined || (a.diskFreeLimitBytes !== undefined && a.dataDir !== undefined))
+        ? new ResourceAlarms({ ...a, clock: a.clock ?? engine.clock }, (reason, resource, on) => {
+            // RabbitMQ's log lines: "memory resource limit alarm set on node ...".
+            const al = this.alarms;
+            const detail = resource === 'memory' ? `RSS ${al?.lastMemoryBytes ?? '?'} B, watermark ${a.memoryHighWatermarkBytes} B` : `free ${al?.lastDiskFreeBytes ?? '?'} B, limit ${a.diskFreeLimitBytes} B`;
+            this.log(`amqp: ${resource} resource limit alarm ${on ? 'set' : 'cleared'} (${detail})${on ? ': publishers are blocked' : reason === undefined ? ': publishers unblocked' : ''}`);
+            this.setBlocked(reason);
+          })
+        : undefined;
+  }
+
+  /** Stops the alarm sampling (listener shutdown). */
+  close(): void {
+    this.alarms?.stop();
   }
 
   nextConnectionId(): number {
@@ -88,6 +112,7 @@ export class AmqpBroker {
 
   /** Predeclares the default and amq.* exchanges and restores durable queues. */
   async init(): Promise<void> {
+    await this.alarms?.start();
     // A queue deleted through another protocol (or an admin API): its AMQP consumers get a
     // server-sent basic.cancel, as when a RabbitMQ queue is deleted under them.
     this.engine.onTopicDeleted((name) => {
@@ -203,7 +228,10 @@ export class AmqpBroker {
     if (s) for (const fn of [...s]) fn();
   }
 
-  /** connection.blocked / unblocked (memory or disk alarms): publishing connections stop being read. */
+  /**
+   * connection.blocked / unblocked, driven by the resource alarms (or called directly): publishing
+   * connections stop being read, and those with the capability are told why.
+   */
   setBlocked(reason: string | undefined): void {
     if (this.#blocked === reason) return;
     this.#blocked = reason;

@@ -326,7 +326,6 @@ export class AmqpConnection {
         if (this.#closeTimer) clearTimeout(this.#closeTimer);
         this.#closeTimer = undefined;
         this.sendMethod(0, connectionOpenOk());
-        if (this.broker.blockedReason !== undefined) this.onBlockedChange(this.broker.blockedReason);
         return;
       default:
         break;
@@ -519,6 +518,11 @@ export class AmqpConnection {
     this.#published = true;
   }
 
+  /** A basic.publish arrived (routed or not): from now on a resource alarm blocks this connection. */
+  markPublishing(): void {
+    this.#published = true;
+  }
+
   /** Hands every queued publish to the engine. Returns the promise of the whole flush. */
   flushPublishes(): Promise<void> | undefined {
     if (this.#batch.size === 0) return undefined;
@@ -576,6 +580,7 @@ export class AmqpConnection {
 
   #checkFlow(): void {
     if (this.state === 'closed') return;
+    this.#notifyBlocked();
     let backlog = 0;
     for (const ch of this.channels.values()) backlog += ch.backlogSize;
     const pause =
@@ -599,18 +604,27 @@ export class AmqpConnection {
     this.#checkFlow();
   }
 
-  onBlockedChange(reason: string | undefined): void {
+  onBlockedChange(_reason: string | undefined): void {
     if (this.state !== 'opened') return;
-    if (this.blockedCapable) {
-      if (reason !== undefined && !this.#blockedSent) {
-        this.#blockedSent = true;
-        this.sendMethod(0, connectionBlocked({ reason }));
-      } else if (reason === undefined && this.#blockedSent) {
-        this.#blockedSent = false;
-        this.sendMethod(0, connectionUnblocked());
-      }
-    }
     this.#checkFlow();
+  }
+
+  /**
+   * As RabbitMQ's reader: a connection is blocked only once it publishes while an alarm is on (a
+   * consumer-only connection keeps being served, so consumers can drain the queues that caused a
+   * memory alarm); connection.blocked goes out once per blocked period, connection.unblocked when
+   * every alarm has cleared.
+   */
+  #notifyBlocked(): void {
+    if (!this.blockedCapable || this.state !== 'opened') return;
+    const reason = this.broker.blockedReason;
+    if (reason !== undefined && this.#published && !this.#blockedSent) {
+      this.#blockedSent = true;
+      this.sendMethod(0, connectionBlocked({ reason }));
+    } else if (reason === undefined && this.#blockedSent) {
+      this.#blockedSent = false;
+      this.sendMethod(0, connectionUnblocked());
+    }
   }
 
   get waitingDrain(): boolean {
