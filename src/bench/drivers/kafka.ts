@@ -24,6 +24,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { OutgoingMessage } from '../../core/types.js';
 import { asBuffer, sleep, type BenchDriver, type DequeueSink } from '../driver.js';
+import type { Producer } from 'kafkajs';
 
 function exited(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
@@ -69,8 +70,10 @@ export async function kafkaDriver(bootstrap: string, mode: KafkaDriverMode, opts
   const kafka = new Kafka({ clientId: 'omnibus-bench', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 3 } });
   const admin = kafka.admin();
   await admin.connect();
-  const producer = mode === 'kafkajs' ? kafka.producer({ allowAutoTopicCreation: false }) : undefined;
-  if (producer) await producer.connect();
+  // kafkajs: one producer per topic. A kafkajs client keeps every topic it ever produced to in
+  // its metadata requests, so after teardown deleted the previous size's topic a shared
+  // producer's next metadata refresh fails with UNKNOWN_TOPIC_OR_PARTITION (non-retriable).
+  const jsProducers = new Map<string, Producer>();
 
   // kcat produce state, per topic.
   const producers = new Map<string, KcatProducer>();
@@ -247,9 +250,19 @@ export async function kafkaDriver(bootstrap: string, mode: KafkaDriverMode, opts
     maxPayload: KAFKA_MAX_MESSAGE,
     async setup(topic) {
       await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+      if (mode === 'kafkajs') {
+        const p = kafka.producer({ allowAutoTopicCreation: false });
+        await p.connect();
+        jsProducers.set(topic, p);
+      }
     },
     enqueue: (topic, batch) =>
-      mode === 'kcat' ? kcatEnqueue(topic, batch) : producer!.send({ topic, acks: 1, messages: batch.map((m) => ({ value: asBuffer(m.body) })) }).then(() => undefined),
+      mode === 'kcat'
+        ? kcatEnqueue(topic, batch)
+        : jsProducers
+            .get(topic)!
+            .send({ topic, acks: 1, messages: batch.map((m) => ({ value: asBuffer(m.body) })) })
+            .then(() => undefined),
     async dequeue(topic, sink) {
       // kcat -P buffers until its stdin closes or linger expires: end it so its last batch is flushed.
       const p = producers.get(topic);
@@ -259,6 +272,9 @@ export async function kafkaDriver(bootstrap: string, mode: KafkaDriverMode, opts
       await (mode === 'kcat' ? kcatDequeue(topic, sink) : kafkajsDequeue(topic, sink));
     },
     async teardown(topic) {
+      const p = jsProducers.get(topic);
+      jsProducers.delete(topic);
+      if (p) await p.disconnect();
       await admin.deleteTopics({ topics: [topic] }).catch(() => {});
     },
     async close() {
@@ -267,7 +283,8 @@ export async function kafkaDriver(bootstrap: string, mode: KafkaDriverMode, opts
       for (const p of producers.values()) p.proc.kill('SIGKILL');
       producers.clear();
       for (const ws of waiters.values()) for (const w of ws.splice(0)) w.reject(new Error('driver closed'));
-      if (producer) await producer.disconnect();
+      for (const p of jsProducers.values()) await p.disconnect();
+      jsProducers.clear();
       await admin.disconnect();
     },
   };
