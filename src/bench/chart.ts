@@ -253,7 +253,8 @@ function ratioChart(series: readonly ChartSeries[], colours: readonly string[], 
   out.push(`<line x1="${n(x0)}" y1="${n(y0)}" x2="${n(x0 + plotW)}" y2="${n(y0)}" stroke="#333"/>`);
   out.push(`<line x1="${n(x0)}" y1="${n(y0)}" x2="${n(x0)}" y2="${n(top)}" stroke="#333"/>`);
   out.push(`<line class="parity" x1="${n(x0)}" y1="${n(sy(1))}" x2="${n(x0 + plotW)}" y2="${n(sy(1))}" stroke="${BASELINE_COLOUR}" stroke-dasharray="5 4"/>`);
-  out.push(text(x0 + plotW - 2, sy(1) - 4, `= ${base.label}`, 'text-anchor="end"'));
+  // Left of the first group's bars would overlap them: the parity label goes in the y-axis margin.
+  out.push(text(x0 - 5, sy(1) + 14, `= ${base.label}`, 'text-anchor="end" font-size="9"'));
   out.push('</g>');
   return { svg: out.join(''), height: h + 80 };
 }
