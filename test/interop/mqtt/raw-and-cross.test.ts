@@ -9,7 +9,7 @@ import net from 'node:net';
 import amqplib from 'amqplib';
 import { DEFAULT_GROUP } from '../../../src/engine/topic.js';
 import { startAmqpServer } from '../../../src/protocols/amqp/listener.js';
-import { encodePacket } from '../../../src/protocols/mqtt/codec/index.js';
+import { encodePacket, MqttDecoder, type Packet } from '../../../src/protocols/mqtt/codec/index.js';
 import { startBroker, connect, collect, waitFor, end, sleep, type Broker } from './helpers.js';
 
 let b: Broker;
@@ -101,6 +101,25 @@ test('3.1.1: an invalid filter gets SUBACK 0x80, the valid one its QoS', async (
   r.s.write(encodePacket({ type: 'subscribe', packetId: 7, subscriptions: [{ topic: 'a/#/b', qos: 1 }, { topic: 'a/+', qos: 2 }, { topic: '$share/g', qos: 1 }] }, 4));
   await waitFor(() => r.data().length >= 4 + 6);
   assert.deepEqual([...r.data().subarray(4)], [0x90, 5, 0, 7, 0x80, 2, 0x80]);
+  r.s.end();
+});
+
+test('publishes batched from one read keep their order around a SUBSCRIBE, and PUBACKs keep theirs', async () => {
+  // One TCP write: 3 QoS 1 publishes to own/t, a SUBSCRIBE own/t, 2 more publishes. Only the two
+  // after the SUBSCRIBE reach this client; every PUBACK comes, in packet-id order, before them or
+  // interleaved, and the v5 reason says whether a subscriber matched at the time of routing.
+  const r = await raw();
+  const pub = (id: number) => encodePacket({ type: 'publish', qos: 1, dup: false, retain: false, topic: 'own/t', packetId: id, payload: Buffer.from(`m${id}`) }, 5);
+  r.s.write(Buffer.concat([connect5('batch-order'), pub(1), pub(2), pub(3), encodePacket({ type: 'subscribe', packetId: 50, subscriptions: [{ topic: 'own/t', qos: 1 }] }, 5), pub(4), pub(5)]));
+  const packets = (): Packet[] => new MqttDecoder({ version: 5 }).push(r.data());
+  await waitFor(() => packets().filter((p) => p.type === 'publish').length >= 2 && packets().filter((p) => p.type === 'puback').length >= 5);
+  await sleep(100);
+  const got = packets();
+  const acks = got.filter((p) => p.type === 'puback') as { packetId: number; reasonCode?: number }[];
+  assert.deepEqual(acks.map((a) => a.packetId), [1, 2, 3, 4, 5]);
+  assert.deepEqual(acks.map((a) => a.reasonCode ?? 0), [0x10, 0x10, 0x10, 0, 0]);
+  const delivered = got.filter((p) => p.type === 'publish') as { payload: Buffer }[];
+  assert.deepEqual(delivered.map((p) => p.payload.toString()), ['m4', 'm5']);
   r.s.end();
 });
 

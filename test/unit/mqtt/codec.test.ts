@@ -15,6 +15,8 @@ import {
   Writer,
   decodePropertyBytes,
   encodePacket,
+  encodePublish,
+  encodePublishHead,
   encodePropertyBytes,
   stripProperties,
   PROP,
@@ -312,4 +314,17 @@ test('stripProperties removes only the named properties, byte for byte', () => {
   const out = stripProperties(raw, new Set([PROP.topicAlias, PROP.messageExpiryInterval]));
   assert.deepEqual(decodePropertyBytes(out, 0, out.length), { contentType: 'x', userProperties: [['a', 'b']] });
   assert.equal(stripProperties(raw, new Set([PROP.responseTopic])), raw);
+});
+
+test('a PUBLISH header written before its payload is byte for byte the one-buffer encoding', () => {
+  const raw = [encodePropertyBytes({ contentType: 'text/plain' }).result()];
+  for (const version of [4, 5] as const) {
+    for (const qos of [0, 1, 2] as const) {
+      const p = { type: 'publish' as const, qos, dup: qos > 0, retain: true, topic: 'a/b/ü', payload: Buffer.alloc(5000, 7), ...(qos > 0 ? { packetId: 513 } : {}) };
+      const props = version === 5 ? raw : undefined;
+      const whole = encodePublish(p, version, props);
+      assert.deepEqual(Buffer.concat([encodePublishHead(p, version, props), p.payload]), whole);
+      assert.deepEqual(decodeAll(whole, version)[0], decodeAll(Buffer.concat([encodePublishHead(p, version, props), p.payload]), version)[0]);
+    }
+  }
 });

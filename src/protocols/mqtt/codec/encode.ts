@@ -28,6 +28,18 @@ function frame(type: number, flags: number, body: Buffer): Buffer {
  * the ones from `p.properties` — the caller guarantees they hold no property twice.
  */
 export function encodePublish(p: PublishPacket, version: ProtocolVersion, rawProps?: readonly Uint8Array[]): Buffer {
+  return encodePublishParts(p, version, rawProps, false);
+}
+
+/**
+ * Encodes a PUBLISH without its payload: the caller writes `p.payload` right after the returned
+ * bytes (a writev of two buffers instead of copying a large payload into a fresh one).
+ */
+export function encodePublishHead(p: PublishPacket, version: ProtocolVersion, rawProps?: readonly Uint8Array[]): Buffer {
+  return encodePublishParts(p, version, rawProps, true);
+}
+
+function encodePublishParts(p: PublishPacket, version: ProtocolVersion, rawProps: readonly Uint8Array[] | undefined, headOnly: boolean): Buffer {
   const topicLen = Buffer.byteLength(p.topic);
   if (topicLen > 0xffff) throw new RangeError('topic longer than 65535 bytes');
   let props: Buffer | undefined;
@@ -39,7 +51,7 @@ export function encodePublish(p: PublishPacket, version: ProtocolVersion, rawPro
   }
   const body = 2 + topicLen + (p.qos > 0 ? 2 : 0) + (version === 5 ? varintSize(propsLen) + propsLen : 0) + p.payload.length;
   if (body > MAX_VARINT) throw new RangeError(`PUBLISH of ${body} bytes exceeds the MQTT maximum`);
-  const out = Buffer.allocUnsafe(1 + varintSize(body) + body);
+  const out = Buffer.allocUnsafe(1 + varintSize(body) + body - (headOnly ? p.payload.length : 0));
   out[0] = (PT.publish << 4) | (p.dup ? 8 : 0) | (p.qos << 1) | (p.retain ? 1 : 0);
   let pos = writeVarint(out, 1, body);
   out.writeUInt16BE(topicLen, pos);
@@ -57,7 +69,7 @@ export function encodePublish(p: PublishPacket, version: ProtocolVersion, rawPro
       pos += r.length;
     }
   }
-  out.set(p.payload, pos);
+  if (!headOnly) out.set(p.payload, pos);
   return out;
 }
 

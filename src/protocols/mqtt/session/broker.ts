@@ -12,6 +12,7 @@
  * expiring offline session, never one per message).
  */
 import type { Engine } from '../../../engine/engine.js';
+import type { RecordInput } from '../../../engine/record.js';
 import type { Clock } from '../../../core/clock.js';
 import { DEFAULT_GROUP } from '../../../engine/topic.js';
 import { mqttFilterToCanonical, mqttTopicToCanonical } from '../../../engine/routing/topic-trie.js';
@@ -197,6 +198,17 @@ export class MqttBroker {
     const retained = m.retain ? this.retained.set(m.topic, rec) : undefined;
     const routed = await this.engine.exchanges.publish(MQTT_EXCHANGE, rec.key!, [rec]);
     if (retained) await retained;
+    return routed.routed;
+  }
+
+  /**
+   * Routes records that share one topic (consecutive QoS 0/1 non-retained PUBLISHes of one
+   * connection) as one engine append: one route lookup, one storage frame and one durability wait
+   * for the lot instead of one per message. Resolves, once durable, with whether any subscription
+   * received them (the same answer for every record: routing depends only on the topic).
+   */
+  async publishBatch(key: string, recs: readonly RecordInput[]): Promise<boolean> {
+    const routed = await this.engine.exchanges.publish(MQTT_EXCHANGE, key, recs);
     return routed.routed;
   }
 

@@ -14,12 +14,15 @@
  * packets wait behind a pending handler; it resumes when all clear (a at 'drain', b at half).
  */
 import type { Duplex } from 'node:stream';
-import { encodePacket, encodePublish, MqttCodecError, MqttDecoder, RC, type Packet, type ProtocolVersion, type PublishPacket, type Will } from '../codec/index.js';
+import { encodePacket, encodePublish, encodePublishHead, MqttCodecError, MqttDecoder, RC, type Packet, type ProtocolVersion, type PublishPacket, type Will } from '../codec/index.js';
 import type { MqttBroker } from './broker.js';
 import type { MqttSession } from './session.js';
 import { MqttViolation } from './violation.js';
 import { handleConnect } from './connect.js';
-import { handlePublish, handlePubrel } from './publish.js';
+import { handlePublish, handlePubrel, publishFailed } from './publish.js';
+import { toRecord, type InboundMessage, type PropsMemo } from './message.js';
+import type { RecordInput } from '../../../engine/record.js';
+import { mqttTopicToCanonical } from '../../../engine/routing/topic-trie.js';
 import { handlePuback, handlePubcomp, handlePubrec } from './acks.js';
 import { handleSubscribe } from './subscribe.js';
 import { handleUnsubscribe } from './unsubscribe.js';
@@ -34,6 +37,30 @@ const P_QUEUE = 4;
 interface AckSlot {
   buf: Buffer | undefined;
 }
+
+/** Consecutive QoS 0/1 non-retained PUBLISHes to one topic, appended to the engine together. */
+interface PublishBatch {
+  topic: string;
+  key: string;
+  recs: RecordInput[];
+  /** Ordered-ack callbacks of the QoS 1 publishes among them. */
+  acks: ((p: Packet) => void)[];
+  packetIds: number[];
+  bytes: number;
+}
+
+/**
+ * A batch is flushed at this many records or payload bytes: big enough that a pipelining client's
+ * read (64 KiB, i.e. ~400 × 128 B PUBLISHes) is one append, small enough that the first PUBACK of
+ * a batch of 10 KiB messages is not held back behind megabytes of copying.
+ */
+const BATCH_RECORDS = 512;
+/**
+ * Payloads of at least this many bytes are written by reference after a separate header; below
+ * it, one copy into one buffer is cheaper than an extra writev entry.
+ */
+const SEPARATE_PAYLOAD = 2048;
+const BATCH_BYTES = 1024 * 1024;
 
 export class MqttConnection {
   state: 'new' | 'connecting' | 'open' | 'closed' = 'new';
@@ -61,6 +88,11 @@ export class MqttConnection {
   #corked = false;
   #ended: Promise<void> | undefined;
   #closeReason: string | undefined;
+  #batch: PublishBatch | undefined;
+  /** The canonical routing key of the last topic published to (publishers mostly repeat one topic). */
+  #lastTopic = '';
+  #lastKey = '';
+  readonly #propsMemo: PropsMemo = [];
 
   constructor(
     readonly stream: Duplex,
@@ -101,7 +133,10 @@ export class MqttConnection {
     }
     try {
       this.decoder.push(chunk, (p) => this.#dispatch(p));
+      this.flushPublishes();
     } catch (e) {
+      // The packets before the bad one were valid: route what they published.
+      this.flushPublishes();
       if (e instanceof MqttCodecError) {
         if (e.reasonCode === 0x84 && this.state === 'new') {
           // Unsupported protocol level: CONNACK 0x01 (3.1.1 form, what such clients understand).
@@ -129,6 +164,8 @@ export class MqttConnection {
   #run(p: Packet): void {
     let r: Promise<void> | void;
     try {
+      // A SUBSCRIBE, UNSUBSCRIBE or DISCONNECT must see the publishes before it routed.
+      if (p.type !== 'publish' && p.type !== 'puback' && p.type !== 'pingreq') this.flushPublishes();
       r = this.#handle(p);
     } catch (e) {
       this.#fail(e);
@@ -151,6 +188,7 @@ export class MqttConnection {
 
   #drainQueue(): void {
     while (!this.#busy && this.#queue.length > 0 && this.state !== 'closed') this.#run(this.#queue.shift()!);
+    this.flushPublishes();
     if (this.#queue.length < QUEUE_PAUSE / 2) this.#resume(P_QUEUE);
   }
 
@@ -185,6 +223,61 @@ export class MqttConnection {
       default:
         throw new MqttViolation(RC.PROTOCOL_ERROR, `a client may not send ${p.type.toUpperCase()}`);
     }
+  }
+
+  // --- batched publishing -----------------------------------------------------------------------
+
+  /**
+   * Queues a QoS 0/1 non-retained message. Consecutive ones to the same topic become one engine
+   * append (one route lookup, one storage frame, one durability wait): a pipelining client's
+   * 128 B publishes cost ~3x less broker CPU than one append each. The batch is flushed when the
+   * topic changes, at BATCH_RECORDS / BATCH_BYTES, before any packet other than PUBLISH, PUBACK
+   * and PINGREQ, and once the packets read so far are handled — so routing order, ack order and
+   * the visibility of SUBSCRIBE/UNSUBSCRIBE are as with one append per message.
+   */
+  queuePublish(topic: string, m: InboundMessage, packetId: number | undefined): void {
+    let b = this.#batch;
+    if (b !== undefined && b.topic !== topic) {
+      this.flushPublishes();
+      b = undefined;
+    }
+    if (topic !== this.#lastTopic) {
+      this.#lastTopic = topic;
+      this.#lastKey = mqttTopicToCanonical(topic);
+    }
+    if (b === undefined) b = this.#batch = { topic, key: this.#lastKey, recs: [], acks: [], packetIds: [], bytes: 0 };
+    b.recs.push(toRecord(m, this.broker.clock.now(), this.#lastKey, this.#propsMemo));
+    b.bytes += m.payload.length;
+    if (m.qos === 1) {
+      b.acks.push(this.orderedAck());
+      b.packetIds.push(packetId!);
+    }
+    if (b.recs.length >= BATCH_RECORDS || b.bytes >= BATCH_BYTES) this.flushPublishes();
+  }
+
+  /** Appends the queued batch (if any); its PUBACKs go out, in order, once it is durable. */
+  flushPublishes(): void {
+    const b = this.#batch;
+    if (b === undefined) return;
+    this.#batch = undefined;
+    this.broker.publishBatch(b.key, b.recs).then(
+      (any) => {
+        const rc = this.version === 5 && !any ? RC.NO_MATCHING_SUBSCRIBERS : undefined;
+        for (let i = 0; i < b.acks.length; i++) {
+          const ack: Packet = rc === undefined ? { type: 'puback', packetId: b.packetIds[i]! } : { type: 'puback', packetId: b.packetIds[i]!, reasonCode: rc };
+          b.acks[i]!(ack);
+        }
+      },
+      (e: unknown) => {
+        if (b.acks.length === 0) {
+          this.broker.log(`mqtt: QoS 0 publish from ${this.clientId} to ${b.topic} failed: ${String(e)}`);
+          return;
+        }
+        publishFailed(this, b.topic, e, (reasonCode) => {
+          for (let i = 0; i < b.acks.length; i++) b.acks[i]!({ type: 'puback', packetId: b.packetIds[i]!, reasonCode });
+        });
+      },
+    );
   }
 
   #fail(e: unknown): void {
@@ -255,9 +348,18 @@ export class MqttConnection {
 
   /** Writes a PUBLISH; false (nothing written) when it exceeds the client's Maximum Packet Size. */
   sendPublish(p: PublishPacket, rawProps: readonly Buffer[]): boolean {
-    const buf = encodePublish(p, this.version, rawProps);
-    if (buf.length > this.clientMaxPacketSize) return false;
-    this.#write(buf);
+    if (p.payload.length < SEPARATE_PAYLOAD) {
+      const buf = encodePublish(p, this.version, rawProps);
+      if (buf.length > this.clientMaxPacketSize) return false;
+      this.#write(buf);
+      return true;
+    }
+    // Large payloads go out by reference (the stored record's bytes) after their header, in the
+    // same corked writev: no fresh buffer and no copy per delivery.
+    const head = encodePublishHead(p, this.version, rawProps);
+    if (head.length + p.payload.length > this.clientMaxPacketSize) return false;
+    this.#write(head);
+    this.#write(p.payload);
     return true;
   }
 

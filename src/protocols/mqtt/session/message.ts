@@ -47,41 +47,62 @@ export interface InboundMessage {
   clientId: string;
 }
 
-function mqttProps(m: InboundMessage): Buffer {
+/**
+ * Per-connection memo of the props bytes of messages without v5 properties: they depend only on
+ * the flags and the client id, so a 3.1.1 publisher's 8 possible values are built once instead of
+ * one allocation and UTF-8 encode per message (the record encoder copies them into the batch).
+ */
+export type PropsMemo = (Buffer | undefined)[];
+
+function mqttProps(m: InboundMessage, memo: PropsMemo | undefined): Buffer {
   const raw = m.propsRaw && m.propsRaw.length > 0 ? stripProperties(m.propsRaw, STRIP_ON_STORE) : undefined;
+  const flags = m.qos | (m.retain ? 4 : 0);
+  if (raw === undefined && memo !== undefined) {
+    const hit = memo[flags];
+    if (hit !== undefined) return hit;
+  }
   const idLen = Buffer.byteLength(m.clientId);
   const out = Buffer.allocUnsafe(4 + idLen + (raw?.length ?? 0));
   out[0] = LAYOUT;
-  out[1] = m.qos | (m.retain ? 4 : 0);
+  out[1] = flags;
   out.writeUInt16BE(idLen, 2);
   out.write(m.clientId, 4, 'utf8');
   if (raw) raw.copy(out, 4 + idLen);
+  else if (memo !== undefined) memo[flags] = out;
   return out;
 }
 
-/** Builds the engine record for an MQTT message. */
-export function toRecord(m: InboundMessage, now: number): RecordInput {
-  const headers: Record<string, string> = { [AMQP_EXCHANGE_HEADER]: MQTT_EXCHANGE };
+/** The headers of every message that carries no v5 properties (shared: records never mutate headers). */
+const PLAIN_HEADERS: Readonly<Record<string, string>> = Object.freeze({ [AMQP_EXCHANGE_HEADER]: MQTT_EXCHANGE });
+
+/**
+ * Builds the engine record for an MQTT message. `key` is the canonical routing key when the
+ * caller already has it (a connection remembers the last topic's); `memo` caches props bytes.
+ */
+export function toRecord(m: InboundMessage, now: number, key?: string, memo?: PropsMemo): RecordInput {
   const p = m.properties;
+  let headers: Readonly<Record<string, string>> = PLAIN_HEADERS;
   let expiresAt: number | undefined;
   if (p) {
-    if (p.contentType !== undefined) headers['content-type'] = p.contentType;
-    if (p.responseTopic !== undefined) headers['reply-to'] = p.responseTopic;
+    const h: Record<string, string> = { [AMQP_EXCHANGE_HEADER]: MQTT_EXCHANGE };
+    headers = h;
+    if (p.contentType !== undefined) h['content-type'] = p.contentType;
+    if (p.responseTopic !== undefined) h['reply-to'] = p.responseTopic;
     if (p.correlationData !== undefined) {
       const s = p.correlationData.toString('utf8');
-      if (Buffer.byteLength(s) === p.correlationData.length && !s.includes('\ufffd')) headers['correlation-id'] = s;
+      if (Buffer.byteLength(s) === p.correlationData.length && !s.includes('\ufffd')) h['correlation-id'] = s;
     }
-    if (p.userProperties) for (const [k, v] of p.userProperties) headers[k] = v;
+    if (p.userProperties) for (const [k, v] of p.userProperties) h[k] = v;
     if (p.messageExpiryInterval !== undefined) expiresAt = now + p.messageExpiryInterval * 1000;
   }
   return {
     body: m.payload,
-    key: mqttTopicToCanonical(m.topic),
+    key: key ?? mqttTopicToCanonical(m.topic),
     headers,
     timestamp: now,
     priority: 0,
     expiresAt,
-    props: mqttProps(m),
+    props: mqttProps(m, memo),
     propsFormat: PROPS_MQTT5,
   };
 }

@@ -3,6 +3,8 @@
  *
  *   QoS 0  routed; nothing is sent back
  *   QoS 1  routed; PUBACK once durable (v5: reason 0x10 when no subscription matched)
+ *   QoS 0 and 1 without RETAIN are queued on the connection (connection.ts, queuePublish):
+ *          consecutive ones to the same topic become one engine append
  *   QoS 2  routed; the packet id is remembered (in the session store for persistent sessions,
  *          durably, before PUBREC); a resent PUBLISH with a remembered id is not routed again,
  *          only PUBRECed; PUBREL forgets the id and is answered with PUBCOMP — exactly once
@@ -50,6 +52,13 @@ export function handlePublish(conn: MqttConnection, p: PublishPacket): void {
     conn.orderedAck()({ type: 'pubrec', packetId: id });
     return;
   }
+  if (p.qos < 2 && !p.retain) {
+    // The common case: batched with the connection's neighbouring publishes to the same topic.
+    conn.queuePublish(topic, { topic, payload: p.payload, qos: p.qos, retain: false, properties: p.properties, propsRaw: p.propsRaw, clientId: conn.clientId }, p.packetId);
+    return;
+  }
+  // Retained and QoS 2 publishes go alone, after everything queued before them.
+  conn.flushPublishes();
   const done = p.qos > 0 ? conn.orderedAck() : undefined;
   const routed = broker.publish({
     topic,
@@ -66,7 +75,7 @@ export function handlePublish(conn: MqttConnection, p: PublishPacket): void {
   }
   const type = p.qos === 1 ? 'puback' : 'pubrec';
   routed.then(
-    async (any) => {
+    async (any: boolean) => {
       if (p.qos === 2) {
         session.q2in.add(id);
         if (session.persistent) {
@@ -78,14 +87,16 @@ export function handlePublish(conn: MqttConnection, p: PublishPacket): void {
       if (conn.version === 5 && !any) ack.reasonCode = RC.NO_MATCHING_SUBSCRIBERS;
       done(ack);
     },
-    (e: unknown) => {
-      broker.log(`mqtt: publish from ${conn.clientId} to ${topic} failed: ${String(e)}`);
-      if (conn.version === 5) {
-        const rc = isOmnibusError(e, 'MQ_ERR_REJECTED') ? RC.QUOTA_EXCEEDED : isOmnibusError(e, 'MQ_ERR_PAYLOAD_TOO_LARGE') ? RC.PACKET_TOO_LARGE : RC.UNSPECIFIED_ERROR;
-        done({ type, packetId: id, reasonCode: rc });
-      } else void conn.close(undefined, 'publish failed');
-    },
+    (e: unknown) => publishFailed(conn, topic, e, (reasonCode) => done({ type, packetId: id, reasonCode })),
   );
+}
+
+/** A failed append: v5 clients get the ack with a reason code, 3.1.1 clients a closed connection. */
+export function publishFailed(conn: MqttConnection, topic: string, e: unknown, nack: (reasonCode: number) => void): void {
+  conn.broker.log(`mqtt: publish from ${conn.clientId} to ${topic} failed: ${String(e)}`);
+  if (conn.version === 5) {
+    nack(isOmnibusError(e, 'MQ_ERR_REJECTED') ? RC.QUOTA_EXCEEDED : isOmnibusError(e, 'MQ_ERR_PAYLOAD_TOO_LARGE') ? RC.PACKET_TOO_LARGE : RC.UNSPECIFIED_ERROR);
+  } else void conn.close(undefined, 'publish failed');
 }
 
 export function handlePubrel(conn: MqttConnection, p: AckPacket): void {
