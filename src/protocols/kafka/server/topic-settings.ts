@@ -1,8 +1,9 @@
 /**
  * Kafka topic settings that the engine stores for Kafka:
- * - configs the engine accepts and reports but does not enforce (cleanup.policy, segment.bytes …)
- *   live in the topic's own `TopicConfig.configs` (engine.alterTopic), so they survive a restart
- *   with the topic and vanish with it;
+ * - configs as set (those the engine does not enforce, like segment.bytes, and cleanup.policy /
+ *   delete.retention.ms, which it also enforces as TopicConfig fields) live in the topic's own
+ *   `TopicConfig.configs` (engine.alterTopic), so they survive a restart with the topic and
+ *   vanish with it;
  * - DeleteRecords moves the partition's logical log start (engine.truncateLog): every reader of
  *   every protocol stops seeing the records below it, groups settle them, and whole segments
  *   below it are deleted.
