@@ -5,7 +5,8 @@
  * (UTF-8; a null header value becomes ''), the record timestamp, priority 0.
  *
  * A batch that cannot be decoded — zstd (no decompressor in Node 20), or corrupt — and control
- * batches yield no records (the group skips those offsets), as documented in
+ * batches and batches of Kafka transactions yield no records (the group skips those offsets), as
+ * documented in
  * docs/protocols/kafka.md. The decoder is pure and runs once per batch read by each group.
  */
 import { registerBatchFormat } from '../../engine/formats.js';
@@ -23,7 +24,9 @@ export function decodeKafkaBatch(payload: Buffer, baseOffset: number, count: num
   } catch {
     return out;
   }
-  if (d.header.isControl) return out;
+  // Control batches (transaction markers) and transactional batches (their outcome is not known
+  // here, and may not be yet) are never delivered to queue consumers: see txn-coordinator.ts.
+  if (d.header.isControl || d.header.isTransactional) return out;
   for (const r of d.records) {
     const i = r.offset - d.header.baseOffset;
     if (i < 0 || i >= count) continue;

@@ -12,6 +12,7 @@ import type { TopicConfig } from '../../../engine/topic.js';
 import { systemClock, type Clock } from '../../../core/clock.js';
 import { GroupCoordinator } from './group-coordinator.js';
 import { ProducerState } from './producer-state.js';
+import { TxnCoordinator } from './txn-coordinator.js';
 import { TopicSettings } from './topic-settings.js';
 
 export interface KafkaBrokerOptions {
@@ -61,6 +62,8 @@ export class KafkaBroker {
   readonly clock: Clock;
   readonly coordinator: GroupCoordinator;
   readonly producers: ProducerState;
+  /** Transaction coordinator and per-partition transaction index (txn-coordinator.ts). */
+  readonly txns: TxnCoordinator;
   readonly settings: TopicSettings;
   readonly log: (line: string) => void;
   /** Aborted on close: long-polling fetches and waiting joins end at once. */
@@ -86,6 +89,7 @@ export class KafkaBroker {
       initialRebalanceDelayMs: opts.initialRebalanceDelayMs,
     });
     this.producers = new ProducerState(engine);
+    this.txns = new TxnCoordinator(engine, this.clock, this.producers, this.log);
     this.settings = new TopicSettings(engine);
   }
 

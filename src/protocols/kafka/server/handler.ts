@@ -69,6 +69,10 @@ export const SUPPORTED_VERSIONS: ReadonlyMap<number, readonly [number, number]> 
   [21, [0, 2]], // DeleteRecords
   [22, [0, 4]], // InitProducerId
   [23, [0, 4]], // OffsetForLeaderEpoch
+  [24, [0, 3]], // AddPartitionsToTxn: v4+ is broker to broker
+  [25, [0, 3]], // AddOffsetsToTxn
+  [26, [0, 3]], // EndTxn
+  [28, [0, 3]], // TxnOffsetCommit
   [32, [0, 4]], // DescribeConfigs
   [33, [0, 2]], // AlterConfigs
   [36, [0, 2]], // SaslAuthenticate

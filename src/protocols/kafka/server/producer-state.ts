@@ -16,8 +16,10 @@
  *   (Kafka snapshots it; we rescan). A producer whose batches are all older than that window is
  *   unknown, and an unknown producer may start at any sequence (as Kafka ≥ 2.5 allows).
  *
- * What it does not do: transactions (transactional ids get a producer id and epoch bumps, but no
- * transaction coordinator), producer-id expiry (state for a partition lives until the topic is
+ * Transactions (the coordinator, markers, read_committed) are txn-coordinator.ts; this keeps the
+ * transactional id → (producer id, epoch) mapping it uses.
+ *
+ * What it does not do: producer-id expiry (state for a partition lives until the topic is
  * deleted or the process restarts; ~100 bytes per producer and partition).
  */
 import type { Engine } from '../../../engine/engine.js';
@@ -102,6 +104,14 @@ export class ProducerState {
     const id = await this.allocate();
     this.#transactional.set(transactionalId, [id, 0]);
     return { producerId: id, producerEpoch: 0 };
+  }
+
+  /** Bumps a transactional id's epoch (a timed-out transaction fences its producer); the new epoch. */
+  bumpEpoch(transactionalId: string): number | undefined {
+    const cur = this.#transactional.get(transactionalId);
+    if (!cur || cur[1] >= 32766) return undefined;
+    this.#transactional.set(transactionalId, [cur[0], cur[1] + 1]);
+    return cur[1] + 1;
   }
 
   async #state(topic: string, partition: number): Promise<Map<number, PartitionProducer>> {

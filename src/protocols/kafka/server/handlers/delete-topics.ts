@@ -16,6 +16,7 @@ export const handleDeleteTopics: ApiHandler<20> = async (ctx, req) => {
         errorMessage = 'This server does not host this topic-partition.';
       } else {
         broker.producers.forgetTopic(name);
+        broker.txns.forgetTopic(name);
         await broker.settings.clear(name);
       }
     } catch (e) {

@@ -10,14 +10,18 @@
  * beyond the high watermark), UNKNOWN_LEADER_EPOCH for a leader epoch newer than ours (0). A
  * partition error answers at once, as Kafka does.
  *
- * Isolation: no transactions exist, so the last stable offset is the high watermark for both
- * read_uncommitted and read_committed, and aborted_transactions is always empty. Fetch sessions
+ * Isolation: read_uncommitted serves up to the high watermark. read_committed (v4+) serves only
+ * batches below the last stable offset — the first offset of the oldest open Kafka transaction in
+ * the partition (txn-coordinator.ts) — and lists the aborted transactions overlapping what it
+ * serves, so the client drops their records; a reader at the LSO long-polls until the log grows
+ * (the marker that ends the transaction is an append). Fetch sessions
  * (KIP-227) are not kept: session_id 0 tells the client to send full requests.
  */
 import type { FetchResponseFetchableTopicResponse, FetchResponsePartitionData } from '../../generated/fetch.js';
 import type { ApiHandler, RequestContext } from '../handler.js';
 import { KafkaError } from '../error-codes.js';
 import { serveBatch } from '../log-view.js';
+import { TxnCoordinator } from '../txn-coordinator.js';
 import { kafkaCodeOf } from './util.js';
 
 const NO_RECORDS = Buffer.alloc(0);
@@ -31,6 +35,9 @@ interface Wanted {
   /** Where `out` goes in the response. */
   arr: FetchResponsePartitionData[];
   idx: number;
+  readCommitted: boolean;
+  /** Offset to long-poll beyond (the high watermark when held back by an open transaction). */
+  waitAt: number;
 }
 
 function empty(partitionIndex: number, errorCode: number, hw = -1, logStart = -1): FetchResponsePartitionData {
@@ -69,7 +76,16 @@ async function collect(ctx: RequestContext, wanted: Wanted[], maxBytes: number):
       continue;
     }
     w.out = empty(w.partition, KafkaError.NONE, hw, start);
-    if (w.offset === hw) {
+    w.waitAt = w.offset;
+    let lso = hw;
+    let txns;
+    if (w.readCommitted) {
+      txns = await broker.txns.readCommitted(w.topic, w.partition, hw);
+      lso = TxnCoordinator.lastStable(txns, hw);
+      w.out.lastStableOffset = lso;
+    }
+    if (w.offset >= lso) {
+      w.waitAt = hw;
       waitable.push(w);
       continue;
     }
@@ -85,13 +101,17 @@ async function collect(ctx: RequestContext, wanted: Wanted[], maxBytes: number):
     }
     const chunks: Buffer[] = [];
     let got = 0;
+    let servedEnd = w.offset;
     for (const b of batches) {
       if (b.baseOffset + b.count <= start) continue;
+      if (b.baseOffset >= lso) break;
       // Always at least one batch per response (KIP-74), then only what fits.
       if (got > 0 && got + b.payload.length > budget) break;
       if (got === 0 && total > 0 && b.payload.length > budget) break;
       got += serveBatch(b, chunks);
+      servedEnd = b.baseOffset + b.count;
     }
+    if (txns) w.out.abortedTransactions = TxnCoordinator.abortedIn(txns, w.offset, servedEnd);
     if (got > 0) {
       w.out.records = chunks;
       total += got;
@@ -112,7 +132,7 @@ export const handleFetch: ApiHandler<1> = async (ctx, req) => {
     responses.push(resp);
     for (const p of t.partitions) {
       const idx = resp.partitions.length;
-      const w: Wanted = { topic: name, partition: p.partition, offset: p.fetchOffset, maxBytes: p.partitionMaxBytes, out: empty(p.partition, KafkaError.NONE), arr: resp.partitions, idx };
+      const w: Wanted = { topic: name, partition: p.partition, offset: p.fetchOffset, maxBytes: p.partitionMaxBytes, out: empty(p.partition, KafkaError.NONE), arr: resp.partitions, idx, readCommitted: apiVersion >= 4 && req.isolationLevel === 1, waitAt: p.fetchOffset };
       if ((p.currentLeaderEpoch ?? -1) > 0) {
         w.out = empty(p.partition, KafkaError.UNKNOWN_LEADER_EPOCH);
         fenced = true;
@@ -131,7 +151,7 @@ export const handleFetch: ApiHandler<1> = async (ctx, req) => {
     ctx.signal.addEventListener('abort', onClose, { once: true });
     const cancel = broker.clock.setTimer(remaining, () => ac.abort());
     try {
-      await Promise.race(r.waitable.map((w) => broker.engine.waitForData(w.topic, w.partition, w.offset, ac.signal)));
+      await Promise.race(r.waitable.map((w) => broker.engine.waitForData(w.topic, w.partition, w.waitAt, ac.signal)));
     } finally {
       cancel();
       ac.abort();

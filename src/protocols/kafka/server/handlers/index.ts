@@ -26,6 +26,10 @@ import { handleSaslAuthenticate } from './sasl-authenticate.js';
 import { handleCreatePartitions } from './create-partitions.js';
 import { handleDeleteGroups } from './delete-groups.js';
 import { handleDescribeCluster } from './describe-cluster.js';
+import { handleAddPartitionsToTxn } from './add-partitions-to-txn.js';
+import { handleAddOffsetsToTxn } from './add-offsets-to-txn.js';
+import { handleEndTxn } from './end-txn.js';
+import { handleTxnOffsetCommit } from './txn-offset-commit.js';
 
 type AnyHandler = ApiHandler<ApiKeyNum>;
 const h = <K extends ApiKeyNum>(x: ApiHandler<K>): AnyHandler => x as unknown as AnyHandler;
@@ -51,6 +55,10 @@ export const HANDLERS: ReadonlyMap<number, AnyHandler> = new Map<number, AnyHand
   [21, h(handleDeleteRecords)],
   [22, h(handleInitProducerId)],
   [23, h(handleOffsetForLeaderEpoch)],
+  [24, h(handleAddPartitionsToTxn)],
+  [25, h(handleAddOffsetsToTxn)],
+  [26, h(handleEndTxn)],
+  [28, h(handleTxnOffsetCommit)],
   [32, h(handleDescribeConfigs)],
   [33, h(handleAlterConfigs)],
   [36, h(handleSaslAuthenticate)],

@@ -64,10 +64,12 @@ async function producePartition(ctx: RequestContext, topic: string, partition: n
   const limit = t.config.maxMessageBytes ?? engine.maxMessageBytes;
   for (const b of batches) {
     if (b.bytes.length > limit) return result(partition, KafkaError.MESSAGE_TOO_LARGE, -1, -1, `batch of ${b.bytes.length} bytes exceeds max.message.bytes ${limit}`);
+    // Markers are the coordinator's; a transactional batch must be idempotent (txn-coordinator.ts).
+    if (b.isControl || (b.isTransactional && (b.producerId < 0 || b.baseSequence < 0))) return result(partition, KafkaError.INVALID_RECORD, -1, -1, 'control or non-idempotent transactional batch');
   }
   let first = -1;
   try {
-    if (batches.every((b) => b.producerId < 0 || b.baseSequence < 0)) {
+    if (batches.every((b) => !b.isTransactional && (b.producerId < 0 || b.baseSequence < 0))) {
       // Plain batches: issue every append now (offsets are assigned synchronously inside
       // appendRaw), tell the caller the order-sensitive part is done, then await durability.
       const pending = batches.map((b) =>
@@ -90,8 +92,14 @@ async function producePartition(ctx: RequestContext, topic: string, partition: n
             continue;
           }
           if (check.kind === 'error') return result(partition, check.code, -1, -1, check.message);
+          if (b.isTransactional) {
+            const code = await broker.txns.checkProduce(topic, partition, h);
+            if (code !== KafkaError.NONE) return result(partition, code, -1, -1, 'no ongoing transaction of this producer holds the partition');
+          }
         }
         const ts = b.maxTimestamp >= 0 ? b.maxTimestamp : broker.clock.now();
+        // Open in the partition's index before the bytes are readable, so read_committed never sees them early.
+        if (h && b.isTransactional) broker.txns.appending(topic, partition, h);
         // The offset is assigned synchronously inside appendRaw; the await is for durability.
         const base = await engine.appendRaw(topic, partition, { count: b.recordCount, timestamp: ts, format: FORMAT_KAFKA, payload: b.bytes });
         if (h) broker.producers.appended(topic, partition, h, base);
