@@ -187,13 +187,13 @@ for (const v of [4, 5] as const) {
   });
 }
 
-test('authentication with a user list: refused (3.1.1 0x05, v5 0x86) and accepted', async () => {
+test('authentication with a user list: refused (3.1.1 0x05, v5 0x87 not authorized) and accepted', async () => {
   const ab = await startBroker({ users: new Map([['alice', 's3cret']]) });
   try {
     const e4 = await connectRefused(ab, { protocolVersion: 4, username: 'alice', password: 'wrong' });
     assert.equal(e4.code, 5);
     const e5 = await connectRefused(ab, { protocolVersion: 5, username: 'bob', password: 'x' });
-    assert.equal(e5.code, 0x86);
+    assert.equal(e5.code, 0x87);
     const ok = await connect(ab, { protocolVersion: 4, username: 'alice', password: 's3cret' });
     await end(ok);
   } finally {

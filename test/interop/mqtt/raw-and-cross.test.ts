@@ -95,13 +95,35 @@ test('refusals: empty client id without clean session (0x02), unsupported level 
   assert.deepEqual([...lvl.data()], [0x20, 2, 0, 1]);
 });
 
-test('3.1.1: an invalid filter gets SUBACK 0x80, the valid one its QoS', async () => {
+test('3.1.1: a filter Omnibus cannot bind (literal * level) gets SUBACK 0x80, the valid ones their QoS', async () => {
   const r = await raw();
-  r.s.write(connect4('bad-filter'));
-  r.s.write(encodePacket({ type: 'subscribe', packetId: 7, subscriptions: [{ topic: 'a/#/b', qos: 1 }, { topic: 'a/+', qos: 2 }, { topic: '$share/g', qos: 1 }] }, 4));
+  r.s.write(connect4('unbindable-filter'));
+  r.s.write(encodePacket({ type: 'subscribe', packetId: 7, subscriptions: [{ topic: 'a/*', qos: 1 }, { topic: 'a/+', qos: 2 }, { topic: '$share/g/x', qos: 1 }] }, 4));
   await waitFor(() => r.data().length >= 4 + 6);
-  assert.deepEqual([...r.data().subarray(4)], [0x90, 5, 0, 7, 0x80, 2, 0x80]);
+  assert.deepEqual([...r.data().subarray(4)], [0x90, 5, 0, 7, 0x80, 2, 1]);
   r.s.end();
+});
+
+test('a malformed filter closes the connection before any filter of its SUBSCRIBE takes effect (3.1.1: closed; 5: DISCONNECT 0x81)', async () => {
+  for (const bad of ['a/#/b', 'a/b#', 'a+/c', '', '$share/g', '$share//x', '$share/g+/x']) {
+    const r4 = await raw();
+    r4.s.write(connect4('malformed-filter-4', false));
+    r4.s.write(encodePacket({ type: 'subscribe', packetId: 7, subscriptions: [{ topic: 'fine/+', qos: 1 }, { topic: bad, qos: 1 }] }, 4));
+    await r4.closed;
+    const got4 = [...r4.data()];
+    assert.deepEqual([got4.length, got4[0], got4[3]], [4, 0x20, 0], `3.1.1 ${JSON.stringify(bad)}: an accepting CONNACK, then nothing`);
+    const r5 = await raw();
+    r5.s.write(connect5('malformed-filter-5'));
+    r5.s.write(encodePacket({ type: 'subscribe', packetId: 7, subscriptions: [{ topic: bad, qos: 1 }] }, 5));
+    await r5.closed;
+    const packets = new MqttDecoder({ version: 5 }).push(r5.data());
+    assert.deepEqual(packets.map((p) => p.type), ['connack', 'disconnect'], `5 ${JSON.stringify(bad)}`);
+    assert.equal((packets[1] as { reasonCode?: number }).reasonCode, 0x81);
+  }
+  // Nothing of the refused SUBSCRIBE was kept: the persistent session has no subscription.
+  const kept = b.server.broker.sessions.get('malformed-filter-4');
+  assert.ok(kept);
+  assert.deepEqual([...kept.subs.keys()], []);
 });
 
 test('publishes batched from one read keep their order around a SUBSCRIBE, and PUBACKs keep theirs', async () => {

@@ -29,7 +29,9 @@ export async function handleConnect(conn: MqttConnection, p: ConnectPacket): Pro
   const users = broker.opts.users;
   if (users !== undefined) {
     const ok = p.username !== undefined && p.password !== undefined && users.get(p.username) === p.password.toString('utf8');
-    if (!ok) return refuse(conn, CONNACK_V3.NOT_AUTHORIZED, RC.BAD_USERNAME_OR_PASSWORD, 'bad user name or password');
+    // MQTT 5 defines 0x86 as "the data in the user name or password is malformed"; credentials
+    // that are well formed but wrong (or missing) are 0x87 Not authorized, as mosquitto 2 answers.
+    if (!ok) return refuse(conn, CONNACK_V3.NOT_AUTHORIZED, RC.NOT_AUTHORIZED, 'not authorized: unknown user name or wrong password');
   }
   if (props.authenticationMethod !== undefined) return refuse(conn, CONNACK_V3.NOT_AUTHORIZED, RC.BAD_AUTH_METHOD, 'enhanced authentication is not supported');
 
