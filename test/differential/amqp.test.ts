@@ -167,22 +167,35 @@ behaviour('queue.declare answers name and counts, an identical redeclare is fine
   assert.match(named.queue, /^amq\.gen-[A-Za-z0-9_-]{22}$/);
 });
 
-behaviour(
-  'redeclaring without an argument the queue has closes the channel 406 naming the current value and its field type',
-  {
-    omnibusDiffers:
-      "Omnibus says \"the value '10'\" without \"of type 'byte'\": its field-table decoder turns every integer tag into a plain number, so the tag the client used is gone by the time the queue is compared",
-  },
-  async (s) => {
-    const conn = await s.conn();
-    const ch = await conn.createChannel();
-    await ch.assertQueue('decl.none-arg', { durable: false, arguments: { 'x-max-length': 10 } });
-    assert.deepEqual(await channelClose(conn, (c) => c.assertQueue('decl.none-arg', { durable: false })), {
-      code: 406,
-      text: "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'decl.none-arg' in vhost '/': received none but current is the value '10' of type 'byte'",
-    });
-  },
-);
+behaviour('redeclaring without an argument the queue has closes the channel 406 naming the current value and its field type', async (s) => {
+  const conn = await s.conn();
+  const ch = await conn.createChannel();
+  await ch.assertQueue('decl.none-arg', { durable: false, arguments: { 'x-max-length': 10 } });
+  assert.deepEqual(await channelClose(conn, (c) => c.assertQueue('decl.none-arg', { durable: false })), {
+    code: 406,
+    text: "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'decl.none-arg' in vhost '/': received none but current is the value '10' of type 'byte'",
+  });
+});
+
+behaviour('an argument the queue lacks is reported with the type the client sent it as; integer types compare by value, other type classes never match', async (s) => {
+  const conn = await s.conn();
+  const ch = await conn.createChannel();
+  await ch.assertQueue('decl.types', { durable: false, arguments: { 'x-max-length': 10 } });
+  const redeclare = (args: Record<string, unknown>): Promise<ChannelClose> => channelClose(conn, (c) => c.assertQueue('decl.types', { durable: false, arguments: { 'x-max-length': 10, ...args } }));
+  const text = (t: string): ChannelClose => ({ code: 406, text: `PRECONDITION_FAILED - inequivalent arg ${t}` });
+  // amqplib's typed values: { '!': type, value }; 'int' is the AMQP 'I' tag, RabbitMQ's signedint (what pika sends).
+  assert.deepEqual(await redeclare({ 'x-max-length-bytes': { '!': 'int', value: 10 } }), text("'x-max-length-bytes' for queue 'decl.types' in vhost '/': received the value '10' of type 'signedint' but current is none"));
+  assert.deepEqual(await redeclare({ 'x-message-ttl': { '!': 'long', value: 60000 } }), text("'x-message-ttl' for queue 'decl.types' in vhost '/': received the value '60000' of type 'long' but current is none"));
+  assert.deepEqual(await redeclare({ 'x-overflow': 'reject-publish' }), text("'x-overflow' for queue 'decl.types' in vhost '/': received the value 'reject-publish' of type 'longstr' but current is none"));
+  assert.deepEqual(await redeclare({ 'x-single-active-consumer': true }), text("'x-single-active-consumer' for queue 'decl.types' in vhost '/': received the value 'true' of type 'bool' but current is none"));
+  assert.deepEqual(await redeclare({ 'x-max-length': { '!': 'double', value: 10 } }), text("'x-max-length' for queue 'decl.types' in vhost '/': received '10.0' but current is '10'"));
+  assert.deepEqual(await redeclare({ 'x-max-length': '10' }), text("'x-max-length' for queue 'decl.types' in vhost '/': received '10' but current is '10'"));
+  // byte 10 (how amqplib sent it first) and long / signedint / unsignedshort 10 are one value to RabbitMQ.
+  const same = await conn.createChannel();
+  for (const t of ['long', 'int', 'uint16']) assert.deepEqual(await same.assertQueue('decl.types', { durable: false, arguments: { 'x-max-length': { '!': t, value: 10 } } }), { queue: 'decl.types', messageCount: 0, consumerCount: 0 });
+  // Arguments RabbitMQ does not compare may differ freely.
+  assert.equal((await same.assertQueue('decl.types', { durable: false, arguments: { 'x-max-length': 10, 'x-whatever': 1 } })).queue, 'decl.types');
+});
 
 behaviour('published messages are consumed in order with every property intact, and acked ones are gone', async (s) => {
   const ch = await s.confirmChannel();

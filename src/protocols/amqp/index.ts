@@ -16,6 +16,9 @@ import type { FieldTable as Table } from './codec/field-table.js';
 export * from './generated/methods.js';
 export {
   AmqpDecimal,
+  FIELD_TAGS,
+  RABBIT_TYPE_NAMES,
+  fieldTagOf,
   FieldTyped,
   MAX_FIELD_DEPTH,
   fieldTableBound,

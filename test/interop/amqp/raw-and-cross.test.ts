@@ -152,6 +152,10 @@ test('durability: confirmed persistent messages to a durable queue survive a res
     }
     assert.equal(bodies.length, 50);
     assert.equal(bodies[49], 'd49');
+    // The declared argument types survive too: RabbitMQ's text names the type amqplib sent (byte).
+    const ch2 = await conn.createChannel();
+    ch2.on('error', () => {});
+    await assert.rejects(ch2.assertQueue('durable-q', { durable: true }), /inequivalent arg 'x-max-priority' for queue 'durable-q' in vhost '\/': received none but current is the value '5' of type 'byte'/);
     ch.on('error', () => {});
     await assert.rejects(ch.checkQueue('transient-q'), /404/);
     await conn.close();

@@ -95,6 +95,60 @@ const MAX_DATE_SECONDS = 8.64e12;
 // ------------------------------------------------------------------------------------------------
 // Decoding
 
+/**
+ * The wire tags of a decoded table's values whose tag a re-encode would not infer (every numeric
+ * tag but `I`): a non-enumerable property of the table, absent when there are none. RabbitMQ
+ * names the field type in its "inequivalent arg" errors ("the value '10' of type 'byte'"), and
+ * amqplib sends 10 as `b`, pika as `I`, so the broker must know which one arrived. Cost: one
+ * small object per table that has such a value; none for string/boolean/`I` tables.
+ */
+export const FIELD_TAGS: unique symbol = Symbol('amqp.fieldTags');
+
+/** Tags recorded in FIELD_TAGS (0x62 b, 0x42 B, 0x73 s, 0x75 u, 0x69 i, 0x6c l, 0x4c L, 0x66 f, 0x64 d). */
+const RECORDED = new Set([0x62, 0x42, 0x73, 0x75, 0x69, 0x6c, 0x4c, 0x66, 0x64]);
+
+/** RabbitMQ's names of the field types (rabbit_binary_parser), as its error texts print them. */
+export const RABBIT_TYPE_NAMES: Readonly<Record<FieldTag, string>> = {
+  t: 'bool',
+  b: 'byte',
+  B: 'unsignedbyte',
+  s: 'short',
+  u: 'unsignedshort',
+  I: 'signedint',
+  i: 'unsignedint',
+  l: 'long',
+  f: 'float',
+  d: 'double',
+  D: 'decimal',
+  S: 'longstr',
+  A: 'array',
+  T: 'timestamp',
+  F: 'table',
+  V: 'void',
+  x: 'binary',
+};
+
+/** The wire tag `t[key]` arrived with (recorded, or the one its decoded form implies). */
+export function fieldTagOf(t: FieldTable, key: string): FieldTag | undefined {
+  const recorded = (t as { [FIELD_TAGS]?: Record<string, FieldTag> })[FIELD_TAGS]?.[key];
+  if (recorded !== undefined) return recorded;
+  return inferTag(t[key]);
+}
+
+function inferTag(v: FieldValue): FieldTag | undefined {
+  if (v === undefined) return undefined;
+  if (v === null) return 'V';
+  if (typeof v === 'boolean') return 't';
+  if (typeof v === 'string') return 'S';
+  if (typeof v === 'bigint') return 'l';
+  if (typeof v === 'number') return Number.isInteger(v) && !Object.is(v, -0) ? (v >= -0x80000000 && v <= 0x7fffffff ? 'I' : 'l') : 'd';
+  if (v instanceof FieldTyped) return v.type;
+  if (v instanceof AmqpDecimal) return 'D';
+  if (v instanceof Date) return 'T';
+  if (v instanceof Uint8Array) return 'x';
+  return Array.isArray(v) ? 'A' : 'F';
+}
+
 export function readFieldTable(r: Reader, depth = 0): FieldTable {
   const len = r.u32();
   const outerEnd = r.end;
@@ -104,19 +158,26 @@ export function readFieldTable(r: Reader, depth = 0): FieldTable {
   if (len === 0) return table;
   if (depth >= MAX_FIELD_DEPTH) throw syntaxError(`field tables nested deeper than ${MAX_FIELD_DEPTH}`);
   r.end = end;
+  let tags: Record<string, FieldTag> | undefined;
   try {
     while (r.pos < end) {
       const key = r.shortstr();
-      const value = readFieldValue(r, depth + 1);
+      const tag = r.u8();
+      const value = readTaggedValue(r, tag, depth + 1);
       if (key === '__proto__') {
         Object.defineProperty(table, key, { value, enumerable: true, writable: true, configurable: true });
       } else {
         table[key] = value;
       }
+      if (RECORDED.has(tag)) {
+        tags ??= Object.create(null) as Record<string, FieldTag>;
+        tags[key] = (tag === 0x4c ? 'l' : String.fromCharCode(tag)) as FieldTag;
+      } else if (tags !== undefined && tags[key] !== undefined) delete tags[key]; // a duplicate key: the last one wins
     }
   } finally {
     r.end = outerEnd;
   }
+  if (tags !== undefined) Object.defineProperty(table, FIELD_TAGS, { value: tags });
   return table;
 }
 
@@ -138,7 +199,10 @@ export function readFieldArray(r: Reader, depth = 0): FieldArray {
 }
 
 function readFieldValue(r: Reader, depth: number): FieldValue {
-  const tag = r.u8();
+  return readTaggedValue(r, r.u8(), depth);
+}
+
+function readTaggedValue(r: Reader, tag: number, depth: number): FieldValue {
   switch (tag) {
     case 0x53 /* S */: {
       const text = r.longstrText();

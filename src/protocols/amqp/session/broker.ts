@@ -14,11 +14,11 @@ import type { Engine, GroupOptions } from '../../../engine/engine.js';
 import { FORMAT_NATIVE } from '../../../engine/record.js';
 import type { PartitionStore } from '../../../engine/storage/types.js';
 import { DEFAULT_GROUP } from '../../../engine/topic.js';
-import type { FieldTable } from '../index.js';
+import { FIELD_TAGS, fieldTagOf, type FieldTable, type FieldTag } from '../index.js';
 import type { Channel } from './channel.js';
 import type { AmqpConnection } from './connection.js';
 import { deadLetterTarget } from './dead-letter.js';
-import { AmqpQueue, type QueueArgs } from './queue.js';
+import { AmqpQueue, ARG_NAMES, type QueueArgs } from './queue.js';
 import { ResourceAlarms, type ResourceAlarmOptions } from './alarms.js';
 import { plainTable } from './util.js';
 
@@ -48,7 +48,8 @@ export interface AmqpBrokerOptions {
 }
 
 type QueueMetaRecord =
-  | { t: 'queue'; name: string; autoDelete: boolean; args: Record<string, unknown> }
+  /** raw: the declared x-arguments with their wire tags, for RabbitMQ's redeclare texts after a restart. */
+  | { t: 'queue'; name: string; autoDelete: boolean; args: Record<string, unknown>; raw?: [string, FieldTag, string | number | boolean][] }
   | { t: 'drop'; name: string };
 
 export const PREDECLARED: readonly [string, 'direct' | 'fanout' | 'topic' | 'headers'][] = [
@@ -147,7 +148,7 @@ export class AmqpBroker {
     for (const d of decls.values()) {
       if (!this.engine.getTopic(d.name)) continue;
       const args = d.args as unknown as QueueArgs;
-      await this.createQueue(d.name, true, d.autoDelete, undefined, args, {}, false);
+      await this.createQueue(d.name, true, d.autoDelete, undefined, args, rawFromMeta(d.raw, args), false);
     }
     // Other protocols' topics are reachable through the default exchange too.
     for (const name of this.engine.topicNames()) {
@@ -190,7 +191,7 @@ export class AmqpBroker {
     });
     this.queues.set(name, q);
     await this.engine.exchanges.bind('', { kind: 'topic', name }, name);
-    if (persist && durable && owner === undefined) await this.#persist({ t: 'queue', name, autoDelete, args: { ...args } });
+    if (persist && durable && owner === undefined) await this.#persist({ t: 'queue', name, autoDelete, args: { ...args }, raw: rawToMeta(rawArgs) });
     q.touch();
     return q;
   }
@@ -245,4 +246,33 @@ export class AmqpBroker {
   argsJson(t: FieldTable): Record<string, unknown> {
     return plainTable(t);
   }
+}
+
+/** The scalar x-arguments of a declaration with their wire tags (JSON-safe). */
+function rawToMeta(t: FieldTable): [string, FieldTag, string | number | boolean][] {
+  const out: [string, FieldTag, string | number | boolean][] = [];
+  for (const [k, v] of Object.entries(t)) {
+    const tag = fieldTagOf(t, k);
+    if (tag !== undefined && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) out.push([k, tag, v]);
+  }
+  return out;
+}
+
+function rawFromMeta(raw: [string, FieldTag, string | number | boolean][] | undefined, args: QueueArgs): FieldTable {
+  const t: FieldTable = {};
+  if (raw === undefined) {
+    // Written before the raw arguments were kept: the normalised ones, with inferred tags.
+    for (const [k, name] of Object.entries(ARG_NAMES) as [keyof QueueArgs, string][]) {
+      const v = args[k];
+      if (v !== undefined && (k !== 'queueType' || v === 'stream')) t[name] = v;
+    }
+    return t;
+  }
+  const tags: Record<string, FieldTag> = Object.create(null) as Record<string, FieldTag>;
+  for (const [k, tag, v] of raw) {
+    t[k] = v;
+    tags[k] = tag;
+  }
+  Object.defineProperty(t, FIELD_TAGS, { value: tags });
+  return t;
 }

@@ -4,10 +4,10 @@
  * docs/protocols/amqp.md). Redeclaring with different flags or arguments is 406
  * PRECONDITION_FAILED with RabbitMQ's "inequivalent arg" text.
  */
-import { queueDeclareOk } from '../../index.js';
-import type { FieldTable, QueueDeclareArgs } from '../../index.js';
+import { AmqpDecimal, FieldTyped, RABBIT_TYPE_NAMES, fieldTagOf, queueDeclareOk } from '../../index.js';
+import type { FieldTable, FieldTag, FieldValue, QueueDeclareArgs } from '../../index.js';
 import type { Channel } from '../channel.js';
-import { ARG_NAMES, type AmqpQueue, type QueueArgs } from '../queue.js';
+import type { AmqpQueue, QueueArgs } from '../queue.js';
 import { amqpError, genName, numArg, strArg } from '../util.js';
 
 const C = 50;
@@ -34,7 +34,9 @@ export async function queueDeclare(ch: Channel, a: QueueDeclareArgs): Promise<vo
     checkExclusive(q, ch);
   } else if (q) {
     checkExclusive(q, ch);
-    checkEquivalent(q, a, parseArgs(a.arguments));
+    // As rabbit_channel: an existing queue is compared, not validated (a longstr '10' for
+    // x-max-length is "inequivalent", not "invalid arg").
+    checkEquivalent(q, a);
   } else {
     const args = parseArgs(a.arguments);
     if (args.queueType === 'stream' && (!a.durable || a.exclusive || a.autoDelete)) {
@@ -59,30 +61,81 @@ export function checkExclusive(q: AmqpQueue, ch: Channel): void {
   }
 }
 
-function checkEquivalent(q: AmqpQueue, a: QueueDeclareArgs, args: QueueArgs): void {
+function checkEquivalent(q: AmqpQueue, a: QueueDeclareArgs): void {
   const flag = (what: string, got: boolean, cur: boolean) => {
     if (got !== cur) throw amqpError(406, `inequivalent arg '${what}' for queue '${q.name}' in vhost '/': received '${got}' but current is '${cur}'`, C, M);
   };
   flag('durable', a.durable, q.durable);
   flag('auto_delete', a.autoDelete, q.autoDelete);
   if (a.exclusive !== (q.exclusiveOwner !== undefined)) checkExclusiveMismatch(q);
-  for (const k of Object.keys(ARG_NAMES) as (keyof QueueArgs)[]) {
-    const got = args[k];
-    const cur = q.args[k];
-    if (got === cur) continue;
-    // RabbitMQ treats an absent x-queue-type as the existing type.
-    if (k === 'queueType' && a.arguments['x-queue-type'] === undefined) continue;
-    throw amqpError(
-      406,
-      // RabbitMQ 3.10 (rabbit_misc:equivalence_fail): plain quoted values when both sides have
-      // one, "none" for a missing side and "the value 'V' of type 'T'" for the other.
-      got !== undefined && cur !== undefined
-        ? `inequivalent arg '${ARG_NAMES[k]}' for queue '${q.name}' in vhost '/': received '${String(got)}' but current is '${String(cur)}'`
-        : `inequivalent arg '${ARG_NAMES[k]}' for queue '${q.name}' in vhost '/': received ${got === undefined ? 'none' : `the value '${String(got)}'`} but current is ${cur === undefined ? 'none' : `the value '${String(cur)}'`}`,
-      C,
-      M,
-    );
+  const text = argsInequivalence(q.rawArgs, a.arguments, `queue '${q.name}' in vhost '/'`);
+  if (text !== undefined) throw amqpError(406, text, C, M);
+}
+
+/**
+ * The x-arguments RabbitMQ 3.10 compares on redeclare, in its order (the first difference is the
+ * one reported), per queue type: rabbit_classic_queue / rabbit_quorum_queue / rabbit_stream_queue
+ * capabilities(), queue_arguments.
+ */
+const EQUIVALENCE_KEYS: Readonly<Record<string, readonly string[]>> = {
+  classic: ['x-expires', 'x-message-ttl', 'x-dead-letter-exchange', 'x-dead-letter-routing-key', 'x-max-length', 'x-max-length-bytes', 'x-max-priority', 'x-overflow', 'x-queue-mode', 'x-queue-version', 'x-single-active-consumer', 'x-queue-type', 'x-queue-master-locator'],
+  quorum: ['x-dead-letter-exchange', 'x-dead-letter-routing-key', 'x-dead-letter-strategy', 'x-expires', 'x-max-length', 'x-max-length-bytes', 'x-max-in-memory-length', 'x-max-in-memory-bytes', 'x-overflow', 'x-single-active-consumer', 'x-queue-type', 'x-quorum-initial-group-size', 'x-delivery-limit', 'x-message-ttl', 'x-queue-leader-locator'],
+  stream: ['x-max-length-bytes', 'x-queue-type', 'x-max-age', 'x-stream-max-segment-size-bytes', 'x-initial-cluster-size', 'x-queue-leader-locator'],
+};
+
+/** rabbit_misc:type_class: the integer types compare by value with each other, as do float and double. */
+function typeClass(tag: FieldTag): string {
+  return 'bBsuIilD'.includes(tag) ? 'int' : tag === 'f' || tag === 'd' ? 'float' : tag;
+}
+
+/** A value as Erlang's ~p / ~s print it in rabbit_misc:equivalence_fail (floats keep a ".0"). */
+function erlValue(v: FieldValue, tag: FieldTag): string {
+  if (v instanceof FieldTyped) return erlValue(v.value, tag);
+  if ((tag === 'd' || tag === 'f') && typeof v === 'number' && Number.isInteger(v) && Math.abs(v) < 1e16) return `${v}.0`;
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
+  if (v instanceof AmqpDecimal) return `{${v.scale},${v.value}}`;
+  if (v instanceof Date) return String(Math.floor(v.getTime() / 1000));
+  if (v === null || v === undefined) return 'undefined';
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+function sameValue(a: FieldValue, b: FieldValue): boolean {
+  if (a instanceof FieldTyped) return sameValue(a.value, b);
+  if (b instanceof FieldTyped) return sameValue(a, b.value);
+  if (typeof a === 'bigint' && typeof b === 'bigint') return a === b;
+  if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')) return Number(a) === Number(b);
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.from(a).equals(Buffer.from(b));
+  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
+  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) return JSON.stringify(a) === JSON.stringify(b);
+  return a === b;
+}
+
+/**
+ * RabbitMQ's rabbit_misc:assert_args_equivalence over the raw argument tables: undefined when
+ * equivalent, else the PRECONDITION_FAILED text. Both sides present: "received 'V' but current
+ * is 'W'"; one side missing: "none" and "the value 'V' of type 'T'", T being RabbitMQ's name of
+ * the field type the client sent (amqplib sends 10 as a byte, pika as a signedint).
+ */
+export function argsInequivalence(current: FieldTable, declared: FieldTable, what: string): string | undefined {
+  const qt = strArg(current, 'x-queue-type');
+  const keys = EQUIVALENCE_KEYS[qt === 'quorum' || qt === 'stream' ? qt : 'classic']!;
+  for (const key of keys) {
+    const got = declared[key];
+    const cur = current[key];
+    if (got === undefined && cur === undefined) continue;
+    // RabbitMQ fills in the existing queue type when a redeclare omits x-queue-type.
+    if (key === 'x-queue-type' && got === undefined) continue;
+    const gt = fieldTagOf(declared, key);
+    const ct = fieldTagOf(current, key);
+    if (got !== undefined && cur !== undefined && gt !== undefined && ct !== undefined) {
+      if (typeClass(gt) === typeClass(ct) && sameValue(got, cur)) continue;
+      return `inequivalent arg '${key}' for ${what}: received '${erlValue(got, gt)}' but current is '${erlValue(cur, ct)}'`;
+    }
+    const val = (v: FieldValue, t: FieldTag | undefined): string => (v === undefined || t === undefined ? 'none' : `the value '${erlValue(v, t)}' of type '${RABBIT_TYPE_NAMES[t]}'`);
+    return `inequivalent arg '${key}' for ${what}: received ${val(got, gt)} but current is ${val(cur, ct)}`;
   }
+  return undefined;
 }
 
 function checkExclusiveMismatch(q: AmqpQueue): never {
