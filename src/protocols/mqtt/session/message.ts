@@ -122,8 +122,16 @@ export interface OutboundView {
 
 const EMPTY = Buffer.alloc(0);
 
-export function viewRecord(rec: DecodedRecord): OutboundView {
-  const topic = rec.key === undefined ? undefined : canonicalTopicToMqtt(rec.key);
+export function viewRecord(rec: DecodedRecord, memo?: { key: string; topic: string }): OutboundView {
+  let topic: string | undefined;
+  if (rec.key === undefined) topic = undefined;
+  else if (memo === undefined) topic = canonicalTopicToMqtt(rec.key);
+  else if (memo.key === rec.key) topic = memo.topic;
+  else {
+    topic = canonicalTopicToMqtt(rec.key);
+    memo.key = rec.key;
+    memo.topic = topic;
+  }
   const valid = topic !== undefined && topic.length > 0 && !topic.includes('+') && !topic.includes('#');
   const pr = rec.props;
   if (rec.propsFormat === PROPS_MQTT5 && pr !== undefined && pr.length >= 4 && pr[0] === LAYOUT) {

@@ -75,6 +75,10 @@ export class MqttSession {
   #queueReady: Promise<void> | undefined;
   readonly #idByOffset = new Map<string, number>();
   #nextId = 1;
+  /** Consumers on shared subscriptions (the window is summed over them only when there are any). */
+  #sharedConsumers = 0;
+  /** The last routing key → MQTT topic conversion (a backlog is mostly one topic). */
+  readonly #topicMemo = { key: '', topic: '' };
   #subsGen = 0;
   #matchGen = -1;
   #matchTopic = '';
@@ -99,8 +103,8 @@ export class MqttSession {
   }
 
   #inflight(): number {
-    let n = 0;
-    for (const c of this.#consumers()) n += c.inflight;
+    let n = this.#consumer?.inflight ?? 0;
+    if (this.#sharedConsumers > 0) for (const s of this.subs.values()) if (s.consumer) n += s.consumer.inflight;
     return n;
   }
 
@@ -140,11 +144,14 @@ export class MqttSession {
     sub.group = group;
     if (!this.conn || sub.consumer) return;
     const holder: { c: Consumer | undefined } = { c: undefined };
+    this.#sharedConsumers++;
     holder.c = sub.consumer = group.addConsumer(this.#makeSink(sub, holder));
   }
 
   stopShared(sub: Sub): void {
-    if (sub.consumer && sub.group) sub.group.removeConsumer(sub.consumer);
+    if (!sub.consumer) return;
+    this.#sharedConsumers--;
+    if (sub.group) sub.group.removeConsumer(sub.consumer);
     sub.consumer = undefined;
   }
 
@@ -256,7 +263,7 @@ export class MqttSession {
       return;
     }
     const rec = d.rec;
-    const v = viewRecord(rec);
+    const v = viewRecord(rec, this.#topicMemo);
     if (v.topic === undefined) {
       void d.ack();
       return;
