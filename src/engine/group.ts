@@ -40,6 +40,12 @@ export interface GroupConfig {
   maxLength: number;
   /** What happens past maxLength: drop (dead-letter) the oldest, or refuse the publish. */
   overflow: 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
+  /**
+   * Ready-message body-byte limit (AMQP x-max-length-bytes, RabbitMQ's message_bytes_ready: the
+   * sum of the body sizes of the ready messages, properties not counted); 0 or absent = unlimited.
+   * Same overflow as maxLength.
+   */
+  maxLengthBytes?: number;
   /** A nacked/expired-lease message on its maxAttempts-th attempt is dead-lettered; 0 = unlimited. */
   maxAttempts: number;
   /** Per-message TTL applied at delivery (ms after publish); 0 = none. */
@@ -77,6 +83,8 @@ interface DelayedItem {
   cursor: Cursor;
   offset: number;
   attempts: number;
+  /** Body bytes, counted back into the ready bytes when it is due (undefined = unknown, 0). */
+  bytes?: number;
 }
 
 class Cursor {
@@ -132,9 +140,27 @@ class Cursor {
     this.#pos = 0;
     this.#from = from;
     this.#head = undefined;
+    // Counted: records at or above `from` not already settled (peek() skips those uncounted).
     let n = 0;
-    for (const b of batches) n += b.count;
+    for (const b of batches) {
+      const lo = Math.max(from, b.baseOffset, this.lowWater);
+      const hi = b.baseOffset + b.count - 1;
+      if (hi >= lo) n += hi - lo + 1 - this.settled.countIn(lo, hi);
+    }
     this.#undecoded = n;
+  }
+
+  /**
+   * Drops the read-ahead and moves readOffset back to the first record it had not handed out,
+   * so records there can be settled out of order (Group.takeNewest) and the forward read skips
+   * them. Only valid while no recovered-delay offsets are pending (`skip` is empty).
+   */
+  rewind(): void {
+    let next = this.readOffset;
+    if (this.#head) next = this.#head.offset;
+    else if (this.#bi < this.#batches.length) next = Math.max(this.#from, this.#batches[this.#bi]!.baseOffset + this.#ri);
+    this.setBatches([], 0);
+    this.readOffset = next;
   }
 
   /** The next buffered record (decoding it if needed), or undefined when the read-ahead is empty. */
@@ -151,15 +177,18 @@ class Cursor {
       }
       const off = b.baseOffset + this.#ri;
       this.#ri++;
-      this.#undecoded--;
       if (off < this.#from) {
         this.#pos += 4 + b.payload.readUInt32LE(this.#pos);
         continue;
       }
       const rec = decodeRecordAt(b.payload, this.#pos, off);
       this.#pos += rec.size;
+      // Below the low-water mark is settled too: the mark may have passed read-ahead records
+      // (settled out of order, then the gap before them closed), dropping their ranges.
+      const settled = off < this.lowWater || this.settled.has(off);
+      if (!settled) this.#undecoded--;
       if (this.skip.size > 0 && this.skip.delete(off)) continue;
-      if (this.settled.has(off)) continue;
+      if (settled) continue;
       if (rec.headers[GONE_HEADER] !== undefined) {
         this.onGone?.(off);
         continue;
@@ -182,20 +211,26 @@ class Cursor {
   }
 
   get bufferedCount(): number {
-    return this.#undecoded + (this.#head ? 1 : 0);
+    return Math.max(0, this.#undecoded) + (this.#head ? 1 : 0);
   }
   /** True if something may be deliverable without waiting for time to pass. */
   mayHaveReady(): boolean {
     return this.hasRedeliver() || this.hasBuffered() || this.readOffset < this.store.endOffset;
   }
-  /** Messages ready to deliver (approximate for the unread part: counts settled-ahead records). */
+  /** Messages ready to deliver (settled-ahead records excluded; recovered delayed ones are estimated). */
   readyCount(): number {
     return (
       this.redeliver.length -
       this.redeliverHead +
       this.bufferedCount +
-      Math.max(0, this.store.endOffset - this.readOffset - this.skip.size)
+      this.unreadCount()
     );
+  }
+  /** Records at or above readOffset that are neither settled nor recovered-delayed. */
+  unreadCount(): number {
+    const from = Math.max(this.readOffset, this.lowWater);
+    const end = this.store.endOffset;
+    return Math.max(0, end - from - this.skip.size - this.settled.countIn(from, end - 1));
   }
 }
 
@@ -250,6 +285,14 @@ export class Group {
   #stateScheduled = false;
   #stateWrite: Promise<void> = RESOLVED;
   #pendingNacks: { lane: string; offset: number; attempts: number; due: number }[] = [];
+  /**
+   * Body bytes of the ready messages (x-max-length-bytes): + on append and when a message returns
+   * (nack, lost lease, delay due), − when one is leased, delayed, dropped, expired, filtered out or
+   * taken. Exact for messages appended while the group exists; recountReadyBytes() sets it from
+   * storage for a backlog that predates it. Reset to 0 whenever no message is ready, so a path
+   * that settles without a record in hand (retention, foreign formats) cannot leave a drift.
+   */
+  #readyBytes = 0;
 
   constructor(
     readonly topicName: string,
@@ -391,7 +434,7 @@ export class Group {
 
   /** True when the group has work to do even without consumers (TTL at the head, max length). */
   get needsHousekeeping(): boolean {
-    return this.config.messageTtlMs > 0 || this.config.maxLength > 0 || this.sawExpiring;
+    return this.config.messageTtlMs > 0 || this.config.maxLength > 0 || (this.config.maxLengthBytes ?? 0) > 0 || this.sawExpiring;
   }
 
   #getter: Consumer | undefined;
@@ -453,7 +496,8 @@ export class Group {
               c.recoveredAttempts.delete(rec.offset);
             }
             if (rec.deliverAt > now) {
-              this.#schedule(c, rec.offset, attempts, rec.deliverAt);
+              this.#unready(rec);
+              this.#schedule(c, rec.offset, attempts, rec.deliverAt, rec.body.byteLength);
               continue;
             }
           } else {
@@ -465,6 +509,7 @@ export class Group {
             attempts = h.attempts;
           }
           if ((checkEach || rec.expiresAt !== 0) && (await this.#expireOrFilter(c, rec, attempts, now))) continue;
+          this.#unready(rec);
           this.#settleOne(c, rec.offset);
           out.push(rec);
           took = true;
@@ -480,6 +525,62 @@ export class Group {
       } else this.#notifyIdle();
     }
     return out;
+  }
+
+  /**
+   * Removes up to `max` of the newest ready messages, newest first, and settles them (Redis LPOP
+   * on a list whose LPUSHes append: a stack). Reads only the tail of the log: a decode per
+   * message plus one read per batch touched, where taking them in delivery order would mean
+   * reading the whole backlog. The forward read skips the settled offsets later.
+   *
+   * Returns undefined, changing nothing, when the tail is not plain: more than one lane,
+   * returned, delayed or expiring messages, a group filter, TTL or max length, or a foreign batch
+   * at the tail. The caller then needs another way (e.g. taking everything and re-appending).
+   */
+  async takeNewest(max: number): Promise<DecodedRecord[] | undefined> {
+    if (this.#closed) throw err('MQ_ERR_CLOSED', `group "${this.name}" is closed`);
+    if (!(max > 0)) return [];
+    while (this.#pumping || this.#getter) await this.whenIdle();
+    const c = this.cursors[0];
+    if (c === undefined || this.cursors.length !== 1) return undefined;
+    if (c.hasRedeliver() || c.skip.size > 0 || this.#delayed.size > 0 || this.needsHousekeeping || this.config.filter !== undefined) return undefined;
+    this.#pumping = true;
+    try {
+      const now = this.host.clock.now();
+      const lo = Math.max(c.lowWater, c.lane.start);
+      const picked: DecodedRecord[] = [];
+      // Decoded records of the batch holding `off`, from `from` (only as far down as needed).
+      let recs: DecodedRecord[] = [];
+      let from = 0;
+      for (let off = c.store.endOffset - 1; off >= lo && picked.length < max; off--) {
+        if (c.settled.has(off) || c.leased.has(off)) continue;
+        if (recs.length === 0 || off < from) {
+          const raw = (await c.store.read(off, 1))[0];
+          if (raw === undefined || raw.baseOffset > off || raw.baseOffset + raw.count <= off || raw.format !== FORMAT_NATIVE) return undefined;
+          from = Math.max(lo, raw.baseOffset, off - (max - picked.length) + 1);
+          recs = [];
+          decodeBatch(raw.payload, raw.baseOffset, raw.count, from, (r) => {
+            if (r.offset <= off) recs.push(r);
+          });
+        }
+        const rec = recs[off - from];
+        if (rec === undefined || rec.offset !== off) return undefined;
+        if (rec.deliverAt > now || rec.expiresAt !== 0 || rec.headers[GONE_HEADER] !== undefined) return undefined;
+        picked.push(rec);
+      }
+      if (picked.length === 0) return picked;
+      // Some of them may sit in the read-ahead: it is dropped and re-read past them later.
+      if (picked[picked.length - 1]!.offset < c.readOffset) c.rewind();
+      for (const r of picked) this.#settleOne(c, r.offset);
+      this.host.settledUpTo(c.lane);
+      return picked;
+    } finally {
+      this.#pumping = false;
+      if (this.#again) {
+        this.#again = false;
+        this.#pump();
+      } else this.#notifyIdle();
+    }
   }
 
   /**
@@ -627,7 +728,8 @@ export class Group {
       const prev = c.recoveredAttempts.get(rec.offset) ?? 0;
       if (rec.deliverAt > now) {
         c.shift();
-        this.#schedule(c, rec.offset, prev, rec.deliverAt);
+        this.#unready(rec);
+        this.#schedule(c, rec.offset, prev, rec.deliverAt, rec.body.byteLength);
         continue;
       }
       return { rec, attempts: prev, fromRedeliver: false };
@@ -642,15 +744,19 @@ export class Group {
   async #housekeep(): Promise<void> {
     const now = this.host.clock.now();
     const max = this.config.maxLength;
-    if (max > 0 && this.config.overflow === 'drop-head') {
+    const maxBytes = this.config.maxLengthBytes ?? 0;
+    if ((max > 0 || maxBytes > 0) && this.config.overflow === 'drop-head') {
       // Oldest first: lowest priority lane's head is not "oldest" in RabbitMQ either — it drops
-      // from the head of the queue it would deliver next, which is what #peek returns.
-      let excess = this.readyCount - max;
+      // from the head of the queue it would deliver next, which is what #peek returns. As
+      // RabbitMQ's maybe_drop_head: while the ready count is above max or the ready body bytes
+      // are above maxBytes (a message larger than maxBytes on its own is dropped too).
+      let excess = max > 0 ? this.readyCount - max : 0;
       for (const c of [...this.cursors].reverse()) {
-        while (excess > 0) {
+        while (excess > 0 || (maxBytes > 0 && this.readyBytes > maxBytes)) {
           const h = await this.#peek(c);
           if (!h) break;
           this.#take(c, h.fromRedeliver);
+          this.#unready(h.rec);
           await this.host.deadLetter(this, h.rec, 'maxlen', h.attempts, undefined);
           this.#settle(c, h.rec.offset);
           excess--;
@@ -667,6 +773,7 @@ export class Group {
         const exp = Math.min(h.rec.expiresAt || Infinity, ttl > 0 ? h.rec.timestamp + ttl : Infinity);
         if (exp <= now) {
           this.#take(c, h.fromRedeliver);
+          this.#unready(h.rec);
           await this.host.deadLetter(this, h.rec, 'expired', h.attempts, undefined);
           this.#settle(c, h.rec.offset);
           continue;
@@ -690,11 +797,49 @@ export class Group {
    * Admission check for a publish of `count` records (reject-publish overflow). Throws
    * MQ_ERR_REJECTED when the queue is full.
    */
-  admit(count: number): void {
+  admit(count: number, records?: readonly { readonly body: Uint8Array }[]): void {
+    if (this.config.overflow === 'drop-head') return;
     const max = this.config.maxLength;
-    if (max > 0 && this.config.overflow !== 'drop-head' && this.readyCount + count > max) {
+    if (max > 0 && this.readyCount + count > max) {
       throw err('MQ_ERR_REJECTED', `queue "${this.topicName}" is full (max length ${max})`);
     }
+    // RabbitMQ's is_over_limit, message by message: refused once the ready bytes BEFORE it reach
+    // the limit (so the last message admitted may end above it).
+    const maxBytes = this.config.maxLengthBytes ?? 0;
+    if (maxBytes > 0 && records !== undefined) {
+      let bytes = this.readyBytes;
+      for (const r of records) {
+        if (bytes >= maxBytes) throw err('MQ_ERR_REJECTED', `queue "${this.topicName}" is full (max length bytes ${maxBytes})`);
+        bytes += r.body.byteLength;
+      }
+    }
+  }
+
+  /** The engine appended these records to the topic: they are ready in this group. */
+  appended(records: readonly { readonly body: Uint8Array }[]): void {
+    for (const r of records) this.#readyBytes += r.body.byteLength;
+  }
+
+  /** Body bytes of the ready messages (see #readyBytes). */
+  get readyBytes(): number {
+    if (this.#readyBytes !== 0 && this.readyCount === 0) this.#readyBytes = 0;
+    return this.#readyBytes;
+  }
+
+  /**
+   * Sets the ready bytes from storage (a backlog that was there before the group was configured
+   * with maxLengthBytes, e.g. after a restart). Reads every ready message once.
+   */
+  async recountReadyBytes(): Promise<number> {
+    let n = 0;
+    for (const r of await this.peekReady()) n += r.body.byteLength;
+    this.#readyBytes = n;
+    return n;
+  }
+
+  /** A ready message stops being ready (leased, delayed, dropped, taken). */
+  #unready(rec: DecodedRecord): void {
+    this.#readyBytes = Math.max(0, this.#readyBytes - rec.body.byteLength);
   }
 
   /** Some consumer ever had a non-zero priority: picking must compare priorities. */
@@ -766,7 +911,8 @@ export class Group {
       const prev = c.recoveredAttempts.size > 0 ? (c.recoveredAttempts.get(rec.offset) ?? 0) : 0;
       if (rec.deliverAt > now) {
         c.shift();
-        this.#schedule(c, rec.offset, prev, rec.deliverAt);
+        this.#unready(rec);
+        this.#schedule(c, rec.offset, prev, rec.deliverAt, rec.body.byteLength);
         continue;
       }
       if ((rec.expiresAt !== 0 || this.config.messageTtlMs > 0 || this.config.filter !== undefined) && (await this.#expireOrFilter(c, rec, prev, now))) {
@@ -797,11 +943,13 @@ export class Group {
     const ttl = this.config.messageTtlMs;
     const expired = (rec.expiresAt !== 0 && rec.expiresAt <= now) || (ttl > 0 && rec.timestamp + ttl <= now);
     if (expired) {
+      this.#unready(rec);
       await this.host.deadLetter(this, rec, 'expired', attempts, undefined);
       this.#settle(c, rec.offset);
       return true;
     }
     if (this.config.filter !== undefined && !this.config.filter(rec)) {
+      this.#unready(rec);
       this.#settle(c, rec.offset);
       return true;
     }
@@ -820,6 +968,8 @@ export class Group {
       c.lowWater = c.settled.advance(c.lowWater);
       c.readOffset = logStart;
     }
+    // Everything below the low-water mark is settled (it can be ahead after a rewind).
+    if (c.readOffset < c.lowWater) c.readOffset = c.lowWater;
     const from = c.readOffset;
     const batches = await c.store.read(from, READ_BYTES);
     let next = from;
@@ -856,6 +1006,7 @@ export class Group {
 
   #lease(c: Cursor, consumer: Consumer, rec: DecodedRecord, attempt: number, now: number): void {
     const d = new DeliveryImpl(this, c, consumer, rec, attempt, now + this.config.leaseMs);
+    this.#unready(rec);
     c.leased.set(rec.offset, d);
     consumer.inflight++;
     if (d.deadline < this.#leaseTimerAt) this.#armLeaseTimer(d.deadline);
@@ -908,9 +1059,10 @@ export class Group {
       this.#settle(d.cursor, d.rec.offset);
     } else if (delayMs > 0) {
       const due = this.host.clock.now() + delayMs;
-      this.#schedule(d.cursor, d.rec.offset, d.attempt, due);
+      this.#schedule(d.cursor, d.rec.offset, d.attempt, due, d.rec.body.byteLength);
       this.#recordNack(d.cursor, d.rec.offset, d.attempt, due);
     } else {
+      this.#readyBytes += d.rec.body.byteLength;
       d.cursor.redeliver.push({ offset: d.rec.offset, attempts: d.attempt, rec: d.rec });
       this.#recordNack(d.cursor, d.rec.offset, d.attempt, 0);
     }
@@ -950,6 +1102,7 @@ export class Group {
       );
       return;
     }
+    this.#readyBytes += d.rec.body.byteLength;
     d.cursor.redeliver.push({ offset: d.rec.offset, attempts: d.attempt, rec: d.rec });
     this.#recordNack(d.cursor, d.rec.offset, d.attempt, 0);
   }
@@ -984,8 +1137,8 @@ export class Group {
   // Delays
   // ---------------------------------------------------------------------------------------------
 
-  #schedule(c: Cursor, offset: number, attempts: number, due: number): void {
-    this.#delayed.push({ due, cursor: c, offset, attempts });
+  #schedule(c: Cursor, offset: number, attempts: number, due: number, bytes?: number): void {
+    this.#delayed.push({ due, cursor: c, offset, attempts, bytes });
     if (due < this.#delayTimerAt) this.#armDelayTimer(due);
   }
 
@@ -1005,6 +1158,7 @@ export class Group {
     let moved = false;
     for (let top = this.#delayed.peek(); top && top.due <= now; top = this.#delayed.peek()) {
       this.#delayed.pop();
+      this.#readyBytes += top.bytes ?? 0;
       top.cursor.redeliver.push({ offset: top.offset, attempts: top.attempts, rec: undefined });
       moved = true;
     }
@@ -1199,6 +1353,7 @@ export class Group {
     for (const item of this.#delayed.items()) this.#settle(item.cursor, item.offset);
     n += this.#delayed.size;
     this.#delayed.clear();
+    this.#readyBytes = 0;
     return n;
   }
 

@@ -88,6 +88,16 @@ export class RangeSet {
     return out;
   }
 
+  /** How many integers of [lo, hi] are in the set: O(log ranges + ranges counted). */
+  countIn(lo: number, hi: number): number {
+    const r = this.#r;
+    const n = r.length;
+    if (hi < lo || n === 0 || r[n - 1]! < lo || r[0]! > hi) return 0;
+    let total = 0;
+    for (let i = this.#find(lo); i < n / 2 && r[i * 2]! <= hi; i++) total += Math.min(hi, r[i * 2 + 1]!) - Math.max(lo, r[i * 2]!) + 1;
+    return total;
+  }
+
   /** Removes everything below x. */
   dropBelow(x: number): void {
     const r = this.#r;

@@ -417,6 +417,43 @@ test('a consumer added after takeBatch receives only what takeBatch left', async
   await engine.close();
 });
 
+test('takeNewest removes the newest ready messages, and delivery later skips them', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', [rec('a'), rec('b'), rec('c')]);
+  await engine.publish('q', [rec('d'), rec('e')]);
+  const g = await engine.group('q', 'g');
+  assert.deepEqual((await g.takeNewest(1))?.map((r) => r.body.toString()), ['e']);
+  assert.deepEqual((await g.takeNewest(2))?.map((r) => r.body.toString()), ['d', 'c']);
+  assert.equal(g.readyCount, 2);
+  await engine.publish('q', [rec('f')]);
+  assert.equal(g.readyCount, 3);
+  assert.deepEqual((await g.peekReady()).map((r) => r.body.toString()), ['a', 'b', 'f']);
+  assert.deepEqual((await g.takeBatch(10)).map((r) => r.body.toString()), ['a', 'b', 'f']);
+  assert.equal(g.readyCount, 0);
+  assert.deepEqual(await g.takeNewest(5), []);
+  await engine.close();
+});
+
+test('takeNewest reaches into the read-ahead and leaves leased messages alone', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', [rec('a'), rec('b'), rec('c'), rec('d')]);
+  const g = await engine.group('q', 'g');
+  const a = await g.get(); // the read-ahead now holds b, c, d
+  assert.deepEqual((await g.takeNewest(2))?.map((r) => r.body.toString()), ['d', 'c']);
+  assert.equal(g.readyCount, 1);
+  assert.deepEqual((await g.takeNewest(5))?.map((r) => r.body.toString()), ['b']);
+  assert.equal(a!.state, 0);
+  await a!.nack();
+  assert.equal(await g.takeNewest(1), undefined, 'a returned message is not at the plain tail');
+  assert.deepEqual((await g.takeBatch(5)).map((r) => r.body.toString()), ['a']);
+  const s = new Sink();
+  g.addConsumer(s);
+  await engine.publish('q', [rec('e')]);
+  await settle();
+  assert.deepEqual(s.bodies(), ['e']);
+  await engine.close();
+});
+
 test('peekReady lists ready messages in delivery order without taking any', async () => {
   const { engine } = await setup();
   await engine.publish('q', [rec('a'), rec('b'), rec('c'), rec('d')]);

@@ -81,3 +81,18 @@ test('messages removed by takeBatch stay removed after a restart', async () => {
     await e2.close();
   });
 });
+
+test('messages removed by takeNewest stay removed after a restart and the ready count is exact', async () => {
+  await withDir(async (open) => {
+    const e1 = await open();
+    await e1.publish('q', ['a', 'b', 'c', 'd'].map((b) => ({ body: Buffer.from(b), timestamp: 1, priority: 0 })));
+    const g1 = await e1.group('q', 'g');
+    assert.deepEqual((await g1.takeNewest(2))?.map((r) => r.body.toString()), ['d', 'c']);
+    await e1.close();
+    const e2 = await open();
+    const g2 = await e2.group('q', 'g');
+    assert.equal(g2.readyCount, 2);
+    assert.deepEqual((await g2.takeBatch(10)).map((r) => r.body.toString()), ['a', 'b']);
+    await e2.close();
+  });
+});
