@@ -49,12 +49,13 @@ export interface BenchDriver {
   close(): Promise<void>;
 }
 
-export type DriverKind = 'transport' | 'redis' | 'amqp' | 'stomp' | 'mqtt' | 'kafka';
+export type DriverKind = 'transport' | 'raw' | 'redis' | 'amqp' | 'stomp' | 'mqtt' | 'kafka';
 export type DriverMode = 'naive' | 'pipelined' | 'batch' | 'kcat' | 'kafkajs';
 
 /** The modes each driver implements (the anchors' client styles, research/anchors-measured.md). */
 export const DRIVER_MODES: Readonly<Record<DriverKind, readonly DriverMode[]>> = {
   transport: ['batch'],
+  raw: ['batch'],
   redis: ['naive', 'pipelined', 'batch'],
   amqp: ['naive', 'pipelined'],
   stomp: ['pipelined'],

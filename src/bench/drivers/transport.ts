@@ -25,8 +25,15 @@ export function transportDriver(transport: Transport, opts: TransportDriverOptio
   return {
     name: `transport ${transport.scheme}`,
     maxPayload: transport.capabilities.maxPayload,
-    // Topics exist once published to, and the harness uses a fresh one per size.
-    setup: async () => {},
+    // Topics exist once published to, and the harness uses a fresh one per size. A transport
+    // whose groups see only messages published after they exist (amqp://: a queue bound to the
+    // topic's exchange) gets its group created first, else the backlog would go nowhere.
+    setup: async (topic: string) => {
+      if (transport.capabilities.replay) return;
+      await transport.subscribe(topic, { group: opts.group, prefetch: opts.prefetch }).close();
+      // subscribe() is effective for the next publish(): a no-op publish waits for its setup.
+      await transport.publish(topic, []);
+    },
     teardown: async () => {},
     enqueue: (topic: string, batch: readonly OutgoingMessage[]) => transport.publish(topic, batch),
     dequeue: (topic: string, sink: DequeueSink) => drain(transport, topic, sink, opts),

@@ -20,7 +20,7 @@ import { loadEngine } from '../engine.js';
 
 const CMD = 'bench';
 
-const PROTOCOL_NAME: Readonly<Record<DriverKind, string>> = { transport: 'Omnibus', redis: 'RESP', amqp: 'AMQP', stomp: 'STOMP', mqtt: 'MQTT', kafka: 'Kafka' };
+const PROTOCOL_NAME: Readonly<Record<DriverKind, string>> = { transport: 'Omnibus', raw: 'raw client', redis: 'RESP', amqp: 'AMQP', stomp: 'STOMP', mqtt: 'MQTT', kafka: 'Kafka' };
 
 /** Bench writes go to the OS and are fsynced every 200 ms: see the help text for why. */
 const DEFAULT_BENCH_FSYNC: Fsync = 'interval';
@@ -41,6 +41,13 @@ Flags:
                          transport  the Omnibus Transport API of --target (or the
                                     embedded engine); publish batches, subscribe
                                     with group "bench", ack every delivery
+                         raw        the baseline of the API overhead: the same
+                                    wire commands as the transport of --target,
+                                    hand-written with the bare client (ioredis
+                                    XADD in MULTI + XREADGROUP/XACK for redis://;
+                                    amqplib persistent confirmed publishes to a
+                                    fanout exchange + consume/ack for amqp://);
+                                    --prefetch applies (default 1000)
                          redis      a Redis list over RESP with ioredis: LPUSH,
                                     RPOP (FIFO); --target redis://HOST:PORT, a
                                     real redis-server or omnibus serve's RESP port
@@ -208,15 +215,16 @@ export function resolveBenchConfig(argv: readonly string[]): BenchConfig {
     }
   }
   const driverRaw = str(v.driver) ?? 'transport';
-  if (!(driverRaw in DRIVER_MODES)) throw new UsageError(CMD, `--driver must be transport, redis, amqp, stomp, mqtt or kafka, got "${driverRaw}"`);
+  if (!(driverRaw in DRIVER_MODES)) throw new UsageError(CMD, `--driver must be transport, raw, redis, amqp, stomp, mqtt or kafka, got "${driverRaw}"`);
   const driver = driverRaw as DriverKind;
   const modes = DRIVER_MODES[driver];
-  const modeRaw = str(v.mode) ?? (driver === 'kafka' ? 'kcat' : driver === 'redis' || driver === 'transport' ? 'batch' : 'pipelined');
+  const modeRaw = str(v.mode) ?? (driver === 'kafka' ? 'kcat' : driver === 'redis' || driver === 'transport' || driver === 'raw' ? 'batch' : 'pipelined');
   if (!(modes as readonly string[]).includes(modeRaw)) throw new UsageError(CMD, `--mode for --driver ${driver} must be ${modes.join(' or ')}, got "${modeRaw}"`);
   const mode = modeRaw as DriverMode;
   if (driver !== 'transport') {
     if (target === undefined) throw new UsageError(CMD, `--driver ${driver} needs --target URL (the ${PROTOCOL_NAME[driver]} server to measure)`);
     for (const f of ['storage', 'data', 'fsync', 'keep', 'prefetch', 'ack'] as const) {
+      if (driver === 'raw' && f === 'prefetch') continue;
       if (v[f] !== undefined) throw new UsageError(CMD, `--${f} applies to --driver transport only`);
     }
   }
@@ -326,6 +334,9 @@ export async function runBench(argv: readonly string[], io: CliIO, version: stri
       const { connect } = await loadEngine();
       transport = await connect(url);
       driver = transportDriver(transport, { group: s.group, prefetch: s.prefetch, ack: s.ack, ackBatch: s.batch });
+    } else if (cfg.driver === 'raw') {
+      const { rawDriver } = await import('../../bench/drivers/raw.js');
+      driver = await rawDriver(url, { group: s.group, prefetch: s.prefetch, ackBatch: s.batch });
     } else {
       const { openProtocolDriver } = await import('../../bench/drivers/index.js');
       driver = await openProtocolDriver(cfg.driver, url, cfg.mode);
