@@ -330,6 +330,29 @@ it('an unknown command gets an ERROR frame naming it', async (s, t) => {
   assert.match(header(f, 'message') ?? '', /FROB/);
 });
 
+it('message groups: a group sticks to the consumer that got its first message; ActiveMQ shows no JMSX group header over STOMP, Omnibus echoes JMSXGroupID / JMSXGroupSeq as sent (documented)', async (s) => {
+  const q = `/queue/${uniq('grpseq')}`;
+  const c = await s.raw();
+  for (const [g, i] of [['A', 1], ['B', 1], ['A', 2]] as const) await send(c, q, `${g}${i}`, [['JMSXGroupID', g]]);
+  await send(c, q, 'C7', [['JMSXGroupID', 'C'], ['JMSXGroupSeq', '7']]);
+  await subscribe(c, q, 'g');
+  const first = await bodies(c, 'g', 4);
+  assert.deepEqual(first.map(text), ['A1', 'B1', 'A2', 'C7']);
+  // ActiveMQ 5.17 sets neither JMSXGroupSeq nor JMSXGroupFirstForConsumer on a STOMP MESSAGE (those
+  // exist only in its OpenWire/JMS message objects) and drops JMSXGroupID and a sent JMSXGroupSeq;
+  // Omnibus keeps every SEND header, these included, and adds none.
+  const groupHeaders = first.map((f) => f.headers.filter(([k]) => k.startsWith('JMSXGroup')));
+  if (s.target.kind === 'activemq') assert.deepEqual(groupHeaders, [[], [], [], []]);
+  else assert.deepEqual(groupHeaders, [[['JMSXGroupID', 'A']], [['JMSXGroupID', 'B']], [['JMSXGroupID', 'A']], [['JMSXGroupID', 'C'], ['JMSXGroupSeq', '7']]]);
+  // A second consumer arrives; group A stays with the first one.
+  const c2 = await s.raw();
+  await subscribe(c2, q, 'h');
+  await send(c, q, 'A3', [['JMSXGroupID', 'A']]);
+  const later = await bodies(c, 'g', 5);
+  assert.equal(text(later[4]!), 'A3');
+  assert.deepEqual((await settle(c2, 'h', 200)).map(text), []);
+});
+
 // ------------------------------------------------------------------------------------- blocks
 
 async function runCases(t: TestContext, target: BrokerTarget): Promise<void> {
