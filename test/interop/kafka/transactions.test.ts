@@ -8,7 +8,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Consumer, EachMessagePayload, Producer } from 'kafkajs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { ManualClock } from '../../../src/core/clock.js';
+import { Engine } from '../../../src/engine/engine.js';
+import { FileStorage } from '../../../src/engine/storage/file/index.js';
 import type { DeliveryImpl } from '../../../src/engine/group.js';
 import { startBroker, waitFor, sleep, type Broker } from './helpers.js';
 
@@ -186,5 +191,46 @@ test('a transaction open past its timeout is aborted and its producer fenced', a
     await p.disconnect().catch(() => {});
   } finally {
     await tb.close();
+  }
+});
+
+test('after a restart, a transaction left open is aborted: read_committed readers see the committed data and what follows', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'omnibus-kafka-tx-'));
+  try {
+    const e1 = await Engine.open({ storage: await FileStorage.open(dir) });
+    const b1 = await startBroker({ engine: e1 });
+    const p = txProducer(b1, 'tx-restart');
+    await p.connect();
+    const t1 = await p.transaction();
+    await t1.send({ topic: 'rst', messages: [{ value: 'kept' }] });
+    await t1.commit();
+    const t2 = await p.transaction();
+    await t2.send({ topic: 'rst', messages: [{ value: 'left-open' }] });
+    await p.disconnect();
+    await b1.close();
+    await e1.close();
+
+    const e2 = await Engine.open({ storage: await FileStorage.open(dir) });
+    const b2 = await startBroker({ engine: e2 });
+    try {
+      const plain = b2.kafka().producer();
+      await plain.connect();
+      await plain.send({ topic: 'rst', messages: [{ value: 'later' }] });
+      await plain.disconnect();
+      const c = b2.kafka().consumer({ groupId: 'rst-reader', maxWaitTimeInMs: 100 });
+      await c.connect();
+      await c.subscribe({ topic: 'rst', fromBeginning: true });
+      const got: string[] = [];
+      await c.run({ eachMessage: async ({ message }) => void got.push(message.value!.toString()) });
+      await waitFor(() => got.includes('later'), 10_000, 'the record after the abandoned transaction');
+      await sleep(200);
+      await c.disconnect();
+      assert.deepEqual(got, ['kept', 'later']);
+    } finally {
+      await b2.close();
+      await e2.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
