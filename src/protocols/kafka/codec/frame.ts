@@ -7,7 +7,7 @@
  * A payload that lies entirely inside one chunk is passed as a view of that chunk (no copy; the
  * common case for requests under the socket's 64 KiB read size); a payload spread over chunks is
  * assembled with exactly one copy (Buffer.concat once the last byte arrives, never a quadratic
- * re-concat). Partial payloads are kept as a list of chunks, so a peer announcing 100 MiB and
+ * re-concat; bytes after the payload stay views of their chunk). Partial payloads are kept as a list of chunks, so a peer announcing 100 MiB and
  * sending 10 bytes costs 10 bytes, not a 100 MiB allocation.
  *
  * A negative size or one above `maxFrameSize` (default 100 MiB, Kafka's socket.request.max.bytes
@@ -78,11 +78,45 @@ export class FrameSplitter {
         this.#need = size;
       }
       if (this.#have < this.#need + 4) return;
-      const all = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#have);
-      const payload = all.subarray(4, 4 + this.#need);
-      const rest = all.subarray(4 + this.#need);
-      this.#parts = rest.length > 0 ? [rest] : [];
-      this.#have = rest.length;
+      const need = this.#need;
+      let payload: Buffer;
+      let rest: Buffer[] | undefined;
+      if (this.#parts[0]!.length >= need + 4) {
+        const first = this.#parts[0]!;
+        payload = first.subarray(4, 4 + need);
+        rest = first.length > need + 4 ? [first.subarray(need + 4), ...this.#parts.slice(1)] : this.#parts.slice(1);
+      } else {
+        // Copy exactly the payload; the bytes after it stay views of their chunk (a concat of
+        // everything buffered would copy the next frame's first bytes twice).
+        payload = Buffer.allocUnsafe(need);
+        const parts = this.#parts;
+        let skip = 4;
+        let at = 0;
+        let i = 0;
+        for (; i < parts.length; i++) {
+          const part = parts[i]!;
+          if (skip >= part.length) {
+            skip -= part.length;
+            continue;
+          }
+          const from = skip;
+          skip = 0;
+          const n = Math.min(part.length - from, need - at);
+          if (n > 0) part.copy(payload, at, from, from + n);
+          at += n;
+          if (from + n < part.length) {
+            rest = [part.subarray(from + n), ...parts.slice(i + 1)];
+            break;
+          }
+          if (at === need) {
+            i++;
+            break;
+          }
+        }
+        rest ??= this.#parts.slice(i);
+      }
+      this.#parts = rest;
+      this.#have -= need + 4;
       this.#need = -1;
       onFrame(payload);
       if (this.#have === 0) return;
