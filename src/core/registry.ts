@@ -24,7 +24,12 @@ export function registeredSchemes(): string[] {
   return [...factories.keys()].sort();
 }
 
-/** Parses `url`, accepting the relative-path forms users type: `file://./data`, `file://data`. */
+/**
+ * Parses `url`, accepting the relative-path forms users type: `file://./data`, `file://data`,
+ * and a multi-host authority (`redis://a:7000,b:7001/0`, as MongoDB and PostgreSQL URLs write a
+ * cluster), which WHATWG URL rejects: it is parsed with its first host, and the whole list is
+ * passed on in the `hosts` search parameter (`hosts=a:7000,b:7001`).
+ */
 export function parseConnectUrl(input: string | URL): URL {
   if (input instanceof URL) return input;
   const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/(.*)$/.exec(input);
@@ -32,6 +37,17 @@ export function parseConnectUrl(input: string | URL): URL {
   try {
     return new URL(input);
   } catch (e) {
+    const multi = /^([^/?#]*@)?([^/?#@]*,[^/?#@]*)([/?#].*)?$/.exec(m[2]!);
+    if (multi) {
+      const hosts = multi[2]!.split(',').filter((h) => h !== '');
+      try {
+        const u = new URL(`${m[1]}://${multi[1] ?? ''}${hosts[0] ?? ''}${multi[3] ?? ''}`);
+        u.searchParams.set('hosts', hosts.join(','));
+        return u;
+      } catch {
+        /* reported below */
+      }
+    }
     throw err('MQ_ERR_INVALID_URL', `"${input}" is not a valid URL`, e);
   }
 }

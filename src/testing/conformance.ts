@@ -820,9 +820,11 @@ function registerAll(opts: DescribeTransportOptions, caps: Capabilities): void {
       const t = await h.transport();
       const topic = h.topic();
       const group = h.group();
-      const sent = textMessages(h.size(10_000, 1000));
+      // 10,000 messages even in short runs: the restarts land mid-stream with thousands in
+      // flight either side of them, which is what this case is about (a few seconds of publishing).
+      const sent = textMessages(10_000);
       const sub = h.subscribe(t, topic, { group });
-      const publishers = h.size(100, 10);
+      const publishers = h.size(100, 20);
       let published = 0;
       const restarts = [Math.floor(sent.length / 3), Math.floor(sent.length / 2)];
       let restarting: Promise<void> = Promise.resolve();

@@ -23,13 +23,16 @@
  * - dead-letter: XADD to the dead-letter stream with x-attempts / x-original-topic /
  *   x-death-reason / x-error-message, then XACK, in one MULTI.
  * - TTL: the expiry rides in the entry; an expired entry is acked (or dead-lettered) unseen.
- * Not supported: priorities (a stream is FIFO), selectors, Redis Cluster (the Lua scripts touch
- * keys of several topics; a cluster URL is refused).
+ * Redis Cluster: `redis://a:7000,b:7001,c:7002` (or one seed with `?cluster=1`) connects through
+ * ioredis' Cluster client. Every key of a topic carries the stream's slot tag (`keys` below), so
+ * publishes, acks and the Lua scripts stay in one slot; dead-lettering to another topic is an
+ * XADD then an XACK (two slots) instead of one MULTI.
+ * Not supported: priorities (a stream is FIFO), selectors.
  *
  * Persistence is the server's: `capabilities.persistent` is true when INFO reports AOF enabled or
  * when the URL says `?persistent=true` (e.g. RDB snapshots you trust).
  */
-import type { Redis as RedisClient, RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis as RedisClient, RedisOptions } from 'ioredis';
 import { err } from '../core/errors.js';
 import type { ConnectOptions } from '../core/registry.js';
 import type { OutgoingMessage, SubscribeOptions } from '../core/types.js';
@@ -70,11 +73,30 @@ local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, to
 if #ids > 0 then redis.call('ZREM', KEYS[1], unpack(ids)) end
 return ids`;
 
-const keys = {
-  due: (topic: string, group: string) => `omnibus:due:${topic}:${group}`,
-  ext: (topic: string, group: string) => `omnibus:ext:${topic}:${group}`,
-  delayed: (topic: string) => `omnibus:delayed:${topic}`,
-  delayedHash: (topic: string) => `omnibus:delayed:${topic}:`,
+/**
+ * What Redis Cluster hashes for the key `topic` (the stream): the content of its first `{…}`
+ * hash tag if it has a non-empty one, else the whole name.
+ */
+export function slotTag(topic: string): string {
+  const a = topic.indexOf('{');
+  if (a >= 0) {
+    const b = topic.indexOf('}', a + 1);
+    if (b > a + 1) return topic.slice(a + 1, b);
+  }
+  return topic;
+}
+
+/**
+ * The keys of a topic besides its stream. Each carries the stream's slot tag in braces, so on a
+ * Redis Cluster every key of one topic hashes to the stream's slot and the MULTIs and Lua scripts
+ * that touch several of them run on one node. The stream keeps the bare topic name, so other
+ * Redis clients XADD/XREAD it by that name (a name without a tag hashes whole: the same slot).
+ */
+export const keys = {
+  due: (topic: string, group: string) => `omnibus:due:{${slotTag(topic)}}:${topic}:${group}`,
+  ext: (topic: string, group: string) => `omnibus:ext:{${slotTag(topic)}}:${topic}:${group}`,
+  delayed: (topic: string) => `omnibus:delayed:{${slotTag(topic)}}:${topic}`,
+  delayedHash: (topic: string) => `omnibus:delayed:{${slotTag(topic)}}:${topic}:`,
 };
 
 type Fields = (string | Buffer)[];
@@ -101,12 +123,36 @@ interface Entry {
   fields: Buffer[];
 }
 
+const EMPTY = Buffer.alloc(0);
+
+/** Our own field names are one or two ASCII bytes: named without decoding a string each time. */
+function fieldName(k: Buffer): string {
+  if (k.length === 1) {
+    switch (k[0]) {
+      case 0x62:
+        return 'b';
+      case 0x69:
+        return 'i';
+      case 0x6b:
+        return 'k';
+      case 0x68:
+        return 'h';
+      case 0x70:
+        return 'p';
+      case 0x65:
+        return 'e';
+    }
+  } else if (k.length === 2 && k[0] === 0x74 && k[1] === 0x73) return 'ts';
+  return k.toString('utf8');
+}
+
 function parseEntry(id: Buffer | string, raw: Buffer[] | null): Entry | undefined {
   if (!raw) return undefined; // deleted while pending
-  const e: Entry = { id: String(id), msgId: String(id), body: Buffer.alloc(0), key: undefined, headers: {}, ts: 0, priority: 0, expires: undefined, fields: raw };
+  const sid = String(id);
+  const e: Entry = { id: sid, msgId: sid, body: EMPTY, key: undefined, headers: {}, ts: 0, priority: 0, expires: undefined, fields: raw };
   let foreign = true;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const k = raw[i]!.toString('utf8');
+    const k = fieldName(raw[i]!);
     const v = raw[i + 1]!;
     switch (k) {
       case 'b':
@@ -144,12 +190,15 @@ export class RedisTransport extends NetTransport {
   readonly scheme: string;
   readonly capabilities: NetCapabilities;
   readonly cmd: RedisClient;
+  /** Talking to a Redis Cluster: commands of one MULTI must stay in one slot. */
+  readonly cluster: boolean;
   readonly #make: () => RedisClient;
 
-  constructor(scheme: string, cmd: RedisClient, make: () => RedisClient, persistent: boolean, onError?: (e: unknown) => void) {
+  constructor(scheme: string, cmd: RedisClient, make: () => RedisClient, persistent: boolean, cluster: boolean, onError?: (e: unknown) => void) {
     super(onError);
     this.scheme = scheme;
     this.cmd = cmd;
+    this.cluster = cluster;
     this.#make = make;
     this.capabilities = {
       persistent,
@@ -170,8 +219,16 @@ export class RedisTransport extends NetTransport {
     return this.#make();
   }
 
+  /** On a cluster, a topic whose tagged keys would not share the stream's slot is refused. */
+  checkClusterTopic(topic: string): void {
+    if (this.cluster && slotTag(topic).includes('}')) {
+      throw err('MQ_ERR_INVALID_ARGUMENT', `topic "${topic}" cannot be used on a Redis Cluster: a "}" outside a {hash tag} keeps its keys from sharing one slot`);
+    }
+  }
+
   protected async doPublish(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return;
+    this.checkClusterTopic(topic);
     const now = Date.now();
     // One MULTI per call: all-or-nothing, and in order on this connection.
     const tx = this.cmd.multi();
@@ -207,10 +264,11 @@ class RedisSubscription extends NetSubscription {
   #ready: Promise<unknown> | undefined;
   /** Local deliveries by entry id: a reclaim of an id we hold means our lease is gone. */
   readonly #held = new Map<string, NetDelivery>();
-  readonly #entryOf = new WeakMap<NetDelivery, string>();
 
   constructor(t: RedisTransport, topic: string, opts: SubscribeOptions) {
     super(t, topic, opts);
+    t.checkClusterTopic(topic);
+    if (opts.deadLetterTopic !== undefined) t.checkClusterTopic(opts.deadLetterTopic);
     this.#t = t;
   }
 
@@ -223,8 +281,13 @@ class RedisSubscription extends NetSubscription {
     this.#loop = this.#run().catch((e: unknown) => this.fail(e));
   }
 
+  /**
+   * Wakes the read loop once half the prefetch window is free (or the application is starving):
+   * waking on every single settlement turned one XREADGROUP of 1000 into hundreds of reads of a
+   * few entries each, a round trip apiece.
+   */
   protected override onCredit(): void {
-    this.#wake?.();
+    if (this.#wake && (this.credit() * 2 >= this.prefetch || this.starving)) this.#wake();
   }
 
   async #run(): Promise<void> {
@@ -246,7 +309,7 @@ class RedisSubscription extends NetSubscription {
     let failures = 0;
     while (!this.closed) {
       try {
-        if (this.credit() <= 0) {
+        if (this.credit() <= 0 || (this.credit() * 2 < this.prefetch && !this.starving)) {
           await new Promise<void>((resolve) => {
             this.#wake = resolve;
             setTimeout(resolve, TICK_MS).unref();
@@ -254,21 +317,29 @@ class RedisSubscription extends NetSubscription {
           this.#wake = undefined;
         }
         const now = Date.now();
+        // The upkeep runs on the reader's connection, which is idle between reads: on the command
+        // connection it would queue behind every ack in flight and stall the read loop for that
+        // long on each tick (a tenth of the dequeue rate at 128 B in a profile).
         if (now >= nextTick) {
           nextTick = now + TICK_MS;
-          await this.#t.cmd.eval(MOVE_DUE, 2, keys.delayed(this.topic), this.topic, now, 100, keys.delayedHash(this.topic));
-          await this.#claimDue(now);
+          await Promise.all([reader.eval(MOVE_DUE, 2, keys.delayed(this.topic), this.topic, now, 100, keys.delayedHash(this.topic)), this.#claimDue(now, reader)]);
         }
         if (now >= nextScan) {
           nextScan = now + scanEvery;
-          await this.#claimExpired();
+          await this.#claimExpired(reader);
         }
         if (this.closed || this.credit() <= 0) continue;
         const res = (await reader.callBuffer('XREADGROUP', 'GROUP', this.group, this.#consumer, 'COUNT', this.credit(), 'BLOCK', BLOCK_MS, 'STREAMS', this.topic, '>')) as
           | [Buffer, [Buffer, Buffer[] | null][]][]
           | null;
         failures = 0;
-        for (const [, items] of res ?? []) for (const [id, f] of items) await this.#deliver(parseEntry(id, f), 1, String(id));
+        for (const [, items] of res ?? []) {
+          for (const [id, f] of items) {
+            const e = parseEntry(id, f);
+            const p = this.#deliver(e, 1, e?.id ?? String(id));
+            if (p) await p;
+          }
+        }
       } catch (e) {
         if (this.closed) break;
         // Connection lost (broker restart): the broker keeps the group and its pending entries
@@ -285,65 +356,60 @@ class RedisSubscription extends NetSubscription {
   }
 
   /** Claims ids whose nack delay is over. */
-  async #claimDue(now: number): Promise<void> {
+  async #claimDue(now: number, conn: RedisClient): Promise<void> {
     const credit = this.credit();
     if (credit <= 0) return;
-    const ids = (await this.#t.cmd.eval(POP_DUE, 1, keys.due(this.topic, this.group), now, credit)) as string[];
-    if (ids.length > 0) await this.#claim(ids, 0);
+    const ids = (await conn.eval(POP_DUE, 1, keys.due(this.topic, this.group), now, credit)) as string[];
+    if (ids.length > 0) await this.#claim(ids, 0, conn);
   }
 
   /** Reclaims entries idle longer than the lease (their holder died or its lease timer fired). */
-  async #claimExpired(): Promise<void> {
+  async #claimExpired(conn: RedisClient): Promise<void> {
     const credit = this.credit();
     if (credit <= 0) return;
-    const pending = (await this.#t.cmd.xpending(this.topic, this.group, 'IDLE', this.leaseMs, '-', '+', credit)) as [string, string, number, number][];
+    const pending = (await conn.xpending(this.topic, this.group, 'IDLE', this.leaseMs, '-', '+', credit)) as [string, string, number, number][];
     if (pending.length === 0) return;
     const ids = pending.map((p) => p[0]);
     // Skip ids waiting out a nack delay and ids whose lease was extended.
-    const [due, ext] = await Promise.all([
-      this.#t.cmd.zmscore(keys.due(this.topic, this.group), ...ids),
-      this.#t.cmd.zmscore(keys.ext(this.topic, this.group), ...ids),
-    ]);
+    const [due, ext] = await Promise.all([conn.zmscore(keys.due(this.topic, this.group), ...ids), conn.zmscore(keys.ext(this.topic, this.group), ...ids)]);
     const now = Date.now();
     const take = ids.filter((_, i) => due[i] == null && !(ext[i] != null && Number(ext[i]) > now));
-    if (take.length > 0) await this.#claim(take, this.leaseMs);
+    if (take.length > 0) await this.#claim(take, this.leaseMs, conn);
   }
 
-  async #claim(ids: string[], minIdle: number): Promise<void> {
+  async #claim(ids: string[], minIdle: number, conn: RedisClient = this.#t.cmd): Promise<void> {
     // XCLAIM increments the delivery count: that count is the attempt number.
-    const res = (await this.#t.cmd.callBuffer('XCLAIM', this.topic, this.group, this.#consumer, minIdle, ...ids)) as [Buffer, Buffer[] | null][];
+    const res = (await conn.callBuffer('XCLAIM', this.topic, this.group, this.#consumer, minIdle, ...ids)) as [Buffer, Buffer[] | null][];
     if (res.length === 0) return;
     const counts = new Map<string, number>();
     const first = String(res[0]![0]);
     const last = String(res[res.length - 1]![0]);
-    const info = (await this.#t.cmd.xpending(this.topic, this.group, first, last, res.length + 10, this.#consumer)) as [string, string, number, number][];
+    const info = (await conn.xpending(this.topic, this.group, first, last, res.length + 10, this.#consumer)) as [string, string, number, number][];
     for (const [id, , , n] of info) counts.set(id, n);
     for (const [id, f] of res) {
       const sid = String(id);
-      await this.#deliver(parseEntry(id, f), counts.get(sid) ?? 2, sid);
+      const p = this.#deliver(parseEntry(id, f), counts.get(sid) ?? 2, sid);
+      if (p) await p;
     }
   }
 
-  async #deliver(e: Entry | undefined, attempt: number, id: string): Promise<void> {
-    if (!e) {
-      await this.#t.cmd.xack(this.topic, this.group, id);
-      return;
-    }
+  /** Hands an entry to the application; returns a promise only when it has broker work to do instead (synchronous on the hot path). */
+  #deliver(e: Entry | undefined, attempt: number, id: string): Promise<unknown> | undefined {
+    if (!e) return this.#t.cmd.xack(this.topic, this.group, id);
     const old = this.#held.get(id);
     if (old) old.lose();
-    if (e.expires !== undefined && e.expires <= Date.now()) {
-      await this.#deadLetterOrAck(e, attempt, 'expired (ttl)');
-      return;
-    }
-    if (this.maxAttempts !== undefined && attempt > this.maxAttempts) {
-      await this.#deadLetterOrAck(e, attempt - 1, `max attempts (${this.maxAttempts}) exceeded`);
-      return;
-    }
+    if (e.expires !== undefined && e.expires <= Date.now()) return this.#deadLetterOrAck(e, attempt, 'expired (ttl)');
+    if (this.maxAttempts !== undefined && attempt > this.maxAttempts) return this.#deadLetterOrAck(e, attempt - 1, `max attempts (${this.maxAttempts}) exceeded`);
+    // Only extend() writes an id into the `ext` set: a first delivery never extended has no
+    // entry there, so its ack is a bare XACK (one command instead of MULTI/XACK/ZREM/EXEC; the
+    // ack path is the dequeue hot path). A redelivery may carry a previous holder's entry.
+    let extended = attempt > 1;
     const ops: SettleOps = {
-      ack: () => this.#ack(id),
+      ack: () => this.#ack(id, extended),
       nack: (delayMs) => this.#nack(id, delayMs),
       reject: (reason) => this.#deadLetterOrAck(e, attempt, reason).finally(() => this.#held.delete(id)),
       extend: async (ms) => {
+        extended = true;
         await this.#t.cmd.zadd(keys.ext(this.topic, this.group), Date.now() + ms, id);
       },
       expired: () => {
@@ -358,12 +424,36 @@ class RedisSubscription extends NetSubscription {
       ops,
     );
     this.#held.set(id, d);
-    this.#entryOf.set(d, id);
     this.push(d);
+    return undefined;
   }
 
-  async #ack(id: string): Promise<void> {
+  /** Acks of this event-loop turn, sent as one XACK when the turn ends. */
+  #acks: { ids: string[]; done: Promise<unknown> } | undefined;
+
+  async #ack(id: string, extended: boolean): Promise<void> {
     this.#held.delete(id);
+    if (!extended) {
+      // One XACK with every id acked during this turn of the event loop instead of one command
+      // (and one socket write) per message: an application acking a prefetch window in a loop
+      // costs one round trip. Each ack() still resolves only once its XACK has returned.
+      let batch = this.#acks;
+      if (!batch) {
+        const ids: string[] = [];
+        batch = this.#acks = {
+          ids,
+          done: new Promise((resolve, reject) => {
+            setImmediate(() => {
+              if (this.#acks?.ids === ids) this.#acks = undefined;
+              this.#t.cmd.xack(this.topic, this.group, ...ids).then(resolve, reject);
+            });
+          }),
+        };
+      }
+      batch.ids.push(id);
+      await batch.done;
+      return;
+    }
     const res = await this.#t.cmd.multi().xack(this.topic, this.group, id).zrem(keys.ext(this.topic, this.group), id).exec();
     for (const [e] of res ?? []) if (e) throw e;
   }
@@ -379,13 +469,20 @@ class RedisSubscription extends NetSubscription {
   }
 
   async #deadLetterOrAck(e: Entry, attempt: number, reason: string): Promise<void> {
-    const tx = this.#t.cmd.multi();
-    if (this.deadLetterTopic !== undefined) {
+    const dlq = this.deadLetterTopic;
+    let dead: Fields | undefined;
+    if (dlq !== undefined) {
       const h = deadLetterHeaders(e.headers, attempt, this.topic, reason);
-      const f: Fields = ['b', e.body, 'i', e.msgId, 'ts', String(e.ts), 'h', JSON.stringify(h)];
-      if (e.key !== undefined) f.push('k', e.key);
-      tx.xadd(this.deadLetterTopic, '*', ...(f as [string, Buffer]));
+      dead = ['b', e.body, 'i', e.msgId, 'ts', String(e.ts), 'h', JSON.stringify(h)];
+      if (e.key !== undefined) dead.push('k', e.key);
     }
+    // On a cluster the dead-letter stream is another topic, in its own slot: no MULTI can span
+    // both. It is written first and the entry acked after: a crash in between leaves the entry
+    // pending (redelivered, dead-lettered again: a duplicate in the DLQ, never a loss).
+    const split = dlq !== undefined && this.#t.cluster && slotTag(dlq) !== slotTag(this.topic);
+    if (split && dead) await this.#t.cmd.xadd(dlq!, '*', ...(dead as [string, Buffer]));
+    const tx = this.#t.cmd.multi();
+    if (!split && dead) tx.xadd(dlq!, '*', ...(dead as [string, Buffer]));
     tx.xack(this.topic, this.group, e.id).zrem(keys.ext(this.topic, this.group), e.id);
     const res = await tx.exec();
     for (const [x] of res ?? []) if (x) throw x;
@@ -397,9 +494,9 @@ class RedisSubscription extends NetSubscription {
     // this lands, the XPENDING scan of the other members reclaims them after the lease.
     const now = Date.now();
     const args: (string | number)[] = [];
-    for (const d of lost) {
-      const id = this.#entryOf.get(d);
-      if (id === undefined) continue;
+    const gone = new Set(lost);
+    for (const [id, d] of this.#held) {
+      if (!gone.has(d)) continue;
       this.#held.delete(id);
       args.push(now, id);
     }
@@ -440,25 +537,69 @@ function redisOptions(u: URL): RedisOptions {
   return o;
 }
 
+/**
+ * The seed nodes of a Redis Cluster URL, or undefined for a single server: several hosts
+ * (`redis://a:7000,b:7001,c:7002`, whose list the URL parser passes in `hosts`) or `?cluster=1`
+ * with one seed. ioredis discovers the other nodes from any seed (CLUSTER SLOTS).
+ */
+export function clusterNodes(u: URL): { host: string; port: number }[] | undefined {
+  const hosts = u.searchParams.get('hosts');
+  const flag = u.searchParams.get('cluster');
+  if (hosts === null && flag !== 'true' && flag !== '1') return undefined;
+  return (hosts ?? u.host)
+    .split(',')
+    .filter((h) => h !== '')
+    .map((h) => {
+      const m = /^\[([^\]]+)\](?::(\d+))?$|^([^:[\]]+)(?::(\d+))?$/.exec(h);
+      if (!m) throw err('MQ_ERR_INVALID_URL', `"${h}" is not host:port`);
+      return { host: m[1] ?? m[3]!, port: Number(m[2] ?? m[4] ?? 6379) };
+    });
+}
+
 export async function connectRedis(u: URL, options: ConnectOptions): Promise<RedisTransport> {
-  if (u.hostname.includes(',')) throw err('MQ_ERR_INVALID_URL', 'redis:// takes one host; Redis Cluster is not supported (the Lua scripts span keys of several slots)');
   const mod = await optionalDependency(() => import('ioredis'), 'ioredis', u.protocol.replace(/:$/, ''));
-  const Redis = (mod.Redis ?? mod.default) as unknown as new (o: RedisOptions) => RedisClient;
   const base = redisOptions(u);
+  const nodes = clusterNodes(u);
   const onError = typeof options['onError'] === 'function' ? (options['onError'] as (e: unknown) => void) : undefined;
-  const make = (): RedisClient => {
-    const c = new Redis({ ...base, lazyConnect: false, maxRetriesPerRequest: null });
-    c.on('error', () => undefined); // reported through failing commands; ioredis reconnects
-    return c;
-  };
-  const cmd = new Redis(base);
-  cmd.on('error', () => undefined);
+  let make: (forCommands: boolean) => RedisClient;
+  if (nodes) {
+    if (base.db) throw err('MQ_ERR_INVALID_URL', `a Redis Cluster has only database 0, the URL names ${base.db}`);
+    const Cluster = mod.Cluster as unknown as new (n: { host: string; port: number }[], o: ClusterOptions) => Cluster;
+    const { host: _h, port: _p, db: _d, retryStrategy: _r, lazyConnect: _l, ...nodeOptions } = base;
+    // A Cluster client runs the same commands as a single-node one (it routes each by its key's
+    // slot, and refuses a MULTI whose keys span slots, which the key naming above rules out):
+    // the transport treats both as one command interface.
+    make = (forCommands) => {
+      const c = new Cluster(nodes, {
+        redisOptions: { ...nodeOptions, maxRetriesPerRequest: forCommands ? 20 : null },
+        clusterRetryStrategy: (times) => Math.min(50 * times, 500),
+        // By default ioredis never reconnects to a lost node and waits for a MOVED to refresh
+        // the slots; a node restarted with the same slots sends none, and every command for its
+        // slots would fail forever. Reconnecting to it (commands queue meanwhile) resumes them.
+        clusterNodeRetryStrategy: (times) => Math.min(50 * times, 500),
+        // A node restarting or a failover in progress: retry rather than fail the command.
+        retryDelayOnClusterDown: 100,
+        retryDelayOnFailover: 100,
+        lazyConnect: forCommands,
+      });
+      c.on('error', () => undefined);
+      return c as unknown as RedisClient;
+    };
+  } else {
+    const Redis = (mod.Redis ?? mod.default) as unknown as new (o: RedisOptions) => RedisClient;
+    make = (forCommands) => {
+      const c = forCommands ? new Redis(base) : new Redis({ ...base, lazyConnect: false, maxRetriesPerRequest: null });
+      c.on('error', () => undefined); // reported through failing commands; ioredis reconnects
+      return c;
+    };
+  }
+  const cmd = make(true);
   try {
     await cmd.connect();
     const info = await cmd.info('persistence');
     const q = u.searchParams.get('persistent');
     const persistent = q !== null ? q === 'true' || q === '1' : /aof_enabled:1/.test(info);
-    return new RedisTransport(u.protocol.replace(/:$/, ''), cmd, make, persistent, onError);
+    return new RedisTransport(u.protocol.replace(/:$/, ''), cmd, () => make(false), persistent, nodes !== undefined, onError);
   } catch (e) {
     cmd.disconnect();
     throw err('MQ_ERR_CLOSED', `cannot connect to ${u.protocol}//${u.host}: ${(e as Error).message}`, e);
