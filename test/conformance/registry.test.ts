@@ -30,3 +30,23 @@ test('a scheme like no registered one is rejected without a guess but with the k
   assert.doesNotMatch(e.message, /Did you mean/);
   assert.match(e.message, /memory:/);
 });
+
+test('a multi-host URL (a cluster) is parsed with its first host and every host in the hosts parameter', async () => {
+  const { parseConnectUrl } = await import('../../src/core/registry.js');
+  const u = parseConnectUrl('redis://user:pw@10.0.0.1:7000,10.0.0.2:7001,[::1]:7002/0?persistent=true');
+  assert.equal(u.hostname, '10.0.0.1');
+  assert.equal(u.port, '7000');
+  assert.equal(u.username, 'user');
+  assert.equal(u.pathname, '/0');
+  assert.equal(u.searchParams.get('persistent'), 'true');
+  assert.equal(u.searchParams.get('hosts'), '10.0.0.1:7000,10.0.0.2:7001,[::1]:7002');
+  const { clusterNodes } = await import('../../src/transports/redis.js');
+  assert.deepEqual(clusterNodes(u), [
+    { host: '10.0.0.1', port: 7000 },
+    { host: '10.0.0.2', port: 7001 },
+    { host: '::1', port: 7002 },
+  ]);
+  assert.equal(clusterNodes(parseConnectUrl('redis://10.0.0.1:7000')), undefined, 'one host without ?cluster=1 is a single server');
+  assert.deepEqual(clusterNodes(parseConnectUrl('redis://10.0.0.1?cluster=1')), [{ host: '10.0.0.1', port: 6379 }]);
+  await assert.rejects(connect('redis://a:1,b:2/3'), (e: unknown) => (e as { code?: unknown }).code === 'MQ_ERR_INVALID_URL');
+});
