@@ -85,11 +85,17 @@ test('a read_committed consumer sees nothing of an open transaction until it com
   await t.send({ topic: 'txopen', messages: [{ value: 'in-tx' }] });
   // A plain record after the open transaction is held back too (it is above the LSO).
   await plain.send({ topic: 'txopen', messages: [{ value: 'after' }] });
+  // ListOffsets latest, read_committed (kafkajs admin's isolation level): the LSO, not the end.
+  const admin = b.kafka().admin();
+  await admin.connect();
+  assert.equal((await admin.fetchTopicOffsets('txopen'))[0]!.offset, '1');
   await sleep(600);
   assert.deepEqual(got, ['before']);
   await t.commit();
   await waitFor(() => got.length === 3, 10_000, 'the committed record');
   assert.deepEqual(got, ['before', 'in-tx', 'after']);
+  assert.equal((await admin.fetchTopicOffsets('txopen'))[0]!.offset, '4', 'after the commit marker');
+  await admin.disconnect();
   await c.disconnect();
   await p.disconnect();
   await plain.disconnect();

@@ -1,6 +1,7 @@
 /**
- * ListOffsets (2): timestamp -1 = latest (the high watermark; also the last stable offset, there
- * are no transactions), -2 = earliest (log start, after DeleteRecords), otherwise the first record
+ * ListOffsets (2): timestamp -1 = latest (the high watermark; with isolation_level read_committed,
+ * v2+, the last stable offset — the first offset of the oldest open transaction, txn-coordinator.ts),
+ * -2 = earliest (log start, after DeleteRecords), otherwise the first record
  * whose timestamp is ≥ the given one (offset -1 / timestamp -1 when there is none). v0 answers in
  * old_style_offsets. -3 (max timestamp, v7+) is not served: the version table stops at v5.
  */
@@ -9,6 +10,7 @@ import type { ApiHandler } from '../handler.js';
 import { KafkaError } from '../error-codes.js';
 import { LEADER_EPOCH, offsetForTime } from '../log-view.js';
 import { kafkaCodeOf } from './util.js';
+import { TxnCoordinator } from '../txn-coordinator.js';
 
 export const handleListOffsets: ApiHandler<2> = async (ctx, req) => {
   const { broker, apiVersion } = ctx;
@@ -36,7 +38,11 @@ export const handleListOffsets: ApiHandler<2> = async (ctx, req) => {
       try {
         const b = broker.engine.logBounds(t.name, p.partitionIndex);
         const start = Math.max(b.start, broker.settings.logStart(t.name, p.partitionIndex));
-        if (p.timestamp === -1) partitions.push(res(KafkaError.NONE, b.end));
+        if (p.timestamp === -1) {
+          const committed = apiVersion >= 2 && req.isolationLevel === 1;
+          const lso = committed ? TxnCoordinator.lastStable(await broker.txns.readCommitted(t.name, p.partitionIndex, b.end), b.end) : b.end;
+          partitions.push(res(KafkaError.NONE, lso));
+        }
         else if (p.timestamp === -2) partitions.push(res(KafkaError.NONE, start));
         else if (p.timestamp < 0) partitions.push(res(apiVersion === 0 ? KafkaError.UNKNOWN_SERVER_ERROR : KafkaError.INVALID_REQUEST));
         else {
