@@ -82,6 +82,8 @@ export class TxnCoordinator {
   readonly #producers: ProducerState;
   readonly #log: (line: string) => void;
   readonly #txns = new Map<string, Txn>();
+  /** producerId → its transactional id's state (Produce checks by producer id). */
+  readonly #byProducer = new Map<number, Txn>();
   readonly #index = new Map<string, PartitionIndex>();
   readonly #loading = new Map<string, Promise<PartitionIndex>>();
 
@@ -110,7 +112,8 @@ export class TxnCoordinator {
       await this.#end(old, false);
     }
     old?.cancelTimer?.();
-    this.#txns.set(transactionalId, {
+    if (old) this.#byProducer.delete(old.producerId);
+    const fresh: Txn = {
       transactionalId,
       producerId: r.producerId,
       epoch: r.producerEpoch,
@@ -119,7 +122,9 @@ export class TxnCoordinator {
       partitions: new Set(),
       offsets: new Map(),
       cancelTimer: undefined,
-    });
+    };
+    this.#txns.set(transactionalId, fresh);
+    this.#byProducer.set(r.producerId, fresh);
     return { errorCode: KafkaError.NONE, ...r };
   }
 
@@ -218,7 +223,12 @@ export class TxnCoordinator {
     const first = idx.open.get(producerId)?.[0];
     const at = await this.#engine.appendRaw(topic, partition, { count: 1, timestamp: now, format: FORMAT_KAFKA, payload });
     idx.open.delete(producerId);
-    if (!commit && first !== undefined) idx.aborted.push({ producerId, firstOffset: first, lastOffset: at });
+    if (!commit && first !== undefined) {
+      const list = idx.aborted;
+      list.push({ producerId, firstOffset: first, lastOffset: at });
+      // Kept sorted by marker offset (abortedIn searches it); concurrent ends may resolve out of order.
+      if (list.length > 1 && list[list.length - 2]!.lastOffset > at) list.sort((a, b) => a.lastOffset - b.lastOffset);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -231,8 +241,7 @@ export class TxnCoordinator {
    * the partition's first transactional offset durably the first time.
    */
   async checkProduce(topic: string, partition: number, h: BatchHeader): Promise<number> {
-    let t: Txn | undefined;
-    for (const x of this.#txns.values()) if (x.producerId === h.producerId) t = x;
+    const t = this.#byProducer.get(h.producerId);
     if (!t) return KafkaError.INVALID_PRODUCER_ID_MAPPING;
     if (h.producerEpoch !== t.epoch) return KafkaError.INVALID_PRODUCER_EPOCH;
     if (t.state !== 'ongoing' || !t.partitions.has(key(topic, partition))) return KafkaError.INVALID_TXN_STATE;
@@ -285,8 +294,20 @@ export class TxnCoordinator {
 
   static abortedIn(idx: PartitionIndex | undefined, from: number, to: number): { producerId: number; firstOffset: number }[] {
     if (!idx || idx.aborted.length === 0) return [];
+    // Markers are appended in offset order, so lastOffset is sorted: skip the ones before `from`.
+    const list = idx.aborted;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list[mid]!.lastOffset < from) lo = mid + 1;
+      else hi = mid;
+    }
     const out: { producerId: number; firstOffset: number }[] = [];
-    for (const a of idx.aborted) if (a.lastOffset >= from && a.firstOffset < to) out.push({ producerId: a.producerId, firstOffset: a.firstOffset });
+    for (let i = lo; i < list.length; i++) {
+      const a = list[i]!;
+      if (a.firstOffset < to) out.push({ producerId: a.producerId, firstOffset: a.firstOffset });
+    }
     return out;
   }
 
