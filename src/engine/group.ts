@@ -552,8 +552,8 @@ export class Group {
       // Decoded records of the batch holding `off`, from `from` (only as far down as needed).
       let recs: DecodedRecord[] = [];
       let from = 0;
-      for (let off = c.store.endOffset - 1; off >= lo && picked.length < max; off--) {
-        if (c.settled.has(off) || c.leased.has(off)) continue;
+      for (let off = c.settled.below(c.store.endOffset - 1); off >= lo && picked.length < max; off = c.settled.below(off - 1)) {
+        if (c.leased.has(off)) continue;
         if (recs.length === 0 || off < from) {
           const raw = (await c.store.read(off, 1))[0];
           if (raw === undefined || raw.baseOffset > off || raw.baseOffset + raw.count <= off || raw.format !== FORMAT_NATIVE) return undefined;
@@ -803,14 +803,14 @@ export class Group {
     if (max > 0 && this.readyCount + count > max) {
       throw err('MQ_ERR_REJECTED', `queue "${this.topicName}" is full (max length ${max})`);
     }
-    // RabbitMQ's is_over_limit, message by message: refused once the ready bytes BEFORE it reach
-    // the limit (so the last message admitted may end above it).
+    // RabbitMQ's will_overflow, message by message: refused when its body would take the ready
+    // bytes above the limit (exactly at the limit is admitted; a body larger than the limit never is).
     const maxBytes = this.config.maxLengthBytes ?? 0;
     if (maxBytes > 0 && records !== undefined) {
       let bytes = this.readyBytes;
       for (const r of records) {
-        if (bytes >= maxBytes) throw err('MQ_ERR_REJECTED', `queue "${this.topicName}" is full (max length bytes ${maxBytes})`);
         bytes += r.body.byteLength;
+        if (bytes > maxBytes) throw err('MQ_ERR_REJECTED', `queue "${this.topicName}" is full (max length bytes ${maxBytes})`);
       }
     }
   }

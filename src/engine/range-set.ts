@@ -98,6 +98,13 @@ export class RangeSet {
     return total;
   }
 
+  /** The largest integer <= x that is not in the set (x itself when absent): O(log ranges). */
+  below(x: number): number {
+    const r = this.#r;
+    const i = this.#find(x);
+    return i < r.length / 2 && r[i * 2]! <= x ? r[i * 2]! - 1 : x;
+  }
+
   /** Removes everything below x. */
   dropBelow(x: number): void {
     const r = this.#r;

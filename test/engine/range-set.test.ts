@@ -12,3 +12,13 @@ test('countIn counts the members of a closed interval across ranges', () => {
   assert.equal(s.countIn(9, 3), 0);
   assert.equal(new RangeSet().countIn(0, 10), 0);
 });
+
+test('below finds the largest non-member at or under x', () => {
+  const s = RangeSet.fromArray([2, 4, 8, 8]);
+  assert.equal(s.below(10), 10);
+  assert.equal(s.below(8), 7);
+  assert.equal(s.below(4), 1);
+  assert.equal(s.below(2), 1);
+  assert.equal(s.below(5), 5);
+  assert.equal(new RangeSet().below(3), 3);
+});
