@@ -17,9 +17,9 @@
 //              (test.mock.num.brokers=1): a reference point for the client's own ceiling — the
 //              mock keeps records in memory in the client process; it is not a Kafka broker
 //
-// Why standalone: `omnibus bench` picks drivers from src/bench/driver.ts's DriverKind list (owned by
-// the bench harness); registering "kafka" there (plus drivers/index.ts) is all `omnibus bench
-// --driver kafka` needs — this script calls the same runSeed() and driver meanwhile.
+// Why standalone as well as `omnibus bench --driver kafka` (which runs the kcat and kafkajs modes
+// of the same driver): this script adds the file-fed kcat, the Python client and the mock cluster,
+// and starts a fresh `omnibus serve` per client so the broker's CPU and RSS are its own.
 //
 // Usage: npx tsc -p . && node bench/kafka-seed.mjs [--clients kcat,kafkajs,confluent,mock]
 //          [--sizes 128,512,1024,10240] [--count 1000000] [--json out.json]
