@@ -321,6 +321,41 @@ behaviour('x-max-length drop-head keeps the newest messages; reject-publish nack
   assert.equal(await outcome('r4'), 'ack');
 });
 
+behaviour('x-max-length-bytes counts the body bytes of ready messages only: drop-head drops from the head while above the limit, reject-publish refuses once the ready bytes have reached it', async (s) => {
+  const ch = await s.confirmChannel();
+  // drop-head: 4 + 4 + 4 > 10 drops the first; a body larger than the limit empties the queue, itself included.
+  await ch.assertQueue('mlb.head', { durable: false, arguments: { 'x-max-length-bytes': 10 } });
+  await publishAll(ch, '', ['aaaa', 'bbbb', 'cccc'].map((body) => ({ key: 'mlb.head', body, opts: { headers: { big: 'h'.repeat(500) } } })));
+  assert.equal((await ch.checkQueue('mlb.head')).messageCount, 2);
+  assert.deepEqual(await drain(ch, 'mlb.head'), ['bbbb', 'cccc']);
+  await publishAll(ch, '', ['aaaaa', 'bbbbb'].map((body) => ({ key: 'mlb.head', body })));
+  assert.equal((await ch.checkQueue('mlb.head')).messageCount, 2, 'exactly at the limit is not above it');
+  await publishAll(ch, '', [{ key: 'mlb.head', body: 'x'.repeat(11) }]);
+  assert.deepEqual(await drain(ch, 'mlb.head'), []);
+  // Unacked deliveries do not count: with one of two taken, a third fits.
+  await publishAll(ch, '', ['ddddd', 'eeeee'].map((body) => ({ key: 'mlb.head', body })));
+  const taken = await getWithin(ch, 'mlb.head');
+  await publishAll(ch, '', [{ key: 'mlb.head', body: 'fffff' }]);
+  assert.deepEqual(await drain(ch, 'mlb.head'), ['eeeee', 'fffff']);
+  ch.ack(taken);
+
+  // reject-publish: refused when the body would take the ready bytes above the limit (6 + 6 = 12 is not above 12).
+  await ch.assertQueue('mlb.rej', { durable: false, arguments: { 'x-max-length-bytes': 12, 'x-overflow': 'reject-publish' } });
+  const outcome = (body: string): Promise<string> =>
+    new Promise((resolve) => ch.sendToQueue('mlb.rej', Buffer.from(body), {}, (err: unknown) => resolve(err ? 'nack' : 'ack')));
+  const seq: string[] = [];
+  for (const body of ['666666', '777777', '888888']) seq.push(await outcome(body));
+  assert.deepEqual(seq, ['ack', 'ack', 'nack']);
+  assert.deepEqual(await drain(ch, 'mlb.rej'), ['666666', '777777']);
+  assert.equal(await outcome('9'.repeat(13)), 'nack', 'a body larger than the limit is refused even by an empty queue');
+  assert.equal(await outcome('9'.repeat(12)), 'ack');
+  // Both limits: whichever is reached first refuses.
+  await ch.assertQueue('mlb.both', { durable: false, arguments: { 'x-max-length-bytes': 100, 'x-max-length': 2, 'x-overflow': 'reject-publish' } });
+  const both: string[] = [];
+  for (const body of ['a', 'b', 'c']) both.push(await new Promise((resolve) => ch.sendToQueue('mlb.both', Buffer.from(body), {}, (err: unknown) => resolve(err ? 'nack' : 'ack'))));
+  assert.deepEqual(both, ['ack', 'ack', 'nack']);
+});
+
 behaviour('with x-max-priority, waiting messages are delivered highest priority first, FIFO within a priority', async (s) => {
   const ch = await s.confirmChannel();
   await ch.assertQueue('prio.q', { durable: false, arguments: { 'x-max-priority': 10 } });

@@ -177,12 +177,15 @@ export class AmqpBroker {
         leaseMs: LEASE_MS,
         messageTtlMs: args.messageTtl ?? 0,
         maxLength: args.maxLength ?? 0,
+        maxLengthBytes: args.maxLengthBytes ?? 0,
         overflow: args.overflow ?? 'drop-head',
       };
       if (args.deadLetterExchange !== undefined) {
         opts.deadLetter = deadLetterTarget(name, args.deadLetterExchange, args.deadLetterRoutingKey, () => this.engine.clock.now());
       }
       group = await this.engine.group(name, DEFAULT_GROUP, opts);
+      // A backlog from before (a restart, another protocol's topic) counts towards the byte limit.
+      if (args.maxLengthBytes !== undefined && group.readyCount > 0) await group.recountReadyBytes();
     }
     const again = this.queues.get(name);
     if (again) return again;

@@ -55,8 +55,6 @@ export class AmqpQueue {
   hadConsumer = false;
   deleted = false;
   #expiryTimer: NodeJS.Timeout | undefined;
-  /** Running average of record sizes (x-max-length-bytes approximation). */
-  avgBytes = 0;
 
   constructor(
     readonly name: string,

@@ -1,8 +1,8 @@
 /**
  * basic.publish (with its content): routing, mandatory → basic.return (312 NO_ROUTE), publisher
  * confirms, tx staging, direct reply-to (`amq.rabbitmq.reply-to`), the `expiration` property,
- * x-max-priority capping, x-delayed-message (`x-delay` header → deliverAt) and the
- * x-max-length-bytes approximation.
+ * x-max-priority capping and x-delayed-message (`x-delay` header → deliverAt). x-max-length and
+ * x-max-length-bytes are the engine group's (maxLength / maxLengthBytes).
  *
  * The record keeps the publisher's property bytes as-is (props/PROPS_AMQP091) so an AMQP consumer
  * gets them byte-for-byte; simple header values are copied as strings for other protocols, and the
@@ -16,7 +16,6 @@ import { PROPS_AMQP091, type RecordInput } from '../../../../engine/record.js';
 import { basicDeliver, basicReturn } from '../../index.js';
 import type { BasicPublishArgs, BasicProperties, ContentHeader, FieldValue } from '../../index.js';
 import type { Channel } from '../channel.js';
-import type { AmqpQueue } from '../queue.js';
 import { amqpError, encodeProps, stringHeaders } from '../util.js';
 
 export const REPLY_TO = 'amq.rabbitmq.reply-to';
@@ -101,7 +100,6 @@ export function basicPublish(ch: Channel, args: BasicPublishArgs, header: Conten
       const mp = q.args.maxPriority;
       if (mp !== undefined && props.priority) rec = { ...base, priority: Math.min(props.priority, mp) };
       if (q.isStream && (expiresAt !== undefined || deliverAt !== undefined)) rec = { ...rec, expiresAt: undefined, deliverAt: undefined };
-      if (q.args.maxLengthBytes !== undefined) approximateMaxBytes(q, body.length);
     }
     if (ch.tx) {
       ch.tx.publish(t, [rec]);
@@ -117,19 +115,4 @@ function numeric(v: FieldValue): number | undefined {
   if (typeof v === 'bigint') return Number(v);
   if (typeof v === 'string' && /^-?\d+$/.test(v)) return Number(v);
   return undefined;
-}
-
-/**
- * x-max-length-bytes, approximated: the engine limits queues by message count, so the byte limit
- * becomes a count limit of `bytes / average body size` (running average over the queue's
- * publishes, weight 1/64). Exact when bodies are of similar size; off by the size spread otherwise.
- */
-function approximateMaxBytes(q: AmqpQueue, size: number): void {
-  q.avgBytes = q.avgBytes === 0 ? size : q.avgBytes + (size - q.avgBytes) / 64;
-  const byBytes = Math.max(0, Math.floor(q.args.maxLengthBytes! / Math.max(1, q.avgBytes)));
-  const g = q.group;
-  if (!g) return;
-  const limit = q.args.maxLength !== undefined ? Math.min(q.args.maxLength, byBytes) : byBytes;
-  // maxLength 0 means unlimited to the engine; a byte limit below one message means "keep none".
-  g.config.maxLength = limit === 0 ? 1 : limit;
 }
