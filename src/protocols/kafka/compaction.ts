@@ -99,3 +99,20 @@ export function emptyRecordBatch(baseOffset: number, count: number, timestamp: n
   recomputeCrc(b, 0);
   return b;
 }
+
+/**
+ * True when a produced batch holds a record without a key, which a compacted topic refuses
+ * (Kafka's LogValidator: INVALID_RECORD, "Compacted topic cannot accept message without key").
+ * Decodes the batch (decompressing it): paid only by produce to compacted topics. A batch that
+ * cannot be decoded here (zstd) is let through; compaction then keeps it as it is.
+ */
+export function hasKeylessRecord(batch: Buffer): boolean {
+  let d: DecodedRecordBatch;
+  try {
+    d = decodeRecordBatch(batch);
+  } catch {
+    return false;
+  }
+  if (d.header.isControl) return false;
+  return d.records.some((r) => r.key === null);
+}

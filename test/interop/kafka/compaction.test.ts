@@ -141,6 +141,13 @@ test('cleanup.policy=compact keeps the latest record per key at its offset; tomb
     after.map((s) => `${s.offset} ${s.key}`),
   );
 
+  // As in Kafka, a compacted topic refuses a record without a key.
+  const keyless = b.kafka({ retry: { retries: 0 } }).producer();
+  await keyless.connect();
+  await assert.rejects(keyless.send({ topic, acks: -1, messages: [{ key: 'ok', value: 'v' }, { value: 'no key' }] }), (e: Error & { type?: string }) => e.type === 'INVALID_RECORD');
+  await keyless.disconnect();
+  assert.equal(b.engine.logBounds(topic, 0).end, end, 'nothing of the refused batch was appended');
+
   // delete.retention.ms=0: the tombstone (and with it key k2) goes at the next pass.
   await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: topic, configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'delete.retention.ms', value: '0' }] }] });
   const again = await b.engine.compact(topic);

@@ -4,7 +4,8 @@
  *
  * Per partition: the RECORDS are validated without decompressing (framing, magic 2, CRC-32C,
  * counts; records/validateRecordBatches) — CORRUPT_MESSAGE on failure, nothing appended; each
- * batch must fit the topic's max.message.bytes (MESSAGE_TOO_LARGE); idempotent batches
+ * batch must fit the topic's max.message.bytes (MESSAGE_TOO_LARGE); a compacted topic refuses a
+ * batch holding a record without a key (INVALID_RECORD, as Kafka; decoded for that); idempotent batches
  * (producerId ≥ 0) pass the sequence checks of producer-state.ts. Magic 0/1 message sets (Produce
  * v0-2, old clients) are converted to one uncompressed RecordBatch v2 first — the only case in
  * which the stored bytes are not the produced bytes.
@@ -30,6 +31,7 @@ import { validTopicName } from '../broker.js';
 import { readBatchHeader } from '../batch-header.js';
 import { KafkaError } from '../error-codes.js';
 import { kafkaCodeOf } from './util.js';
+import { hasKeylessRecord } from '../../compaction.js';
 
 function result(index: number, errorCode: number, baseOffset = -1, logStartOffset = -1, errorMessage: string | null = null): ProduceResponsePartitionProduceResponse {
   return { index, errorCode, baseOffset, logAppendTimeMs: -1, logStartOffset, recordErrors: [], errorMessage };
@@ -62,8 +64,10 @@ async function producePartition(ctx: RequestContext, topic: string, partition: n
   }
   const t = engine.getTopic(topic)!;
   const limit = t.config.maxMessageBytes ?? engine.maxMessageBytes;
+  const compacted = t.config.cleanupPolicy === 'compact' || t.config.cleanupPolicy === 'compact,delete';
   for (const b of batches) {
     if (b.bytes.length > limit) return result(partition, KafkaError.MESSAGE_TOO_LARGE, -1, -1, `batch of ${b.bytes.length} bytes exceeds max.message.bytes ${limit}`);
+    if (compacted && hasKeylessRecord(b.bytes)) return result(partition, KafkaError.INVALID_RECORD, -1, -1, `Compacted topic cannot accept message without key in topic partition ${topic}-${partition}.`);
     // Markers are the coordinator's; a transactional batch must be idempotent (txn-coordinator.ts).
     if (b.isControl || (b.isTransactional && (b.producerId < 0 || b.baseSequence < 0))) return result(partition, KafkaError.INVALID_RECORD, -1, -1, 'control or non-idempotent transactional batch');
   }
