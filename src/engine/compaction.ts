@@ -132,6 +132,10 @@ export interface CompactionOptions {
 }
 
 export interface CompactionStats {
+  /** End of the sealed data the pass looked at (a later pass with the same end has nothing new, until a tombstone expires). */
+  sealedEnd: number;
+  /** When the oldest tombstone kept by this pass becomes removable (Infinity: none). */
+  nextTombstoneExpiry: number;
   segmentsRewritten: number;
   recordsRemoved: number;
   tombstonesRemoved: number;
@@ -157,13 +161,15 @@ async function scan(store: PartitionStore, from: number, to: number, each: (b: S
 
 /** One compaction pass over one partition log; see the module comment. */
 export async function compactPartition(store: PartitionStore, opts: CompactionOptions): Promise<CompactionStats> {
-  const stats: CompactionStats = { segmentsRewritten: 0, recordsRemoved: 0, tombstonesRemoved: 0, bytesBefore: store.sizeBytes, bytesAfter: store.sizeBytes };
+  const stats: CompactionStats = { sealedEnd: -1, nextTombstoneExpiry: Infinity, segmentsRewritten: 0, recordsRemoved: 0, tombstonesRemoved: 0, bytesBefore: store.sizeBytes, bytesAfter: store.sizeBytes };
   const sealed = store.sealedSegments();
+  if (sealed.length > 0) stats.sealedEnd = sealed[sealed.length - 1]!.end;
   // The log's last batch is never touched: when the active segment is empty it is in the last
   // sealed segment (whose keys still count).
   const segs = sealed.length > 0 && sealed[sealed.length - 1]!.end >= store.endOffset ? sealed.slice(0, -1) : sealed;
   if (segs.length === 0) return stats;
-  const horizon = opts.now - (opts.deleteRetentionMs ?? DEFAULT_DELETE_RETENTION_MS);
+  const retention = opts.deleteRetentionMs ?? DEFAULT_DELETE_RETENTION_MS;
+  const horizon = opts.now - retention;
 
   const latest = new Map<string, number>();
   for (const s of sealed) {
@@ -196,7 +202,10 @@ export async function compactPartition(store: PartitionStore, opts: CompactionOp
         else if (r.tombstone && r.timestamp < horizon) {
           removed++;
           tombstones++;
-        } else keep.push(r);
+        } else {
+          if (r.tombstone) stats.nextTombstoneExpiry = Math.min(stats.nextTombstoneExpiry, r.timestamp + retention);
+          keep.push(r);
+        }
       }
       if (keep.length === recs.length) return asIs();
       changed = true;

@@ -1123,7 +1123,7 @@ export class Engine {
     this.#retentionTimer = this.clock.setTimer(30_000, () => {
       if (this.#closed) return;
       for (const t of this.#topics.values()) {
-        if (isCompacted(t.config)) this.compact(t.name).catch((e: unknown) => this.#onError(e));
+        if (isCompacted(t.config)) this.compact(t.name, { onlyIfDirty: true }).catch((e: unknown) => this.#onError(e));
         if (t.config.retentionMs === undefined && t.config.retentionBytes === undefined) continue;
         for (const l of t.lanes.values()) this.settledUpTo(l);
       }
@@ -1132,23 +1132,35 @@ export class Engine {
   }
 
   readonly #compacting = new Set<Lane>();
+  /** Per lane, what the last compaction pass saw: a pass with nothing new to do is skipped. */
+  readonly #compacted = new WeakMap<Lane, { sealedEnd: number; lastExcluded: boolean; nextTombstoneExpiry: number }>();
 
   /**
    * Runs one compaction pass (compaction.ts) over every lane of `topicName`, or of every topic
-   * whose cleanup policy includes 'compact'. Also run by the retention timer. A lane already
-   * being compacted is skipped. Resolves with the summed statistics.
+   * whose cleanup policy includes 'compact'. Also run by the retention timer, with `onlyIfDirty`:
+   * a lane is skipped when no segment was sealed since its last pass and no kept tombstone has
+   * expired (a pass reads all sealed data twice, so an idle compacted topic must not pay that
+   * every 30 s). A lane already being compacted is skipped. Resolves with the summed statistics.
    */
-  async compact(topicName?: string): Promise<CompactionStats> {
+  async compact(topicName?: string, opts: { onlyIfDirty?: boolean } = {}): Promise<CompactionStats> {
     this.#check();
-    const total: CompactionStats = { segmentsRewritten: 0, recordsRemoved: 0, tombstonesRemoved: 0, bytesBefore: 0, bytesAfter: 0 };
+    const total: CompactionStats = { sealedEnd: -1, nextTombstoneExpiry: Infinity, segmentsRewritten: 0, recordsRemoved: 0, tombstonesRemoved: 0, bytesBefore: 0, bytesAfter: 0 };
     const topics = topicName === undefined ? [...this.#topics.values()].filter((t) => isCompacted(t.config)) : [this.#topics.get(topicName)];
     for (const t of topics) {
       if (!t) throw err('MQ_ERR_NOT_FOUND', `no topic "${String(topicName)}"`);
       for (const lane of [...t.lanes.values()]) {
         if (this.#compacting.has(lane) || this.#closed) continue;
+        const sealed = lane.store.sealedSegments();
+        const sealedEnd = sealed.length > 0 ? sealed[sealed.length - 1]!.end : -1;
+        const lastExcluded = sealedEnd >= lane.store.endOffset;
+        const seen = this.#compacted.get(lane);
+        if (opts.onlyIfDirty && seen && seen.sealedEnd === sealedEnd && seen.lastExcluded === lastExcluded && this.clock.now() < seen.nextTombstoneExpiry) continue;
         this.#compacting.add(lane);
         try {
           const s = await compactPartition(lane.store, { now: this.clock.now(), deleteRetentionMs: t.config.deleteRetentionMs });
+          this.#compacted.set(lane, { sealedEnd: s.sealedEnd, lastExcluded: s.sealedEnd >= lane.store.endOffset, nextTombstoneExpiry: s.nextTombstoneExpiry });
+          total.sealedEnd = Math.max(total.sealedEnd, s.sealedEnd);
+          total.nextTombstoneExpiry = Math.min(total.nextTombstoneExpiry, s.nextTombstoneExpiry);
           total.segmentsRewritten += s.segmentsRewritten;
           total.recordsRemoved += s.recordsRemoved;
           total.tombstonesRemoved += s.tombstonesRemoved;

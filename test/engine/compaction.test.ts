@@ -71,3 +71,17 @@ test('a queue group reading a compacted topic gets only the remaining records an
   assert.equal(g.lowWater('0'), 60, 'every offset, removed ones included, is settled');
   await engine.close();
 });
+
+test('the timer skips a lane with nothing new sealed since its last pass, and compacts it again once a segment is sealed', async () => {
+  const { engine } = await setup();
+  const first = await engine.compact('c', { onlyIfDirty: true });
+  assert.ok(first.sealedEnd > 0, 'the first pass runs');
+  const idle = await engine.compact('c', { onlyIfDirty: true });
+  assert.equal(idle.sealedEnd, -1, 'nothing new: skipped');
+  for (let i = 60; i < 80; i++) await engine.publish('c', [{ key: 'abcde'[i % 5], body: Buffer.from(String(i).padEnd(200)), timestamp: 0, priority: 0 }]);
+  const again = await engine.compact('c', { onlyIfDirty: true });
+  assert.ok(again.sealedEnd > first.sealedEnd, 'new sealed data: the pass runs');
+  assert.ok(again.recordsRemoved > 0);
+  assert.ok((await engine.compact('c')).sealedEnd > 0, 'an explicit pass always runs');
+  await engine.close();
+});
