@@ -1039,6 +1039,17 @@ export class FilePartition implements PartitionStore {
       this.segments.push(seg);
       this.bytes += seg.size;
       prevEnd = seg.end;
+      if (!isLast && seg.size === 0 && !truncated && i === 0) {
+        // truncateBefore rolled this segment, its records were settled and it was being replaced:
+        // a crash after the next segment's file was created and before this one was deleted leaves
+        // it empty (its frames were never written, being deleted). No data: finish the deletion.
+        this.segments.pop();
+        await unlinkIfExists(seg.path);
+        await unlinkIfExists(segmentIndexPath(this.dir, base));
+        this.log('warn', 'deleted an empty first segment left by an interrupted truncation', { file: seg.path });
+        prevEnd = -1;
+        continue;
+      }
       if (!isLast && seg.size === 0 && !truncated) {
         throw err('MQ_ERR_CORRUPT', `partition log ${this.name}: sealed segment ${seg.path} is empty`);
       }
