@@ -90,6 +90,30 @@ export interface PublishOptions {
 const PRODUCER_SCAN_OFFSETS = 10_000;
 const PRODUCER_SCAN_BYTES = 16 * 1024 * 1024;
 
+/** A lane reserved by committing transactions (see Engine.#gates). */
+interface LaneGate {
+  /** Plain appends (and commits behind them) waiting for the lane to be free, in call order. */
+  q: (() => void)[];
+  /** The offset after the last reservation. */
+  end: number;
+  /** Reservations holding the lane, in reservation (= apply) order. */
+  order: Reservation[];
+}
+
+/** One committing transaction's hold on its lanes. */
+interface Reservation {
+  lanes: readonly Lane[];
+  /** The fsync of its commit record is over (successfully or not). */
+  settled: boolean;
+  failed: unknown;
+  id: number;
+  /** Appends the batches at the reserved offsets, applies the acks, resolves `done`. */
+  apply(): void;
+  resolve(): void;
+  reject(e: unknown): void;
+  done: Promise<void>;
+}
+
 interface Prepared {
   topic: Topic;
   parts: { lane: Lane; records: readonly RecordInput[] }[];
@@ -471,21 +495,22 @@ export class Engine {
 
   #txLog: TxLog | undefined;
   /**
-   * Lanes reserved by a transaction between its commit record and its apply, each mapped to the
-   * queue of appends waiting for it (one queue per transaction, shared by its lanes). Waiting
-   * appends run in call order when the transaction applies. Empty except during a commit's fsync,
-   * so the publish path pays one Map-size check.
+   * Lanes reserved by committing transactions, from their commit record's append to their apply.
+   * Transactions stack on a lane (each reserves the offsets after the previous one's, and their
+   * commit records share one fsync of the transaction log); they apply in reservation order.
+   * Other appends to a reserved lane wait in `q`, in call order, until no reservation is left.
+   * Empty except while commits are in flight, so the publish path pays one Map-size check.
    */
-  readonly #gates = new Map<Lane, (() => void)[]>();
+  readonly #gates = new Map<Lane, LaneGate>();
 
   /** Runs `fn` (an append) once none of `lanes` is reserved by a committing transaction. */
   #whenUngated<T>(lanes: readonly Lane[], fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const run = (): void => {
         for (const l of lanes) {
-          const q = this.#gates.get(l);
-          if (q) {
-            q.push(run);
+          const g = this.#gates.get(l);
+          if (g) {
+            g.q.push(run);
             return;
           }
         }
@@ -506,9 +531,28 @@ export class Engine {
     );
   }
 
-  #openGates(lanes: readonly Lane[], q: (() => void)[]): void {
-    for (const l of lanes) if (this.#gates.get(l) === q) this.#gates.delete(l);
-    for (const run of q) run();
+  /**
+   * Applies (or fails) reservation `r` once its commit record's fsync is over and it is first on
+   * every lane it holds, then moves on to the reservations it was blocking. A failed one fails
+   * every reservation behind it on its lanes: their reserved offsets counted on its batches.
+   */
+  #advance(r: Reservation): void {
+    if (!r.settled) return;
+    for (const l of r.lanes) if (this.#gates.get(l)?.order[0] !== r) return;
+    if (r.failed === undefined) r.apply();
+    else r.reject(r.failed);
+    const next = new Set<Reservation>();
+    for (const l of r.lanes) {
+      const g = this.#gates.get(l)!;
+      g.order.shift();
+      if (r.failed !== undefined) for (const x of g.order) x.failed ??= r.failed;
+      if (g.order.length > 0) next.add(g.order[0]!);
+      else {
+        this.#gates.delete(l);
+        for (const run of g.q) run();
+      }
+    }
+    for (const x of next) this.#advance(x);
   }
 
   /**
@@ -519,21 +563,23 @@ export class Engine {
    *
    * Persistent storage, crash-atomic:
    *   1. the staged publishes are validated and split by lane (topics and lanes created);
-   *   2. once no other transaction holds those lanes, in one turn: the staged acks still leased
-   *      are claimed, each lane's base offset is read, the lanes are reserved (other appends to
-   *      them wait, in order) and the commit record — payloads, bases, acks — is appended to the
-   *      transaction log;
-   *   3. the transaction log is made durable: this is the commit point;
-   *   4. in one turn the batches are appended at exactly the recorded bases, the reservation
-   *      ends, the acks are applied; the commit resolves;
+   *   2. in one turn: the staged acks still leased are claimed, each lane's base offset is
+   *      taken (its end, or the end of the reservations already on it), the lanes are reserved
+   *      (plain appends to them wait, in order) and the commit record — payloads, bases, acks —
+   *      is appended to the transaction log;
+   *   3. the transaction log is made durable (one fsync for every commit record appended so
+   *      far): this is the commit point;
+   *   4. once first in line on each of its lanes, in one turn the batches are appended at
+   *      exactly the recorded bases, the reservation ends, the acks are applied; the commit
+   *      resolves;
    *   5. in the background, once the lanes and the groups' state logs are durable, a done record
    *      retires the commit record.
    * A crash before 3 leaves no commit record and no data (nothing was appended to a lane); after
    * 3, open replays the record: parts whose lane already reaches base + count are there (a lane
    * on disk is a prefix of what was appended, and nobody else appended at the reserved offsets),
    * the others are appended again, and the acks are settled again (idempotent).
-   * The price: one extra fsync per commit, the payload written twice, and appends by others to
-   * the same lanes delayed by that fsync.
+   * The price: one extra fsync per commit (shared by concurrent commits), the payload written
+   * twice, and plain appends to the same lanes delayed by that fsync.
    *
    * A staged ack whose lease was already lost is left out (its message is redelivered) and the
    * commit rejects with MQ_ERR_LEASE_LOST after applying everything else, as before; a staged
@@ -563,60 +609,109 @@ export class Engine {
       for (const d of acks) d.group.ack(d);
     } else {
       const parts: (TxPart & { ref: Lane })[] = [];
-      let gate: (() => void)[] = [];
-      const id = await this.#whenUngated(lanes, () => {
+      const reserve = (): Reservation => {
         this.#check();
         claim();
         const next = new Map<Lane, number>();
         for (const p of prepared) {
           for (const { lane, records } of p.parts) {
-            const base = next.get(lane) ?? lane.store.endOffset;
+            const base = next.get(lane) ?? this.#gates.get(lane)?.end ?? lane.store.endOffset;
             next.set(lane, base + records.length);
             parts.push({ topic: p.topic.name, lane: lane.key, ref: lane, base, count: records.length, timestamp: maxTimestamp(records), payload: encodeBatch(records) });
           }
         }
-        gate = [];
-        for (const l of lanes) this.#gates.set(l, gate);
         const refs: TxAck[] = acks.map((d) => ({ topic: d.group.topicName, group: d.group.name, lane: d.cursor.lane.key, offset: d.rec.offset }));
+        let id: number;
         try {
-          return log.appendCommit(parts, refs);
+          id = log.appendCommit(parts, refs);
         } catch (e) {
-          this.#openGates(lanes, gate);
           for (const d of acks) d.state = 0;
           throw e;
         }
+        const res: Reservation = {
+          lanes,
+          settled: false,
+          failed: undefined,
+          id,
+          apply: () => {
+            try {
+              for (const x of parts) {
+                const at = x.ref.store.append([{ count: x.count, timestamp: x.timestamp, format: FORMAT_NATIVE, payload: x.payload }]);
+                if (at !== x.base) this.#onError(err('MQ_ERR_CORRUPT', `transaction ${id}: ${x.topic}/${x.lane} appended at ${at}, reserved ${x.base}`));
+              }
+            } catch (e) {
+              // Committed: the next open re-applies what is missing. Report, do not reject.
+              this.#onError(e);
+            }
+            for (const p of prepared) {
+              for (const part of p.parts) for (const g of p.topic.groups.values()) g.appended(part.records);
+              if (p.parts.length > 0) this.#wake(p.topic);
+            }
+            for (const d of acks) d.group.ack(d);
+            const groups = new Set(acks.map((d) => d.group));
+            log.finish(id, Promise.all([...lanes.map((l) => l.store.durable()), ...[...groups].map((g) => g.persistState())]));
+            res.resolve();
+          },
+          resolve: () => {},
+          reject: () => {},
+          done: undefined as unknown as Promise<void>,
+        };
+        res.done = new Promise<void>((ok, ko) => {
+          res.resolve = ok;
+          res.reject = ko;
+        });
+        for (const l of lanes) {
+          let g = this.#gates.get(l);
+          if (!g) this.#gates.set(l, (g = { q: [], end: 0, order: [] }));
+          g.end = next.get(l)!;
+          g.order.push(res);
+        }
+        return res;
+      };
+      let r!: Reservation;
+      // Reserve, in one turn: behind plain appends already waiting on a lane (call order), else
+      // at once, stacked on the reservations already there.
+      await new Promise<void>((resolve, reject) => {
+        const run = (): void => {
+          for (const l of lanes) {
+            const g = this.#gates.get(l);
+            if (g && g.q.length > 0) {
+              g.q.push(run);
+              return;
+            }
+          }
+          try {
+            r = reserve();
+            resolve();
+          } catch (e) {
+            reject(e);
+          }
+        };
+        run();
       });
+      log.durable().then(
+        () => {
+          r.settled = true;
+          this.#advance(r);
+        },
+        (e: unknown) => {
+          r.settled = true;
+          r.failed ??= e;
+          this.#advance(r);
+        },
+      );
       try {
-        await log.durable();
+        await r.done;
       } catch (e) {
         // Not committed as far as this process knows (the record may still have reached the disk,
         // in which case the next open applies it: the caller saw an I/O error, not a refusal).
-        log.abandon(id);
-        this.#openGates(lanes, gate);
+        log.abandon(r.id);
         for (const d of acks) {
           d.state = 0;
           d.nack().catch(() => {});
         }
         throw e;
       }
-      try {
-        for (const x of parts) {
-          const at = x.ref.store.append([{ count: x.count, timestamp: x.timestamp, format: FORMAT_NATIVE, payload: x.payload }]);
-          if (at !== x.base) this.#onError(err('MQ_ERR_CORRUPT', `transaction ${id}: ${x.topic}/${x.lane} appended at ${at}, reserved ${x.base}`));
-        }
-      } catch (e) {
-        // Committed: the next open re-applies what is missing. Report, do not reject.
-        this.#onError(e);
-      } finally {
-        for (const p of prepared) {
-          for (const part of p.parts) for (const g of p.topic.groups.values()) g.appended(part.records);
-          if (p.parts.length > 0) this.#wake(p.topic);
-        }
-        this.#openGates(lanes, gate);
-      }
-      for (const d of acks) d.group.ack(d);
-      const groups = new Set(acks.map((d) => d.group));
-      log.finish(id, Promise.all([...lanes.map((l) => l.store.durable()), ...[...groups].map((g) => g.persistState())]));
     }
     await Promise.all(
       tx.nacks.map((d) =>
