@@ -20,9 +20,9 @@
  * Why a redo log of the payloads rather than a marker after the data: lanes are separate files
  * synced independently, so data appended before a marker can reach the disk without it, and an
  * append cannot be taken back out of the middle of a log other writers share. Writing the intent
- * first costs one extra fsync and the payload bytes once more; lanes a commit is applying to are
- * reserved for that fsync (other appends to them wait, in order), which is what makes the
- * recorded offsets exact. Numbers: engine.ts `commitTx` and test/engine/transaction.test.ts.
+ * first costs one extra fsync (concurrent commits share it) and the payload bytes once more;
+ * lanes a commit is applying to are reserved for that fsync (plain appends to them wait, in order;
+ * other commits stack behind and apply in order), which is what makes the recorded offsets exact. Numbers: engine.ts `commitTx` and test/engine/transaction.test.ts.
  *
  * Staged nacks are not logged: after a crash every unacked message is redelivered anyway.
  */
