@@ -153,7 +153,7 @@ async function scan(store: PartitionStore, from: number, to: number, each: (b: S
     if (page.length === 0) return;
     for (const b of page) {
       if (b.baseOffset >= to) return;
-      if (b.baseOffset >= off || b.baseOffset + b.count > off) each(b);
+      if (b.baseOffset + b.count > off) each(b);
       off = b.baseOffset + b.count;
     }
   }
