@@ -275,14 +275,13 @@ export class TxnCoordinator {
   /**
    * The last stable offset of a partition (first offset of its oldest open transaction, else
    * `hw`) and the aborted transactions overlapping [from, to), for read_committed fetches.
-   * Synchronous for a partition that never had a transaction or whose index is loaded.
+   * Synchronous (no promise, no microtask on the fetch path) for a partition that never had a
+   * transaction or whose index is loaded.
    */
-  async readCommitted(topic: string, partition: number, hw: number): Promise<PartitionIndex | undefined> {
-    const k = key(topic, partition);
-    const have = this.#index.get(k);
+  readCommitted(topic: string, partition: number): PartitionIndex | undefined | Promise<PartitionIndex> {
+    const have = this.#index.get(key(topic, partition));
     if (have) return have;
     if (this.#engine.committedOffset(FIRST_TXN_GROUP, topic, partition) === undefined) return undefined;
-    void hw;
     return this.#load(topic, partition);
   }
 

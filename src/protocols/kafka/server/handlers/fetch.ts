@@ -80,7 +80,8 @@ async function collect(ctx: RequestContext, wanted: Wanted[], maxBytes: number):
     let lso = hw;
     let txns;
     if (w.readCommitted) {
-      txns = await broker.txns.readCommitted(w.topic, w.partition, hw);
+      const got = broker.txns.readCommitted(w.topic, w.partition);
+      txns = got instanceof Promise ? await got : got;
       lso = TxnCoordinator.lastStable(txns, hw);
       w.out.lastStableOffset = lso;
     }

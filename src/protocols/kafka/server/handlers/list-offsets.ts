@@ -40,7 +40,7 @@ export const handleListOffsets: ApiHandler<2> = async (ctx, req) => {
         const start = Math.max(b.start, broker.settings.logStart(t.name, p.partitionIndex));
         if (p.timestamp === -1) {
           const committed = apiVersion >= 2 && req.isolationLevel === 1;
-          const lso = committed ? TxnCoordinator.lastStable(await broker.txns.readCommitted(t.name, p.partitionIndex, b.end), b.end) : b.end;
+          const lso = committed ? TxnCoordinator.lastStable(await broker.txns.readCommitted(t.name, p.partitionIndex), b.end) : b.end;
           partitions.push(res(KafkaError.NONE, lso));
         }
         else if (p.timestamp === -2) partitions.push(res(KafkaError.NONE, start));
