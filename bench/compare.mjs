@@ -31,7 +31,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const omnibusBin = path.join(root, 'bin', 'omnibus.js');
+// OMNIBUS_BIN: another build's bin/omnibus.js (e.g. a private tsc --outDir copy).
+const omnibusBin = process.env.OMNIBUS_BIN ?? path.join(root, 'bin', 'omnibus.js');
 
 // ---------------------------------------------------------------------------------------------
 // Arguments

@@ -90,6 +90,66 @@ behaviour('LPUSH then RPOP is FIFO, with and without a count, and nil when empty
   assert.equal(await r.exists('l.fifo1'), 0);
 });
 
+/** Runs a pipeline and returns each reply, or `ERR:<message>` for a failed command. */
+async function pipelined(r: Redis, cmds: (string | number)[][]): Promise<unknown[]> {
+  const p = r.pipeline();
+  for (const [name, ...args] of cmds) p.call(String(name), ...args);
+  const res = (await p.exec()) ?? [];
+  return res.map(([e, v]) => (e ? `ERR:${e.message}` : v));
+}
+
+behaviour('a pipeline of single pushes and pops on one key answers every command as if it ran alone', async (s) => {
+  const r = s.client();
+  const got = await pipelined(r, [
+    ['LPUSH', 'l.pipe', 'a'],
+    ['lpush', 'l.pipe', 'b', 'c'],
+    ['LPush', 'l.pipe', 'd'],
+    ['LRANGE', 'l.pipe', 0, -1],
+    ['RPOP', 'l.pipe'],
+    ['rpop', 'l.pipe'],
+    ['LPUSH', 'l.other', 'x'],
+    ['RPOP', 'l.pipe'],
+    ['RPOP', 'l.pipe'],
+    ['RPOP', 'l.pipe'],
+    ['RPOP', 'l.pipe'],
+    ['LPUSH', 'l.pipe', 'e'],
+    ['RPOP', 'l.pipe'],
+    ['RPOP', 'l.other'],
+  ]);
+  assert.deepEqual(got, [1, 3, 4, ['d', 'c', 'b', 'a'], 'a', 'b', 1, 'c', 'd', null, null, 1, 'e', 'x']);
+  assert.equal(await r.exists('l.pipe', 'l.other'), 0);
+});
+
+behaviour('pipelined pops from the pushing end of a list are LIFO, one element per command', async (s) => {
+  const r = s.client();
+  await r.rpush('l.pipe2', 'a', 'b', 'c', 'd');
+  assert.deepEqual(await pipelined(r, [['RPOP', 'l.pipe2'], ['RPOP', 'l.pipe2'], ['RPUSH', 'l.pipe2', 'z'], ['RPUSH', 'l.pipe2', 'y'], ['LPOP', 'l.pipe2'], ['LPOP', 'l.pipe2']]), ['d', 'c', 3, 4, 'a', 'b']);
+  assert.deepEqual(await r.lrange('l.pipe2', 0, -1), ['z', 'y']);
+});
+
+behaviour('a list used as a stack keeps LLEN, LRANGE and the FIFO end right after pops at the pushing end', async (s) => {
+  const r = s.client();
+  await r.lpush('l.stack3', '1', '2', '3', '4', '5', '6');
+  assert.equal(await r.lpop('l.stack3'), '6');
+  assert.deepEqual(await r.lpop('l.stack3', 2), ['5', '4']);
+  assert.equal(await r.llen('l.stack3'), 3);
+  await r.lpush('l.stack3', '7');
+  assert.deepEqual(await r.lrange('l.stack3', 0, -1), ['7', '3', '2', '1']);
+  assert.equal(await r.rpop('l.stack3'), '1');
+  assert.equal(await r.lpop('l.stack3'), '7');
+  assert.equal(await r.llen('l.stack3'), 2);
+  assert.deepEqual(await r.rpop('l.stack3', 5), ['2', '3']);
+  assert.equal(await r.exists('l.stack3'), 0);
+});
+
+behaviour('every command of a pipelined run on a key of the wrong type gets WRONGTYPE', async (s) => {
+  const r = s.client();
+  await r.set('l.pipe.str', 'v');
+  const got = await pipelined(r, [['LPUSH', 'l.pipe.str', 'a'], ['LPUSH', 'l.pipe.str', 'b'], ['RPOP', 'l.pipe.str'], ['RPOP', 'l.pipe.str'], ['GET', 'l.pipe.str']]);
+  const wrong = 'ERR:WRONGTYPE Operation against a key holding the wrong kind of value';
+  assert.deepEqual(got, [wrong, wrong, wrong, wrong, 'v']);
+});
+
 behaviour('RPUSH then LPOP is FIFO', async (s) => {
   const r = s.client();
   assert.equal(await r.rpush('l.fifo2', '1', '2', '3'), 3);

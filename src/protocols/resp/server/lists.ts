@@ -11,20 +11,23 @@
  *   orientation 'R':           RPUSH appends, LPOP/BLPOP take the oldest → RPUSH+LPOP is FIFO
  *
  * The first push to an empty list sets the orientation (persisted in meta/resp only when it
- * flips), so both FIFO idioms run at log speed: a push is one append, a pop is `get()` + `ack()`.
- * A message published by another protocol is appended to the log, i.e. pushed at the tail.
+ * flips), so both FIFO idioms run at log speed: a push is one append, a pop of n elements is one
+ * `Group.takeBatch(n)` (remove and settle, no lease). A message published by another protocol is
+ * appended to the log, i.e. pushed at the tail.
+ *
+ * Popping at the tail (LIFO use: LPUSH+LPOP, RPUSH+RPOP) takes the newest messages off the
+ * log's end (`Group.takeNewest`): a decode and a settle per element, like a head pop.
  *
  * Everything else edits the deque elsewhere and is served by a *rewrite* under the key's lock:
- * pushing at the head, popping at the tail (LIFO use) when more than one element is ready,
- * LSET, LREM, LINSERT, LTRIM. A rewrite takes every ready message (`get()` leases), appends the
- * new list as one batch, then acks the old messages — a crash in between duplicates the list,
- * never loses it. Cost: O(n) reads and one O(n) append per operation (about 1 µs per element
- * in memory), so a 10,000-element stack costs ~10 ms per pop: correct, not fast.
+ * pushing at the head, a tail pop when the tail is not plain (messages returned by another
+ * protocol, delayed or expiring ones, priority lanes) or for LMOVE, LSET, LREM, LINSERT, LTRIM.
+ * A rewrite takes every ready message (`get()` leases), appends the new list as one batch, then
+ * acks the old messages — a crash in between duplicates the list, never loses it. Cost: O(n)
+ * reads and one O(n) append per operation (about 1 µs per element in memory): correct, not fast.
  *
- * Read-only views (LRANGE, LINDEX, LPOS) read the log between the group's low-water mark and the
- * end, skipping settled and leased offsets; LLEN is the group's ready count. Messages another
- * protocol returned to the queue (nack/requeue) are shown at their log position although the
- * next pop delivers them first (the engine has no public "peek ready in order" API).
+ * Read-only views (LRANGE, LINDEX, LPOS) are the group's ready messages in delivery order
+ * (`Group.peekReady`): messages another protocol returned to the queue (nack/requeue) are at the
+ * head, where the next pop takes them; leased ones are not shown. LLEN is the ready count.
  *
  * It does NOT implement TTLs on keys, or lists longer than memory for rewrites (a rewrite holds
  * the whole list in memory).
@@ -32,13 +35,11 @@
 import type { Engine } from '../../../engine/engine.js';
 import type { DeliveryImpl, Group } from '../../../engine/group.js';
 import { decodeBatch, FORMAT_NATIVE, type DecodedRecord, type RecordInput } from '../../../engine/record.js';
-import { DEFAULT_GROUP } from '../../../engine/topic.js';
+import { DEFAULT_GROUP, type Lane } from '../../../engine/topic.js';
 import type { RespMeta } from './meta.js';
 import { KeyLocks } from './mutex.js';
 
 export type End = 'L' | 'R';
-
-type Cursor = Group['cursors'][number];
 
 /** A value to push: a client's bytes, or a record moved from another list (keeps its properties). */
 export type ListValue = Buffer | DecodedRecord;
@@ -142,6 +143,11 @@ export class Lists {
       const all = await this.#popHead(g, count, beforeAck, true);
       return all;
     }
+    // Popping at the tail (a stack): the newest messages come off the log's end when it is plain.
+    if (!beforeAck) {
+      const newest = await g.takeNewest(count);
+      if (newest !== undefined) return newest;
+    }
     let taken: DecodedRecord[] = [];
     await this.#rewrite(
       key,
@@ -156,6 +162,13 @@ export class Lists {
   }
 
   async #popHead(g: Group, count: number, beforeAck: ((vals: DecodedRecord[]) => Promise<unknown>) | undefined, reverse = false): Promise<DecodedRecord[]> {
+    if (!beforeAck) {
+      const recs = await g.takeBatch(count);
+      if (reverse) recs.reverse();
+      return recs;
+    }
+    // A move (LMOVE) must be able to give the elements back if the push to its destination
+    // fails: lease them, push, then ack.
     const ds: DeliveryImpl[] = [];
     while (ds.length < count) {
       const d = await g.get();
@@ -164,7 +177,7 @@ export class Lists {
     }
     const recs = ds.map((d) => d.rec);
     if (reverse) recs.reverse();
-    if (beforeAck && recs.length > 0) {
+    if (recs.length > 0) {
       try {
         await beforeAck(recs);
       } catch (e) {
@@ -239,11 +252,10 @@ export class Lists {
     const g = this.existingGroup(key);
     const out: DecodedRecord[] = [];
     if (!g) {
-      for (const lane of t.lanes.values()) await readLane(lane.store, lane.store.startOffset, out, undefined);
+      for (const lane of t.lanes.values()) await readLane(lane.store, lane.start, out);
       return out;
     }
-    for (const c of g.cursors) await readLane(c.store, Math.max(c.lowWater, c.store.startOffset), out, c);
-    return out;
+    return g.peekReady();
   }
 
   // --- blocking ---------------------------------------------------------------------------------
@@ -399,22 +411,19 @@ interface KeyWaiters {
   outstanding: number;
 }
 
-/** Reads ready records of one lane from `from` (skipping settled/leased offsets of `c`). */
-async function readLane(store: Cursor['store'], from: number, out: DecodedRecord[], c: Cursor | undefined): Promise<void> {
+/** Reads every record of one lane from `from` (a topic no group consumes yet). */
+async function readLane(store: Lane['store'], from: number, out: DecodedRecord[]): Promise<void> {
   let off = from;
   while (off < store.endOffset) {
     const batches = await store.read(off, 1 << 20);
     if (batches.length === 0) break;
+    const before = off;
     for (const b of batches) {
       const next = b.baseOffset + b.count;
       if (next <= off) continue;
-      if (b.format === FORMAT_NATIVE) {
-        decodeBatch(b.payload, b.baseOffset, b.count, off, (r) => {
-          if (c && (c.settled.has(r.offset) || c.leased.has(r.offset))) return;
-          out.push(r);
-        });
-      }
+      if (b.format === FORMAT_NATIVE) decodeBatch(b.payload, b.baseOffset, b.count, off, (r) => out.push(r));
       off = next;
     }
+    if (off === before) break;
   }
 }

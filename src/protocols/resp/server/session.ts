@@ -22,6 +22,7 @@ import type { Socket } from 'node:net';
 import { RespCommandParser, ReplyWriter, ProtocolError } from '../index.js';
 import type { Broker, SessionInfo } from './broker.js';
 import { COMMANDS, type CommandSpec } from './commands/index.js';
+import { popRun, pushRun } from './commands/lists.js';
 import { RespError } from './errors.js';
 import type { BlockHandle } from './lists.js';
 import type { PubSubSubscriber } from './pubsub.js';
@@ -40,6 +41,31 @@ export interface ServerConfig {
 }
 
 const FLUSH_AT = 64 * 1024;
+/** Most commands fused into one operation (bounds one run's reply and the values it holds). */
+const MAX_RUN = 4096;
+
+const K_LPUSH = 1;
+const K_RPUSH = 2;
+const K_LPOP = 3;
+const K_RPOP = 4;
+
+/** LPUSH/RPUSH with at least one value, LPOP/RPOP without a count, by their bytes (any case); else 0. */
+function fusibleKind(a: Buffer[]): number {
+  const n = a[0]!;
+  const len = n.length;
+  if (len !== 4 && len !== 5) return 0;
+  const c0 = n[0]! | 0x20;
+  if (c0 !== 0x6c && c0 !== 0x72) return 0; // l, r
+  if ((n[1]! | 0x20) !== 0x70) return 0; // p
+  const left = c0 === 0x6c;
+  if (len === 5) {
+    // push
+    if ((n[2]! | 0x20) !== 0x75 || (n[3]! | 0x20) !== 0x73 || (n[4]! | 0x20) !== 0x68 || a.length < 3) return 0;
+    return left ? K_LPUSH : K_RPUSH;
+  }
+  if ((n[2]! | 0x20) !== 0x6f || (n[3]! | 0x20) !== 0x70 || a.length !== 2) return 0;
+  return left ? K_LPOP : K_RPOP;
+}
 
 const SUBSCRIBED_OK = new Set(['subscribe', 'ssubscribe', 'sunsubscribe', 'psubscribe', 'unsubscribe', 'punsubscribe', 'ping', 'quit', 'reset']);
 const MULTI_IMMEDIATE = new Set(['exec', 'discard', 'multi', 'watch', 'unwatch', 'quit', 'reset']);
@@ -74,6 +100,8 @@ export class Session implements PubSubSubscriber, SessionInfo {
   #flushQueued = false;
   #inputPaused = false;
   #closeAfterFlush = false;
+  /** A parsed command not run yet (it ended a run of fused commands). */
+  #pending: Buffer[] | ProtocolError | undefined;
 
   constructor(
     readonly cfg: ServerConfig,
@@ -151,7 +179,9 @@ export class Session implements PubSubSubscriber, SessionInfo {
           await this.#waitDrain();
           continue;
         }
-        const cmd = this.parser.next();
+        let cmd = this.#pending;
+        if (cmd !== undefined) this.#pending = undefined;
+        else cmd = this.parser.next();
         if (cmd === undefined) break;
         if (cmd instanceof ProtocolError) {
           this.out.error(`ERR ${cmd.error}`);
@@ -160,7 +190,8 @@ export class Session implements PubSubSubscriber, SessionInfo {
         }
         // Another client's EXEC is running a command that awaits: do not interleave with it.
         while (this.broker.execBarrier && this.broker.execOwner !== this) await this.broker.execBarrier;
-        const r = this.execute(cmd);
+        const kind = this.#fusible(cmd);
+        const r = kind === 0 ? this.execute(cmd) : this.#runFused(kind, cmd);
         if (r) await r;
         if (this.out.pendingBytes >= FLUSH_AT) this.flush();
       }
@@ -188,6 +219,42 @@ export class Session implements PubSubSubscriber, SessionInfo {
       this.socket.on('drain', done);
       this.socket.on('close', done);
     });
+  }
+
+  /**
+   * Pipelined pushes and pops on one key are executed as one operation (see pushRun/popRun in
+   * commands/lists.ts): a fusible command (LPUSH/RPUSH with values, LPOP/RPOP without a count,
+   * outside MULTI and subscriptions, authenticated) is followed by every command already parsed
+   * that has the same name and key; the first one that does not match is kept for the next turn.
+   * Nothing is read ahead beyond what the client has sent, so latency is unchanged.
+   */
+  #fusible(a: Buffer[]): number {
+    const k = fusibleKind(a);
+    if (k === 0 || this.multi !== null || !this.authenticated || this.w !== this.out || this.subscriptionCount > 0) return 0;
+    return k;
+  }
+
+  #runFused(kind: number, first: Buffer[]): Promise<void> | undefined {
+    const key = first[1]!;
+    const run: Buffer[][] = [first];
+    for (;;) {
+      if (run.length >= MAX_RUN) break;
+      const next = this.parser.next();
+      if (next === undefined) break;
+      if (next instanceof ProtocolError || fusibleKind(next) !== kind || !next[1]!.equals(key)) {
+        this.#pending = next;
+        break;
+      }
+      run.push(next);
+    }
+    if (run.length === 1) return this.execute(first);
+    const broker = this.broker;
+    broker.totalCommands += run.length;
+    const push = kind === K_LPUSH || kind === K_RPUSH;
+    const end = kind === K_LPUSH || kind === K_LPOP ? 'L' : 'R';
+    this.lastCommand = kind === K_LPUSH ? 'lpush' : kind === K_RPUSH ? 'rpush' : kind === K_LPOP ? 'lpop' : 'rpop';
+    if (broker.watchers.size > 0) broker.touch(key.toString('utf8'));
+    return push ? pushRun(this, end, run) : popRun(this, end, key, run.length);
   }
 
   /** Runs one command; returns a promise when it has to wait. */
@@ -243,14 +310,15 @@ export class Session implements PubSubSubscriber, SessionInfo {
     }
     try {
       const r = spec.handler(this, args);
-      if (r) return r.catch((e: unknown) => this.#replyError(e, w));
+      if (r) return r.catch((e: unknown) => this.replyError(e, w));
     } catch (e) {
-      this.#replyError(e, w);
+      this.replyError(e, w);
     }
     return undefined;
   }
 
-  #replyError(e: unknown, w: ReplyWriter): void {
+  /** Answers a failed command: a RespError as it is, anything else as `-ERR message`. */
+  replyError(e: unknown, w: ReplyWriter): void {
     if (e instanceof RespError) w.error(e.message);
     else {
       const msg = e instanceof Error ? e.message : String(e);

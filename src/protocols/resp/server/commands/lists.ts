@@ -60,6 +60,53 @@ function pop(end: End) {
   };
 }
 
+/**
+ * A run of pipelined `LPUSH key v…` (or RPUSH) on one key from one client, executed as one push
+ * of all their values: `LPUSH k a` then `LPUSH k b c` leaves the list exactly as `LPUSH k a b c`
+ * does, and each command still gets its own reply (the length after its values). One append,
+ * one lock and one durability wait for the whole run instead of one per command: on file:// the
+ * difference between ~15,000 and several hundred thousand pushes a second. The run is atomic,
+ * which is one of the orders the client could have observed anyway.
+ */
+export async function pushRun(s: Session, end: End, run: readonly Buffer[][]): Promise<void> {
+  const w = s.w;
+  let values: Buffer[];
+  if (run.length === 1) values = run[0]!.slice(2);
+  else {
+    values = [];
+    for (const a of run) for (let i = 2; i < a.length; i++) values.push(a[i]!);
+  }
+  let len: number;
+  try {
+    const key = listKey(s, run[0]![1]!);
+    len = (await s.broker.lists.push(key, end, values)) - values.length;
+  } catch (e) {
+    for (let i = 0; i < run.length; i++) s.replyError(e, w);
+    return;
+  }
+  for (const a of run) w.integer((len += a.length - 2));
+}
+
+/**
+ * A run of `n` pipelined `RPOP key` (or LPOP) on one key, executed as one pop of up to n
+ * elements: the first replies get the elements in pop order, the rest a null, exactly what n
+ * single pops would answer. One lock and one `takeBatch` instead of n.
+ */
+export async function popRun(s: Session, end: End, keyArg: Buffer, n: number): Promise<void> {
+  const w = s.w;
+  let vals: DecodedRecord[];
+  try {
+    const key = listKey(s, keyArg);
+    const lists = s.broker.lists;
+    vals = lists.length(key) === 0 ? [] : await lists.pop(key, end, n);
+  } catch (e) {
+    for (let i = 0; i < n; i++) s.replyError(e, w);
+    return;
+  }
+  for (const v of vals) w.bulk(v.body);
+  for (let i = vals.length; i < n; i++) w.nullBulk();
+}
+
 /** Redis's LRANGE/LTRIM index normalisation: [start, stop] inclusive, or null when empty. */
 function span(startArg: number, stopArg: number, len: number): [number, number] | null {
   let start = startArg < 0 ? len + startArg : startArg;
