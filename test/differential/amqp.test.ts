@@ -356,6 +356,46 @@ behaviour('x-max-length-bytes counts the body bytes of ready messages only: drop
   assert.deepEqual(both, ['ack', 'ack', 'nack']);
 });
 
+behaviour('a memory alarm blocks a connection when it publishes (connection.blocked "low on memory", later publishes not read), never a consumer-only one, and connection.unblocked follows when it clears', async (s) => {
+  const target = s.target;
+  assert.ok(target.memoryAlarm, 'the target can raise a memory alarm');
+  const pub = await s.conn();
+  const sub = await s.conn();
+  const seen: string[] = [];
+  const subSeen: string[] = [];
+  pub.on('blocked', (r: string) => seen.push(`blocked: ${r}`));
+  pub.on('unblocked', () => seen.push('unblocked'));
+  sub.on('blocked', (r: string) => subSeen.push(`blocked: ${r}`));
+  const pch = await pub.createConfirmChannel();
+  const sch = await sub.createChannel();
+  await pch.assertQueue('alarm.q', { durable: false });
+  await publishAll(pch, '', [{ key: 'alarm.q', body: 'before' }]);
+  try {
+    await target.memoryAlarm(true);
+    // Having published before is not enough: nothing is sent until a publish meets the alarm.
+    await sleep(1000);
+    assert.deepEqual(seen, []);
+    pch.sendToQueue('alarm.q', Buffer.from('during'));
+    for (let i = 0; i < 200 && seen.length === 0; i++) await sleep(50);
+    assert.deepEqual(seen, ['blocked: low on memory']);
+    pch.sendToQueue('alarm.q', Buffer.from('after'));
+    const confirmed = pch.waitForConfirms();
+    confirmed.catch(() => {}); // awaited below; a failed assertion first must not leave it unhandled
+    await sleep(300);
+    assert.equal((await sch.checkQueue('alarm.q')).messageCount, 1, 'neither the publish that met the alarm nor the next one is taken');
+    const m = await sch.get('alarm.q', { noAck: true });
+    assert.equal(m && m.content.toString(), 'before', 'a consumer-only connection is still served');
+    assert.deepEqual(subSeen, []);
+    await target.memoryAlarm(false);
+    await confirmed;
+    for (let i = 0; i < 200 && seen.length < 2; i++) await sleep(50);
+    assert.deepEqual(seen, ['blocked: low on memory', 'unblocked']);
+    assert.deepEqual([(await getWithin(sch, 'alarm.q')).content.toString(), (await getWithin(sch, 'alarm.q')).content.toString()], ['during', 'after']);
+  } finally {
+    await target.memoryAlarm(false);
+  }
+});
+
 behaviour('with x-max-priority, waiting messages are delivered highest priority first, FIFO within a priority', async (s) => {
   const ch = await s.confirmChannel();
   await ch.assertQueue('prio.q', { durable: false, arguments: { 'x-max-priority': 10 } });

@@ -32,6 +32,12 @@ export interface Target {
   readonly url: string;
   /** The engine behind an Omnibus target (both listeners share it), undefined for real brokers. */
   readonly engine?: Engine;
+  /**
+   * AMQP targets: raises (true) or clears (false) the broker's memory alarm. RabbitMQ: rabbitmqctl
+   * set_vm_memory_high_watermark 0 / 0.4; Omnibus: the listener's resource alarms, whose sampler
+   * reports 2 GiB / 0 against a 1 GiB watermark.
+   */
+  memoryAlarm?(on: boolean): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -125,7 +131,12 @@ export interface OmnibusPair {
 export async function startOmnibus(): Promise<OmnibusPair> {
   const transport = (await connect('memory://')) as EmbeddedTransport;
   const engine = transport.engine;
-  const amqp = await startAmqpServer(engine, { port: 0, host: '127.0.0.1' });
+  const sampler = { mem: 0, memoryBytes: () => sampler.mem, diskFreeBytes: async () => Number.MAX_SAFE_INTEGER };
+  const amqp = await startAmqpServer(engine, { port: 0, host: '127.0.0.1', alarms: { memoryHighWatermarkBytes: 2 ** 30, sampler } });
+  const memoryAlarm = async (on: boolean): Promise<void> => {
+    sampler.mem = on ? 2 ** 31 : 0;
+    amqp.broker.alarms?.checkMemory();
+  };
   const ac = new AbortController();
   const resp = await createRespListener({ password: undefined, users: new Map() }).start(
     { transport, storage: 'memory', dataDir: undefined, signal: ac.signal, log: () => {} },
@@ -143,7 +154,7 @@ export async function startOmnibus(): Promise<OmnibusPair> {
   return {
     engine,
     stop,
-    amqp: { name: 'omnibus', kind: 'omnibus', port: amqp.port, url: `amqp://guest:guest@127.0.0.1:${amqp.port}`, engine, stop },
+    amqp: { name: 'omnibus', kind: 'omnibus', port: amqp.port, url: `amqp://guest:guest@127.0.0.1:${amqp.port}`, engine, memoryAlarm, stop },
     resp: { name: 'omnibus', kind: 'omnibus', port: respPort, url: `redis://127.0.0.1:${respPort}`, engine, stop },
   };
 }
@@ -271,6 +282,12 @@ export async function startRealRabbit(): Promise<Target | string> {
     kind: 'rabbitmq',
     port,
     url: `amqp://guest:guest@127.0.0.1:${port}`,
+    async memoryAlarm(on: boolean): Promise<void> {
+      // The Debian wrapper resets HOME to /var/lib/rabbitmq: the node's cookie (in its HOME, `dir`) is passed explicitly.
+      const cookie = readFileSync(join(dir, '.erlang.cookie'), 'utf8').trim();
+      const ctl = spawnSync(which('rabbitmqctl') ?? 'rabbitmqctl', ['-n', node, '--erlang-cookie', cookie, 'set_vm_memory_high_watermark', on ? '0' : '0.4'], { env, uid, gid, cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      if (ctl.status !== 0) throw new Error(`rabbitmqctl set_vm_memory_high_watermark failed (${ctl.status}): ${ctl.stderr || ctl.stdout}`);
+    },
     stop: () => (stopped ??= halt()),
   };
 }

@@ -23,8 +23,6 @@ const REPLY_TO_PREFIX = REPLY_TO + '.';
 
 export function basicPublish(ch: Channel, args: BasicPublishArgs, header: ContentHeader, body: Buffer): void {
   const conn = ch.conn;
-  // Routed or not, this connection publishes: a resource alarm blocks it (as RabbitMQ's reader).
-  conn.markPublishing();
   const broker = conn.broker;
   const engine = broker.engine;
   const { exchange, routingKey } = args;
