@@ -246,9 +246,10 @@ export class TxnCoordinator {
     if (h.producerEpoch !== t.epoch) return KafkaError.INVALID_PRODUCER_EPOCH;
     if (t.state !== 'ongoing' || !t.partitions.has(key(topic, partition))) return KafkaError.INVALID_TXN_STATE;
     await this.#load(topic, partition);
-    if (this.#engine.committedOffset(FIRST_TXN_GROUP, topic, partition) === undefined) {
-      await this.#engine.commitOffset(FIRST_TXN_GROUP, topic, partition, this.#engine.logBounds(topic, partition).end);
-    }
+    const noted = this.#engine.committedOffset(FIRST_TXN_GROUP, topic, partition);
+    const end = this.#engine.logBounds(topic, partition).end;
+    // Past the end: a note left by a deleted topic of the same name (ends only grow otherwise).
+    if (noted === undefined || noted.offset > end) await this.#engine.commitOffset(FIRST_TXN_GROUP, topic, partition, end);
     return KafkaError.NONE;
   }
 
