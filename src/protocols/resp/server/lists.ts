@@ -109,7 +109,7 @@ export class Lists {
   async pushLocked(key: string, end: End, values: readonly ListValue[], onlyIfExists = false): Promise<number> {
     const n = this.length(key);
     if (onlyIfExists && n === 0) return 0;
-    const g = await this.group(key);
+    const g = this.existingGroup(key) ?? (await this.group(key));
     let tail = this.tail(key);
     if (n === 0 && g.readyCount === 0 && tail !== end) {
       // First push to an empty list decides which end is the log's tail; durable before the data.
@@ -135,7 +135,7 @@ export class Lists {
   async popLocked(key: string, end: End, count: number, beforeAck?: (vals: DecodedRecord[]) => Promise<unknown>): Promise<DecodedRecord[]> {
     const n = this.length(key);
     if (n === 0 || count <= 0) return [];
-    const g = await this.group(key);
+    const g = this.existingGroup(key) ?? (await this.group(key));
     const tail = this.tail(key);
     if (end !== tail) return this.#popHead(g, count, beforeAck);
     if (n <= 1 || count >= n) {
@@ -222,7 +222,7 @@ export class Lists {
   edit<T>(key: string, fn: (lr: DecodedRecord[]) => { list: ListValue[] | null; result: T }): Promise<T | undefined> {
     return this.locks.run(key, async () => {
       if (this.length(key) === 0) return undefined;
-      const g = await this.group(key);
+      const g = this.existingGroup(key) ?? (await this.group(key));
       const headIsLeft = this.tail(key) === 'R';
       let result: T | undefined;
       await this.#rewrite(key, g, (ht) => {
@@ -336,7 +336,7 @@ export class Lists {
   async #waiters(key: string): Promise<KeyWaiters> {
     const existing = this.#blocked.get(key);
     if (existing && !existing.g.closed) return existing;
-    const g = await this.group(key);
+    const g = this.existingGroup(key) ?? (await this.group(key));
     const again = this.#blocked.get(key);
     if (again && !again.g.closed) return again;
     const q: KeyWaiters = { key, g, fifo: [], consumer: undefined, outstanding: 0 };

@@ -35,19 +35,54 @@ export class Mutex {
   }
 }
 
-/** Mutexes by key, dropped when idle so a keyspace of millions of keys costs nothing at rest. */
+/**
+ * Mutexes by key, dropped when idle so a keyspace of millions of keys costs nothing at rest.
+ * A key is locked while it has an entry (its FIFO of waiters); an uncontended run costs one map
+ * insert and delete and no extra promise (a Mutex object and two nested async calls per run
+ * were 17 % of the CPU of an LPUSH/RPOP loop).
+ */
 export class KeyLocks {
-  readonly #m = new Map<string, { mutex: Mutex; users: number }>();
+  readonly #m = new Map<string, (() => void)[]>();
 
-  async run<T>(key: string, fn: () => Promise<T> | T): Promise<T> {
-    let e = this.#m.get(key);
-    if (!e) this.#m.set(key, (e = { mutex: new Mutex(), users: 0 }));
-    e.users++;
-    try {
-      return await e.mutex.run(fn);
-    } finally {
-      if (--e.users === 0) this.#m.delete(key);
+  run<T>(key: string, fn: () => Promise<T> | T): Promise<T> {
+    const waiters = this.#m.get(key);
+    if (waiters === undefined) {
+      this.#m.set(key, []);
+      return this.#held(key, fn);
     }
+    return new Promise<void>((resolve) => waiters.push(resolve)).then(() => this.#held(key, fn));
+  }
+
+  #held<T>(key: string, fn: () => Promise<T> | T): Promise<T> {
+    let r: Promise<T> | T;
+    try {
+      r = fn();
+    } catch (e) {
+      this.#release(key);
+      return Promise.reject(e);
+    }
+    if (!(r instanceof Promise)) {
+      this.#release(key);
+      return Promise.resolve(r);
+    }
+    return r.then(
+      (v) => {
+        this.#release(key);
+        return v;
+      },
+      (e: unknown) => {
+        this.#release(key);
+        throw e;
+      },
+    );
+  }
+
+  #release(key: string): void {
+    const waiters = this.#m.get(key)!;
+    const next = waiters.shift();
+    // The lock passes straight to the next waiter (FIFO); the entry goes when nobody waits.
+    if (next) next();
+    else this.#m.delete(key);
   }
 
   /** Locks several keys (sorted, so two multi-key operations cannot deadlock). */
