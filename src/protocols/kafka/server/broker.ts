@@ -125,6 +125,7 @@ export class KafkaBroker {
   close(): void {
     this.#closing.abort();
     this.coordinator.close();
+    this.txns.close();
   }
 }
 

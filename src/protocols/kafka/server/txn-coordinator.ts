@@ -92,6 +92,19 @@ export class TxnCoordinator {
     this.#clock = clock;
     this.#producers = producers;
     this.#log = log;
+    // A topic deleted through any protocol takes its partitions' indexes with it.
+    this.#unsubscribe = engine.onTopicDeleted((name) => this.forgetTopic(name));
+  }
+
+  readonly #unsubscribe: () => void;
+
+  /** Stops every transaction timer (open transactions stay open: a restart aborts them). */
+  close(): void {
+    this.#unsubscribe();
+    for (const t of this.#txns.values()) {
+      t.cancelTimer?.();
+      t.cancelTimer = undefined;
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
