@@ -48,6 +48,8 @@ test('file://: persistent session, offline messages, QoS 2 state and retained me
     // The clean session is still connected at "crash" time: its queue is transient.
     clean.stream.destroy();
     await b.close();
+    // The crashed client's own timers (keep-alive) would keep this process alive for ~90 s.
+    clean.end(true);
 
     b = await open();
     assert.equal(b.engine.getTopic('mqtt-subscription-clean-1'), undefined);
