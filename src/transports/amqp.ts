@@ -276,10 +276,12 @@ export class AmqpTransport extends NetTransport {
     const c = await this.conn();
     await this.ensureTopic(c, c.pub, topic);
     const now = Date.now();
-    // Issued back to back (in order on the channel), confirmed together.
+    // Issued back to back (in order on the channel), confirmed together. An undelayed message
+    // goes straight to the channel (no per-message async hop through send()).
     await Promise.all(
       messages.map((m) => {
         const props = this.props(m, now);
+        if (m.delayMs === undefined || m.delayMs <= 0) return this.#confirm(c, topic, '', bodyBytes(m), props);
         return this.send(topic, '', bodyBytes(m), props, m.delayMs, `t:${topic}`);
       }),
     );
