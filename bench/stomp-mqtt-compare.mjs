@@ -9,7 +9,8 @@
  * omnibus: `omnibus serve` (only the protocol's listener), data in the temp dir unless --memory.
  * real, mqtt: mosquitto 2 (persistence true, max_queued_messages 0, max_inflight_messages 1000,
  *   set_tcp_nodelay true). real, stomp: ActiveMQ 5 from /usr/share/activemq (-Xms1G -Xmx4G,
- *   KahaDB in the temp dir, STOMP connector with tcpNoDelay). JSONOUT=FILE passes --json FILE.
+ *   KahaDB in the temp dir, STOMP connector with tcpNoDelay). JSONOUT=FILE passes --json FILE,
+ *   IDLE=SEC --idle-timeout SEC.
  * Needs `npx tsc -p .` first (runs dist/ through bin/omnibus.js).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -68,6 +69,7 @@ try {
   console.log(`## ${proto} ${who} pid ${child.pid} load before ${la0}`);
   const bargs = ['bin/omnibus.js', 'bench', '--driver', proto, '--target', `${proto}://127.0.0.1:${port}`, '--count', count, '--sizes', sizes, '--broker-pid', String(child.pid)];
   if (process.env.JSONOUT) bargs.push('--json', process.env.JSONOUT);
+  if (process.env.IDLE) bargs.push('--idle-timeout', process.env.IDLE);
   const r = spawnSync('node', bargs, { cwd: ROOT, stdio: 'inherit' });
   console.log(`## exit ${r.status} load after ${loadavg().map((x) => x.toFixed(1)).join('/')}`);
 } finally {
