@@ -103,9 +103,17 @@ export async function popRun(s: Session, end: End, keyArg: Buffer, n: number): P
     for (let i = 0; i < n; i++) s.replyError(e, w);
     return;
   }
-  for (const v of vals) w.bulk(v.body);
+  // Large elements go out as they are written (a run of 1,000 × 10 KiB is 10 MB of replies).
+  const direct = w === s.out;
+  for (const v of vals) {
+    w.bulk(v.body);
+    if (direct && w.pendingBytes >= FLUSH_BYTES) s.flush();
+  }
   for (let i = vals.length; i < n; i++) w.nullBulk();
 }
+
+/** Reply bytes after which a pop run hands what it has to the socket. */
+const FLUSH_BYTES = 64 * 1024;
 
 /** Redis's LRANGE/LTRIM index normalisation: [start, stop] inclusive, or null when empty. */
 function span(startArg: number, stopArg: number, len: number): [number, number] | null {
