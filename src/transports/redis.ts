@@ -400,24 +400,7 @@ class RedisSubscription extends NetSubscription {
     if (old) old.lose();
     if (e.expires !== undefined && e.expires <= Date.now()) return this.#deadLetterOrAck(e, attempt, 'expired (ttl)');
     if (this.maxAttempts !== undefined && attempt > this.maxAttempts) return this.#deadLetterOrAck(e, attempt - 1, `max attempts (${this.maxAttempts}) exceeded`);
-    // Only extend() writes an id into the `ext` set: a first delivery never extended has no
-    // entry there, so its ack is a bare XACK (one command instead of MULTI/XACK/ZREM/EXEC; the
-    // ack path is the dequeue hot path). A redelivery may carry a previous holder's entry.
-    let extended = attempt > 1;
-    const ops: SettleOps = {
-      ack: () => this.#ack(id, extended),
-      nack: (delayMs) => this.#nack(id, delayMs),
-      reject: (reason) => this.#deadLetterOrAck(e, attempt, reason).finally(() => this.#held.delete(id)),
-      extend: async (ms) => {
-        extended = true;
-        await this.#t.cmd.zadd(keys.ext(this.topic, this.group), Date.now() + ms, id);
-      },
-      expired: () => {
-        this.#held.delete(id);
-        // Ours to give back at once (attempt + 1) rather than wait for a member's XPENDING scan.
-        this.#claim([id], 0).catch((x: unknown) => this.#t.report(x));
-      },
-    };
+    const ops = new EntryOps(this, e, attempt, id);
     const d = new NetDelivery(
       { id: e.msgId, topic: this.topic, key: e.key, headers: e.headers, body: e.body, timestamp: e.ts, priority: e.priority, attempt },
       this,
@@ -426,6 +409,29 @@ class RedisSubscription extends NetSubscription {
     this.#held.set(id, d);
     this.push(d);
     return undefined;
+  }
+
+  // Entry points for EntryOps (one object per delivery instead of five closures).
+  settleAck(id: string, extended: boolean): Promise<void> {
+    return this.#ack(id, extended);
+  }
+
+  settleNack(id: string, delayMs: number | undefined): Promise<void> {
+    return this.#nack(id, delayMs);
+  }
+
+  settleReject(e: Entry, attempt: number, reason: string, id: string): Promise<void> {
+    return this.#deadLetterOrAck(e, attempt, reason).finally(() => this.#held.delete(id));
+  }
+
+  async settleExtend(id: string, ms: number): Promise<void> {
+    await this.#t.cmd.zadd(keys.ext(this.topic, this.group), Date.now() + ms, id);
+  }
+
+  settleExpired(id: string): void {
+    this.#held.delete(id);
+    // Ours to give back at once (attempt + 1) rather than wait for a member's XPENDING scan.
+    this.#claim([id], 0).catch((x: unknown) => this.#t.report(x));
   }
 
   /** Acks of this event-loop turn, sent as one XACK when the turn ends. */
@@ -518,6 +524,49 @@ class RedisSubscription extends NetSubscription {
   }
 }
 
+/** How one delivery settles on Redis. */
+class EntryOps implements SettleOps {
+  /**
+   * Only extend() writes an id into the `ext` set: a first delivery never extended has no entry
+   * there, so its ack is a bare XACK (one command instead of MULTI/XACK/ZREM/EXEC; the ack path
+   * is the dequeue hot path). A redelivery may carry a previous holder's entry.
+   */
+  #extended: boolean;
+  readonly #sub: RedisSubscription;
+  readonly #e: Entry;
+  readonly #attempt: number;
+  readonly #id: string;
+
+  constructor(sub: RedisSubscription, e: Entry, attempt: number, id: string) {
+    this.#sub = sub;
+    this.#e = e;
+    this.#attempt = attempt;
+    this.#id = id;
+    this.#extended = attempt > 1;
+  }
+
+  ack(): Promise<void> {
+    return this.#sub.settleAck(this.#id, this.#extended);
+  }
+
+  nack(delayMs: number | undefined): Promise<void> {
+    return this.#sub.settleNack(this.#id, delayMs);
+  }
+
+  reject(reason: string): Promise<void> {
+    return this.#sub.settleReject(this.#e, this.#attempt, reason, this.#id);
+  }
+
+  extend(ms: number): Promise<void> {
+    this.#extended = true;
+    return this.#sub.settleExtend(this.#id, ms);
+  }
+
+  expired(): void {
+    this.#sub.settleExpired(this.#id);
+  }
+}
+
 function redisOptions(u: URL): RedisOptions {
   const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0;
   if (!Number.isInteger(db) || db < 0) throw err('MQ_ERR_INVALID_URL', `redis database must be a number, got "${u.pathname.slice(1)}"`);
@@ -582,8 +631,12 @@ export async function connectRedis(u: URL, options: ConnectOptions): Promise<Red
         // slots would fail forever. Reconnecting to it (commands queue meanwhile) resumes them.
         clusterNodeRetryStrategy: (times) => Math.min(50 * times, 500),
         // A node restarting or a failover in progress: retry rather than fail the command.
+        // Each retry counts as a redirection: 100 × 100 ms ≈ 10 s of CLUSTERDOWN before a
+        // command fails, like the ~8 s a single-server command waits out a restart (the default
+        // 16 gave up after 1.6 s, shorter than a node's cluster-node-timeout).
         retryDelayOnClusterDown: 100,
         retryDelayOnFailover: 100,
+        maxRedirections: 100,
         lazyConnect: forCommands,
       });
       c.on('error', () => undefined);
