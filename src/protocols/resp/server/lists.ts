@@ -100,10 +100,36 @@ export class Lists {
 
   // --- pushes -----------------------------------------------------------------------------------
 
-  /** LPUSH/RPUSH (and the X variants): returns the new length (0 for X on a missing list). */
+  /**
+   * LPUSH/RPUSH (and the X variants): returns the new length (0 for X on a missing list).
+   *
+   * Pushes from different clients to one key while an earlier operation holds its lock are
+   * combined: the first queues a batch, later ones (same end) join it until it starts, and the
+   * batch runs as ONE push of all their values (one append, one durability wait), each caller
+   * getting the length after its own values. On file:// a push holds the lock through its
+   * durability wait, so without this 50 pipelining clients were served one write at a time.
+   * Joining is only possible while the batch waits, i.e. it is concurrent with everything it
+   * overtakes, so the combined order is one a client could observe anyway.
+   */
   push(key: string, end: End, values: readonly ListValue[], onlyIfExists = false): Promise<number> {
-    return this.locks.run(key, () => this.pushLocked(key, end, values, onlyIfExists));
+    if (onlyIfExists) return this.locks.run(key, () => this.pushLocked(key, end, values, true));
+    const open = this.#pushBatches.get(key);
+    if (open !== undefined && open.end === end) {
+      const after = (open.values.push(...values), open.values.length);
+      return open.done.then((base) => base + after);
+    }
+    const batch: PushBatch = { end, values: [...values], done: undefined! };
+    this.#pushBatches.set(key, batch);
+    batch.done = this.locks.run(key, async () => {
+      if (this.#pushBatches.get(key) === batch) this.#pushBatches.delete(key);
+      // The length before the batch: each caller adds the count up to and including its values.
+      return (await this.pushLocked(key, end, batch.values)) - batch.values.length;
+    });
+    return batch.done.then((base) => base + values.length);
   }
+
+  /** Push batches waiting for their key's lock, open for joining (see push()). */
+  readonly #pushBatches = new Map<string, PushBatch>();
 
   /** push() with the key's lock already held. */
   async pushLocked(key: string, end: End, values: readonly ListValue[], onlyIfExists = false): Promise<number> {
@@ -129,8 +155,26 @@ export class Lists {
    * element rather than losing it). Returns [] when the list is empty.
    */
   pop(key: string, end: End, count: number, beforeAck?: (vals: DecodedRecord[]) => Promise<unknown>): Promise<DecodedRecord[]> {
-    return this.locks.run(key, () => this.popLocked(key, end, count, beforeAck));
+    if (beforeAck) return this.locks.run(key, () => this.popLocked(key, end, count, beforeAck));
+    // Pops from different clients waiting for the key's lock are combined like pushes (see
+    // push()): one pop of their total count, handed out in the order they joined.
+    const open = this.#popBatches.get(key);
+    if (open !== undefined && open.end === end) {
+      const from = open.total;
+      open.total += count;
+      return open.done.then((all) => all.slice(from, from + count));
+    }
+    const batch: PopBatch = { end, total: count, done: undefined! };
+    this.#popBatches.set(key, batch);
+    batch.done = this.locks.run(key, () => {
+      if (this.#popBatches.get(key) === batch) this.#popBatches.delete(key);
+      return this.popLocked(key, end, batch.total);
+    });
+    return batch.done.then((all) => (all.length > count ? all.slice(0, count) : all));
   }
+
+  /** Pop batches waiting for their key's lock, open for joining (see pop()). */
+  readonly #popBatches = new Map<string, PopBatch>();
 
   async popLocked(key: string, end: End, count: number, beforeAck?: (vals: DecodedRecord[]) => Promise<unknown>): Promise<DecodedRecord[]> {
     const n = this.length(key);
@@ -386,6 +430,18 @@ export class Lists {
     q.consumer = undefined;
     if (!q.g.closed) q.g.removeConsumer(c);
   }
+}
+
+interface PopBatch {
+  readonly end: End;
+  total: number;
+  done: Promise<DecodedRecord[]>;
+}
+
+interface PushBatch {
+  readonly end: End;
+  readonly values: ListValue[];
+  done: Promise<number>;
 }
 
 interface Woken {
