@@ -552,8 +552,8 @@ export class Group {
       // Decoded records of the batch holding `off`, from `from` (only as far down as needed).
       let recs: DecodedRecord[] = [];
       let from = 0;
-      for (let off = c.store.endOffset - 1; off >= lo && picked.length < max; off--) {
-        if (c.settled.has(off) || c.leased.has(off)) continue;
+      for (let off = c.settled.below(c.store.endOffset - 1); off >= lo && picked.length < max; off = c.settled.below(off - 1)) {
+        if (c.leased.has(off)) continue;
         if (recs.length === 0 || off < from) {
           const raw = (await c.store.read(off, 1))[0];
           if (raw === undefined || raw.baseOffset > off || raw.baseOffset + raw.count <= off || raw.format !== FORMAT_NATIVE) return undefined;
