@@ -75,6 +75,8 @@ export type StorageLogger = (level: 'info' | 'warn' | 'error', message: string, 
 
 const MIN_CHUNK = 64 * 1024;
 const MAX_CHUNK = 1024 * 1024;
+/** Free-list bound of ChunkCache (recycled never-read chunks). */
+const POOL_CHUNKS = 8;
 const MIN_READ = 64 * 1024;
 const MAX_READ = 1024 * 1024;
 const SCAN_READ = 1024 * 1024;
@@ -123,17 +125,36 @@ export interface Chunk {
   /** Log-sequence number (bytes appended to this store instance) of buf[0]. */
   readonly lsn: number;
   evicted: boolean;
+  /**
+   * Set once a reader has looked into this chunk: views of `buf` may then live anywhere (decoded
+   * message bodies), so its memory is left to the GC instead of being recycled.
+   */
+  exposed: boolean;
 }
 
 /**
  * Engine-wide budget for chunk memory. Chunks are registered when allocated and evicted in
  * allocation order once fully written, which for a tailing reader is "oldest data first".
+ *
+ * Evicted full-size chunks that no reader ever looked into (see Chunk.exposed) go to a small
+ * free list and are reused by the next chunk allocation. Why: on the VMs measured here, fresh
+ * memory costs a page fault per 4 KiB on first touch (~250-280 MB/s), and copying frames into
+ * freshly allocated 1 MiB chunks was the largest cost of a producer that nobody is tailing:
+ * recycling took 128 B enqueue on file:// (fsync interval, one publisher) from ~570k to
+ * ~900k msg/s in an A/B run at load 1.7. The list holds at most POOL_CHUNKS buffers
+ * (8 MiB, outside `budget`).
  */
 export class ChunkCache {
   bytes = 0;
   private fifo: Chunk[] = [];
   private head = 0;
+  private readonly free: Buffer[] = [];
   constructor(readonly budget: number) {}
+
+  /** A buffer of MAX_CHUNK bytes, recycled when one is free. Its contents are garbage. */
+  takeFull(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafe(MAX_CHUNK);
+  }
 
   add(c: Chunk): void {
     this.fifo.push(c);
@@ -154,6 +175,7 @@ export class ChunkCache {
         if (c.written < c.len) break; // unwritten data is never dropped (the flusher accounts for it)
         this.release(c);
         c.part.dropChunk(c);
+        if (!c.exposed && c.buf.length === MAX_CHUNK && this.free.length < POOL_CHUNKS) this.free.push(c.buf);
       }
       this.fifo[this.head++] = undefined as unknown as Chunk;
     }
@@ -334,15 +356,17 @@ export class FilePartition implements PartitionStore {
   private newChunk(seg: FileSegment, size: number, prev: Chunk | null): Chunk {
     if (prev !== null && prev.seg === seg && !prev.evicted && this.chunkCap < MAX_CHUNK) this.chunkCap *= 2;
     else if (prev === null || prev.evicted) this.chunkCap = MIN_CHUNK; // idle partition: start small again
+    const cap = Math.max(size, this.chunkCap);
     const c: Chunk = {
       part: this,
       seg,
-      buf: Buffer.allocUnsafe(Math.max(size, this.chunkCap)),
+      buf: cap === MAX_CHUNK ? this.ctx.cache.takeFull() : Buffer.allocUnsafe(cap),
       pos: seg.size,
       len: 0,
       written: 0,
       lsn: this.appendedLsn,
       evicted: false,
+      exposed: false,
     };
     this.chunks.push(c);
     this.ctx.cache.add(c);
@@ -741,7 +765,10 @@ export class FilePartition implements PartitionStore {
     const cs = this.chunks;
     for (let i = cs.length - 1; i >= 0; i--) {
       const c = cs[i]!;
-      if (c.seg === seg && pos >= c.pos && pos < c.pos + c.len) return c;
+      if (c.seg === seg && pos >= c.pos && pos < c.pos + c.len) {
+        c.exposed = true;
+        return c;
+      }
     }
     return null;
   }
