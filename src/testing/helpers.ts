@@ -7,6 +7,7 @@
  * race the subscription's iterator against a deadline.
  */
 import { randomBytes } from 'node:crypto';
+import { isOmnibusError } from '../core/errors.js';
 import type { Delivery, OutgoingMessage, Subscription } from '../core/types.js';
 
 /** How long helpers wait for an expected event unless told otherwise. */
@@ -183,6 +184,11 @@ export interface CollectOptions {
   seen?: Set<string>;
   /** Called for every distinct delivery, in arrival order, before it is settled. */
   onDelivery?: (d: Delivery) => void;
+  /**
+   * Treat an ack that fails with MQ_ERR_LEASE_LOST as fine: the message is redelivered (and
+   * deduplicated). Right where the broker goes away mid-run, wrong anywhere else; default false.
+   */
+  leaseLostOk?: boolean;
 }
 
 /**
@@ -219,7 +225,13 @@ export async function collect(subs: Subscription | readonly Subscription[], n: n
         out.push(d);
         opts.onDelivery?.(d);
       }
-      if (settle === 'ack') await d.ack();
+      if (settle === 'ack') {
+        try {
+          await d.ack();
+        } catch (e) {
+          if (!(opts.leaseLostOk === true && isOmnibusError(e) && e.code === 'MQ_ERR_LEASE_LOST')) throw e;
+        }
+      }
     }
   };
   await Promise.all(list.map(work));
