@@ -15,10 +15,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { connect, EmbeddedTransport } from '../../src/index.js';
 import { decodeBatch } from '../../src/engine/record.js';
+import { runUntilKilled } from './kill-child.js';
 
 const ROUNDS = 20;
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -30,38 +30,16 @@ interface ChildResult {
   acks: Set<string>;
 }
 
-function runChild(dir: string, round: number, killAfterMs: number): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, dir, String(round)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let ready = false;
-    const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => {
-      out += d;
-      if (!ready && out.startsWith('R\n')) {
-        ready = true;
-        setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(guard);
-      if (!ready || signal !== 'SIGKILL') return reject(new Error(`child ended without being killed (code ${code}, signal ${signal}): ${err}`));
-      const lines = out.split('\n');
-      lines.pop(); // the kill may cut the last line
-      const confirms: ChildResult['confirms'] = [];
-      const acks = new Set<string>();
-      for (const l of lines) {
-        const parts = l.split(' ');
-        if (parts[0] === 'C') confirms.push({ producer: parts[1]!, seq: Number(parts[2]), count: Number(parts[3]) });
-        else if (parts[0] === 'A') acks.add(parts[1]!);
-      }
-      resolve({ confirms, acks });
-    });
-  });
+async function runChild(dir: string, round: number, killAfterMs: number): Promise<ChildResult> {
+  const { lines } = await runUntilKilled([CHILD, dir, String(round)], killAfterMs);
+  const confirms: ChildResult['confirms'] = [];
+  const acks = new Set<string>();
+  for (const l of lines) {
+    const parts = l.split(' ');
+    if (parts[0] === 'C') confirms.push({ producer: parts[1]!, seq: Number(parts[2]), count: Number(parts[3]) });
+    else if (parts[0] === 'A') acks.add(parts[1]!);
+  }
+  return { confirms, acks };
 }
 
 test('confirmed messages survive kill -9 exactly once and in order, twenty times over', { skip: built ? false : 'dist/ is not built (npm test builds it)', timeout: 300_000 }, async () => {

@@ -15,12 +15,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Engine } from '../../src/engine/engine.js';
 import type { DeliveryImpl } from '../../src/engine/group.js';
 import { decodeBatch } from '../../src/engine/record.js';
 import { FileStorage } from '../../src/engine/storage/file/index.js';
+import { runUntilKilled } from './kill-child.js';
 
 const ROUNDS = 20;
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -33,39 +33,17 @@ interface ChildResult {
   committed: string[];
 }
 
-function runChild(dir: string, round: number, killAfterMs: number): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, dir, String(round)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let ready = false;
-    const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => {
-      out += d;
-      if (!ready && out.includes('R\n')) {
-        ready = true;
-        setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(guard);
-      if (!ready || signal !== 'SIGKILL') return reject(new Error(`child ended without being killed (code ${code}, signal ${signal}): ${err}`));
-      const lines = out.split('\n');
-      lines.pop(); // the kill may cut the last line
-      const r: ChildResult = { jobs: [], started: new Map(), committed: [] };
-      for (const l of lines) {
-        const [kind, a, b] = l.split(' ');
-        if (kind === 'J') r.jobs.push(a!);
-        else if (kind === 'S') r.started.set(a!, b!);
-        else if (kind === 'C') r.committed.push(a!);
-        else if (kind === 'E') return reject(new Error(`commit ${a} failed: ${b}`));
-      }
-      resolve(r);
-    });
-  });
+async function runChild(dir: string, round: number, killAfterMs: number): Promise<ChildResult> {
+  const { lines } = await runUntilKilled([CHILD, dir, String(round)], killAfterMs);
+  const r: ChildResult = { jobs: [], started: new Map(), committed: [] };
+  for (const l of lines) {
+    const [kind, a, b] = l.split(' ');
+    if (kind === 'J') r.jobs.push(a!);
+    else if (kind === 'S') r.started.set(a!, b!);
+    else if (kind === 'C') r.committed.push(a!);
+    else if (kind === 'E') throw new Error(`commit ${a} failed: ${b}`);
+  }
+  return r;
 }
 
 /** tx id → parts seen ("a1", "a2", "b1"), and the job each names. */

@@ -11,12 +11,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { FileStorage } from '../../src/engine/storage/file/index.js';
 import { compactPartition, FORMAT_GAP } from '../../src/engine/compaction.js';
 import { decodeBatch } from '../../src/engine/record.js';
 import { readAll } from './storage-suite.js';
+import { runUntilKilled } from '../crash/kill-child.js';
 
 const ROUNDS = 5;
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'compaction-crash-child.ts');
@@ -27,37 +27,15 @@ interface Confirm {
   value: string;
 }
 
-function runChild(dir: string, round: number, killAfterMs: number): Promise<Confirm[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, String(round)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let stderr = '';
-    let ready = false;
-    const guard = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => {
-      out += d;
-      if (!ready && out.startsWith('R\n')) {
-        ready = true;
-        setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(guard);
-      if (!ready || signal !== 'SIGKILL') return reject(new Error(`child ended without the kill (code ${code}, signal ${signal}): ${stderr}`));
-      const lines = out.split('\n');
-      lines.pop();
-      const confirms: Confirm[] = [];
-      for (const l of lines) {
-        if (!l.startsWith('C ')) continue;
-        const [, offset, key, value] = l.split(' ');
-        confirms.push({ offset: Number(offset), key: key!, value: value! });
-      }
-      resolve(confirms);
-    });
-  });
+async function runChild(dir: string, round: number, killAfterMs: number): Promise<Confirm[]> {
+  const { lines } = await runUntilKilled(['--import', 'tsx', CHILD, dir, String(round)], killAfterMs, 20_000);
+  const confirms: Confirm[] = [];
+  for (const l of lines) {
+    if (!l.startsWith('C ')) continue;
+    const [, offset, key, value] = l.split(' ');
+    confirms.push({ offset: Number(offset), key: key!, value: value! });
+  }
+  return confirms;
 }
 
 test('kill -9 during compaction never loses the latest record of a key, never serves a torn segment', { timeout: 120_000 }, async () => {

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { FileStorage } from '../../src/engine/storage/file/index.js';
 import { readAll } from './storage-suite.js';
+import { runUntilKilled } from '../crash/kill-child.js';
 
 const ROUNDS = 20;
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'crash-child.ts');
@@ -26,38 +26,15 @@ interface Confirm {
   count: number;
 }
 
-function runChild(dir: string, round: number, killAfterMs: number): Promise<{ confirms: Confirm[]; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, String(round)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let stderr = '';
-    let ready = false;
-    const guard = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => {
-      out += d;
-      if (!ready && out.startsWith('R\n')) {
-        ready = true;
-        setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(guard);
-      if (!ready) return reject(new Error(`child never became ready (code ${code}, signal ${signal}): ${stderr}`));
-      if (signal !== 'SIGKILL') return reject(new Error(`child exited on its own (code ${code}): ${stderr}`));
-      const lines = out.split('\n');
-      lines.pop(); // a line cut by the kill has no newline
-      const confirms: Confirm[] = [];
-      for (const l of lines) {
-        if (!l.startsWith('C ')) continue;
-        const [, partition, base, producer, seq, count] = l.split(' ');
-        confirms.push({ partition: partition!, base: Number(base), producer: producer!, seq: Number(seq), count: Number(count) });
-      }
-      resolve({ confirms, stderr });
-    });
-  });
+async function runChild(dir: string, round: number, killAfterMs: number): Promise<{ confirms: Confirm[]; stderr: string }> {
+  const { lines, stderr } = await runUntilKilled(['--import', 'tsx', CHILD, dir, String(round)], killAfterMs, 20_000);
+  const confirms: Confirm[] = [];
+  for (const l of lines) {
+    if (!l.startsWith('C ')) continue;
+    const [, partition, base, producer, seq, count] = l.split(' ');
+    confirms.push({ partition: partition!, base: Number(base), producer: producer!, seq: Number(seq), count: Number(count) });
+  }
+  return { confirms, stderr };
 }
 
 test('every confirmed record survives kill -9 exactly once, in order, and appends continue', { timeout: 120_000 }, async () => {
