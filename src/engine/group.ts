@@ -394,19 +394,22 @@ export class Group {
     }
     this.#pumping = true;
     this.#pumpLoop().then(
-      () => {
-        this.#pumping = false;
-        if (this.#again) {
-          this.#again = false;
-          this.#pump();
-        } else this.#notifyIdle();
-      },
+      () => this.#endPump(),
       (e: unknown) => {
         this.#pumping = false;
         this.#notifyIdle();
         this.host.onError(e);
       },
     );
+  }
+
+  /** Releases the pump: runs it again if work arrived meanwhile, else wakes whenIdle() waiters. */
+  #endPump(): void {
+    this.#pumping = false;
+    if (this.#again) {
+      this.#again = false;
+      this.#pump();
+    } else this.#notifyIdle();
   }
 
   #idleWaiters: (() => void)[] = [];
@@ -518,11 +521,7 @@ export class Group {
         if (out.length >= max) break;
       }
     } finally {
-      this.#pumping = false;
-      if (this.#again) {
-        this.#again = false;
-        this.#pump();
-      } else this.#notifyIdle();
+      this.#endPump();
     }
     return out;
   }
@@ -575,11 +574,7 @@ export class Group {
       this.host.settledUpTo(c.lane);
       return picked;
     } finally {
-      this.#pumping = false;
-      if (this.#again) {
-        this.#again = false;
-        this.#pump();
-      } else this.#notifyIdle();
+      this.#endPump();
     }
   }
 
