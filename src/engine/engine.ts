@@ -18,7 +18,7 @@ import { compactPartition, type CompactionStats } from './compaction.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { Group, type DeadLetterReason, type DeliveryImpl, type GroupConfig } from './group.js';
 export type { DeadLetterReason } from './group.js';
-import { EncodeScratch, decodeBatch, encodeBatch, FORMAT_NATIVE, type DecodedRecord, type RecordInput } from './record.js';
+import { EncodeScratch, encodeBatch, FORMAT_NATIVE, producerStampAt, type DecodedRecord, type RecordInput } from './record.js';
 import { ExchangeRegistry } from './exchanges.js';
 import { appendJson, readJson } from './storage/json-log.js';
 import { Transaction, type StagedTx } from './transaction.js';
@@ -240,9 +240,7 @@ export class Engine {
         // Transient topics do not survive a restart: drop their data and declaration now.
         for (const full of await this.storage.list(`topics/${encodeName(name)}/`)) await this.storage.remove(full);
         for (const full of await this.storage.list(`groups/${encodeName(name)}/`)) await this.storage.remove(full);
-        this.#producerScanned.delete(name);
-    for (const k of [...this.#producerSeq.keys()]) if (k.endsWith(`\0${name}`)) this.#producerSeq.delete(k);
-    appendJson(this.#catalog, { t: 'drop-topic', name } satisfies CatalogRecord);
+        appendJson(this.#catalog, { t: 'drop-topic', name } satisfies CatalogRecord);
         for (const [k, g] of groups) if (g.topic === name) groups.delete(k);
         continue;
       }
@@ -469,12 +467,13 @@ export class Engine {
               for (const b of batches) {
                 bytes += b.payload.byteLength;
                 if (b.format === FORMAT_NATIVE) {
-                  decodeBatch(b.payload, b.baseOffset, b.count, at, (r) => {
-                    if (r.producerId === undefined) return;
-                    const k = `${r.producerId}\0${topicName}`;
-                    const seen = r.producerSeq! + 1;
-                    if ((this.#producerSeq.get(k) ?? -1) < seen) this.#producerSeq.set(k, seen);
-                  });
+                  // The highest stamped sequence per producer wins; reading whole batches is harmless.
+                  for (let i = 0, pos = 0; i < b.count; i++, pos += 4 + b.payload.readUInt32LE(pos)) {
+                    const stamp = producerStampAt(b.payload, pos);
+                    if (stamp === undefined) continue;
+                    const k = `${stamp.id}\0${topicName}`;
+                    if ((this.#producerSeq.get(k) ?? -1) < stamp.seq + 1) this.#producerSeq.set(k, stamp.seq + 1);
+                  }
                 }
                 at = b.baseOffset + b.count;
               }

@@ -8,12 +8,13 @@
  *   f64  timestamp (ms since epoch)
  *   u8   priority (0..255)
  *   u8   flags: 1 key, 2 headers, 4 expiresAt, 8 deliverAt, 16 props, 32 producer
+ *   [u16 idLength, producer id utf8, f64 sequence]  if flags & 32 (first, at a fixed position,
+ *                              so the engine reads it without decoding the rest)
  *   [f64 expiresAt]            if flags & 4  (absolute ms; dropped/dead-lettered after it)
  *   [f64 deliverAt]            if flags & 8  (absolute ms; not delivered before it)
  *   [u16 keyLength, key utf8]  if flags & 1
  *   [u32 headersLength, u16 count, (u16 nameLen, name utf8, u32 valueLen, value utf8) * count]  if flags & 2
  *   [u8 propsFormat, u32 propsLength, props]  if flags & 16
- *   [u16 idLength, producer id utf8, f64 sequence]  if flags & 32
  *   body (the rest)
  *
  * `props` are a protocol's own encoded message properties (e.g. an AMQP content-header property
@@ -83,9 +84,6 @@ export interface DecodedRecord {
   propsFormat: number;
   /** Encoded size of the record in the batch (for byte-based limits). */
   size: number;
-  /** Idempotent producer stamp (see RecordInput.producer); undefined / -1 when absent. */
-  producerId?: string | undefined;
-  producerSeq?: number;
 }
 
 const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
@@ -156,6 +154,12 @@ function encodeInto(buf: Buffer, start: number, r: RecordInput): number {
     (r.props !== undefined ? F_PROPS : 0) |
     (r.producer !== undefined ? F_PRODUCER : 0);
   buf[p++] = flags;
+  if (r.producer !== undefined) {
+    const n = buf.write(r.producer.id, p + 2, 'utf8');
+    if (n > 0xffff) throw err('MQ_ERR_INVALID_ARGUMENT', 'producer id longer than 65535 bytes');
+    buf.writeUInt16LE(n, p);
+    p = buf.writeDoubleLE(r.producer.seq, p + 2 + n);
+  }
   if (r.expiresAt !== undefined) p = buf.writeDoubleLE(r.expiresAt, p);
   if (r.deliverAt !== undefined) p = buf.writeDoubleLE(r.deliverAt, p);
   if (r.key !== undefined) {
@@ -191,12 +195,6 @@ function encodeInto(buf: Buffer, start: number, r: RecordInput): number {
     buf.set(r.props, p);
     p += r.props.byteLength;
   }
-  if (r.producer !== undefined) {
-    const n = buf.write(r.producer.id, p + 2, 'utf8');
-    if (n > 0xffff) throw err('MQ_ERR_INVALID_ARGUMENT', 'producer id longer than 65535 bytes');
-    buf.writeUInt16LE(n, p);
-    p = buf.writeDoubleLE(r.producer.seq, p + 2 + n);
-  }
   if (r.body.byteLength > 0) {
     buf.set(r.body, p);
     p += r.body.byteLength;
@@ -225,6 +223,7 @@ export function decodeRecordAt(payload: Buffer, pos: number, offset: number): De
   let deliverAt = 0;
   let key: string | undefined;
   let headers = EMPTY_HEADERS;
+  if (flags & F_PRODUCER) q += 10 + payload.readUInt16LE(q); // engine-internal; see producerStampAt
   if (flags & F_EXPIRES) {
     expiresAt = payload.readDoubleLE(q);
     q += 8;
@@ -265,14 +264,6 @@ export function decodeRecordAt(payload: Buffer, pos: number, offset: number): De
     props = payload.subarray(q + 5, q + 5 + pl);
     q += 5 + pl;
   }
-  let producerId: string | undefined;
-  let producerSeq = -1;
-  if (flags & F_PRODUCER) {
-    const n = payload.readUInt16LE(q);
-    producerId = payload.toString('utf8', q + 2, q + 2 + n);
-    producerSeq = payload.readDoubleLE(q + 2 + n);
-    q += 10 + n;
-  }
   if (q > recEnd) throw err('MQ_ERR_CORRUPT', `record ${offset} fields overrun it`);
   return {
     offset,
@@ -286,9 +277,17 @@ export function decodeRecordAt(payload: Buffer, pos: number, offset: number): De
     props,
     propsFormat,
     size: len + 4,
-    producerId,
-    producerSeq,
   };
+}
+
+/**
+ * The idempotent producer stamp of the record at byte `pos` of a native batch payload, if it has
+ * one (RecordInput.producer). Reads only the fixed header and the stamp, not the record.
+ */
+export function producerStampAt(payload: Buffer, pos: number): { id: string; seq: number } | undefined {
+  if (!(payload[pos + 13]! & F_PRODUCER)) return undefined;
+  const n = payload.readUInt16LE(pos + 14);
+  return { id: payload.toString('utf8', pos + 16, pos + 16 + n), seq: payload.readDoubleLE(pos + 16 + n) };
 }
 
 /** Decodes every record of a native batch whose offset is >= `fromOffset`, in order. */

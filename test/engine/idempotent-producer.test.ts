@@ -83,3 +83,32 @@ test('an unknown producer may start at any sequence; from then on it is held to 
   assert.deepEqual((await drain(engine, 't', 2)).map((g) => g.body).sort(), ['a', 'b']);
   await engine.close();
 });
+
+test('a producer stamp is read without decoding the record, and decoding skips it: every other field round-trips', async () => {
+  const { encodeBatch, decodeRecordAt, producerStampAt } = await import('../../src/engine/record.js');
+  const full: RecordInput = {
+    body: Buffer.from('body'),
+    key: 'k',
+    headers: { h: 'v' },
+    timestamp: 5,
+    priority: 7,
+    expiresAt: 100,
+    deliverAt: 50,
+    props: Buffer.from([1, 2, 3]),
+    propsFormat: 1,
+    producer: { id: 'prod-ü', seq: 41 },
+  };
+  const plain: RecordInput = { body: Buffer.from('x'), timestamp: 6, priority: 0 };
+  const payload = encodeBatch([full, plain]);
+  assert.deepEqual(producerStampAt(payload, 0), { id: 'prod-ü', seq: 41 });
+  const r = decodeRecordAt(payload, 0, 0);
+  assert.equal(r.body.toString(), 'body');
+  assert.equal(r.key, 'k');
+  assert.deepEqual(r.headers, { h: 'v' });
+  assert.equal(r.expiresAt, 100);
+  assert.equal(r.deliverAt, 50);
+  assert.deepEqual([...r.props!], [1, 2, 3]);
+  assert.equal(r.priority, 7);
+  assert.equal(producerStampAt(payload, r.size), undefined);
+  assert.equal(decodeRecordAt(payload, r.size, 1).body.toString(), 'x');
+});
