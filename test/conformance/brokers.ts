@@ -27,10 +27,15 @@ export interface Broker {
   stop(): Promise<void>;
 }
 
+/** The path of `bin` on PATH, else in the sbin/bin directories Debian installs brokers to (mosquitto is in /usr/sbin, often not on PATH). */
 export function which(bin: string): string | undefined {
   const r = spawnSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' });
   const p = r.stdout.trim();
-  return r.status === 0 && p ? p : undefined;
+  if (r.status === 0 && p) return p;
+  for (const dir of ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin', '/sbin', '/bin']) {
+    if (existsSync(join(dir, bin))) return join(dir, bin);
+  }
+  return undefined;
 }
 
 /** A free loopback port (bind :0, read it, close). Racy in theory; fine for tests. */
@@ -46,7 +51,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function portOpen(port: number): Promise<boolean> {
+export function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const c = createConnection({ host: '127.0.0.1', port });
     c.once('connect', () => {
@@ -399,7 +404,7 @@ export async function startRabbit(): Promise<Broker | string> {
 
 /** mosquitto 2 with a generated config: one loopback listener, anonymous, persistence in a temp dir. */
 export async function startMosquitto(): Promise<Broker | string> {
-  const bin = which('mosquitto') ?? (existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : undefined);
+  const bin = which('mosquitto');
   if (!bin) return 'mosquitto is not installed (apt-get install mosquitto)';
   const port = await freePort();
   const dir = tempDir('mosquitto');

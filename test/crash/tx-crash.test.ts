@@ -84,7 +84,7 @@ async function pendingJobs(e: Engine): Promise<Set<string>> {
   return new Set(got.map((d) => d.body.toString()));
 }
 
-test('engine transactions over two topics with an ack are all-or-nothing across kill -9, twenty times over', { skip: built ? false : 'dist/ is not built (npm test builds it)', timeout: 300_000 }, async () => {
+test('engine transactions over two topics with an ack are all-or-nothing across kill -9, twenty times over', { skip: built ? false : 'dist/ is not built (npm test builds it)', timeout: 300_000 }, async (ctx) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omnibus-tx-crash-'));
   try {
     const committed = new Set<string>();
@@ -116,7 +116,7 @@ test('engine transactions over two topics with an ack are all-or-nothing across 
     }
     assert.ok(commits > ROUNDS, `too few commits to mean anything: ${commits}`);
     // Report how many kills landed inside a commit (informational; random timing decides).
-    test.diagnostic?.(`commits ${commits}, absent started transactions ${absentStarted}`);
+    ctx.diagnostic(`commits ${commits}, absent started transactions ${absentStarted}`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
