@@ -15,14 +15,14 @@
  * Nesting deeper than one wrapper level is refused (Kafka refuses it too).
  *
  * The broker converts message sets to one RecordBatch v2 (uncompressed) on produce, so storage
- * and Fetch only ever deal with magic 2; Fetch v0-v3 clients (which can only read magic 0/1) are
- * not served by this conversion — the down-conversion is not implemented (no listed client needs it:
- * every one of them fetches with v4+ against a 0.11+ broker).
+ * only ever holds magic 2. Fetch v0-v3 clients (kafka-python with api_version < (0, 11), librdkafka
+ * with broker.version.fallback < 0.11) can only read magic 0/1: recordBatchesToMessageSet
+ * down-converts the served batches for them, as Kafka's broker does (LazyDownConversionRecords).
  */
 import { crc32, gzipSync as gzip } from 'node:zlib';
 import { corruptMessage } from '../codec/errors.js';
 import { decompress } from './compression.js';
-import { buildRecordBatch, type RecordInput } from './record-batch.js';
+import { ATTR_CONTROL, RECORD_BATCH_HEADER_SIZE, buildRecordBatch, decodeRecordBatch, type RecordInput } from './record-batch.js';
 
 export interface LegacyMessage {
   offset: number;
@@ -169,3 +169,91 @@ export function buildMessageSet(
   return one(lastOffset, codec, messages[messages.length - 1]?.timestamp ?? 0, null, compressed);
 }
 
+
+/**
+ * Down-conversion for Fetch v0-v3: the RecordBatch v2 bytes a fetch would serve (`batches`, as
+ * chunks — a served batch may span two) → one magic 0 (Fetch v0/v1) or magic 1 (Fetch v2/v3)
+ * message set of UNCOMPRESSED messages with their absolute offsets.
+ *
+ * - Compressed batches are decompressed and sent uncompressed, not re-wrapped in a compressed
+ *   wrapper of the same codec as Kafka does: re-compressing costs the broker CPU on every fetch of
+ *   every old consumer (gzip level 6 runs at ~30-60 MB/s, an order of magnitude slower than
+ *   decompressing), whereas sending uncompressed only costs wire bytes (typically 2-5x for
+ *   text); it also avoids magic 0's non-standard LZ4 frame checksum (KAFKA-3160) and magic 0/1's
+ *   lack of zstd. Every old client reads uncompressed messages.
+ * - Magic 1 messages keep the record's timestamp and the batch's timestamp type (attributes bit 3
+ *   for LogAppendTime); magic 0 has no timestamp. Record headers are dropped (magic 0/1 have none),
+ *   as Kafka does.
+ * - Control batches (transaction markers) are skipped, as Kafka does; so are records below
+ *   `fromOffset` (the head of the batch containing the fetch offset) — old clients skip those too.
+ * - Output stops before the message that would exceed `maxBytes`, but always holds at least one
+ *   message (an oversized message must not wedge the consumer). Decoding stops there as well, so
+ *   memory is bounded by `maxBytes` plus one batch.
+ *
+ * zstd batches cannot be decompressed (compression.ts): UNSUPPORTED_COMPRESSION_TYPE is thrown if
+ * nothing was converted before one, else the output ends before it — Kafka answers old fetches of
+ * zstd data with that same error.
+ */
+export function recordBatchesToMessageSet(batches: readonly Buffer[], magic: 0 | 1, fromOffset: number, maxBytes: number): Buffer {
+  const buf = batches.length === 1 ? batches[0]! : Buffer.concat(batches);
+  const out: Buffer[] = [];
+  let size = 0;
+  let pos = 0;
+  outer: while (buf.length - pos >= RECORD_BATCH_HEADER_SIZE) {
+    const end = pos + 12 + buf.readInt32BE(pos + 8);
+    if (end > buf.length) break;
+    const attributes = buf.readInt16BE(pos + 21);
+    if ((attributes & ATTR_CONTROL) !== 0) {
+      pos = end;
+      continue;
+    }
+    let decoded;
+    try {
+      decoded = decodeRecordBatch(buf, pos);
+    } catch (e) {
+      if (out.length > 0) break;
+      throw e;
+    }
+    const logAppend = magic === 1 && decoded.header.timestampType === 1;
+    for (const r of decoded.records) {
+      if (r.offset < fromOffset) continue;
+      const m = legacyMessage(r.offset, magic, logAppend ? 0x08 : 0, r.timestamp, r.key, r.value);
+      if (out.length > 0 && size + m.length > maxBytes) break outer;
+      out.push(m);
+      size += m.length;
+    }
+    pos = end;
+  }
+  return out.length === 1 ? out[0]! : Buffer.concat(out, size);
+}
+
+/** One message set entry: Offset Size Crc Magic Attributes [Timestamp] Key Value. */
+function legacyMessage(offset: number, magic: 0 | 1, attributes: number, ts: number, key: Buffer | null, value: Buffer | null): Buffer {
+  const size = 4 + 1 + 1 + (magic === 1 ? 8 : 0) + 4 + (key?.length ?? 0) + 4 + (value?.length ?? 0);
+  const b = Buffer.allocUnsafe(12 + size);
+  const hi = Math.floor(offset / TWO_32);
+  b.writeInt32BE(hi, 0);
+  b.writeUInt32BE(offset - hi * TWO_32, 4);
+  b.writeInt32BE(size, 8);
+  let p = 16;
+  b.writeInt8(magic, p++);
+  b.writeInt8(attributes, p++);
+  if (magic === 1) {
+    const th = Math.floor(ts / TWO_32);
+    b.writeInt32BE(th, p);
+    b.writeUInt32BE(ts - th * TWO_32, p + 4);
+    p += 8;
+  }
+  for (const x of [key, value]) {
+    if (x === null) {
+      b.writeInt32BE(-1, p);
+      p += 4;
+    } else {
+      b.writeInt32BE(x.length, p);
+      x.copy(b, p + 4);
+      p += 4 + x.length;
+    }
+  }
+  b.writeUInt32BE(crc32(b.subarray(16)), 12);
+  return b;
+}

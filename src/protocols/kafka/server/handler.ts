@@ -42,6 +42,13 @@ export interface RequestContext {
    * more than once is harmless. Not calling it keeps Kafka's one-request-at-a-time model.
    */
   readonly release: () => void;
+  /**
+   * The handler keeps no view of the request's bytes and, once its promise resolves, no work of
+   * it reads them any more: the session may then recycle the frame's buffer (server/frame-pool.ts).
+   * Produce calls it when every append succeeded into a storage that copies payloads. Not calling
+   * it leaves the buffer to the GC — always safe.
+   */
+  readonly requestBytesFree: () => void;
 }
 
 /** A handler returns the response body, or null for "no response" (Produce with acks=0). */
@@ -49,8 +56,8 @@ export type ApiHandler<K extends ApiKeyNum> = (ctx: RequestContext, req: Request
 
 /** [min, max] version served per api key. */
 export const SUPPORTED_VERSIONS: ReadonlyMap<number, readonly [number, number]> = new Map([
-  [0, [3, 8]], // Produce: record batches (magic 2) only; v9+ flexible not needed by any target client
-  [1, [4, 11]], // Fetch: v4+ carries record batches; v12+ fetch sessions/flexible, v13+ topic ids
+  [0, [0, 8]], // Produce: v0-2 carry magic 0/1 message sets (converted); v9+ flexible not needed by any target client
+  [1, [0, 11]], // Fetch: v0-3 get down-converted magic 0/1 message sets; v12+ fetch sessions/flexible, v13+ topic ids
   [2, [0, 5]], // ListOffsets
   [3, [0, 8]], // Metadata: v10+ topic ids
   [8, [0, 7]], // OffsetCommit

@@ -1,5 +1,5 @@
 /**
- * Fetch (1), v4-11: whole batches from each requested offset (the batch containing the offset
+ * Fetch (1), v0-11: whole batches from each requested offset (the batch containing the offset
  * comes first; clients skip the records before their position), per-partition and response byte
  * limits (at least one batch is always returned so an oversized batch cannot wedge a consumer),
  * and long polling: when less than min_bytes is available the request waits — without polling —
@@ -16,6 +16,10 @@
  * serves, so the client drops their records; a reader at the LSO long-polls until the log grows
  * (the marker that ends the transaction is an append). Fetch sessions
  * (KIP-227) are not kept: session_id 0 tells the client to send full requests.
+ *
+ * v0-3 (clients of Kafka < 0.11) read magic 0 (v0/v1) or magic 1 (v2/v3) message sets: the batches
+ * read are down-converted (records/message-set.ts recordBatchesToMessageSet: uncompressed, headers
+ * and transaction markers dropped), and the byte limits apply to the converted bytes.
  */
 import type { FetchResponseFetchableTopicResponse, FetchResponsePartitionData } from '../../generated/fetch.js';
 import type { ApiHandler, RequestContext } from '../handler.js';
@@ -23,6 +27,7 @@ import { KafkaError } from '../error-codes.js';
 import { serveBatch } from '../log-view.js';
 import { TxnCoordinator } from '../txn-coordinator.js';
 import { kafkaCodeOf } from './util.js';
+import { recordBatchesToMessageSet } from '../../records/message-set.js';
 
 const NO_RECORDS = Buffer.alloc(0);
 
@@ -38,6 +43,8 @@ interface Wanted {
   readCommitted: boolean;
   /** Offset to long-poll beyond (the high watermark when held back by an open transaction). */
   waitAt: number;
+  /** Fetch v0-3: the message format (magic 0 or 1) the batches are down-converted to. */
+  downConvert: 0 | 1 | undefined;
 }
 
 function empty(partitionIndex: number, errorCode: number, hw = -1, logStart = -1): FetchResponsePartitionData {
@@ -113,12 +120,50 @@ async function collect(ctx: RequestContext, wanted: Wanted[], maxBytes: number):
       servedEnd = b.baseOffset + b.count;
     }
     if (txns) w.out.abortedTransactions = TxnCoordinator.abortedIn(txns, w.offset, servedEnd);
+    if (got > 0 && w.downConvert !== undefined) {
+      let conv: Buffer;
+      try {
+        conv = await downConvert(ctx, w, chunks, servedEnd, lso, Math.max(budget, 1));
+      } catch (e) {
+        w.out = empty(w.partition, kafkaCodeOf(e), hw, start);
+        failed = true;
+        continue;
+      }
+      chunks.length = 0;
+      got = conv.length;
+      if (got > 0) chunks.push(conv);
+      // Only markers (or compaction gaps) up to the end: wait for data beyond them rather than
+      // answer empty at once (the client would refetch in a busy loop).
+      else w.waitAt = lso;
+    }
     if (got > 0) {
       w.out.records = chunks;
       total += got;
     } else waitable.push(w);
   }
   return { bytes: total, failed, waitable };
+}
+
+/**
+ * Fetch v0-3: the served batches as one magic 0/1 message set. A magic 0/1 set cannot tell the
+ * client to skip offsets, so when what was read holds no message (transaction markers, compaction
+ * gaps) the read goes on past it, up to `lso`, until a message is found.
+ */
+async function downConvert(ctx: RequestContext, w: Wanted, chunks: Buffer[], servedEnd: number, lso: number, budget: number): Promise<Buffer> {
+  const magic = w.downConvert!;
+  let conv = recordBatchesToMessageSet(chunks, magic, w.offset, budget);
+  while (conv.length === 0 && servedEnd < lso) {
+    const from = servedEnd;
+    const more: Buffer[] = [];
+    for (const b of await ctx.broker.engine.readLog(w.topic, w.partition, servedEnd, budget)) {
+      if (b.baseOffset >= lso) break;
+      serveBatch(b, more);
+      servedEnd = b.baseOffset + b.count;
+    }
+    if (more.length === 0 || servedEnd === from) break;
+    conv = recordBatchesToMessageSet(more, magic, w.offset, budget);
+  }
+  return conv;
 }
 
 export const handleFetch: ApiHandler<1> = async (ctx, req) => {
@@ -133,7 +178,7 @@ export const handleFetch: ApiHandler<1> = async (ctx, req) => {
     responses.push(resp);
     for (const p of t.partitions) {
       const idx = resp.partitions.length;
-      const w: Wanted = { topic: name, partition: p.partition, offset: p.fetchOffset, maxBytes: p.partitionMaxBytes, out: empty(p.partition, KafkaError.NONE), arr: resp.partitions, idx, readCommitted: apiVersion >= 4 && req.isolationLevel === 1, waitAt: p.fetchOffset };
+      const w: Wanted = { topic: name, partition: p.partition, offset: p.fetchOffset, maxBytes: p.partitionMaxBytes, out: empty(p.partition, KafkaError.NONE), arr: resp.partitions, idx, readCommitted: apiVersion >= 4 && req.isolationLevel === 1, waitAt: p.fetchOffset, downConvert: apiVersion >= 4 ? undefined : apiVersion >= 2 ? 1 : 0 };
       if ((p.currentLeaderEpoch ?? -1) > 0) {
         w.out = empty(p.partition, KafkaError.UNKNOWN_LEADER_EPOCH);
         fenced = true;
