@@ -2,7 +2,7 @@
  * Public API of the AMQP 0-9-1 codec: bytes ⇄ frames, no sockets and no engine state.
  *
  * - FrameParser: streaming parser (protocol header, method/header/body/heartbeat frames).
- * - encodeMethodFrame / encodeContent / encodeMessage / encodeHeartbeat: frame writers.
+ * - encodeMethodFrame / encodeContent / encodeMessage / encodeMessageParts / encodeHeartbeat: frame writers.
  * - Generated per-method types, factories (e.g. basicDeliver({...})) and constants from
  *   RabbitMQ's spec JSON (see scripts/gen-amqp.ts).
  * - Field tables: representation documented in codec/field-table.ts.
@@ -39,6 +39,7 @@ export {
   encodeContent,
   encodeHeartbeat,
   encodeMessage,
+  encodeMessageParts,
   encodeMethodFrame,
   encodeRawFrame,
 } from './codec/frame.js';

@@ -18,7 +18,6 @@ import type { DeliveryImpl } from '../../../engine/group.js';
 import type { Transaction } from '../../../engine/transaction.js';
 import type { DecodedRecord } from '../../../engine/record.js';
 import {
-  encodeMessage,
   basicDeliver,
   basicAck,
   basicNack,
@@ -91,6 +90,7 @@ export class Channel {
   #publishSeq = 0;
   #confirms: ConfirmEntry[] = [];
   #confirmHead = 0;
+  #confirmFlushQueued = false;
 
   tx: Transaction | undefined;
   /** Staged tx settlements we apply ourselves (reject = dead-letter), and all staged for rollback. */
@@ -366,14 +366,11 @@ export class Channel {
     const tag = this.#nextTag++;
     const rec = d.rec;
     if (!c.noAck) this.unacked.set(tag, { kind: 'queue', d, consumer: c });
-    this.conn.send(
-      encodeMessage(
-        this.id,
-        basicDeliver({ consumerTag: c.tag, deliveryTag: tag, redelivered: d.attempt > 1, exchange: rec.headers[EXCHANGE_HEADER] ?? '', routingKey: rec.key ?? '' }),
-        recordProps(rec),
-        rec.body,
-        this.conn.frameMax,
-      ),
+    this.conn.sendMessage(
+      this.id,
+      basicDeliver({ consumerTag: c.tag, deliveryTag: tag, redelivered: d.attempt > 1, exchange: rec.headers[EXCHANGE_HEADER] ?? '', routingKey: rec.key ?? '' }),
+      recordProps(rec),
+      rec.body,
     );
     if (c.noAck) d.ack().catch(NOOP);
   }
@@ -383,14 +380,11 @@ export class Channel {
     this.unacked.set(tag, { kind: 'stream', consumer: c });
     const props = recordPropsObject(rec);
     props.headers = { ...(props.headers ?? {}), 'x-stream-offset': streamOffsetValue(rec.offset) };
-    this.conn.send(
-      encodeMessage(
-        this.id,
-        basicDeliver({ consumerTag: c.tag, deliveryTag: tag, redelivered: false, exchange: rec.headers[EXCHANGE_HEADER] ?? '', routingKey: rec.key ?? '' }),
-        props,
-        rec.body,
-        this.conn.frameMax,
-      ),
+    this.conn.sendMessage(
+      this.id,
+      basicDeliver({ consumerTag: c.tag, deliveryTag: tag, redelivered: false, exchange: rec.headers[EXCHANGE_HEADER] ?? '', routingKey: rec.key ?? '' }),
+      props,
+      rec.body,
     );
   }
 
@@ -430,9 +424,34 @@ export class Channel {
     }
     return (ok: boolean) => {
       if (!ok) e.ok = false;
-      if (--e.remaining === 0) this.#flushConfirms();
+      if (--e.remaining === 0) this.#queueConfirmFlush();
     };
   }
+
+  /**
+   * The engine completes a whole batch of publishes (every one of a socket read) in one loop:
+   * flushing per completion sent one basic.ack per message (1,000 ack frames for a 1,000-message
+   * window, each parsed by the client). One microtask later the loop is over and one
+   * basic.ack(multiple) covers the batch. A microtask runs before any I/O callback and before the
+   * continuation of anything that awaited the same publish, so confirms still precede later
+   * replies on the channel.
+   */
+  #queueConfirmFlush(): void {
+    if (this.#confirmFlushQueued) return;
+    this.#confirmFlushQueued = true;
+    queueMicrotask(this.#flushQueuedConfirms);
+  }
+
+  readonly #flushQueuedConfirms = (): void => {
+    this.#confirmFlushQueued = false;
+    try {
+      this.#flushConfirms();
+    } catch (e) {
+      // A throw in a microtask would take the process down; this is a bug, so close the connection.
+      this.conn.broker.log(`amqp: confirming on channel ${this.id} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+      this.conn.closeWith(541, `INTERNAL_ERROR - ${e instanceof Error ? e.message : String(e)}`, 0, 0);
+    }
+  };
 
   /** A publish that can never be delivered (e.g. rejected): nack it in order. */
   failConfirm(): void {
@@ -470,8 +489,8 @@ export class Channel {
   }
 
   /** Sends a message (basic.get-ok / basic.return / direct reply-to deliver). */
-  sendContent(method: AmqpMethod, props: Uint8Array | import('../index.js').BasicProperties, body: Uint8Array): void {
-    this.conn.send(encodeMessage(this.id, method, props, body, this.conn.frameMax));
+  sendContent(method: AmqpMethod, props: Uint8Array | import('../index.js').BasicProperties, body: Buffer): void {
+    this.conn.sendMessage(this.id, method, props, body);
   }
 }
 

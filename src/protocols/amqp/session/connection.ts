@@ -26,6 +26,8 @@ import {
   PROTOCOL_HEADER,
   encodeHeartbeat,
   encodeMethodFrame,
+  encodeMessage,
+  encodeMessageParts,
   isAmqpError,
   decodeFieldTable,
   connectionStart,
@@ -39,7 +41,7 @@ import {
   channelOpenOk,
   FRAME_MIN_SIZE,
 } from '../index.js';
-import type { AmqpMethod, FieldTable, Frame } from '../index.js';
+import type { AmqpMethod, FieldTable, Frame, PropertiesInput } from '../index.js';
 import type { RecordInput } from '../../../engine/record.js';
 import type { AmqpBroker } from './broker.js';
 import { Channel } from './channel.js';
@@ -47,6 +49,15 @@ import { amqpError, isHardError, isLoopback, replyTextOf } from './util.js';
 
 /** Pending output above which consumers get no credit and the socket is not read. */
 export const WRITE_HWM = 4 * 1024 * 1024;
+/**
+ * Message bodies at least this long are written by reference (encodeMessageParts: the frames
+ * around the body in a small buffer, the stored body itself in the writev) instead of being
+ * copied into a send buffer. Below it the copy is cheaper than a writev entry and Writable's
+ * per-chunk bookkeeping.
+ */
+export const BY_REFERENCE_MIN = 4096;
+/** Pieces shorter than this are coalesced into one buffer when a flush also holds by-reference bodies. */
+const COALESCE_MAX = 1024;
 /** Publishes waiting for the engine above which the socket is not read. */
 export const MAX_OUTSTANDING = 50_000;
 export const MAX_OUTSTANDING_BYTES = 64 * 1024 * 1024;
@@ -105,6 +116,8 @@ export class AmqpConnection {
 
   #out: Buffer[] = [];
   #outBytes = 0;
+  /** Buffers in #out written by reference (message bodies): the flush must not concat them. */
+  #outRefs = 0;
   #flushScheduled = false;
   #waitingDrain = false;
   #starved = false;
@@ -167,9 +180,30 @@ export class AmqpConnection {
     this.send(encodeMethodFrame(channel, m));
   }
 
+  /**
+   * A content-carrying method with its header and body frames. Bodies of BY_REFERENCE_MIN bytes
+   * or more are not copied: their frames go out as pieces around the body itself (one writev).
+   * The body must not change after this call (stored records never do).
+   */
+  sendMessage(channel: number, method: AmqpMethod, props: PropertiesInput, body: Buffer): void {
+    if (this.state === 'closed') return;
+    if (body.length < BY_REFERENCE_MIN) {
+      this.send(encodeMessage(channel, method, props, body, this.frameMax));
+      return;
+    }
+    this.#outBytes += encodeMessageParts(channel, method, props, body, this.frameMax, this.#out);
+    this.#outRefs++;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(this.#flush);
+    }
+  }
+
   readonly #flush = (): void => {
     this.#flushScheduled = false;
     const out = this.#out;
+    const refs = this.#outRefs;
+    this.#outRefs = 0;
     if (out.length === 0 || this.socket.destroyed) {
       this.#out = [];
       this.#outBytes = 0;
@@ -180,12 +214,26 @@ export class AmqpConnection {
     this.#outBytes = 0;
     let ok: boolean;
     if (out.length === 1) ok = this.socket.write(out[0]!);
-    else if (bytes <= 1024 * 1024) ok = this.socket.write(Buffer.concat(out, bytes));
+    else if (refs === 0 && bytes <= 1024 * 1024) ok = this.socket.write(Buffer.concat(out, bytes));
     else {
-      // Large bodies: one writev instead of copying megabytes into one buffer.
+      // One writev: bodies by reference, runs of small pieces (frame headers around the bodies,
+      // confirms, replies) coalesced into one buffer each so the iovec count stays ~2 per message.
       this.socket.cork();
       ok = true;
-      for (const b of out) ok = this.socket.write(b) && ok;
+      let runStart = 0;
+      let runBytes = 0;
+      for (let i = 0; i <= out.length; i++) {
+        const b = i < out.length ? out[i]! : undefined;
+        if (b !== undefined && b.length < COALESCE_MAX) {
+          runBytes += b.length;
+          continue;
+        }
+        if (i - runStart === 1) ok = this.socket.write(out[runStart]!) && ok;
+        else if (i - runStart > 1) ok = this.socket.write(Buffer.concat(out.slice(runStart, i), runBytes)) && ok;
+        if (b !== undefined) ok = this.socket.write(b) && ok;
+        runStart = i + 1;
+        runBytes = 0;
+      }
       this.socket.uncork();
     }
     this.#lastSend = Date.now();
