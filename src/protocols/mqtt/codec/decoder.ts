@@ -31,6 +31,13 @@ export class MqttDecoder {
   #first = 0;
   #headerLen = 0;
   #failed = false;
+  /**
+   * Optional fast path for the hottest inbound packet of a subscriber: a success PUBACK
+   * (`40 02 id id`, any protocol level) in an unsplit chunk is handed over as its packet id
+   * without building a Packet object. Returns false to have it decoded and emitted as usual.
+   * A 1000-message window of 1 KiB deliveries brings ~60 PUBACKs per socket read.
+   */
+  onPuback: ((packetId: number) => boolean) | undefined;
 
   constructor(opts: DecoderOptions = {}) {
     this.version = opts.version ?? 4;
@@ -56,7 +63,15 @@ export class MqttDecoder {
       // Fast path: nothing buffered, decode straight from the chunk.
       let pos = 0;
       if (this.#buffered === 0) {
+        const hook = this.onPuback;
         while (pos < chunk.length) {
+          if (hook !== undefined && chunk[pos] === 0x40 && chunk[pos + 1] === 2 && pos + 4 <= chunk.length) {
+            const id = (chunk[pos + 2]! << 8) | chunk[pos + 3]!;
+            if (id !== 0 && hook(id)) {
+              pos += 4;
+              continue;
+            }
+          }
           const h = this.#header(chunk, pos, chunk.length - pos);
           if (h === undefined || pos + h > chunk.length) break;
           const p = decodeBody(this.#first, chunk, pos + this.#headerLen, pos + h, this.version);

@@ -73,6 +73,56 @@ function encodePublishParts(p: PublishPacket, version: ProtocolVersion, rawProps
   return out;
 }
 
+/**
+ * The Remaining Length of a PUBLISH with a `topicLen`-byte topic, `propsLen` bytes of v5
+ * properties and a `payloadLen`-byte payload (the packet is 1 + varintSize(it) + it bytes);
+ * throws RangeError above the MQTT maximum.
+ */
+export function publishBodySize(version: ProtocolVersion, qos: number, topicLen: number, propsLen: number, payloadLen: number): number {
+  const body = 2 + topicLen + (qos > 0 ? 2 : 0) + (version === 5 ? varintSize(propsLen) + propsLen : 0) + payloadLen;
+  if (body > MAX_VARINT) throw new RangeError(`PUBLISH of ${body} bytes exceeds the MQTT maximum`);
+  return body;
+}
+
+/**
+ * Writes a PUBLISH's fixed header (`flags` = DUP/QoS/RETAIN bits), variable header and v5
+ * properties (the concatenation of `rawProps`, `propsLen` bytes) into `out` at `pos`, for a
+ * Remaining Length of `body` (publishBodySize) and an already UTF-8 encoded topic; returns where
+ * the payload goes. For delivery into a connection's output slab: no allocation and no string
+ * encoding per message.
+ */
+export function writePublishHead(
+  out: Buffer,
+  pos: number,
+  body: number,
+  version: ProtocolVersion,
+  flags: number,
+  topic: Uint8Array,
+  packetId: number,
+  rawProps: readonly Uint8Array[] | undefined,
+  propsLen: number,
+): number {
+  out[pos] = (PT.publish << 4) | flags;
+  pos = writeVarint(out, pos + 1, body);
+  out[pos] = topic.length >> 8;
+  out[pos + 1] = topic.length & 0xff;
+  out.set(topic, pos + 2);
+  pos += 2 + topic.length;
+  if ((flags & 6) !== 0) {
+    out[pos] = packetId >> 8;
+    out[pos + 1] = packetId & 0xff;
+    pos += 2;
+  }
+  if (version === 5) {
+    pos = writeVarint(out, pos, propsLen);
+    if (rawProps) for (const r of rawProps) {
+      out.set(r, pos);
+      pos += r.length;
+    }
+  }
+  return pos;
+}
+
 function encodeConnect(p: ConnectPacket): Buffer {
   const v = p.protocolVersion;
   const w = new Writer(64 + (p.will?.payload.length ?? 0) + (p.password?.length ?? 0));

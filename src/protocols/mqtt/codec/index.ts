@@ -4,5 +4,5 @@ export * from './packets.js';
 export * from './properties.js';
 export { MqttDecoder, type DecoderOptions } from './decoder.js';
 export { decodeBody, RC_UNSUPPORTED_PROTOCOL_VERSION } from './decode.js';
-export { encodePacket, encodePublish, encodePublishHead } from './encode.js';
+export { encodePacket, encodePublish, encodePublishHead, publishBodySize, writePublishHead } from './encode.js';
 export { MAX_VARINT, Reader, Writer, checkedUtf8, varintSize, writeVarint } from './reader.js';

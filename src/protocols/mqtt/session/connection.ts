@@ -14,7 +14,7 @@
  * packets wait behind a pending handler; it resumes when all clear (a at 'drain', b at half).
  */
 import type { Duplex } from 'node:stream';
-import { encodePacket, encodePublish, encodePublishHead, MqttCodecError, MqttDecoder, RC, type Packet, type ProtocolVersion, type PublishPacket, type Will } from '../codec/index.js';
+import { encodePacket, encodePublish, encodePublishHead, MqttCodecError, MqttDecoder, publishBodySize, RC, varintSize, writePublishHead, type Packet, type ProtocolVersion, type PublishPacket, type Will } from '../codec/index.js';
 import type { MqttBroker } from './broker.js';
 import type { MqttSession } from './session.js';
 import { MqttViolation } from './violation.js';
@@ -61,6 +61,15 @@ const BATCH_BYTES = 1024 * 1024;
  * it, one copy into one buffer is cheaper than an extra writev entry.
  */
 const SEPARATE_PAYLOAD = 2048;
+/**
+ * Output slab: the small packets of one event-loop turn are encoded (PUBLISH) or copied (others)
+ * into it back to back and handed to the socket as one buffer when the turn ends, instead of one
+ * fresh Buffer and one stream.write (a write request, a writev entry) each — for a window of 1000
+ * 1 KiB deliveries that is ~16 writes instead of 1000. A slab is never rewritten: when full, the
+ * next one is allocated (the socket may still hold views of the old one).
+ */
+const OUT_SLAB = 64 * 1024;
+const NO_BYTES = Buffer.alloc(0);
 
 export class MqttConnection {
   state: 'new' | 'connecting' | 'open' | 'closed' = 'new';
@@ -86,6 +95,9 @@ export class MqttConnection {
   #kaTimer: NodeJS.Timeout | undefined;
   #connectTimer: NodeJS.Timeout | undefined;
   #corked = false;
+  #out: Buffer = NO_BYTES;
+  #outStart = 0;
+  #outPos = 0;
   #ended: Promise<void> | undefined;
   #closeReason: string | undefined;
   #batch: PublishBatch | undefined;
@@ -102,6 +114,7 @@ export class MqttConnection {
   ) {
     this.remote = remote;
     this.decoder = new MqttDecoder({ maxPacketSize: broker.opts.maxPacketSize });
+    this.decoder.onPuback = (id) => this.#fastPuback(id);
     broker.connections.add(this);
     stream.on('data', (c: Buffer) => this.#onData(c));
     stream.on('drain', () => this.#onDrain());
@@ -149,6 +162,18 @@ export class MqttConnection {
       }
       this.#fail(e);
     }
+  }
+
+  /**
+   * A success PUBACK straight from the decoder (no Packet object): settled at once when no
+   * handler is pending (else it takes the ordinary path and waits its turn in the queue).
+   */
+  #fastPuback(id: number): boolean {
+    if (this.#busy || this.state !== 'open') return false;
+    const s = this.session;
+    if (s === undefined) return false;
+    s.onPuback(id);
+    return true;
   }
 
   #dispatch(p: Packet): void {
@@ -320,17 +345,52 @@ export class MqttConnection {
 
   #write(buf: Buffer): void {
     if (this.state === 'closed') return;
-    // Batch every packet written in one event-loop turn into one writev (deliveries come in bursts).
-    if (!this.#corked) {
-      this.#corked = true;
-      this.stream.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        this.stream.uncork();
-      });
+    this.#begin();
+    if (buf.length < SEPARATE_PAYLOAD) {
+      const at = this.#reserve(buf.length);
+      this.#out.set(buf, at);
+      this.#outPos = at + buf.length;
+    } else {
+      this.#emitOut();
+      this.stream.write(buf);
     }
-    this.stream.write(buf);
-    if (!this.congested && this.stream.writableLength > this.broker.opts.highWaterMark) {
+    this.#checkCongestion();
+  }
+
+  /** Batches every packet written in this event-loop turn into one socket write (deliveries come in bursts). */
+  #begin(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.stream.cork();
+    process.nextTick(this.#endTurn);
+  }
+
+  readonly #endTurn = (): void => {
+    this.#corked = false;
+    this.#emitOut();
+    this.stream.uncork();
+  };
+
+  /** Hands the slab's pending bytes to the stream. */
+  #emitOut(): void {
+    if (this.#outPos === this.#outStart) return;
+    const b = this.#out.subarray(this.#outStart, this.#outPos);
+    this.#outStart = this.#outPos;
+    if (!this.stream.writableEnded && !this.stream.destroyed) this.stream.write(b);
+  }
+
+  /** Makes room for `n` bytes in the slab; returns where they go (the caller advances #outPos). */
+  #reserve(n: number): number {
+    if (this.#outPos + n > this.#out.length) {
+      this.#emitOut();
+      this.#out = Buffer.allocUnsafe(Math.max(OUT_SLAB, n));
+      this.#outStart = this.#outPos = 0;
+    }
+    return this.#outPos;
+  }
+
+  #checkCongestion(): void {
+    if (!this.congested && this.stream.writableLength + this.#outPos - this.#outStart > this.broker.opts.highWaterMark) {
       this.congested = true;
       this.#pause(P_CONGESTED);
     }
@@ -361,6 +421,33 @@ export class MqttConnection {
     if (head.length + p.payload.length > this.clientMaxPacketSize) return false;
     this.#write(head);
     this.#write(p.payload);
+    return true;
+  }
+
+  /**
+   * Writes the PUBLISH of a stored message straight into the output slab: `flags` = DUP/QoS/RETAIN
+   * bits, `topic` already UTF-8, `rawProps` (v5 only) `propsLen` bytes of properties. Payloads of
+   * SEPARATE_PAYLOAD bytes or more go out by reference after the header. False (nothing written)
+   * when the packet exceeds the client's Maximum Packet Size.
+   */
+  writePublish(flags: number, topic: Buffer, packetId: number, rawProps: readonly Buffer[] | undefined, propsLen: number, payload: Buffer): boolean {
+    const body = publishBodySize(this.version, (flags >> 1) & 3, topic.length, propsLen, payload.length);
+    const size = 1 + varintSize(body) + body;
+    if (size > this.clientMaxPacketSize) return false;
+    if (this.state === 'closed') return true;
+    this.#begin();
+    const big = payload.length >= SEPARATE_PAYLOAD;
+    const at = this.#reserve(big ? size - payload.length : size);
+    const pos = writePublishHead(this.#out, at, body, this.version, flags, topic, packetId, rawProps, propsLen);
+    if (big) {
+      this.#outPos = pos;
+      this.#emitOut();
+      this.stream.write(payload);
+    } else {
+      this.#out.set(payload, pos);
+      this.#outPos = pos + payload.length;
+    }
+    this.#checkCongestion();
     return true;
   }
 
@@ -416,8 +503,9 @@ export class MqttConnection {
       this.#closeReason ??= why;
       if (reasonCode !== undefined && this.version === 5 && this.state === 'open') {
         const props = why !== undefined ? { reasonString: why.slice(0, 200) } : undefined;
-        this.stream.write(encodePacket(props ? { type: 'disconnect', reasonCode, properties: props } : { type: 'disconnect', reasonCode }, 5));
+        this.#write(encodePacket(props ? { type: 'disconnect', reasonCode, properties: props } : { type: 'disconnect', reasonCode }, 5));
       }
+      this.#emitOut();
       this.stream.end();
       // A peer that never reads would keep a half-closed socket open: destroy after a grace period.
       setTimeout(() => this.stream.destroy(), 2000).unref();
@@ -439,7 +527,10 @@ export class MqttConnection {
       clearTimeout(this.#kaTimer);
       this.#queue = [];
       this.broker.connections.delete(this);
-      if (!this.stream.destroyed && this.stream.writableEnded === false) this.stream.end();
+      if (!this.stream.destroyed && this.stream.writableEnded === false) {
+        this.#emitOut();
+        this.stream.end();
+      }
       const s = this.session;
       if (s && wasOpen) await this.broker.connectionEnded(this, s, this.will);
     })().catch((e: unknown) => this.broker.log(`mqtt: closing ${this.clientId}: ${String(e)}`));

@@ -113,7 +113,6 @@ export interface OutboundView {
   topic: string | undefined;
   qos: QoS;
   retain: boolean;
-  publisher: string | undefined;
   /** v5 property bytes to send (before subscription identifiers and the rewritten expiry). */
   props: Buffer | undefined;
   /** Properties to encode for messages from other protocols. */
@@ -122,7 +121,18 @@ export interface OutboundView {
 
 const EMPTY = Buffer.alloc(0);
 
-export function viewRecord(rec: DecodedRecord, memo?: { key: string; topic: string }): OutboundView {
+/** The client id of the MQTT publisher of a record (for No Local), or undefined for other protocols'. */
+export function recordPublisher(rec: DecodedRecord): string | undefined {
+  const pr = rec.props;
+  if (rec.propsFormat !== PROPS_MQTT5 || pr === undefined || pr.length < 4 || pr[0] !== LAYOUT) return undefined;
+  return pr.toString('utf8', 4, 4 + pr.readUInt16BE(2));
+}
+
+/**
+ * What delivery needs of a record. With `out`, that object is filled and returned instead of a
+ * new one (one per session: a delivery allocates no view).
+ */
+export function viewRecord(rec: DecodedRecord, memo?: { key: string; topic: string }, out?: OutboundView): OutboundView {
   let topic: string | undefined;
   if (rec.key === undefined) topic = undefined;
   else if (memo === undefined) topic = canonicalTopicToMqtt(rec.key);
@@ -136,15 +146,15 @@ export function viewRecord(rec: DecodedRecord, memo?: { key: string; topic: stri
   const pr = rec.props;
   if (rec.propsFormat === PROPS_MQTT5 && pr !== undefined && pr.length >= 4 && pr[0] === LAYOUT) {
     const idLen = pr.readUInt16BE(2);
-    const raw = pr.subarray(4 + idLen);
-    return {
-      topic: valid ? topic : undefined,
-      qos: (pr[1]! & 3) as QoS,
-      retain: (pr[1]! & 4) !== 0,
-      publisher: pr.toString('utf8', 4, 4 + idLen),
-      props: raw.length > 0 ? (rec.expiresAt !== 0 ? stripProperties(raw, STRIP_ON_DELIVER) : raw) : undefined,
-      foreign: undefined,
-    };
+    // 3.1.1 publishers' records end with the client id: no property bytes, no subarray.
+    const raw = pr.length > 4 + idLen ? pr.subarray(4 + idLen) : undefined;
+    const v = out ?? ({} as OutboundView);
+    v.topic = valid ? topic : undefined;
+    v.qos = (pr[1]! & 3) as QoS;
+    v.retain = (pr[1]! & 4) !== 0;
+    v.props = raw !== undefined ? (rec.expiresAt !== 0 ? stripProperties(raw, STRIP_ON_DELIVER) : raw) : undefined;
+    v.foreign = undefined;
+    return v;
   }
   let foreign: Properties | undefined;
   for (const k in rec.headers) {
@@ -154,7 +164,13 @@ export function viewRecord(rec: DecodedRecord, memo?: { key: string; topic: stri
     if (k === 'content-type') foreign.contentType = v;
     else (foreign.userProperties ??= []).push([k, v]);
   }
-  return { topic: valid ? topic : undefined, qos: 1, retain: false, publisher: undefined, props: undefined, foreign };
+  const v = out ?? ({} as OutboundView);
+  v.topic = valid ? topic : undefined;
+  v.qos = 1;
+  v.retain = false;
+  v.props = undefined;
+  v.foreign = foreign;
+  return v;
 }
 
 /** Encoded Message Expiry Interval + Subscription Identifier properties for one delivery. */

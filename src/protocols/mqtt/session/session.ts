@@ -8,7 +8,9 @@
  *                   (non-shared) filter, consumed by group 'default' — durable for persistent
  *                   sessions, so QoS ≥ 1 messages published while offline wait there
  *   shared subs     one consumer per `$share/g/f` on the shared topic of (g, f) (broker.ts)
- *   outbound        packet id → in-flight QoS 1/2 delivery. QoS 1 and QoS 2 are acked to the engine
+ *   inflight1       packet id → in-flight QoS 1 delivery (an array indexed by id: no per-delivery
+ *                   entry object or hash lookup)
+ *   outbound        packet id → in-flight QoS 2 delivery. QoS 1 and QoS 2 are acked to the engine
  *                   on PUBACK and on PUBREC (from PUBREC on, the client owns the message; only the
  *                   PUBREL/PUBCOMP step remains, recorded in the session store)
  *   q2in            inbound QoS 2 packet ids between PUBREC and PUBREL (duplicates are not re-published)
@@ -26,10 +28,9 @@
 import type { Consumer, DeliveryImpl, Group } from '../../../engine/group.js';
 import { DEFAULT_GROUP } from '../../../engine/topic.js';
 import { TopicTrie } from '../../../engine/routing/topic-trie.js';
-import type { PublishPacket, QoS } from '../codec/index.js';
 import type { MqttBroker } from './broker.js';
 import type { MqttConnection } from './connection.js';
-import { deliveryProps, MQTT_EXCHANGE, RETAINED_FOR_HEADER, viewRecord } from './message.js';
+import { deliveryProps, MQTT_EXCHANGE, recordPublisher, RETAINED_FOR_HEADER, viewRecord, type OutboundView } from './message.js';
 import type { SubOptions } from './store.js';
 
 /** MQTT never redelivers within a connection; a lease only ends with the connection. */
@@ -61,6 +62,8 @@ export class MqttSession {
   readonly trie = new TopicTrie<Sub>({ syntax: 'mqtt' });
   readonly queueTopic: string;
   readonly outbound = new Map<number, Outbound>();
+  /** In-flight QoS 1 deliveries by packet id (QoS 1 ids are never in `outbound`). */
+  readonly #inflight1: (DeliveryImpl | undefined)[] = new Array<DeliveryImpl | undefined>(65536).fill(undefined);
   readonly q2in = new Set<number>();
   persistent = false;
   /** Session Expiry Interval in seconds; 0xFFFFFFFF = never. */
@@ -75,10 +78,20 @@ export class MqttSession {
   #queueReady: Promise<void> | undefined;
   readonly #idByOffset = new Map<string, number>();
   #nextId = 1;
+  #inflight1Count = 0;
   /** Consumers on shared subscriptions (the window is summed over them only when there are any). */
   #sharedConsumers = 0;
   /** The last routing key → MQTT topic conversion (a backlog is mostly one topic). */
   readonly #topicMemo = { key: '', topic: '' };
+  /** The UTF-8 bytes of the last topic delivered. */
+  #topicBytesOf = '';
+  #topicBytes: Buffer = Buffer.alloc(0);
+  /** Reused for every delivery's record view. */
+  readonly #view: OutboundView = { topic: undefined, qos: 0, retain: false, props: undefined, foreign: undefined };
+  /** Per-delivery result of matching the subscriptions (reused). */
+  #dQos = -1;
+  #dRetain = false;
+  #dSubIds: number[] | undefined;
   #subsGen = 0;
   #matchGen = -1;
   #matchTopic = '';
@@ -183,12 +196,13 @@ export class MqttSession {
     for (const s of this.subs.values()) this.stopShared(s);
     for (const d of this.#deferred) void d.ack();
     this.#deferred = [];
-    for (const [id, o] of this.outbound) {
-      // QoS 1 ids are free again (the redelivery gets any id); QoS 2 ids stay reserved for the
-      // redelivery of the same message (the client may hold that id awaiting PUBREL).
-      if (o.qos === 1) this.outbound.delete(id);
-      else o.d = undefined;
+    // QoS 1 ids are free again (the redelivery gets any id); QoS 2 ids stay reserved for the
+    // redelivery of the same message (the client may hold that id awaiting PUBREL).
+    if (this.#inflight1Count > 0) {
+      this.#inflight1.fill(undefined);
+      this.#inflight1Count = 0;
     }
+    for (const o of this.outbound.values()) o.d = undefined;
   }
 
   // --- subscriptions --------------------------------------------------------------------------
@@ -241,6 +255,8 @@ export class MqttSession {
       if (this.broker.engine.getTopic(this.queueTopic)) await this.broker.engine.deleteTopic(this.queueTopic);
     }
     this.outbound.clear();
+    this.#inflight1.fill(undefined);
+    this.#inflight1Count = 0;
     this.#idByOffset.clear();
     this.broker.store.write({ t: 'x', c: this.clientId });
   }
@@ -251,9 +267,18 @@ export class MqttSession {
     for (let i = 0; i < 65535; i++) {
       const id = this.#nextId;
       this.#nextId = id === 65535 ? 1 : id + 1;
-      if (!this.outbound.has(id)) return id;
+      if (this.#inflight1[id] === undefined && (this.outbound.size === 0 || !this.outbound.has(id))) return id;
     }
     return undefined;
+  }
+
+  /** Folds one matching subscription into the delivery's QoS, RETAIN and Subscription Identifiers. */
+  #consider(s: Sub, v: OutboundView, rec: DeliveryImpl['rec']): void {
+    if (s.opts.nl && recordPublisher(rec) === this.clientId) return;
+    const q = s.opts.qos < v.qos ? s.opts.qos : v.qos;
+    if (q > this.#dQos) this.#dQos = q;
+    if (s.opts.rap && v.retain) this.#dRetain = true;
+    if (s.opts.id !== undefined) (this.#dSubIds ??= []).push(s.opts.id);
   }
 
   #deliver(d: DeliveryImpl, shared: Sub | undefined): void {
@@ -263,30 +288,27 @@ export class MqttSession {
       return;
     }
     const rec = d.rec;
-    const v = viewRecord(rec, this.#topicMemo);
-    if (v.topic === undefined) {
+    const v = viewRecord(rec, this.#topicMemo, this.#view);
+    const topic = v.topic;
+    if (topic === undefined) {
       void d.ack();
       return;
     }
-    let qos: number = -1;
-    let retain = false;
-    const subIds: number[] = [];
-    const consider = (s: Sub): void => {
-      if (s.opts.nl && v.publisher === this.clientId) return;
-      qos = Math.max(qos, Math.min(s.opts.qos, v.qos));
-      if (s.opts.rap && v.retain) retain = true;
-      if (s.opts.id !== undefined) subIds.push(s.opts.id);
-    };
+    this.#dQos = -1;
+    this.#dRetain = false;
+    this.#dSubIds = undefined;
     const retainedFor = rec.headers[RETAINED_FOR_HEADER];
-    if (shared) consider(shared);
+    if (shared) this.#consider(shared, v, rec);
     else if (retainedFor !== undefined) {
       const s = this.subs.get(retainedFor);
-      if (s) consider(s);
-      retain = true;
+      if (s) this.#consider(s, v, rec);
+      this.#dRetain = true;
     } else {
       // The `$` rule and unsubscribed-while-queued messages: no matching subscription, no delivery.
-      for (const s of this.#match(v.topic)) consider(s);
+      const subs = this.#match(topic);
+      for (let i = 0; i < subs.length; i++) this.#consider(subs[i]!, v, rec);
     }
+    const qos = this.#dQos;
     if (qos < 0) {
       void d.ack();
       return;
@@ -300,39 +322,51 @@ export class MqttSession {
       }
       expiry = left;
     }
-    const pkt: PublishPacket = { type: 'publish', qos: qos as QoS, dup: false, retain, topic: v.topic, payload: rec.body };
+    let id = 0;
     let okey: string | undefined;
     if (qos > 0) {
       // Only QoS 2 redeliveries reuse their packet id (keyed by the record's place); QoS 1 ones
       // take any free id, so they need no key string.
-      let id: number | undefined;
+      let got: number | undefined;
       if (qos === 2) {
         okey = `${d.topic}\u0000${rec.offset}`;
-        id = this.#idByOffset.get(okey);
-        const prev = id !== undefined ? this.outbound.get(id) : undefined;
-        if (!prev || prev.okey !== okey) id = undefined;
+        got = this.#idByOffset.get(okey);
+        const prev = got !== undefined ? this.outbound.get(got) : undefined;
+        if (!prev || prev.okey !== okey) got = undefined;
       }
-      if (id === undefined) {
-        id = this.#allocId();
-        if (id === undefined) {
+      if (got === undefined) {
+        got = this.#allocId();
+        if (got === undefined) {
           void d.nack({ delayMs: 100 });
           return;
         }
       }
-      pkt.packetId = id;
-      pkt.dup = d.attempt > 1;
-      this.outbound.set(id, { qos: qos as 1 | 2, stage: 'publish', d, okey });
-      if (okey !== undefined) this.#idByOffset.set(okey, id);
+      id = got;
+      if (qos === 1) {
+        this.#inflight1[id] = d;
+        this.#inflight1Count++;
+      } else {
+        this.outbound.set(id, { qos: 2, stage: 'publish', d, okey });
+        this.#idByOffset.set(okey!, id);
+      }
     }
-    const raw: Buffer[] = [];
+    let raw: Buffer[] | undefined;
+    let propsLen = 0;
     if (conn.version === 5) {
+      raw = [];
       if (v.props) raw.push(v.props);
-      const extra = deliveryProps(expiry, subIds, v.foreign);
+      const extra = deliveryProps(expiry, this.#dSubIds ?? [], v.foreign);
       if (extra.length > 0) raw.push(extra);
+      for (const r of raw) propsLen += r.length;
     }
-    if (!conn.sendPublish(pkt, raw)) {
+    if (topic !== this.#topicBytesOf) {
+      this.#topicBytesOf = topic;
+      this.#topicBytes = Buffer.from(topic, 'utf8');
+    }
+    const flags = (qos > 0 && d.attempt > 1 ? 8 : 0) | (qos << 1) | (this.#dRetain ? 1 : 0);
+    if (!conn.writePublish(flags, this.#topicBytes, id, raw, propsLen, rec.body)) {
       // Larger than the client's Maximum Packet Size: discarded, as MQTT 5 §3.1.2.11.4 says.
-      if (pkt.packetId !== undefined) this.#forget(pkt.packetId);
+      if (qos > 0) this.#forget(id);
       void d.ack();
       return;
     }
@@ -361,6 +395,11 @@ export class MqttSession {
   }
 
   #forget(id: number): void {
+    if (this.#inflight1[id] !== undefined) {
+      this.#inflight1[id] = undefined;
+      this.#inflight1Count--;
+      return;
+    }
     const o = this.outbound.get(id);
     this.outbound.delete(id);
     if (o?.okey !== undefined) this.#idByOffset.delete(o.okey);
@@ -380,13 +419,12 @@ export class MqttSession {
   }
 
   onPuback(id: number): boolean {
-    const o = this.outbound.get(id);
-    if (!o || o.qos !== 1) return false;
-    this.#forget(id);
-    if (o.d) {
-      void o.d.ack();
-      this.#afterAck();
-    }
+    const d = this.#inflight1[id];
+    if (d === undefined) return false;
+    this.#inflight1[id] = undefined;
+    this.#inflight1Count--;
+    void d.ack();
+    this.#afterAck();
     return true;
   }
 
@@ -422,7 +460,7 @@ export class MqttSession {
 
   #afterAck(): void {
     // With several consumers (shared subscriptions) an ack on one frees window for the others.
-    if (this.subs.size > 0 && this.#consumers().length > 1) this.#kick();
+    if (this.#sharedConsumers > 0 && this.#consumers().length > 1) this.#kick();
   }
 
   /** Restores state recorded by the session store (after a restart). */
