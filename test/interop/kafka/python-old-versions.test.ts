@@ -13,7 +13,9 @@
  * down-conversion of data written by a current client: kafkajs gzip batches with headers and a
  * committed transaction (its marker) read by kafka-python at (0, 10, 1) and (0, 9); and raw Fetch
  * v3 requests at a transaction marker (nothing to send: an empty answer; a large batch after it:
- * served past the marker).
+ * served past the marker). Also librdkafka (kcat) with `api.version.request=false` and
+ * `broker.version.fallback` 0.9.0 / 0.8.2 (with 0.10.0 librdkafka 2.0.2 still sends ApiVersions
+ * and then current versions).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,6 +37,32 @@ function pyHas(mod: string): boolean {
   }
 }
 const skip = existsSync(PY) && pyHas('kafka') ? false : 'python3-kafka (kafka-python) is not installed';
+function hasKcat(): boolean {
+  try {
+    execFileSync('kcat', ['-V'], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const skipKcat = skip || (hasKcat() ? false : 'kcat is not installed');
+
+function kcat(args: string[], input = ''): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('kcat', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`kcat exited ${code}: ${stderr}`));
+      else resolve(stdout);
+    });
+    p.stdin.end(input);
+  });
+}
 
 function py(script: string, args: string[], timeoutMs = 60_000): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -291,3 +319,18 @@ test('Fetch v3 at a transaction marker: empty when nothing follows, else the nex
   const msgs = await fetch(5000);
   assert.deepEqual(msgs.map((m) => [m.offset, m.magic, m.key?.toString(), m.value?.length]), [[2, 1, 'big', 20_000]]);
 });
+
+for (const [fallback, produceV, fetchV] of [['0.9.0', 1, 1], ['0.8.2', 0, 0]] as const) {
+  test(`kcat with broker.version.fallback=${fallback} produces gzip with Produce v${produceV} and reads with Fetch v${fetchV}`, { skip: skipKcat, timeout: 60_000 }, async (t) => {
+    proxy.seen.clear();
+    const topic = `old-kcat-${fallback.replace(/\./g, '')}`;
+    const common = ['-b', bs, '-t', topic, '-X', 'api.version.request=false', '-X', `broker.version.fallback=${fallback}`];
+    const lines = [...Array(50).keys()].map((i) => `k${i}:v${i}`);
+    await kcat([...common, '-P', '-K:', '-z', 'gzip'], lines.join('\n') + '\n');
+    const out = await kcat([...common, '-C', '-e', '-K:', '-f', '%o %k:%s\n']);
+    t.diagnostic(`api_key:version sent: ${[...proxy.seen].sort().join(' ')}`);
+    assert.deepEqual(proxy.versionsOf(0), [produceV]);
+    assert.deepEqual(proxy.versionsOf(1), [fetchV]);
+    assert.deepEqual(out.trim().split('\n'), lines.map((l, i) => `${i} ${l}`));
+  });
+}
