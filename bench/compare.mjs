@@ -14,9 +14,16 @@
  *   node bench/compare.mjs [--targets redis,rabbitmq,omnibus-memory,omnibus-file]
  *                          [--protocols resp,amqp] [--modes naive,pipelined,batch]
  *                          [--sizes 128,512,1024,10240] [--scale F] [--quick] [--out DIR]
+ *                          [--amqp-durable] [--omnibus-fsync always|interval|never]
  *   node bench/compare.mjs --report .bench/compare-A.json [.bench/compare-B.json ...]
  *     (tables from earlier runs; a later file's figures replace an earlier one's, so noisy
  *      combinations can be rerun alone with --targets/--modes and merged)
+ *
+ * --amqp-durable: the AMQP runs use a durable queue and persistent messages (`bench --durable`),
+ * so RabbitMQ writes every message to its message store and confirms it once it is synced;
+ * the default is the anchors' non-durable queue with transient messages. --omnibus-fsync sets
+ * the file:// server's fsync policy (default interval; `always` confirms after fdatasync, as
+ * RabbitMQ does for persistent messages).
  *
  * Counts (chosen to keep a full run under ~20 minutes on the 2-vCPU bench box): pipelined and
  * batch 1,000,000 per size at 128/512/1024 B and 200,000 at 10 KiB; naive 100,000 (RESP) and
@@ -49,6 +56,9 @@ function flag(name, def) {
 const list = (v) => v.split(',').map((s) => s.trim()).filter(Boolean);
 
 const ALL_TARGETS = ['redis', 'rabbitmq', 'omnibus-memory', 'omnibus-file'];
+const amqpDurable = argv.includes('--amqp-durable');
+const omnibusFsync = flag('omnibus-fsync', 'interval');
+if (!['always', 'interval', 'never'].includes(omnibusFsync)) throw new Error(`--omnibus-fsync must be always, interval or never, got ${omnibusFsync}`);
 const MODES = { resp: ['naive', 'pipelined', 'batch'], amqp: ['naive', 'pipelined'] };
 
 // ---------------------------------------------------------------------------------------------
@@ -255,14 +265,14 @@ async function startOmnibus(scratch, storage) {
   if (storage === 'memory') args.push('--memory');
   else {
     dataDir = mkdtempSync(path.join(scratch, 'omnibus-data-'));
-    args.push('--data', dataDir, '--fsync', 'interval');
+    args.push('--data', dataDir, '--fsync', omnibusFsync);
   }
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (s) => (out += s));
   child.stderr.setEncoding('utf8').on('data', (s) => (out += s));
   const name = `omnibus-${storage}`;
-  const b = { name, label: storage === 'memory' ? 'Omnibus memory://' : 'Omnibus file:// (fsync interval)', pid: child.pid, child, dataDir };
+  const b = { name, label: storage === 'memory' ? 'Omnibus memory://' : `Omnibus file:// (fsync ${omnibusFsync})`, pid: child.pid, child, dataDir };
   started.push(b);
   b.stop = async () => {
     await stopPid(b.pid, name);
@@ -308,6 +318,7 @@ function runBench(broker, protocol, mode, sizes, scale, jsonFile) {
   const args = [omnibusBin, 'bench', '--driver', driver, '--mode', mode, '--target', broker.url[protocol], '--broker-pid', String(broker.pid), '--count', String(count), '--sizes', sizes.join(','), '--json', jsonFile, '--quiet'];
   const cf = Object.entries(countFor);
   if (cf.length) args.push('--count-for', cf.map(([k, v]) => `${k}=${v}`).join(','));
+  if (protocol === 'amqp' && amqpDurable) args.push('--durable');
   log(`${broker.name} ${protocol} ${mode}: ${count} msgs${cf.length ? ` (${cf.map(([k, v]) => `${k}=${v}`).join(',')})` : ''}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -356,6 +367,9 @@ function markdown(doc) {
   const realLabel = { resp: 'Redis', amqp: 'RabbitMQ' };
   lines.push(`Brokers: ${doc.brokers.map((b) => `${b.label}: ${b.version ?? '?'}`).join('; ')}.`);
   lines.push(`Machine: ${doc.machine.cpus} × ${doc.machine.cpuModel}, ${(doc.machine.totalMemBytes / 2 ** 30).toFixed(0)} GiB, Node ${doc.machine.node}. Runs strictly sequential; load = 1-minute load average when the size finished.`);
+  if (doc.options?.amqpDurable !== undefined) {
+    lines.push(`AMQP queues: ${doc.options.amqpDurable ? 'durable, persistent messages (delivery-mode 2)' : 'non-durable, transient messages'}; Omnibus file:// fsync ${doc.options.omnibusFsync}.`);
+  }
   lines.push('');
   for (const protocol of ['resp', 'amqp']) {
     for (const mode of MODES[protocol]) {
@@ -438,7 +452,7 @@ async function main() {
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'omnibus-compare-'));
   const jsonDir = path.join(scratch, 'json');
   mkdirSync(jsonDir);
-  const doc = { tool: 'bench/compare.mjs', startedAt: new Date().toISOString(), machine: machine(), options: { targets, protocols, sizes, scale }, brokers: [], runs: [], skipped: [] };
+  const doc = { tool: 'bench/compare.mjs', startedAt: new Date().toISOString(), machine: machine(), options: { targets, protocols, sizes, scale, amqpDurable, omnibusFsync }, brokers: [], runs: [], skipped: [] };
   const base = path.join(outDir, `compare-${stamp}`);
   const save = () => writeFileSync(`${base}.json`, JSON.stringify(doc, null, 2) + '\n');
 

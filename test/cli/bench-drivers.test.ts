@@ -79,6 +79,13 @@ for (const mode of ['naive', 'pipelined']) {
   });
 }
 
+test('amqp driver, pipelined --durable: every persistent message to a durable queue comes back; --durable is for amqp only', async () => {
+  await bench('amqp', 'pipelined', urls.amqp, ['--durable']);
+  const wrong = await runCli(['bench', '--driver', 'redis', '--durable', '--target', 'redis://127.0.0.1:1']);
+  assert.equal(wrong.code, 2);
+  assert.match(wrong.stderr, /--durable applies to --driver amqp only/);
+});
+
 test('--broker-pid records the broker process RSS per size', async () => {
   const doc = await bench('redis', 'batch', urls.resp, ['--broker-pid', String(process.pid)]);
   for (const s of doc.results) {

@@ -3,7 +3,10 @@
  * the default exchange with publisher confirms, consume with manual acks. Works against a real
  * RabbitMQ and against Omnibus's AMQP listener alike.
  *
- * The queue is a classic, non-durable queue with transient messages (the anchors' RabbitMQ runs).
+ * The queue is a classic, non-durable queue with transient messages (the anchors' RabbitMQ runs),
+ * or with `durable` a durable queue and persistent messages (delivery-mode 2): RabbitMQ then
+ * confirms a message only once its message store has it on disk, the fair opponent of Omnibus on
+ * file:// (which confirms every publish once the engine has it in its log).
  *
  * Modes:
  * - naive: publish and wait for its confirm, one message at a time; then basic.get + basic.ack
@@ -29,7 +32,8 @@ const PREFETCH = 1000;
 /** How long basic.get waits after an empty reply (only happens if messages are missing). */
 const EMPTY_BACKOFF_MS = 5;
 
-export async function amqpDriver(url: string, mode: DriverMode): Promise<BenchDriver> {
+export async function amqpDriver(url: string, mode: DriverMode, opts: { durable?: boolean } = {}): Promise<BenchDriver> {
+  const durable = opts.durable === true;
   if (mode !== 'naive' && mode !== 'pipelined') throw new Error(`amqp driver has no mode "${String(mode)}" (naive or pipelined)`);
   const amqp = await import('amqplib').catch((e: unknown) => {
     throw new Error(`the amqp driver needs the amqplib package (npm install amqplib): ${e instanceof Error ? e.message : String(e)}`);
@@ -44,16 +48,16 @@ export async function amqpDriver(url: string, mode: DriverMode): Promise<BenchDr
   const window = new Window(WINDOW);
   let closed = false;
   return {
-    name: `amqp ${mode}`,
+    name: `amqp ${mode}${durable ? ' durable' : ''}`,
     maxPayload: RABBIT_MAX_MESSAGE,
     async setup(queue) {
-      await sub.assertQueue(queue, { durable: false, autoDelete: false });
+      await sub.assertQueue(queue, { durable, autoDelete: false });
       await sub.purgeQueue(queue);
     },
     async teardown(queue) {
       await sub.deleteQueue(queue);
     },
-    enqueue: (queue, batch) => (mode === 'naive' ? publishEach(pub, queue, batch) : publishWindowed(pub, window, queue, batch)),
+    enqueue: (queue, batch) => (mode === 'naive' ? publishEach(pub, queue, batch, durable) : publishWindowed(pub, window, queue, batch, durable)),
     dequeue: (queue, sink) => (mode === 'naive' ? getEach(sub, queue, sink) : consume(sub, queue, sink)),
     async close() {
       if (closed) return;
@@ -63,14 +67,14 @@ export async function amqpDriver(url: string, mode: DriverMode): Promise<BenchDr
   };
 }
 
-function publishOne(ch: ConfirmChannel, queue: string, body: Buffer, onConfirm: (err: unknown) => void): boolean {
-  return ch.sendToQueue(queue, body, { persistent: false }, onConfirm);
+function publishOne(ch: ConfirmChannel, queue: string, body: Buffer, persistent: boolean, onConfirm: (err: unknown) => void): boolean {
+  return ch.sendToQueue(queue, body, { persistent }, onConfirm);
 }
 
-async function publishEach(ch: ConfirmChannel, queue: string, batch: readonly OutgoingMessage[]): Promise<void> {
+async function publishEach(ch: ConfirmChannel, queue: string, batch: readonly OutgoingMessage[], persistent: boolean): Promise<void> {
   for (const m of batch) {
     await new Promise<void>((resolve, reject) => {
-      publishOne(ch, queue, asBuffer(m.body), (err) => (err ? reject(toError(err)) : resolve()));
+      publishOne(ch, queue, asBuffer(m.body), persistent, (err) => (err ? reject(toError(err)) : resolve()));
     });
   }
 }
@@ -97,7 +101,7 @@ class Window {
   }
 }
 
-async function publishWindowed(ch: ConfirmChannel, window: Window, queue: string, batch: readonly OutgoingMessage[]): Promise<void> {
+async function publishWindowed(ch: ConfirmChannel, window: Window, queue: string, batch: readonly OutgoingMessage[], persistent: boolean): Promise<void> {
   let remaining = batch.length;
   let failure: unknown;
   let resolveAll!: () => void;
@@ -110,7 +114,7 @@ async function publishWindowed(ch: ConfirmChannel, window: Window, queue: string
   for (const m of batch) {
     const wait = window.acquire();
     if (wait) await wait;
-    if (!publishOne(ch, queue, asBuffer(m.body), onConfirm)) {
+    if (!publishOne(ch, queue, asBuffer(m.body), persistent, onConfirm)) {
       // The socket buffer is full: wait for amqplib's drain before writing more.
       await new Promise<void>((r) => ch.once('drain', r));
     }

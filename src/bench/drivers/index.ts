@@ -6,7 +6,12 @@
  */
 import type { BenchDriver, DriverMode } from '../driver.js';
 
-export async function openProtocolDriver(kind: 'redis' | 'amqp' | 'stomp' | 'mqtt' | 'kafka', url: string, mode: DriverMode): Promise<BenchDriver> {
+export interface ProtocolDriverOptions {
+  /** amqp: a durable queue and persistent messages (default: non-durable, transient). */
+  durable?: boolean;
+}
+
+export async function openProtocolDriver(kind: 'redis' | 'amqp' | 'stomp' | 'mqtt' | 'kafka', url: string, mode: DriverMode, opts: ProtocolDriverOptions = {}): Promise<BenchDriver> {
   if (kind === 'kafka') {
     const { kafkaDriver } = await import('./kafka.js');
     // kafka://host:port (or a bare host:port) is the bootstrap server.
@@ -27,5 +32,5 @@ export async function openProtocolDriver(kind: 'redis' | 'amqp' | 'stomp' | 'mqt
     return redisDriver(url, mode);
   }
   const { amqpDriver } = await import('./amqp.js');
-  return amqpDriver(url, mode);
+  return amqpDriver(url, mode, { durable: opts.durable === true });
 }

@@ -111,6 +111,10 @@ Flags:
   --batch N            messages per publish call (default 1000); also how many
                        un-awaited acks are settled at once (transport driver)
   --prefetch N         subscriber prefetch (default 1000; transport driver)
+  --durable            amqp driver: a durable queue and persistent messages
+                       (delivery-mode 2) instead of a non-durable queue with
+                       transient ones; RabbitMQ then writes every message to
+                       its message store before confirming it
   --ack MODE           transport driver: bulk: ack() every delivery without
                        awaiting, settle every --batch and before each mark
                        (default); each: await every ack
@@ -154,6 +158,7 @@ const OPTIONS = {
   ack: { type: 'string' },
   'idle-timeout': { type: 'string' },
   'reuse-payloads': { type: 'boolean' },
+  durable: { type: 'boolean' },
   json: { type: 'string' },
   svg: { type: 'string' },
   quiet: { type: 'boolean' },
@@ -169,6 +174,8 @@ interface BenchConfig {
   dataDir: string | undefined;
   fsync: Fsync | undefined;
   keep: boolean;
+  /** amqp driver: durable queue, persistent messages. */
+  durable: boolean;
   json: string | undefined;
   svg: string | undefined;
   quiet: boolean;
@@ -228,6 +235,7 @@ export function resolveBenchConfig(argv: readonly string[]): BenchConfig {
       if (v[f] !== undefined) throw new UsageError(CMD, `--${f} applies to --driver transport only`);
     }
   }
+  if (v.durable !== undefined && driver !== 'amqp') throw new UsageError(CMD, '--durable applies to --driver amqp only');
   const defaults = modeDefaults(driver, mode);
   const fsyncRaw = str(v.fsync);
   const ack = str(v.ack) ?? SEED_DEFAULTS.ack;
@@ -257,6 +265,7 @@ export function resolveBenchConfig(argv: readonly string[]): BenchConfig {
     dataDir: storage === 'file' && v.data !== undefined ? path.resolve(str(v.data) ?? '') : undefined,
     fsync: storage === 'file' ? (fsyncRaw === undefined ? DEFAULT_BENCH_FSYNC : parseFsync(CMD, '--fsync', fsyncRaw)) : undefined,
     keep: v.keep === true,
+    durable: v.durable === true,
     json: str(v.json),
     svg: str(v.svg),
     quiet: v.quiet === true,
@@ -339,7 +348,7 @@ export async function runBench(argv: readonly string[], io: CliIO, version: stri
       driver = await rawDriver(url, { group: s.group, prefetch: s.prefetch, ackBatch: s.batch });
     } else {
       const { openProtocolDriver } = await import('../../bench/drivers/index.js');
-      driver = await openProtocolDriver(cfg.driver, url, cfg.mode);
+      driver = await openProtocolDriver(cfg.driver, url, cfg.mode, { durable: cfg.durable });
     }
     const maxPayload = driver.maxPayload;
     const tooBig = s.sizes.find((size) => size > maxPayload);
