@@ -51,6 +51,28 @@ test('CRC-32C check values (RFC 3720 B.4 and the CRC catalogue)', () => {
   for (let k = 0; k <= data.length; k++) assert.equal(crc32c(data, k, data.length, crc32c(data, 0, k)), crc32c(data));
 });
 
+test('CRC-32C equals the bit-at-a-time definition at every alignment and length (word-view fast path)', () => {
+  const bitwise = (b: Uint8Array, start: number, end: number): number => {
+    let c = ~0;
+    for (let i = start; i < end; i++) {
+      c ^= b[i]!;
+      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    }
+    return ~c >>> 0;
+  };
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 0, maxLength: 600 }), fc.nat(7), fc.nat(7), (bytes, pre, cut) => {
+      // A view at byte offset `pre` of its ArrayBuffer: 4-byte misalignment of the start.
+      const backing = new Uint8Array(pre + bytes.length);
+      backing.set(bytes, pre);
+      const view = Buffer.from(backing.buffer, pre, bytes.length);
+      const start = Math.min(cut, view.length);
+      assert.equal(crc32c(view, start, view.length), bitwise(view, start, view.length));
+    }),
+    { numRuns: 300 },
+  );
+});
+
 test('RecordBatch build → validate → decode round trip (fast-check), headers and nulls', () => {
   const rec = fc.record({
     key: fc.option(fc.uint8Array({ maxLength: 20 }).map((b) => Buffer.from(b)), { nil: null }),

@@ -6,8 +6,8 @@
  * `push(chunk, onFrame)` calls onFrame with each complete payload (size prefix stripped), in order.
  * A payload that lies entirely inside one chunk is passed as a view of that chunk (no copy; the
  * common case for requests under the socket's 64 KiB read size); a payload spread over chunks is
- * assembled with exactly one copy (Buffer.concat once the last byte arrives, never a quadratic
- * re-concat; bytes after the payload stay views of their chunk). Partial payloads are kept as a list of chunks, so a peer announcing 100 MiB and
+ * assembled with exactly one copy into a buffer from the constructor's `alloc` once the last byte
+ * arrives (never a quadratic re-concat; bytes after the payload stay views of their chunk). Partial payloads are kept as a list of chunks, so a peer announcing 100 MiB and
  * sending 10 bytes costs 10 bytes, not a 100 MiB allocation.
  *
  * A negative size or one above `maxFrameSize` (default 100 MiB, Kafka's socket.request.max.bytes
@@ -28,9 +28,15 @@ export class FrameSplitter {
   /** Payload size of the frame being assembled, or -1 while its size prefix is incomplete. */
   #need = -1;
   #failed: KafkaCodecError | null = null;
+  readonly #alloc: (size: number) => Buffer;
 
-  constructor(maxFrameSize = DEFAULT_MAX_FRAME_SIZE) {
+  /**
+   * `alloc` provides the buffer a spread frame is assembled in (default Buffer.allocUnsafe); the
+   * server passes a pool of recycled buffers (server/frame-pool.ts) to avoid touching fresh memory.
+   */
+  constructor(maxFrameSize = DEFAULT_MAX_FRAME_SIZE, alloc: (size: number) => Buffer = (n) => Buffer.allocUnsafe(n)) {
     this.maxFrameSize = maxFrameSize;
+    this.#alloc = alloc;
   }
 
   /** Bytes buffered for an incomplete frame. */
@@ -88,7 +94,7 @@ export class FrameSplitter {
       } else {
         // Copy exactly the payload; the bytes after it stay views of their chunk (a concat of
         // everything buffered would copy the next frame's first bytes twice).
-        payload = Buffer.allocUnsafe(need);
+        payload = this.#alloc(need);
         const parts = this.#parts;
         let skip = 4;
         let at = 0;

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Engine } from '../../../engine/engine.js';
 import type { TopicConfig } from '../../../engine/topic.js';
+import { FramePool } from './frame-pool.js';
 import { systemClock, type Clock } from '../../../core/clock.js';
 import { GroupCoordinator } from './group-coordinator.js';
 import { ProducerState } from './producer-state.js';
@@ -65,6 +66,8 @@ export class KafkaBroker {
   /** Transaction coordinator and per-partition transaction index (txn-coordinator.ts). */
   readonly txns: TxnCoordinator;
   readonly settings: TopicSettings;
+  /** Buffers for request frames spread over socket reads, recycled across connections. */
+  readonly framePool = new FramePool();
   readonly log: (line: string) => void;
   /** Aborted on close: long-polling fetches and waiting joins end at once. */
   readonly #closing = new AbortController();

@@ -42,6 +42,13 @@ export interface RequestContext {
    * more than once is harmless. Not calling it keeps Kafka's one-request-at-a-time model.
    */
   readonly release: () => void;
+  /**
+   * The handler keeps no view of the request's bytes and, once its promise resolves, no work of
+   * it reads them any more: the session may then recycle the frame's buffer (server/frame-pool.ts).
+   * Produce calls it when every append succeeded into a storage that copies payloads. Not calling
+   * it leaves the buffer to the GC — always safe.
+   */
+  readonly requestBytesFree: () => void;
 }
 
 /** A handler returns the response body, or null for "no response" (Produce with acks=0). */

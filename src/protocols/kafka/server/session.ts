@@ -78,7 +78,7 @@ export class KafkaSession implements SessionView {
     this.#socket = socket;
     this.#broker = broker;
     socket.setNoDelay(true);
-    this.#splitter = new FrameSplitter(broker.maxRequestBytes);
+    this.#splitter = new FrameSplitter(broker.maxRequestBytes, (n) => broker.framePool.take(n));
     this.authenticated = broker.users === undefined;
     const remote = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.clientHost = '/' + remote;
@@ -214,13 +214,19 @@ export class KafkaSession implements SessionView {
     }
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));
-    const ctx: RequestContext = { broker: this.#broker, session: this, apiVersion, clientId, signal: this.#abort.signal, release };
+    let bytesFree = false;
+    const requestBytesFree = (): void => {
+      bytesFree = true;
+    };
+    const ctx: RequestContext = { broker: this.#broker, session: this, apiVersion, clientId, signal: this.#abort.signal, release, requestBytesFree };
     const work = Promise.resolve((handler as (c: RequestContext, b: unknown) => Promise<unknown> | unknown)(ctx, body));
     const prev = this.#tail;
     this.#released++;
     const done = (async () => {
       try {
         const res = await work;
+        // Only after the handler's work has finished: nothing reads the frame any more.
+        if (bytesFree) this.#broker.framePool.give(frame);
         await prev;
         if (res === null || res === undefined || this.#closed) return;
         this.#write(encodeResponse(apiKey as ApiKeyNum, apiVersion, correlationId, res as never));

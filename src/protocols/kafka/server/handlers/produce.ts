@@ -156,6 +156,9 @@ export const handleProduce: ApiHandler<0> = async (ctx, req) => {
   started = true;
   if (waiting === 0) ctx.release();
   await Promise.all(jobs);
+  // Every append finished and was copied by the storage: the request buffer may be recycled. After
+  // a failed partition an append of another batch might still be pending (gated): leave it to GC.
+  if (!invalidAcks && ctx.broker.engine.storage.copiesPayloads === true && responses.every((t) => t.partitionResponses.every((p) => p.errorCode === KafkaError.NONE))) ctx.requestBytesFree();
   if (acks === 0) return null;
   return { responses, throttleTimeMs: 0 };
 };
