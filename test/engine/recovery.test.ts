@@ -82,6 +82,24 @@ test('messages removed by takeBatch stay removed after a restart', async () => {
   });
 });
 
+test('runs of takeNewest from the end of one batch stay removed after a restart, and the rest keeps its order', async () => {
+  await withDir(async (open) => {
+    const e1 = await open();
+    const bodies = 'abcdefghij'.split('');
+    await e1.publish('q', bodies.map((b) => ({ body: Buffer.from(b), timestamp: 1, priority: 0 })));
+    const g1 = await e1.group('q', 'g');
+    assert.deepEqual((await g1.takeNewest(3))?.map((r) => r.body.toString()), ['j', 'i', 'h']);
+    assert.deepEqual((await g1.takeNewest(3))?.map((r) => r.body.toString()), ['g', 'f', 'e']);
+    await e1.close();
+    const e2 = await open();
+    const g2 = await e2.group('q', 'g');
+    assert.equal(g2.readyCount, 4);
+    assert.deepEqual((await g2.takeNewest(1))?.map((r) => r.body.toString()), ['d']);
+    assert.deepEqual((await g2.takeBatch(10)).map((r) => r.body.toString()), ['a', 'b', 'c']);
+    await e2.close();
+  });
+});
+
 test('messages removed by takeNewest stay removed after a restart and the ready count is exact', async () => {
   await withDir(async (open) => {
     const e1 = await open();

@@ -67,6 +67,40 @@ function fusibleKind(a: Buffer[]): number {
   return left ? K_LPOP : K_RPOP;
 }
 
+/**
+ * Replies of a turn are written once every connection that was readable in this event-loop
+ * iteration has run its commands (a setImmediate, i.e. Node's check phase right after the poll
+ * phase), as Redis writes its clients' replies in beforeSleep: the reads of one epoll batch are
+ * not interleaved with writes that wake their peers one by one. Same number of write syscalls;
+ * added latency: the rest of the current poll phase (no timer). A command that waits (a
+ * durability wait, a blocking pop) ends its turn later and queues its flush then.
+ */
+const flushQueue: Session[] = [];
+let flushScheduled = false;
+
+function deferFlush(s: Session): void {
+  if (s.out.pendingBytes === 0) return;
+  if (s.flushQueued) return;
+  s.flushQueued = true;
+  flushQueue.push(s);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushAll);
+  }
+}
+
+function flushAll(): void {
+  flushScheduled = false;
+  // Sessions queued while this runs (none: flush() does not execute commands) would wait for
+  // the next iteration; the index loop sees them anyway.
+  for (let i = 0; i < flushQueue.length; i++) {
+    const s = flushQueue[i]!;
+    s.flushQueued = false;
+    s.flush();
+  }
+  flushQueue.length = 0;
+}
+
 const SUBSCRIBED_OK = new Set(['subscribe', 'ssubscribe', 'sunsubscribe', 'psubscribe', 'unsubscribe', 'punsubscribe', 'ping', 'quit', 'reset']);
 const MULTI_IMMEDIATE = new Set(['exec', 'discard', 'multi', 'watch', 'unwatch', 'quit', 'reset']);
 
@@ -96,6 +130,8 @@ export class Session implements PubSubSubscriber, SessionInfo {
   lastActive = Date.now();
   blocked: BlockHandle | undefined;
   closed = false;
+  /** Waiting in the end-of-iteration flush queue (see deferFlush). */
+  flushQueued = false;
   #running = false;
   #flushQueued = false;
   #inputPaused = false;
@@ -198,11 +234,12 @@ export class Session implements PubSubSubscriber, SessionInfo {
     } finally {
       this.#running = false;
     }
-    this.flush();
     if (this.#closeAfterFlush) {
+      this.flush();
       this.socket.end();
       return;
     }
+    deferFlush(this);
     if (this.#inputPaused && !this.closed) {
       this.#inputPaused = false;
       this.socket.resume();
