@@ -96,10 +96,12 @@ export class KafkaBroker {
     this.settings = new TopicSettings(engine);
   }
 
-  /** Loads persisted Kafka state (producer-id block, topic settings). */
+  /** Loads persisted Kafka state (producer-id block, topic settings, transaction coordinator). */
   async init(): Promise<void> {
     await this.producers.init();
     this.settings.init();
+    // Before serving: transactional ids keep their producer ids; transactions open at a stop end.
+    await this.txns.recover();
     // Groups known only from committed offsets (e.g. after a restart) are listed as Empty.
     for (const g of this.engine.committedGroups()) if (!g.startsWith('__omnibus.')) this.coordinator.noteOffsetGroup(g);
   }

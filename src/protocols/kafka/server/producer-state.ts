@@ -106,6 +106,11 @@ export class ProducerState {
     return { producerId: id, producerEpoch: 0 };
   }
 
+  /** Restores a transactional id's producer id and epoch from the coordinator's durable state (txn-coordinator.ts). */
+  restoreTransactional(transactionalId: string, producerId: number, epoch: number): void {
+    this.#transactional.set(transactionalId, [producerId, epoch]);
+  }
+
   /** Bumps a transactional id's epoch (a timed-out transaction fences its producer); the new epoch. */
   bumpEpoch(transactionalId: string): number | undefined {
     const cur = this.#transactional.get(transactionalId);

@@ -14,9 +14,24 @@
  * EndTxn writes a control batch (attributes transactional | control, one record: key = version 0,
  * type 0 abort / 1 commit; value = version 0, coordinator epoch 0) into every partition of the
  * transaction, then on commit stores the transaction's group offsets (engine.commitOffset).
- * Markers first, offsets second: a crash in between leaves the data committed and the offsets
- * not, so a consume-transform-produce loop re-reads input it already produced from (at-least
- * once in that window, the same window Kafka closes with its replicated transaction log).
+ *
+ * Durable coordinator state (Kafka's __transaction_state log): one entry per transactional id in
+ * the engine's committed-offset table (reserved group STATE_GROUP, "topic" = the transactional id,
+ * offset = producer id, metadata = JSON of epoch, timeout, state, partitions and staged group
+ * offsets), rewritten — durably, per the fsync policy — before the answer of every request that
+ * changes it: InitProducerId, AddPartitionsToTxn (new partitions), AddOffsetsToTxn,
+ * TxnOffsetCommit, and EndTxn twice (the decision, "commit"/"abort", BEFORE the first marker; "empty"
+ * once every marker and offset is written). That is 3 durable writes per transaction of one
+ * AddPartitionsToTxn, as in Kafka. A restart (recover(), before the listener serves) then:
+ * - restores every transactional id's producer id and epoch: InitProducerId keeps the id and bumps
+ *   the epoch, fencing the previous incarnation (INVALID_PRODUCER_EPOCH), as in Kafka;
+ * - completes a decided transaction: all of its markers (again where already written: a second
+ *   marker of a producer without an open transaction is ignored by clients and by the index) and,
+ *   for a commit, its staged offsets — so a crash in the middle of EndTxn can no longer leave some
+ *   partitions committed and others aborted, nor the output committed without the input offsets;
+ * - aborts an ongoing (undecided) transaction after bumping its epoch, so its producer is fenced.
+ *   Kafka instead lets it go on until its timeout; a producer here gets INVALID_PRODUCER_EPOCH
+ *   and must re-initialise (the produce requests in flight at the crash were lost anyway).
  *
  * Partition index (Kafka's producer state + .txnindex): the first offset of each producer's open
  * transaction (the last stable offset, LSO, is the smallest, else the high watermark) and the
@@ -25,14 +40,14 @@
  * from the first transactional offset it ever had — durably noted (engine committed-offset table,
  * a reserved group) before the first transactional append — so a partition that never saw a
  * transaction costs one map lookup. Transactions found open by that scan belong to a previous
- * process (coordinator state is not persisted): they are aborted at once, so read_committed
+ * process: those the recovered coordinator state is ending get their markers from it; any other
+ * (data written before the state was durable) is aborted at once, so read_committed
  * readers never wait on a transaction nobody can finish. Aborted ranges are kept in memory (16
  * bytes each per partition); the scan is O(partition bytes since its first transaction), once per
  * partition per process.
  *
- * Not done: coordinator state surviving a restart (a restarted broker aborts what was open and
- * forgets transactional ids; their producers get INVALID_PRODUCER_ID_MAPPING and must re-init),
- * queue consumers of other protocols seeing committed transactional records (they skip every
+ * Not done: an ongoing transaction continuing across a restart (see above), queue consumers of
+ * other protocols seeing committed transactional records (they skip every
  * transactional batch — see format.ts — so they never see aborted or uncommitted ones).
  */
 import type { Engine } from '../../../engine/engine.js';
@@ -44,6 +59,21 @@ import { KafkaError } from './error-codes.js';
 import type { ProducerState } from './producer-state.js';
 
 const FIRST_TXN_GROUP = '__omnibus.kafka.txn-first';
+/** Durable coordinator state, one entry per transactional id (see the header). */
+const STATE_GROUP = '__omnibus.kafka.txn-state';
+
+/** The JSON stored per transactional id. */
+interface StoredTxn {
+  /** Producer epoch. */
+  e: number;
+  /** transaction.timeout.ms */
+  t: number;
+  s: 'empty' | 'ongoing' | 'commit' | 'abort';
+  /** Partitions ("topic\0partition"). */
+  p: string[];
+  /** Group → staged offsets [topic, partition, offset, metadata]. */
+  g: [string, [string, number, number, string][]][];
+}
 /** Kafka's transaction.max.timeout.ms default. */
 export const MAX_TXN_TIMEOUT_MS = 15 * 60 * 1000;
 
@@ -138,7 +168,63 @@ export class TxnCoordinator {
     };
     this.#txns.set(transactionalId, fresh);
     this.#byProducer.set(r.producerId, fresh);
+    await this.#persist(fresh, 'empty');
     return { errorCode: KafkaError.NONE, ...r };
+  }
+
+  /** Writes a transactional id's state durably (STATE_GROUP; see the header). */
+  async #persist(t: Txn, s: StoredTxn['s']): Promise<void> {
+    const g: StoredTxn['g'] = [];
+    for (const [group, offs] of t.offsets) g.push([group, [...offs.values()].map((o) => [o.topic, o.partition, o.offset, o.metadata])]);
+    const stored: StoredTxn = { e: t.epoch, t: t.timeoutMs, s, p: [...t.partitions], g };
+    await this.#engine.commitOffset(STATE_GROUP, t.transactionalId, 0, t.producerId, JSON.stringify(stored));
+  }
+
+  /**
+   * At startup, before the listener serves: restores every transactional id from STATE_GROUP,
+   * completes the transactions whose outcome was decided and aborts (fencing their producer) those
+   * still ongoing. A transaction whose recovery fails (storage error) stays Ending — its id
+   * answers CONCURRENT_TRANSACTIONS — and is logged; the next restart tries again.
+   */
+  async recover(): Promise<void> {
+    const pending: [Txn, boolean][] = [];
+    for (const rec of this.#engine.committedOffsets(STATE_GROUP)) {
+      let st: StoredTxn;
+      try {
+        st = JSON.parse(rec.metadata) as StoredTxn;
+      } catch {
+        this.#log(`kafka: unreadable transaction state of ${rec.topic}; ignored`);
+        continue;
+      }
+      // An undecided transaction is aborted with a bumped epoch: its producer is fenced.
+      const epoch = st.s === 'ongoing' ? Math.min(st.e + 1, 32767) : st.e;
+      this.#producers.restoreTransactional(rec.topic, rec.offset, epoch);
+      const offsets = new Map<string, Map<string, { topic: string; partition: number; offset: number; metadata: string }>>();
+      for (const [group, list] of st.g) offsets.set(group, new Map(list.map(([topic, partition, offset, metadata]) => [key(topic, partition), { topic, partition, offset, metadata }])));
+      const t: Txn = {
+        transactionalId: rec.topic,
+        producerId: rec.offset,
+        epoch,
+        timeoutMs: st.t,
+        // Ending from now: the partition scan leaves these transactions' markers to us.
+        state: st.s === 'empty' ? 'empty' : 'ending',
+        partitions: new Set(st.p),
+        offsets,
+        cancelTimer: undefined,
+      };
+      this.#txns.set(t.transactionalId, t);
+      this.#byProducer.set(t.producerId, t);
+      if (st.s !== 'empty') pending.push([t, st.s === 'commit']);
+    }
+    for (const [t, commit] of pending) {
+      try {
+        await this.#end(t, commit);
+        this.#log(`kafka: transaction ${t.transactionalId} left ${commit ? 'committing' : 'open'} by the previous run: ${commit ? 'committed' : 'aborted'}`);
+      } catch (e) {
+        t.state = 'ending';
+        this.#log(`kafka: completing transaction ${t.transactionalId} after a restart failed: ${(e as Error).message}`);
+      }
+    }
   }
 
   #lookup(transactionalId: string, producerId: number, epoch: number): Txn | number {
@@ -174,27 +260,35 @@ export class TxnCoordinator {
     if (codes.some((c) => c !== KafkaError.NONE)) return codes.map((c) => (c === KafkaError.NONE ? KafkaError.OPERATION_NOT_ATTEMPTED : c));
     for (const { topic, partition } of parts) await this.#load(topic, partition);
     if (t.state === 'ending') return parts.map(() => KafkaError.CONCURRENT_TRANSACTIONS);
+    const before = t.partitions.size;
+    const wasOngoing = t.state === 'ongoing';
     for (const { topic, partition } of parts) t.partitions.add(key(topic, partition));
     this.#begin(t);
+    // Durable before the producer may write to them: a restart must know where to put markers.
+    if (t.partitions.size !== before || !wasOngoing) await this.#persist(t, 'ongoing');
     return codes;
   }
 
   /** AddOffsetsToTxn: the group's offsets will be committed with the transaction. */
-  addOffsets(transactionalId: string, producerId: number, epoch: number, groupId: string): number {
+  async addOffsets(transactionalId: string, producerId: number, epoch: number, groupId: string): Promise<number> {
     const t = this.#lookup(transactionalId, producerId, epoch);
     if (typeof t === 'number') return t;
+    const known = t.offsets.has(groupId) && t.state === 'ongoing';
     if (!t.offsets.has(groupId)) t.offsets.set(groupId, new Map());
     this.#begin(t);
+    if (!known) await this.#persist(t, 'ongoing');
     return KafkaError.NONE;
   }
 
   /** TxnOffsetCommit: stages offsets, applied when the transaction commits. */
-  stageOffsets(transactionalId: string, producerId: number, epoch: number, groupId: string, offsets: { topic: string; partition: number; offset: number; metadata: string }[]): number {
+  async stageOffsets(transactionalId: string, producerId: number, epoch: number, groupId: string, offsets: { topic: string; partition: number; offset: number; metadata: string }[]): Promise<number> {
     const t = this.#lookup(transactionalId, producerId, epoch);
     if (typeof t === 'number') return t;
     const staged = t.offsets.get(groupId);
     if (!staged || t.state !== 'ongoing') return KafkaError.INVALID_TXN_STATE;
     for (const o of offsets) staged.set(key(o.topic, o.partition), o);
+    // Durable with the transaction (Kafka writes them to __consumer_offsets as pending).
+    await this.#persist(t, 'ongoing');
     return KafkaError.NONE;
   }
 
@@ -212,6 +306,8 @@ export class TxnCoordinator {
     t.cancelTimer?.();
     t.cancelTimer = undefined;
     try {
+      // The decision is durable before the first marker: a restart completes it (recover()).
+      await this.#persist(t, commit ? 'commit' : 'abort');
       for (const k of t.partitions) {
         const [topic, partition] = splitKey(k);
         if (this.#engine.getTopic(topic) === undefined) continue; // deleted meanwhile
@@ -222,6 +318,10 @@ export class TxnCoordinator {
           for (const o of offs.values()) await this.#engine.commitOffset(group, o.topic, o.partition, o.offset, o.metadata);
         }
       }
+      t.partitions.clear();
+      t.offsets.clear();
+      // Only when complete: after a failure the decision stays, for the next start to finish.
+      await this.#persist(t, 'empty');
     } finally {
       t.partitions.clear();
       t.offsets.clear();
@@ -367,8 +467,11 @@ export class TxnCoordinator {
         } else if (!idx.open.has(h.producerId)) idx.open.set(h.producerId, [b.baseOffset, h.producerEpoch]);
       }
     }
-    // Open transactions of a previous process: nobody can finish them; abort them now.
+    // Open transactions of a previous process: those the recovered coordinator is ending get its
+    // markers (recover()); nobody can finish the others: abort them now.
     for (const [producerId, [firstOffset, epoch]] of [...idx.open]) {
+      const owner = this.#byProducer.get(producerId);
+      if (owner?.state === 'ending' && owner.partitions.has(key(topic, partition))) continue;
       const now = this.#clock.now();
       const payload = buildControlBatch({ type: 0, producerId, producerEpoch: epoch, timestamp: now });
       const at = await this.#engine.appendRaw(topic, partition, { count: 1, timestamp: now, format: FORMAT_KAFKA, payload });

@@ -9,7 +9,7 @@ import { KafkaError } from '../error-codes.js';
 
 const MAX_METADATA = 4096;
 
-export const handleTxnOffsetCommit: ApiHandler<28> = (ctx, req) => {
+export const handleTxnOffsetCommit: ApiHandler<28> = async (ctx, req) => {
   const { broker } = ctx;
   const topics: TxnOffsetCommitResponseTopic[] = [];
   const staged: { topic: string; partition: number; offset: number; metadata: string }[] = [];
@@ -29,7 +29,7 @@ export const handleTxnOffsetCommit: ApiHandler<28> = (ctx, req) => {
       }
     }
   }
-  const code = broker.txns.stageOffsets(req.transactionalId, req.producerId, req.producerEpoch, req.groupId, staged);
+  const code = await broker.txns.stageOffsets(req.transactionalId, req.producerId, req.producerEpoch, req.groupId, staged);
   for (const e of ok) e.errorCode = code;
   return { throttleTimeMs: 0, topics };
 };
