@@ -215,6 +215,46 @@ describe('file storage specifics', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  test('frames a little larger than the read size are read from the file about once, not twice', async (t) => {
+    if (!fs.existsSync('/proc/self/io')) return t.skip('needs /proc/self/io');
+    const dir = tmpDir();
+    const s = await FileStorage.open(dir, { cacheBytes: 0 });
+    const p = await s.open('t', { fsync: 'never' });
+    // 540 KiB frames against 512 KiB reads: each frame straddles the end of a read.
+    const frame = 540 * 1024;
+    for (let i = 0; i < 20; i++) p.append([batch(Buffer.alloc(frame, i + 1), 1, i)]);
+    await p.durable();
+    const rchar = (): number => Number(/rchar: (\d+)/.exec(fs.readFileSync('/proc/self/io', 'utf8'))![1]);
+    const before = rchar();
+    const all = await readAll(p, 0, 512 * 1024);
+    const read = rchar() - before;
+    assert.equal(all.length, 20);
+    all.forEach((b, i) => {
+      assert.equal(b.payload.length, frame);
+      assert.equal(b.payload[0], i + 1);
+      assert.equal(b.payload[frame - 1], i + 1);
+    });
+    assert.ok(read < 1.3 * 20 * frame, `read ${read} bytes for ${20 * frame} bytes of frames`);
+    await s.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a read stops before a frame that would take it past maxBytes and the next read starts there', async () => {
+    const dir = tmpDir();
+    const s = await FileStorage.open(dir, { cacheBytes: 0 });
+    const p = await s.open('t', { fsync: 'never' });
+    for (let i = 0; i < 9; i++) p.append([batch(Buffer.alloc(200 * 1024, i + 1), 1, i)]);
+    await p.durable();
+    const page = await p.read(0, 512 * 1024);
+    assert.deepEqual(page.map((b) => b.baseOffset), [0, 1]);
+    const next = await p.read(2, 512 * 1024);
+    assert.deepEqual(next.map((b) => b.payload[0]), [3, 4]);
+    const one = await p.read(0, 1);
+    assert.deepEqual(one.map((b) => b.baseOffset), [0], 'the first frame is returned whatever its size');
+    await s.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   test('reads are served while older data has been evicted from a tiny cache', async () => {
     const dir = tmpDir();
     const s = await FileStorage.open(dir, { cacheBytes: 0 });

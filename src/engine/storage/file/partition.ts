@@ -643,6 +643,15 @@ export class FilePartition implements PartitionStore {
       const pos = e < 0 ? 0 : seg.index.positions[e]!;
       const expected = e < 0 ? seg.base : seg.index.offsets[e]!;
       let stop = false;
+      // A frame that would take the read past maxBytes is refused on its length alone, before
+      // its bytes are read (only to be read again by the next read()).
+      const admit = (frameBytes: number): boolean => {
+        if (out.length > 0 && bytes + frameBytes - FRAME_HEADER_BYTES > maxBytes) {
+          stop = true;
+          return false;
+        }
+        return true;
+      };
       const ok = await this.walk(seg, pos, expected, maxBytes, (buf, q) => {
         const size = frameSize(buf, q);
         const base = frameBaseOffset(buf, q);
@@ -660,7 +669,7 @@ export class FilePartition implements PartitionStore {
         bytes += plen;
         if (bytes >= maxBytes) stop = true;
         return stop;
-      });
+      }, admit);
       if (!ok || stop) break;
     }
     // A segment compacted (replaced) under this read: read again from the new one.
@@ -699,6 +708,7 @@ export class FilePartition implements PartitionStore {
     expected: number,
     maxBytes: number,
     visit: (buf: Buffer, q: number) => boolean,
+    admit?: (frameBytes: number) => boolean,
   ): Promise<boolean> {
     const limit = seg.size;
     let fd = -1;
@@ -733,6 +743,7 @@ export class FilePartition implements PartitionStore {
             const len = fbuf.readUInt32LE(pos - fstart);
             if (len < FRAME_FIXED_AFTER_LENGTH || pos + 4 + len > avail) throw this.corrupt(seg, pos, 'bad frame length');
             need = 4 + len;
+            if (admit !== undefined && !admit(need)) return true;
             if (pos + need <= fend) break;
           }
           if (fd < 0) {
@@ -741,7 +752,11 @@ export class FilePartition implements PartitionStore {
           }
           const len = Math.min(Math.max(need, readSize), avail - pos);
           const b = Buffer.allocUnsafe(len);
-          const n = await readAt(fd, b, 0, len, pos);
+          // The head of a frame that did not fit the previous read is copied, not read again: with
+          // frames a little larger than the read size (e.g. 512 × 1 KiB records) every frame was
+          // read ~twice.
+          const have = fbuf !== null && pos >= fstart && pos < fend ? fbuf.copy(b, 0, pos - fstart, fend - fstart) : 0;
+          const n = have + (await readAt(fd, b, have, len - have, pos + have));
           if (n < need) throw this.corrupt(seg, pos, `segment file is shorter than its index (${pos + n} bytes)`);
           fbuf = b;
           fstart = pos;
