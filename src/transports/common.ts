@@ -7,11 +7,13 @@
  * What it does not do: talk to any broker. Each transport subclasses NetSubscription (how to
  * consume, settle and give messages back) and NetTransport (how to publish and disconnect).
  *
- * Leases here are a client-side timer per delivery (setTimeout, unref'd): when it fires the
- * signal aborts and the transport gives the message back to its group. A broker that has its own
- * leases (Redis XAUTOCLAIM) also enforces them; one that has none (RabbitMQ, ActiveMQ) relies on
- * this timer while the client lives and on its connection-loss requeue when it does not.
+ * Leases here are client-side: each subscription keeps its open deliveries in deadline order
+ * (LeaseQueue) under ONE timer of its clock, armed for the earliest deadline. When a lease runs
+ * out the signal aborts and the transport gives the message back to its group. A broker that has
+ * its own leases (Redis XAUTOCLAIM) also enforces them; one that has none (RabbitMQ, ActiveMQ)
+ * relies on this timer while the client lives and on its connection-loss requeue when it does not.
  */
+import { systemClock, type Clock } from '../core/clock.js';
 import { err, isOmnibusError } from '../core/errors.js';
 import type { Capabilities, Delivery, Headers, OutgoingMessage, PublishOptions, SubscribeOptions, Subscription, Transport } from '../core/types.js';
 
@@ -152,16 +154,20 @@ export function decodeEnvelope(buf: Uint8Array): { meta: EnvelopeMeta; body: Uin
   return { meta, body: new Uint8Array(b.buffer, b.byteOffset + 4 + n, b.length - 4 - n) };
 }
 
-/** What a transport does to settle one delivery on its broker. */
+/**
+ * What a transport does to settle one delivery on its broker. Each method also gets the delivery
+ * (last), so a transport may share one SettleOps per subscription and keep what it needs per
+ * message on a NetDelivery subclass instead of allocating an ops object or closures per message.
+ */
 export interface SettleOps {
-  ack(): Promise<void>;
+  ack(d: NetDelivery): Promise<void>;
   /** Give back for redelivery with attempt + 1 (after delayMs). Dead-lettering at maxAttempts is decided by the caller. */
-  nack(delayMs: number | undefined): Promise<void>;
-  reject(reason: string): Promise<void>;
+  nack(delayMs: number | undefined, d: NetDelivery): Promise<void>;
+  reject(reason: string, d: NetDelivery): Promise<void>;
   /** Tell the broker about a longer lease, where it keeps one. */
-  extend?(ms: number): Promise<void>;
+  extend?(ms: number, d: NetDelivery): Promise<void>;
   /** The client-side lease expired: give the message back (attempt + 1). Errors are the transport's to report. */
-  expired(): void;
+  expired(d: NetDelivery): void;
 }
 
 export interface DeliveryInit {
@@ -177,6 +183,96 @@ export interface DeliveryInit {
 
 type State = 'open' | 'settled' | 'lost';
 
+/**
+ * The open deliveries of one subscription in lease-deadline order, watched by one timer.
+ *
+ * A setTimeout per delivery cost a Timeout object, its closure and a clearTimeout per message,
+ * all living as long as the delivery (they survive young-generation collections, so the GC
+ * copies them): about a fifth of the consume CPU on Redis. Here a delivery is a node of an
+ * intrusive doubly linked list (no allocation), and the list is sorted by deadline: leases of
+ * one subscription have one length, so a new delivery goes at the tail in O(1); only extend()
+ * with a shorter-than-usual length walks back from the tail to its place. Settling unlinks in
+ * O(1). The single timer is armed for the head's deadline; when it fires it expires every
+ * delivery that is due and re-arms for the next, so it runs about once per lease length.
+ */
+export class LeaseQueue {
+  readonly #clock: Clock;
+  #head: NetDelivery | undefined;
+  #tail: NetDelivery | undefined;
+  #cancel: (() => void) | undefined;
+  #armedAt = Infinity;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  now(): number {
+    return this.#clock.now();
+  }
+
+  /** Holds `d` until `at` (ms since the epoch, the clock's time). */
+  add(d: NetDelivery, at: number): void {
+    if (d.leased) this.remove(d);
+    d.leaseAt = at;
+    d.leased = true;
+    let p = this.#tail;
+    while (p !== undefined && p.leaseAt > at) p = p.leasePrev;
+    const n = p === undefined ? this.#head : p.leaseNext;
+    d.leasePrev = p;
+    d.leaseNext = n;
+    if (n === undefined) this.#tail = d;
+    else n.leasePrev = d;
+    if (p === undefined) this.#head = d;
+    else p.leaseNext = d;
+    if (at < this.#armedAt) this.#arm(at);
+  }
+
+  /** The deliveries held now, earliest deadline first. */
+  held(): NetDelivery[] {
+    const out: NetDelivery[] = [];
+    for (let d = this.#head; d !== undefined; d = d.leaseNext) out.push(d);
+    return out;
+  }
+
+  remove(d: NetDelivery): void {
+    if (!d.leased) return;
+    d.leased = false;
+    const p = d.leasePrev;
+    const n = d.leaseNext;
+    if (p === undefined) this.#head = n;
+    else p.leaseNext = n;
+    if (n === undefined) this.#tail = p;
+    else n.leasePrev = p;
+    d.leasePrev = d.leaseNext = undefined;
+    if (this.#head === undefined && this.#cancel !== undefined) {
+      // Nothing left to watch: drop the timer (it would keep the subscription reachable).
+      this.#cancel();
+      this.#cancel = undefined;
+      this.#armedAt = Infinity;
+    }
+  }
+
+  #arm(at: number): void {
+    this.#cancel?.();
+    this.#armedAt = at;
+    this.#cancel = this.#clock.setTimer(at - this.#clock.now(), this.#fire);
+  }
+
+  readonly #fire = (): void => {
+    this.#cancel = undefined;
+    this.#armedAt = Infinity;
+    const now = this.#clock.now();
+    for (let d = this.#head; d !== undefined && d.leaseAt <= now; d = this.#head) {
+      this.remove(d);
+      d.leaseExpired();
+    }
+    // A timer may fire a little before the clock reads its deadline: the head is then re-armed
+    // (also when an expiry handler added a later lease meanwhile and armed the timer for it).
+    const h = this.#head;
+    if (h !== undefined && h.leaseAt < this.#armedAt) this.#arm(h.leaseAt);
+  };
+}
+
 /** A delivery: first settlement wins, a lost lease aborts the signal once and fails later settlements. */
 export class NetDelivery implements Delivery {
   readonly id: string;
@@ -191,10 +287,15 @@ export class NetDelivery implements Delivery {
   #ac: AbortController | undefined;
   readonly #ops: SettleOps;
   readonly #sub: NetSubscription;
-  readonly #leaseMs: number;
   #state: State = 'open';
   #settling: Promise<void> | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Links and deadline in the subscription's LeaseQueue (owned by it). */
+  leaseAt = 0;
+  leased = false;
+  leasePrev: NetDelivery | undefined = undefined;
+  leaseNext: NetDelivery | undefined = undefined;
+  /** Counted against the subscription's prefetch (pushed, and not yet settled on the broker or lost). */
+  inFlight = false;
 
   constructor(init: DeliveryInit, sub: NetSubscription, ops: SettleOps) {
     this.id = init.id;
@@ -207,8 +308,8 @@ export class NetDelivery implements Delivery {
     this.attempt = init.attempt;
     this.#ops = ops;
     this.#sub = sub;
-    this.#leaseMs = sub.leaseMs;
-    this.#arm(this.#leaseMs);
+    const q = sub.leases;
+    q.add(this, q.now() + sub.leaseMs);
   }
 
   get redelivered(): boolean {
@@ -227,62 +328,74 @@ export class NetDelivery implements Delivery {
     return this.#state;
   }
 
-  #arm(ms: number): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      if (this.#state !== 'open') return;
-      this.lose();
-      this.#ops.expired();
-    }, ms);
-    this.#timer.unref();
+  /** Called by the LeaseQueue when the lease ran out (the delivery is already unlinked). */
+  leaseExpired(): void {
+    if (this.#state !== 'open') return;
+    this.lose();
+    this.#ops.expired(this);
   }
 
   /** The lease is gone (expiry, close, disconnect): abort once, later settlements reject. */
   lose(): boolean {
     if (this.#state !== 'open') return false;
     this.#state = 'lost';
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#sub.leases.remove(this);
     this.#sub.settled(this);
     this.#ac?.abort(err('MQ_ERR_LEASE_LOST', `lease of message ${this.id} lost`));
     return true;
   }
 
-  #settle(run: () => Promise<void>): Promise<void> {
+  /** A second settlement, or one after the lease was lost. */
+  #again(): Promise<void> {
     if (this.#state === 'lost') return Promise.reject(err('MQ_ERR_LEASE_LOST', `lease of message ${this.id} was lost; it is redelivered`));
-    if (this.#settling) return this.#settling.then(
+    return (this.#settling ?? Promise.resolve()).then(
       () => undefined,
       () => undefined,
     );
-    this.#state = 'settled';
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#settling = run().finally(() => this.#sub.settled(this));
+  }
+
+  /** Marks the delivery settled; `p` is the transport's work, after which its prefetch slot frees. */
+  #settled(p: Promise<void>): Promise<void> {
+    this.#settling = this.#sub.settleAfter(this, p);
     return this.#settling;
   }
 
+  #begin(): void {
+    this.#state = 'settled';
+    this.#sub.leases.remove(this);
+  }
+
+  // ack() is the consume hot path: no closure, no async frame, and the promise is the
+  // transport's own (shared by every ack of a batch where the transport batches them).
   ack(): Promise<void> {
-    return this.#settle(() => this.#ops.ack());
+    if (this.#state !== 'open') return this.#again();
+    this.#begin();
+    return this.#settled(this.#ops.ack(this));
   }
 
   nack(opts?: { delayMs?: number }): Promise<void> {
     const delayMs = opts?.delayMs;
     if (delayMs !== undefined && (!Number.isFinite(delayMs) || delayMs < 0)) return Promise.reject(err('MQ_ERR_INVALID_ARGUMENT', `delayMs must be >= 0, got ${delayMs}`));
-    return this.#settle(() => {
-      const max = this.#sub.maxAttempts;
-      if (max !== undefined && this.attempt >= max) return this.#ops.reject(`max attempts (${max}) exceeded`);
-      return this.#ops.nack(delayMs !== undefined && delayMs > 0 ? delayMs : undefined);
-    });
+    if (this.#state !== 'open') return this.#again();
+    this.#begin();
+    const max = this.#sub.maxAttempts;
+    if (max !== undefined && this.attempt >= max) return this.#settled(this.#ops.reject(`max attempts (${max}) exceeded`, this));
+    return this.#settled(this.#ops.nack(delayMs !== undefined && delayMs > 0 ? delayMs : undefined, this));
   }
 
   reject(reason?: string): Promise<void> {
-    return this.#settle(() => this.#ops.reject(reason ?? 'rejected'));
+    if (this.#state !== 'open') return this.#again();
+    this.#begin();
+    return this.#settled(this.#ops.reject(reason ?? 'rejected', this));
   }
 
   async extend(ms?: number): Promise<void> {
     if (this.#state === 'lost') throw err('MQ_ERR_LEASE_LOST', `lease of message ${this.id} was lost`);
     if (this.#state !== 'open') return;
-    const len = ms ?? this.#leaseMs;
-    this.#arm(len);
-    await this.#ops.extend?.(len);
+    const len = ms ?? this.#sub.leaseMs;
+    const q = this.#sub.leases;
+    q.add(this, q.now() + len);
+    await this.#ops.extend?.(len, this);
   }
 }
 
@@ -300,7 +413,14 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
   readonly maxAttempts: number | undefined;
   readonly deadLetterTopic: string | undefined;
   readonly from: 'earliest' | 'latest';
-  protected readonly unsettled = new Set<NetDelivery>();
+  /**
+   * Deliveries counted against prefetch: pushed, not yet settled on the broker nor lost. A count
+   * and a flag on each delivery rather than a Set (a hash insert and delete per message); the
+   * open ones among them are the LeaseQueue's.
+   */
+  #unsettled = 0;
+  /** Lease deadlines of the open deliveries, under one timer (see LeaseQueue). */
+  readonly leases: LeaseQueue;
   #buf: NetDelivery[] = [];
   #waiter: ((r: IteratorResult<Delivery>) => void) | undefined;
   #failer: ((e: unknown) => void) | undefined;
@@ -311,9 +431,10 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
   readonly #onAbort = (): void => void this.close();
   readonly #owner: NetTransport;
 
-  constructor(owner: NetTransport, topic: string, opts: SubscribeOptions) {
+  constructor(owner: NetTransport, topic: string, opts: SubscribeOptions, clock: Clock = systemClock) {
     checkTopic(topic);
     this.#owner = owner;
+    this.leases = new LeaseQueue(clock);
     this.topic = topic;
     this.group = opts.group ?? DEFAULT_GROUP;
     this.prefetch = opts.prefetch ?? DEFAULT_PREFETCH;
@@ -348,7 +469,7 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
 
   /** How many more deliveries may be pushed now. */
   credit(): number {
-    return this.prefetch - this.unsettled.size;
+    return this.prefetch - this.#unsettled;
   }
 
   /** The application is waiting in next() and nothing is buffered for it. */
@@ -364,7 +485,8 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
       this.release([d]).catch((e: unknown) => this.#owner.report(e));
       return;
     }
-    this.unsettled.add(d);
+    d.inFlight = true;
+    this.#unsettled++;
     const w = this.#waiter;
     if (w) {
       this.#waiter = undefined;
@@ -373,9 +495,37 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
     } else this.#buf.push(d);
   }
 
+  /** The deliveries waiting on #groupWork; one callback frees all their slots when it ends. */
+  #group: NetDelivery[] = [];
+  #groupWork: Promise<void> | undefined;
+
+  /**
+   * Frees `d`'s prefetch slot once `work` (its settlement on the broker) has ended, and returns
+   * `work`. Deliveries whose transport hands out one promise for several settlements (Redis
+   * sends the acks of one event-loop turn as one XACK) share one callback instead of a
+   * `.finally()` promise and closure each.
+   */
+  settleAfter(d: NetDelivery, work: Promise<void>): Promise<void> {
+    if (work !== this.#groupWork) {
+      const group: NetDelivery[] = [];
+      this.#group = group;
+      this.#groupWork = work;
+      const done = (): void => {
+        if (this.#groupWork === work) this.#groupWork = undefined;
+        for (const x of group) this.settled(x);
+      };
+      work.then(done, done);
+    }
+    this.#group.push(d);
+    return work;
+  }
+
   /** A delivery left the unsettled set (settled or lost). */
   settled(d: NetDelivery): void {
-    if (this.unsettled.delete(d) && !this.#closed) this.onCredit();
+    if (!d.inFlight) return;
+    d.inFlight = false;
+    this.#unsettled--;
+    if (!this.#closed) this.onCredit();
   }
 
   /** Ends the iteration with an error (e.g. the group could not be created). */
@@ -426,8 +576,7 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
       this.#signal?.removeEventListener('abort', this.#onAbort);
       this.#buf = [];
       const lost: NetDelivery[] = [];
-      for (const d of [...this.unsettled]) if (d.lose()) lost.push(d);
-      this.unsettled.clear();
+      for (const d of this.leases.held()) if (d.lose()) lost.push(d);
       try {
         await this.release(lost);
       } catch (e) {
@@ -454,7 +603,7 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
 
   /** The connection dropped: every unsettled lease is lost (the broker redelivers them). */
   protected loseAll(): void {
-    for (const d of [...this.unsettled]) d.lose();
+    for (const d of this.leases.held()) d.lose();
     this.#buf = this.#buf.filter((d) => d.state === 'open');
   }
 

@@ -48,10 +48,17 @@ async function drain(transport: Transport, topic: string, sink: DequeueSink, opt
   const onAbort = (): void => void sub.close().then(noop, noop);
   sink.signal.addEventListener('abort', onAbort, { once: true });
   let pending: Promise<void>[] = [];
+  // Acks not yet awaited. A transport that settles several acks with one command may hand them
+  // one shared promise (redis:// batches the acks of an event-loop turn into one XACK): it is
+  // awaited once, like the raw client awaits one XACK per reply.
+  let unawaited = 0;
+  let last: Promise<void> | undefined;
   const onAckError = (e: unknown): void => sink.ackFailed(e);
   const flush = async (): Promise<void> => {
     const p = pending;
     pending = [];
+    unawaited = 0;
+    last = undefined;
     await Promise.all(p);
   };
   try {
@@ -62,8 +69,12 @@ async function drain(transport: Transport, topic: string, sink: DequeueSink, opt
         await d.ack().then(noop, onAckError);
       } else {
         // The rejection handler is attached at once so a failed ack is counted, never unhandled.
-        pending.push(d.ack().then(noop, onAckError));
-        if (pending.length >= opts.ackBatch) await flush();
+        const p = d.ack();
+        if (p !== last) {
+          last = p;
+          pending.push(p.then(noop, onAckError));
+        }
+        if (++unawaited >= opts.ackBatch) await flush();
       }
       if (settle) {
         await flush();
