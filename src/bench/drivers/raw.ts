@@ -15,13 +15,22 @@
  *   transport driver does for brokers without replay); publishes on a confirm channel, persistent,
  *   with messageId, timestamp and the x-omnibus-ts header, a batch confirmed as a whole; a consumer
  *   with basic.qos = prefetch acking every delivery.
+ * - kafka://: what the kafka:// transport does, with bare kafkajs and the transport's client
+ *   settings. Setup creates the topic (1 partition) as the transport's first publish does.
+ *   Publish: one producer.send per batch, acks=-1, each record with value, timestamp and the
+ *   x-omnibus-id header (a 16-char id). Consume: a consumer in group `<group>.<topic>` (the
+ *   transport's group naming) from the earliest offset, autoCommit off, reading with eachBatch
+ *   and committing the offset after the batch (and at each settle point) with commitOffsets; the
+ *   transport commits the settled prefix every 20 ms the same way.
  *
  * What it leaves out on purpose, as API-layer work: the transport's periodic maintenance (Redis:
- * the delayed-message/nack-delay Lua ticks every 100 ms and the XPENDING lease scan every second)
- * is part of what the transport costs, and is therefore not reproduced here.
+ * the delayed-message/nack-delay Lua ticks every 100 ms and the XPENDING lease scan every second;
+ * Kafka: the retry topic the transport's consumer also reads, and decoding every header into the
+ * delivery's headers) is part of what the transport costs, and is therefore not reproduced here.
  */
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Redis as RedisClient } from 'ioredis';
+import type { Consumer } from 'kafkajs';
 import type { OutgoingMessage } from '../../core/types.js';
 import { asBuffer, type BenchDriver, type DequeueSink } from '../driver.js';
 
@@ -36,7 +45,8 @@ export async function rawDriver(url: string, opts: RawDriverOptions): Promise<Be
   const scheme = new URL(url).protocol.replace(/:$/, '');
   if (scheme === 'redis' || scheme === 'rediss') return rawRedis(url, opts);
   if (scheme === 'amqp' || scheme === 'amqps') return rawAmqp(url, opts);
-  throw new Error(`the raw driver speaks redis:// and amqp://, not ${scheme}://`);
+  if (scheme === 'kafka') return rawKafka(url, opts);
+  throw new Error(`the raw driver speaks redis://, amqp:// and kafka://, not ${scheme}://`);
 }
 
 function hexId(): string {
@@ -219,4 +229,77 @@ function publishConfirmed(ch: ConfirmChannel, exchange: string, batch: readonly 
       ch.publish(exchange, '', asBuffer(m.body), { persistent: true, messageId: hexId(), timestamp: Math.floor(now / 1000), headers: { 'x-omnibus-ts': now } }, onConfirm);
     }
   });
+}
+
+// ------------------------------------------------------------------------------------- kafka
+
+async function rawKafka(url: string, opts: RawDriverOptions): Promise<BenchDriver> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const u = new URL(url);
+  const brokers = (u.searchParams.get('hosts') ?? u.host).split(',').filter((h) => h !== '');
+  // The kafka:// transport's client and consumer settings (src/transports/kafka.ts).
+  const kafka = new Kafka({
+    clientId: `omnibus-raw-${hexId()}`,
+    brokers,
+    connectionTimeout: 5_000,
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 8 },
+    logLevel: logLevel.NOTHING,
+    logCreator: () => () => undefined,
+  });
+  const admin = kafka.admin();
+  const producer = kafka.producer({ allowAutoTopicCreation: true });
+  await admin.connect();
+  await producer.connect();
+  let closed = false;
+  return {
+    name: 'raw kafkajs (producer.send acks=-1 per batch, consumer group eachBatch + commitOffsets)',
+    maxPayload: 1_000_000,
+    async setup(topic) {
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    },
+    teardown: async () => {},
+    async enqueue(topic, batch) {
+      if (batch.length === 0) return;
+      const ts = String(Date.now());
+      await producer.send({ topic, acks: -1, messages: batch.map((m) => ({ key: null, value: asBuffer(m.body), timestamp: ts, headers: { 'x-omnibus-id': hexId() } })) });
+    },
+    async dequeue(topic, sink) {
+      const consumer: Consumer = kafka.consumer({ groupId: `${opts.group}.${topic}`, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 500 });
+      await consumer.connect();
+      try {
+        await consumer.subscribe({ topics: [topic], fromBeginning: true });
+        await new Promise<void>((resolve, reject) => {
+          sink.signal.addEventListener('abort', () => resolve(), { once: true });
+          consumer
+            .run({
+              autoCommit: false,
+              eachBatch: async ({ batch }) => {
+                const commit = (offset: string): Promise<void> => consumer.commitOffsets([{ topic, partition: batch.partition, offset: (BigInt(offset) + 1n).toString() }]);
+                let last: string | undefined;
+                for (const m of batch.messages) {
+                  last = m.offset;
+                  if (sink.take(m.value ?? Buffer.alloc(0))) {
+                    // A settle point means "received and acknowledged": committed.
+                    await commit(m.offset).catch((e: unknown) => sink.ackFailed(e));
+                    sink.settled();
+                  }
+                  if (sink.done) break;
+                }
+                if (last !== undefined) await commit(last).catch((e: unknown) => sink.ackFailed(e));
+                if (sink.done) resolve();
+              },
+            })
+            .catch(reject);
+        });
+      } finally {
+        await consumer.disconnect();
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+    },
+  };
 }

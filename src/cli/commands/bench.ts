@@ -46,7 +46,9 @@ Flags:
                                     hand-written with the bare client (ioredis
                                     XADD in MULTI + XREADGROUP/XACK for redis://;
                                     amqplib persistent confirmed publishes to a
-                                    fanout exchange + consume/ack for amqp://);
+                                    fanout exchange + consume/ack for amqp://;
+                                    kafkajs producer.send acks=-1 + group
+                                    eachBatch/commitOffsets for kafka://);
                                     --prefetch applies (default 1000)
                          redis      a Redis list over RESP with ioredis: LPUSH,
                                     RPOP (FIFO); --target redis://HOST:PORT, a
