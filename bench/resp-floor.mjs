@@ -10,10 +10,11 @@
  * No engine, no storage, no locks, no promises: what is left is Node's socket path (libuv read,
  * the stream 'data' event, a Buffer per read, Writable.write and its write request) plus a few
  * hundred nanoseconds of framing. Whatever Omnibus spends above it is its own; what this floor
- * spends above Redis is Node's.
+ * spends above Redis is Node's. `serve --fixed` answers every command `:1` without looking at
+ * it (for redis-benchmark, which does not check replies): framing and the socket path only.
  *
  * Usage (after `npx tsc -p .`, since `run` drives bin/omnibus.js bench):
- *   node bench/resp-floor.mjs serve [--port 6390]
+ *   node bench/resp-floor.mjs serve [--port 6390] [--fixed]
  *   node bench/resp-floor.mjs run [--mode naive|pipelined|batch] [--count 20000]
  *                                 [--sizes 128,512,1024,10240] [--targets redis,floor,omnibus]
  *                                 [--redis-benchmark]
@@ -61,8 +62,30 @@ function frame(buf, pos) {
   return [args, p];
 }
 
-function serve(port) {
+/** A FIFO of Buffers: an array and a head index (Array#shift is O(n) on long arrays). */
+class Deque {
+  items = [];
+  head = 0;
+  get length() {
+    return this.items.length - this.head;
+  }
+  push(v) {
+    this.items.push(v);
+  }
+  take(n) {
+    const out = this.items.slice(this.head, this.head + n);
+    this.head += out.length;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return out;
+  }
+}
+
+function serve(port, fixed) {
   const lists = new Map();
+  const one = Buffer.from(':1\r\n');
   const info = Buffer.from('# Server\r\nredis_version:7.0.0\r\nloading:0\r\n');
   const server = net.createServer((socket) => {
     socket.setNoDelay(true);
@@ -77,11 +100,15 @@ function serve(port) {
         if (f === undefined) break;
         const [a, next] = f;
         pos = next;
+        if (fixed) {
+          out.push(one);
+          continue;
+        }
         const name = a[0].latin1Slice(0, a[0].length).toLowerCase();
         const key = a.length > 1 ? a[1].latin1Slice(0, a[1].length) : '';
         if (name === 'lpush' || name === 'rpush') {
           let l = lists.get(key);
-          if (l === undefined) lists.set(key, (l = []));
+          if (l === undefined) lists.set(key, (l = new Deque()));
           // Values are copied: a view would pin the whole read buffer.
           for (let i = 2; i < a.length; i++) l.push(Buffer.from(a[i]));
           out.push(`:${l.length}\r\n`);
@@ -93,13 +120,13 @@ function serve(port) {
             const n = Number(a[2].latin1Slice(0, a[2].length));
             if (l === undefined || l.length === 0) out.push('*-1\r\n');
             else {
-              const vals = l.splice(0, n);
+              const vals = l.take(n);
               out.push(`*${vals.length}\r\n`);
               for (const v of vals) out.push(`$${v.length}\r\n`, v, '\r\n');
             }
           } else if (l === undefined || l.length === 0) out.push('$-1\r\n');
           else {
-            const v = l.shift();
+            const v = l.take(1)[0];
             out.push(`$${v.length}\r\n`, v, '\r\n');
           }
         } else if (name === 'del') out.push(`:${lists.delete(key) ? 1 : 0}\r\n`);
@@ -247,7 +274,7 @@ function report(mode, count, targets, results) {
   }
 }
 
-if (argv[0] === 'serve') serve(Number(flag('--port', '6390')));
+if (argv[0] === 'serve') serve(Number(flag('--port', '6390')), argv.includes('--fixed'));
 else if (argv[0] === 'run') await run();
 else {
   process.stderr.write('usage: node bench/resp-floor.mjs serve [--port N] | run [--mode naive] [--count N] [--sizes LIST] [--targets redis,floor,omnibus] [--redis-benchmark]\n');

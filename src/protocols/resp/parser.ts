@@ -295,6 +295,45 @@ export class RespCommandParser {
     }
   }
 
+  /**
+   * Fast path for a run of commands that differ only in their last arguments (pipelined
+   * `LPUSH key v`, `RPOP key`): when nothing is half-parsed and the unread input starts with the
+   * bytes of `prefix` (the multibulk header and leading arguments of the previous command, as
+   * the client sent them) followed by `bulks` complete `$<len>` arguments, consumes that command
+   * and appends views of those arguments to `out`; otherwise changes nothing and returns false
+   * (the caller then uses next(), which also reports any protocol error). No argument vector and
+   * no views of the name and key: a command costs a byte compare of the prefix plus one view
+   * per remaining argument (the views allocate; the compare does not).
+   */
+  nextWithPrefix(prefix: Buffer, bulks: number, out: Buffer[]): boolean {
+    if (this.args !== null || this.ready !== null || this.fill !== null || this.skip > 0 || this.failure !== null || this.copyArgs) return false;
+    const buf = this.buf;
+    const end = this.end;
+    const plen = prefix.length;
+    let p = this.pos;
+    if (end - p < plen) return false;
+    for (let i = 0; i < plen; i++) if (buf[p + i] !== prefix[i]) return false;
+    p += plen;
+    const base = out.length;
+    for (let k = 0; k < bulks; k++) {
+      if (p >= end || buf[p] !== DOLLAR) return this.undo(out, base);
+      const st = this.readInt(p + 1);
+      const n = this.intValue;
+      if (st !== INT_OK || n < 0 || n > this.maxBulk) return this.undo(out, base);
+      const from = this.intNext;
+      if (end - from < n + 2) return this.undo(out, base);
+      out.push(buf.subarray(from, from + n));
+      p = from + n + 2;
+    }
+    this.pos = p;
+    return true;
+  }
+
+  private undo(out: Buffer[], base: number): false {
+    out.length = base;
+    return false;
+  }
+
   /** Drop all state (e.g. for a connection object reused from a pool). */
   reset(): void {
     this.buf = Buffer.alloc(0);

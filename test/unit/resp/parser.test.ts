@@ -378,3 +378,43 @@ describe('RespCommandParser: hostile input', () => {
     );
   });
 });
+
+describe('RespCommandParser: runs matched by prefix (nextWithPrefix)', () => {
+  const prefix = Buffer.from('*3\r\n$5\r\nLPUSH\r\n$1\r\nk\r\n');
+
+  it('consumes repeated commands that start with the prefix and hands out only their values', () => {
+    const p = new RespCommandParser();
+    p.push(Buffer.from('*3\r\n$5\r\nLPUSH\r\n$1\r\nk\r\n$2\r\nv1\r\n*3\r\n$5\r\nLPUSH\r\n$1\r\nk\r\n$0\r\n\r\n*2\r\n$4\r\nLLEN\r\n$1\r\nk\r\n'));
+    const out: Buffer[] = [];
+    assert.equal(p.nextWithPrefix(prefix, 1, out), true);
+    assert.equal(p.nextWithPrefix(prefix, 1, out), true);
+    assert.deepEqual(out.map(String), ['v1', '']);
+    assert.equal(p.nextWithPrefix(prefix, 1, out), false, 'a different command is left for next()');
+    assert.deepEqual((p.next() as Buffer[]).map(String), ['LLEN', 'k']);
+    assert.equal(p.next(), undefined);
+  });
+
+  it('leaves a command whose value has not fully arrived to next(), which completes it', () => {
+    const p = new RespCommandParser();
+    p.push(Buffer.from('*3\r\n$5\r\nLPUSH\r\n$1\r\nk\r\n$5\r\nab'));
+    const out: Buffer[] = [];
+    assert.equal(p.nextWithPrefix(prefix, 1, out), false);
+    assert.deepEqual(out, []);
+    assert.equal(p.next(), undefined);
+    p.push(Buffer.from('cde\r\n'));
+    assert.deepEqual((p.next() as Buffer[]).map(String), ['LPUSH', 'k', 'abcde']);
+  });
+
+  it('does not match a command with more arguments, or another key, or a malformed length', () => {
+    for (const wire of ['*4\r\n$5\r\nLPUSH\r\n$1\r\nk\r\n$1\r\na\r\n$1\r\nb\r\n', '*3\r\n$5\r\nLPUSH\r\n$1\r\nj\r\n$1\r\na\r\n']) {
+      const p = new RespCommandParser();
+      p.push(Buffer.from(wire));
+      assert.equal(p.nextWithPrefix(prefix, 1, []), false, wire);
+      assert.ok(Array.isArray(p.next()), wire);
+    }
+    const bad = new RespCommandParser();
+    bad.push(Buffer.from('*3\r\n$5\r\nLPUSH\r\n$1\r\nk\r\n$x\r\n'));
+    assert.equal(bad.nextWithPrefix(prefix, 1, []), false);
+    assert.ok(isProtocolError(bad.next()), 'next() reports the protocol error');
+  });
+});

@@ -101,6 +101,30 @@ function flushAll(): void {
   flushQueue.length = 0;
 }
 
+/** `*<argc>\r\n` and the name and key as `$<len>\r\n<bytes>\r\n`: how a run's commands begin. */
+function runPrefix(a: Buffer[]): Buffer {
+  const name = a[0]!;
+  const key = a[1]!;
+  const h1 = `*${a.length}\r\n$${name.length}\r\n`;
+  const h2 = `\r\n$${key.length}\r\n`;
+  const out = Buffer.allocUnsafe(h1.length + name.length + h2.length + key.length + 2);
+  let p = out.write(h1, 0, 'latin1');
+  p += name.copy(out, p);
+  p += out.write(h2, p, 'latin1');
+  p += key.copy(out, p);
+  out[p] = 13;
+  out[p + 1] = 10;
+  return out;
+}
+
+/** Buffer.equals without the native call (keys are short; the call dominated). */
+function sameBytes(a: Buffer, b: Buffer): boolean {
+  const n = a.length;
+  if (n !== b.length) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 const SUBSCRIBED_OK = new Set(['subscribe', 'ssubscribe', 'sunsubscribe', 'psubscribe', 'unsubscribe', 'punsubscribe', 'ping', 'quit', 'reset']);
 const MULTI_IMMEDIATE = new Set(['exec', 'discard', 'multi', 'watch', 'unwatch', 'quit', 'reset']);
 
@@ -273,25 +297,40 @@ export class Session implements PubSubSubscriber, SessionInfo {
 
   #runFused(kind: number, first: Buffer[]): Promise<void> | undefined {
     const key = first[1]!;
-    const run: Buffer[][] = [first];
-    for (;;) {
-      if (run.length >= MAX_RUN) break;
-      const next = this.parser.next();
+    const push = kind === K_LPUSH || kind === K_RPUSH;
+    const parser = this.parser;
+    // The rest of the run usually repeats the first command's bytes up to its values: those
+    // commands are matched by that prefix without an argument vector (see nextWithPrefix).
+    const prefix = runPrefix(first);
+    const bulks = first.length - 2;
+    const values: Buffer[] = push ? first.slice(2) : [];
+    const counts: number[] = [bulks];
+    let n = 1;
+    while (n < MAX_RUN) {
+      if (parser.nextWithPrefix(prefix, bulks, values)) {
+        n++;
+        if (push) counts.push(bulks);
+        continue;
+      }
+      const next = parser.next();
       if (next === undefined) break;
-      if (next instanceof ProtocolError || fusibleKind(next) !== kind || !next[1]!.equals(key)) {
+      if (next instanceof ProtocolError || fusibleKind(next) !== kind || !sameBytes(next[1]!, key)) {
         this.#pending = next;
         break;
       }
-      run.push(next);
+      n++;
+      if (push) {
+        for (let i = 2; i < next.length; i++) values.push(next[i]!);
+        counts.push(next.length - 2);
+      }
     }
-    if (run.length === 1) return this.execute(first);
+    if (n === 1) return this.execute(first);
     const broker = this.broker;
-    broker.totalCommands += run.length;
-    const push = kind === K_LPUSH || kind === K_RPUSH;
+    broker.totalCommands += n;
     const end = kind === K_LPUSH || kind === K_LPOP ? 'L' : 'R';
     this.lastCommand = kind === K_LPUSH ? 'lpush' : kind === K_RPUSH ? 'rpush' : kind === K_LPOP ? 'lpop' : 'rpop';
     if (broker.watchers.size > 0) broker.touch(key.toString('utf8'));
-    return push ? pushRun(this, end, run) : popRun(this, end, key, run.length);
+    return push ? pushRun(this, end, key, values, counts) : popRun(this, end, key, n);
   }
 
   /** Runs one command; returns a promise when it has to wait. */
