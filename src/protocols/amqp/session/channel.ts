@@ -431,15 +431,18 @@ export class Channel {
   /**
    * The engine completes a whole batch of publishes (every one of a socket read) in one loop:
    * flushing per completion sent one basic.ack per message (1,000 ack frames for a 1,000-message
-   * window, each parsed by the client). One microtask later the loop is over and one
-   * basic.ack(multiple) covers the batch. A microtask runs before any I/O callback and before the
-   * continuation of anything that awaited the same publish, so confirms still precede later
-   * replies on the channel.
+   * window, each parsed by the client). The flush waits for setImmediate instead: after every
+   * socket read and engine completion of this event-loop poll phase, so one basic.ack(multiple)
+   * covers all of them (libuv reads up to 32 × 64 KiB per readable socket in one phase). Counted
+   * with strace over 10,000 × 10 KiB pipelined publishes: 90 socket writes instead of 1,605 with a
+   * flush per read. Still the same loop iteration, so no timer latency. Confirms are asynchronous
+   * in AMQP (RabbitMQ sends them from its queue processes): a reply to a later method on the
+   * channel may now precede them; their own order is kept.
    */
   #queueConfirmFlush(): void {
     if (this.#confirmFlushQueued) return;
     this.#confirmFlushQueued = true;
-    queueMicrotask(this.#flushQueuedConfirms);
+    setImmediate(this.#flushQueuedConfirms);
   }
 
   readonly #flushQueuedConfirms = (): void => {
