@@ -18,8 +18,8 @@
 //
 // Usage: npx tsc -p . && node bench/kafka-ceiling.mjs [--targets omnibus,null,mock]
 //          [--sizes 128,1024,10240] [--count 1000000] [--count-large 100000] [--rounds 1]
-//          [--base-root DIR (adds target "base": omnibus serve of that checkout, for A/B)]
-//          [--serve-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"] [--json out.json]
+//          [--warmup] [--base-root DIR (adds target "base": omnibus serve of that checkout, for A/B)]
+//          [--serve-env K=V ...] [--serve-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"] [--json out.json]
 // (--count-large applies to sizes ≥ 8 KiB.)
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, readFileSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -53,8 +53,13 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '1' },
     fsync: { type: 'string', default: 'interval' },
     'serve-node-args': { type: 'string', default: '' },
+    // Environment for the Omnibus child only, e.g. GLIBC_TUNABLES=glibc.malloc.trim_threshold=...
+    'serve-env': { type: 'string', multiple: true, default: [] },
     'no-consume': { type: 'boolean', default: false },
     'keep-files': { type: 'boolean', default: false },
+    // Produce the file once to a scratch topic before the measured run: a fresh broker otherwise
+    // pays for filling its 64 MiB chunk cache with fresh memory (page faults) and for JIT warm-up.
+    warmup: { type: 'boolean', default: false },
     // A/B: target "base" runs `omnibus serve` from another checkout (built), e.g. a git worktree.
     'base-root': { type: 'string' },
     json: { type: 'string' },
@@ -77,8 +82,8 @@ function waitExit(proc) {
 }
 
 /** Starts a server child that prints a line matching /listening/ once ready. */
-async function startChild(argv, cleanupDir) {
-  const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startChild(argv, cleanupDir, env = process.env) {
+  const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'], env });
   await new Promise((resolve, reject) => {
     createInterface({ input: proc.stdout }).on('line', (l) => /listening/.test(l) && resolve());
     proc.once('exit', (c) => reject(new Error(`${argv.join(' ')} exited ${c}`)));
@@ -105,6 +110,7 @@ async function startTarget(target, size) {
   const c = await startChild(
     [...nodeArgs, path.join(target === 'base' ? args['base-root'] : root, 'bin/omnibus.js'), 'serve', '--data', dir, '--fsync', args.fsync, '--no-amqp', '--no-resp', '--no-stomp', '--no-mqtt', '--kafka-port', String(port), '--health-port', 'off'],
     dir,
+    { ...process.env, ...Object.fromEntries(args['serve-env'].map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) },
   );
   return { ...c, bootstrap: `127.0.0.1:${port}`, extra: [] };
 }
@@ -157,13 +163,14 @@ for (let round = 1; round <= Number(args.rounds); round++) {
       const t = await startTarget(target, size);
       try {
         const topic = `ceiling-${size}-${Date.now()}`;
+        if (args.warmup && target !== 'mock') await kcat(['-b', t.bootstrap, '-P', '-t', `${topic}-warmup`, '-p', '0', '-X', 'acks=1', '-l', file]);
         const b0 = t.pid ? procCpuSeconds(t.pid) : undefined;
         const m0 = t.pid ? minflt(t.pid) : undefined;
         const load0 = os.loadavg()[0];
         const prod = await kcat(['-b', t.bootstrap, ...t.extra, '-P', '-t', topic, '-p', '0', '-X', 'acks=1', '-l', file]);
         const b1 = t.pid ? procCpuSeconds(t.pid) : undefined;
         const m1 = t.pid ? minflt(t.pid) : undefined;
-        const row = { round, size, count: n, target, load: [load0], produce: { wall: prod.wall, recPerSec: n / prod.wall, mbPerSec: (n * size) / 1e6 / prod.wall, clientCpu: prod.cpu, brokerCpu: b1 !== undefined ? b1 - b0 : undefined, brokerFaults: m1 !== undefined ? m1 - m0 : undefined } };
+        const row = { round, size, count: n, target, warmup: args.warmup, load: [load0], produce: { wall: prod.wall, recPerSec: n / prod.wall, mbPerSec: (n * size) / 1e6 / prod.wall, clientCpu: prod.cpu, brokerCpu: b1 !== undefined ? b1 - b0 : undefined, brokerFaults: m1 !== undefined ? m1 - m0 : undefined } };
         if (target !== 'mock' && !args['no-consume']) {
           const cons = await kcat(['-b', t.bootstrap, '-C', '-t', topic, '-p', '0', '-o', 'beginning', '-c', String(n), '-e', '-q', '-X', 'fetch.message.max.bytes=4194304']);
           const b2 = procCpuSeconds(t.pid);

@@ -13,8 +13,8 @@
  * request starts while it awaits durability; its response is still written before any later one.
  * At most MAX_RELEASED such requests are outstanding per connection.
  *
- * Back-pressure: reading pauses while more than 64 requests are queued or the socket's write
- * buffer holds more than 8 MiB, and resumes when both drain — so a client that does not read its
+ * Back-pressure: reading pauses while more than 64 requests (or 8 MiB of them) are queued or the
+ * socket's write buffer holds more than 8 MiB, and resumes when both drain — so a client that does not read its
  * responses cannot grow our memory beyond that (plus one frame of at most maxRequestBytes).
  *
  * Failures: bytes that cannot be framed (negative or oversized size), a malformed header or body,
@@ -37,6 +37,14 @@ import { authenticatePlain } from './handlers/sasl-authenticate.js';
 import { KafkaError } from './error-codes.js';
 
 const MAX_QUEUED = 64;
+/**
+ * Reading also pauses while the queued frames hold more than this many bytes. Produce frames of
+ * librdkafka are ~1 MB: 64 of them queued behind a slow disk pinned 64 MB, and the burst of buffers
+ * freed afterwards outgrew the frame pool (server/frame-pool.ts), so the next burst was assembled
+ * in fresh memory again (measured: 215 fresh 1 MiB buffers per 512 MB produced at 10 KiB records,
+ * ~4 ms of page faults each). 8 MiB queued + MAX_RELEASED in flight stays within the pool.
+ */
+const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 /**
  * Requests of one connection past their order-sensitive part (ctx.release: produce appends issued)
  * whose responses are not written yet. Bounds the memory a pipelining producer pins: at librdkafka's
@@ -62,6 +70,7 @@ export class KafkaSession implements SessionView {
   readonly #broker: KafkaBroker;
   readonly #splitter: FrameSplitter;
   readonly #queue: Buffer[] = [];
+  #queuedBytes = 0;
   readonly #abort = new AbortController();
   #running = false;
   #paused = false;
@@ -106,13 +115,16 @@ export class KafkaSession implements SessionView {
   #onData(chunk: Buffer): void {
     if (this.#closed) return;
     try {
-      this.#splitter.push(chunk, (frame) => this.#queue.push(frame));
+      this.#splitter.push(chunk, (frame) => {
+        this.#queue.push(frame);
+        this.#queuedBytes += frame.length;
+      });
     } catch (e) {
       this.#broker.log(`kafka: closing ${this.clientHost}: ${(e as Error).message}`);
       this.close();
       return;
     }
-    if (this.#queue.length >= MAX_QUEUED && !this.#paused) {
+    if ((this.#queue.length >= MAX_QUEUED || this.#queuedBytes > MAX_QUEUED_BYTES) && !this.#paused) {
       this.#paused = true;
       this.#socket.pause();
     }
@@ -137,6 +149,7 @@ export class KafkaSession implements SessionView {
       if (this.#socket.writableLength > WRITE_HIGH_WATER) return; // 'drain' pumps again
       const frame = this.#queue.shift();
       if (!frame) break;
+      this.#queuedBytes -= frame.length;
       if (this.#released >= MAX_RELEASED) await this.#tail;
       await this.#process(frame);
       if (this.#closeAfter) {
@@ -145,7 +158,7 @@ export class KafkaSession implements SessionView {
         return;
       }
     }
-    if (this.#paused && this.#queue.length < MAX_QUEUED / 2 && !this.#closed) {
+    if (this.#paused && this.#queue.length < MAX_QUEUED / 2 && this.#queuedBytes <= MAX_QUEUED_BYTES / 2 && !this.#closed) {
       this.#paused = false;
       this.#socket.resume();
     }
@@ -254,6 +267,7 @@ export class KafkaSession implements SessionView {
     this.#closed = true;
     this.#abort.abort();
     this.#queue.length = 0;
+    this.#queuedBytes = 0;
     this.#socket.end();
     // A peer that does not read would keep a half-closed socket open: destroy after a grace period.
     setTimeout(() => this.#socket.destroy(), 1000).unref();
