@@ -94,12 +94,14 @@ test('transaction markers are skipped, headers dropped, LogAppendTime kept as at
   assert.equal(recordBatchesToMessageSet([marker], 1, 6, BIG).length, 0);
 });
 
-test('output stops at max bytes on a message boundary, but always holds one message', () => {
-  const b = toBatch(RECORDED.m0);
-  const first = parseMessageSet(recordBatchesToMessageSet([b], 0, 0, 1));
-  assert.deepEqual(first.map((m) => m.offset), [0], 'one message even when it exceeds the limit');
-  const limit = RECORDED.m0.length - 1;
-  assert.deepEqual(parseMessageSet(recordBatchesToMessageSet([b], 0, 0, limit)).map((m) => m.offset), [0, 1]);
+test('output stops at the first batch boundary at or past max bytes; a batch is never cut', () => {
+  const b1 = toBatch(RECORDED.m0, 0);
+  const b2 = toBatch(RECORDED.m0, 3);
+  const offsets = (max: number) => parseMessageSet(recordBatchesToMessageSet([b1, b2], 0, 0, max)).map((m) => m.offset);
+  assert.deepEqual(offsets(1), [0, 1, 2], 'the whole first batch even when one message exceeds the limit');
+  assert.deepEqual(offsets(RECORDED.m0.length), [0, 1, 2], 'the limit reached: the next batch is left for the next fetch');
+  assert.deepEqual(offsets(RECORDED.m0.length + 1), [0, 1, 2, 3, 4, 5]);
+  assert.deepEqual(parseMessageSet(recordBatchesToMessageSet([Buffer.concat([b1, b2])], 0, 0, 1 << 20)).map((m) => m.offset), [0, 1, 2, 3, 4, 5], 'two batches in one chunk');
 });
 
 test('zstd data: UNSUPPORTED_COMPRESSION_TYPE when first, else the output ends before it', () => {
