@@ -204,6 +204,52 @@ function encodeInto(buf: Buffer, start: number, r: RecordInput): number {
 }
 
 /**
+ * One-entry memos of the last decoded key and header block: a backlog is mostly one key and one
+ * header set (every MQTT record carries the same `x-amqp-exchange` header), so a byte compare
+ * replaces a UTF-8 decode and string per field, and repeated header blocks share one frozen
+ * object (headers are read-only, as EMPTY_HEADERS already is shared). Fields of up to MEMO_MAX
+ * bytes: a compare of longer ones would cost about what it saves.
+ */
+const lastKey = { bytes: Buffer.alloc(0), value: '' };
+const lastHeaders: { bytes: Buffer; value: Readonly<Record<string, string>> } = { bytes: Buffer.alloc(0), value: EMPTY_HEADERS };
+const MEMO_MAX = 256;
+
+function sameBytes(b: Buffer, start: number, len: number, memo: Buffer): boolean {
+  if (len !== memo.length || len === 0 || len > MEMO_MAX) return false;
+  for (let i = 0; i < len; i++) if (b[start + i] !== memo[i]) return false;
+  return true;
+}
+
+function decodeHeaders(payload: Buffer, hStart: number, hEnd: number, offset: number): Readonly<Record<string, string>> {
+  let h = hStart;
+  const n = payload.readUInt16LE(h);
+  h += 2;
+  const out: Record<string, string> = {};
+  for (let j = 0; j < n; j++) {
+    const kn = payload.readUInt16LE(h);
+    const k = payload.toString('utf8', h + 2, h + 2 + kn);
+    h += 2 + kn;
+    const vn = payload.readUInt32LE(h);
+    out[k] = payload.toString('utf8', h + 4, h + 4 + vn);
+    h += 4 + vn;
+  }
+  if (h !== hEnd) throw err('MQ_ERR_CORRUPT', `record ${offset} has inconsistent headers`);
+  if (n === 0 || hEnd - hStart > MEMO_MAX) return out;
+  lastHeaders.bytes = Buffer.from(payload.subarray(hStart, hEnd));
+  lastHeaders.value = Object.freeze(out);
+  return lastHeaders.value;
+}
+
+function rememberKey(b: Buffer, start: number, len: number): string {
+  const k = b.toString('utf8', start, start + len);
+  if (len <= MEMO_MAX) {
+    lastKey.bytes = Buffer.from(b.subarray(start, start + len));
+    lastKey.value = k;
+  }
+  return k;
+}
+
+/**
  * Decodes the record that starts at byte `pos` of a native batch payload, giving it `offset`.
  * The next record starts at `pos + result.size`. Throws MQ_ERR_CORRUPT if the framing is
  * inconsistent (storage already verified the CRC, so this means a writer bug, not a torn write).
@@ -234,26 +280,13 @@ export function decodeRecordAt(payload: Buffer, pos: number, offset: number): De
   }
   if (flags & F_KEY) {
     const kn = payload.readUInt16LE(q);
-    key = payload.toString('utf8', q + 2, q + 2 + kn);
+    key = sameBytes(payload, q + 2, kn, lastKey.bytes) ? lastKey.value : rememberKey(payload, q + 2, kn);
     q += 2 + kn;
   }
   if (flags & F_HEADERS) {
-    const hlen = payload.readUInt32LE(q);
-    const hEnd = q + 4 + hlen;
-    let h = q + 4;
-    const n = payload.readUInt16LE(h);
-    h += 2;
-    const out: Record<string, string> = {};
-    for (let j = 0; j < n; j++) {
-      const kn = payload.readUInt16LE(h);
-      const k = payload.toString('utf8', h + 2, h + 2 + kn);
-      h += 2 + kn;
-      const vn = payload.readUInt32LE(h);
-      out[k] = payload.toString('utf8', h + 4, h + 4 + vn);
-      h += 4 + vn;
-    }
-    if (h !== hEnd) throw err('MQ_ERR_CORRUPT', `record ${offset} has inconsistent headers`);
-    headers = out;
+    const hStart = q + 4;
+    const hEnd = hStart + payload.readUInt32LE(q);
+    headers = sameBytes(payload, hStart, hEnd - hStart, lastHeaders.bytes) ? lastHeaders.value : decodeHeaders(payload, hStart, hEnd, offset);
     q = hEnd;
   }
   let props: Buffer | undefined;
