@@ -495,28 +495,36 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
     } else this.#buf.push(d);
   }
 
-  /** The deliveries waiting on #groupWork; one callback frees all their slots when it ends. */
-  #group: NetDelivery[] = [];
+  /** How many settlements wait on #groupWork; one callback frees all their slots when it ends. */
+  #group: { n: number } = { n: 0 };
   #groupWork: Promise<void> | undefined;
 
   /**
    * Frees `d`'s prefetch slot once `work` (its settlement on the broker) has ended, and returns
-   * `work`. Deliveries whose transport hands out one promise for several settlements (Redis
-   * sends the acks of one event-loop turn as one XACK) share one callback instead of a
-   * `.finally()` promise and closure each.
+   * `work`. Settlements whose transport hands out one promise for several (Redis sends the acks
+   * of one event-loop turn as one XACK) share one callback instead of a `.finally()` promise and
+   * closure each. Only a count is kept, not the deliveries: a settled delivery is garbage as
+   * soon as the application drops it (holding ~1000 of them until their XACK returned made
+   * them, and their bodies, survive young-generation collections).
    */
   settleAfter(d: NetDelivery, work: Promise<void>): Promise<void> {
+    // Only an open delivery that was pushed gets here (push() while closing loses it at once),
+    // and nothing else frees a settled delivery's slot: the count is exact.
+    if (!d.inFlight) return work;
+    d.inFlight = false;
     if (work !== this.#groupWork) {
-      const group: NetDelivery[] = [];
+      const group = { n: 0 };
       this.#group = group;
       this.#groupWork = work;
       const done = (): void => {
         if (this.#groupWork === work) this.#groupWork = undefined;
-        for (const x of group) this.settled(x);
+        // One onCredit() for the group, not one per delivery.
+        this.#unsettled -= group.n;
+        if (!this.#closed) this.onCredit();
       };
       work.then(done, done);
     }
-    this.#group.push(d);
+    this.#group.n++;
     return work;
   }
 
