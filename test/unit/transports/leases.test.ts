@@ -1,0 +1,133 @@
+/**
+ * Client-side leases of the transports to real brokers (src/transports/common.ts): one timer per
+ * subscription over a deadline-ordered list of its open deliveries. Driven by a ManualClock
+ * through a minimal in-process NetTransport whose deliveries settle at once, so no broker and no
+ * sleeps are needed; the same code runs under every networked transport.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../../src/core/clock.js';
+import type { OutgoingMessage, SubscribeOptions } from '../../../src/core/types.js';
+import { NetDelivery, NetSubscription, NetTransport, type NetCapabilities, type SettleOps } from '../../../src/transports/common.js';
+
+class LocalSubscription extends NetSubscription {
+  readonly expired: string[] = [];
+  readonly acked: string[] = [];
+  readonly ops: SettleOps = {
+    ack: (d) => {
+      this.acked.push(d.id);
+      return Promise.resolve();
+    },
+    nack: async () => undefined,
+    reject: async () => undefined,
+    expired: (d) => void this.expired.push(d.id),
+  };
+  protected start(): void {}
+  protected async release(): Promise<void> {}
+  protected async stop(): Promise<void> {}
+  deliver(id: string): NetDelivery {
+    const d = new NetDelivery({ id, topic: this.topic, key: undefined, headers: {}, body: new Uint8Array(0), timestamp: 0, priority: 0, attempt: 1 }, this, this.ops);
+    this.push(d);
+    return d;
+  }
+}
+
+class LocalTransport extends NetTransport {
+  readonly scheme = 'local';
+  readonly capabilities: NetCapabilities = {
+    persistent: false,
+    consumerGroups: true,
+    ordering: 'partition',
+    replay: false,
+    nativeDelay: false,
+    nativeDeadLetter: false,
+    priorities: false,
+    leases: true,
+    exactlyOnce: false,
+    maxPayload: 1024,
+    emulated: ['leases'],
+  };
+  constructor(readonly clock: ManualClock) {
+    super();
+  }
+  protected async doPublish(_topic: string, _messages: readonly OutgoingMessage[]): Promise<void> {}
+  protected createSubscription(topic: string, opts: SubscribeOptions): NetSubscription {
+    return new LocalSubscription(this, topic, opts, this.clock);
+  }
+  protected async disconnect(): Promise<void> {}
+}
+
+function setup(leaseMs: number, prefetch = 10): { clock: ManualClock; sub: LocalSubscription } {
+  const clock = new ManualClock();
+  const t = new LocalTransport(clock);
+  return { clock, sub: t.subscribe('t', { leaseMs, prefetch }) as LocalSubscription };
+}
+
+test('leases run out in delivery order, each at its own deadline, and abort the delivery signal', () => {
+  const { clock, sub } = setup(100);
+  const a = sub.deliver('a');
+  clock.advance(10);
+  const b = sub.deliver('b');
+  clock.advance(89);
+  assert.deepEqual(sub.expired, []);
+  clock.advance(1);
+  assert.deepEqual(sub.expired, ['a']);
+  assert.equal(a.state, 'lost');
+  assert.equal(a.signal.aborted, true);
+  assert.equal(b.state, 'open');
+  clock.advance(10);
+  assert.deepEqual(sub.expired, ['a', 'b']);
+  assert.equal(sub.credit(), 10);
+});
+
+test('extend() with a shorter lease moves a delivery ahead of earlier ones; a longer one moves it behind', async () => {
+  const { clock, sub } = setup(100);
+  const a = sub.deliver('a');
+  const b = sub.deliver('b');
+  const c = sub.deliver('c');
+  await b.extend(30);
+  await a.extend(500);
+  clock.advance(30);
+  assert.deepEqual(sub.expired, ['b']);
+  clock.advance(70);
+  assert.deepEqual(sub.expired, ['b', 'c']);
+  clock.advance(399);
+  assert.equal(a.state, 'open');
+  clock.advance(1);
+  assert.deepEqual(sub.expired, ['b', 'c', 'a']);
+});
+
+test('a settled delivery never expires, later settlements of it are no-ops, and its prefetch slot frees once the ack is done', async () => {
+  const { clock, sub } = setup(100, 2);
+  const a = sub.deliver('a');
+  sub.deliver('b');
+  assert.equal(sub.credit(), 0);
+  const p = a.ack();
+  await a.ack();
+  await p;
+  assert.equal(sub.credit(), 1);
+  clock.advance(100);
+  assert.deepEqual(sub.acked, ['a']);
+  assert.deepEqual(sub.expired, ['b']);
+  assert.equal(a.state, 'settled');
+});
+
+test('settling after the lease ran out rejects with MQ_ERR_LEASE_LOST', async () => {
+  const { clock, sub } = setup(50);
+  const a = sub.deliver('a');
+  clock.advance(50);
+  await assert.rejects(a.ack(), (e: unknown) => (e as { code?: string }).code === 'MQ_ERR_LEASE_LOST');
+  await assert.rejects(a.extend(), (e: unknown) => (e as { code?: string }).code === 'MQ_ERR_LEASE_LOST');
+});
+
+test('close() loses every open delivery and leaves no lease to expire', async () => {
+  const { clock, sub } = setup(100);
+  const a = sub.deliver('a');
+  const b = sub.deliver('b');
+  await b.ack();
+  await sub.close();
+  assert.equal(a.state, 'lost');
+  assert.equal(b.state, 'settled');
+  clock.advance(1_000);
+  assert.deepEqual(sub.expired, []);
+});
