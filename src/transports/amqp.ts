@@ -25,7 +25,7 @@
  *   x-death counts (from a user's own DLX) are read as attempts too.
  * - dead-letter: reject() publishes to the dead-letter topic's exchange with x-attempts,
  *   x-original-topic, x-death-reason and x-error-message, then acks. (A queue DLX could not carry the reason.)
- * - leases: a client-side timer per delivery (RabbitMQ has only consumer_timeout, which closes the
+ * - leases: a client-side lease per delivery (one timer per subscription watches them all) (RabbitMQ has only consumer_timeout, which closes the
  *   whole channel); on expiry the message is republished with attempt + 1.
  * Reconnect: on connection loss every subscription loses its leases (RabbitMQ requeues them),
  * the transport reconnects with backoff (100 ms doubling to 5 s with jitter, forever; each

@@ -38,7 +38,7 @@
  * - attempts: Kafka keeps no delivery count. Retries carry theirs in x-omnibus-attempt; a record
  *   re-read after a lost lease (close, rebalance) gets attempt + 1 when the loss happened in this
  *   process (the transport remembers, ≤ 100,000 entries); after a crash it starts again at 1.
- * - leases: a client-side timer per delivery; on expiry the message goes to the retry topic
+ * - leases: a client-side lease per delivery (one timer per subscription watches them all); on expiry the message goes to the retry topic
  *   (attempt + 1). A rebalance loses every lease the subscription holds (their signals abort):
  *   kafkajs restarts every assigned partition from its committed offset after each rejoin.
  * - TTL: x-omnibus-expires; an expired record is skipped (or dead-lettered) unseen.

@@ -17,7 +17,7 @@
  *   + one XPENDING per subscription per tick, so a delayed nack is late by ≤ ~100 ms).
  * - delayed publish: the message waits in a per-topic sorted set + hash and a Lua script moves it
  *   into the stream when due (run by every subscriber of the topic, same 100 ms tick).
- * - leases: a client-side timer per delivery; after it fires (or the client died) any member's
+ * - leases: a client-side lease per delivery (one timer per subscription watches them all); after it fires (or the client died) any member's
  *   XPENDING scan (every min(lease/2, 1 s)) reclaims entries idle longer than the lease. extend()
  *   records "held until" in the group's `ext` sorted set, which the scan respects.
  * - dead-letter: XADD to the dead-letter stream with x-attempts / x-original-topic /

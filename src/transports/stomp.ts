@@ -40,7 +40,7 @@
  *   attempts publish to the dead-letter TOPIC with x-attempts / x-original-topic / x-death-reason /
  *   x-error-message, then ack. ActiveMQ's own ActiveMQ.DLQ is never used by this transport
  *   (it would lose the reason and the topic model); reject() without a dead-letter topic drops.
- * - leases: a client-side timer per delivery; on expiry the message is republished (attempt + 1).
+ * - leases: a client-side lease per delivery (one timer per subscription watches them all); on expiry the message is republished (attempt + 1).
  * Reconnect: stompjs reconnects every 200 ms; each subscription SUBSCRIBEs again by itself on
  * every reconnect (leases held over the lost connection are lost: signals abort, ActiveMQ
  * redelivers). Publishes while the publish connection is down reject with MQ_ERR_UNAVAILABLE.
