@@ -19,7 +19,7 @@
  *
  * v0-3 (clients of Kafka < 0.11) read magic 0 (v0/v1) or magic 1 (v2/v3) message sets: the batches
  * read are down-converted (records/message-set.ts recordBatchesToMessageSet: uncompressed, headers
- * and transaction markers dropped), and the byte limits apply to the converted bytes.
+ * and transaction markers dropped); the byte limits apply to the converted bytes, at batch boundaries.
  */
 import type { FetchResponseFetchableTopicResponse, FetchResponsePartitionData } from '../../generated/fetch.js';
 import type { ApiHandler, RequestContext } from '../handler.js';
