@@ -171,3 +171,14 @@ test('a transaction ongoing at a stop is aborted at the next start and its produ
   assert.equal((await endTxn(b2, 'txr-open', pid, again.producerEpoch, true)).errorCode, 0);
   assert.deepEqual((await readCommitted(b2, 'txr-open', 0)).values, ['fresh']);
 });
+
+test('clients cannot commit offsets to the groups that hold the server state (INVALID_GROUP_ID)', async () => {
+  const before = e2.committedOffset('__omnibus.kafka.txn-state', 'txr-open', 0);
+  assert.ok(before, 'the state entry of txr-open exists');
+  await b2.engine.topic('txr-open');
+  const r = await call(b2, 8, 2, { groupId: '__omnibus.kafka.txn-state', generationIdOrMemberEpoch: -1, memberId: '', retentionTimeMs: -1, topics: [{ name: 'txr-open', partitions: [{ partitionIndex: 0, committedOffset: 0, committedMetadata: 'x' }] }] });
+  assert.equal(r.topics[0].partitions[0].errorCode, 24);
+  const { producerId, producerEpoch } = await init(b2, 'txr-reserved');
+  assert.equal((await call(b2, 25, 1, { transactionalId: 'txr-reserved', producerId, producerEpoch, groupId: '__omnibus.kafka.txn-state' })).errorCode, 24);
+  assert.deepEqual(e2.committedOffset('__omnibus.kafka.txn-state', 'txr-open', 0)?.offset, before?.offset);
+});

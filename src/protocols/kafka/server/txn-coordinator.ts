@@ -59,6 +59,8 @@ import { KafkaError } from './error-codes.js';
 import type { ProducerState } from './producer-state.js';
 
 const FIRST_TXN_GROUP = '__omnibus.kafka.txn-first';
+/** Committed-offset groups holding the server's own state: clients may not commit to them. */
+export const RESERVED_GROUP_PREFIX = '__omnibus.';
 /** Durable coordinator state, one entry per transactional id (see the header). */
 const STATE_GROUP = '__omnibus.kafka.txn-state';
 
@@ -273,6 +275,7 @@ export class TxnCoordinator {
   async addOffsets(transactionalId: string, producerId: number, epoch: number, groupId: string): Promise<number> {
     const t = this.#lookup(transactionalId, producerId, epoch);
     if (typeof t === 'number') return t;
+    if (groupId.startsWith(RESERVED_GROUP_PREFIX)) return KafkaError.INVALID_GROUP_ID;
     const known = t.offsets.has(groupId) && t.state === 'ongoing';
     if (!t.offsets.has(groupId)) t.offsets.set(groupId, new Map());
     this.#begin(t);
