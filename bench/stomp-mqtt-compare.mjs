@@ -10,7 +10,8 @@
  * real, mqtt: mosquitto 2 (persistence true, max_queued_messages 0, max_inflight_messages 1000,
  *   set_tcp_nodelay true). real, stomp: ActiveMQ 5 from /usr/share/activemq (-Xms1G -Xmx4G,
  *   KahaDB in the temp dir, STOMP connector with tcpNoDelay). JSONOUT=FILE passes --json FILE,
- *   IDLE=SEC --idle-timeout SEC.
+ *   IDLE=SEC --idle-timeout SEC. stomp: PREFETCH=N subscribes with activemq.prefetchSize N (the
+ *   driver's `?prefetch=N`; default 1000).
  * Needs `npx tsc -p .` first (runs dist/ through bin/omnibus.js).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -67,7 +68,7 @@ try {
   await waitPort(port, 90_000);
   const la0 = loadavg().map((x) => x.toFixed(1)).join('/');
   console.log(`## ${proto} ${who} pid ${child.pid} load before ${la0}`);
-  const bargs = ['bin/omnibus.js', 'bench', '--driver', proto, '--target', `${proto}://127.0.0.1:${port}`, '--count', count, '--sizes', sizes, '--broker-pid', String(child.pid)];
+  const bargs = ['bin/omnibus.js', 'bench', '--driver', proto, '--target', `${proto}://127.0.0.1:${port}${proto === 'stomp' && process.env.PREFETCH ? `?prefetch=${process.env.PREFETCH}` : ''}`, '--count', count, '--sizes', sizes, '--broker-pid', String(child.pid)];
   if (process.env.JSONOUT) bargs.push('--json', process.env.JSONOUT);
   if (process.env.IDLE) bargs.push('--idle-timeout', process.env.IDLE);
   const r = spawnSync('node', bargs, { cwd: ROOT, stdio: 'inherit' });

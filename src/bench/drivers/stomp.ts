@@ -21,6 +21,7 @@ import { asBuffer, type BenchDriver, type DequeueSink, type DriverMode } from '.
 
 /** ActiveMQ's default maxFrameSize (100 MiB) less room for headers. */
 const MAX_PAYLOAD = 64 * 1024 * 1024;
+/** `activemq.prefetchSize` unless the target URL says `?prefetch=N`. */
 const PREFETCH = 1000;
 /** No MESSAGE for this long while messages are expected: the subscription has stalled. */
 const STALL_MS = 3000;
@@ -45,12 +46,16 @@ interface Stompit {
   connect(opts: unknown, cb: (e: Error | null, c: StompitClient) => void): unknown;
 }
 
-function parseUrl(url: string): { host: string; port: number; login?: string; passcode?: string } {
+function parseUrl(url: string): { host: string; port: number; prefetch: number; login?: string; passcode?: string } {
   const u = new URL(url);
   if (u.protocol !== 'stomp:') throw new Error(`the stomp driver needs a stomp://HOST:PORT target, got ${url}`);
+  const pf = u.searchParams.get('prefetch');
+  const prefetch = pf === null ? PREFETCH : Number(pf);
+  if (!Number.isInteger(prefetch) || prefetch < 1) throw new Error(`stomp driver: prefetch must be a positive integer, got ${String(pf)}`);
   return {
     host: u.hostname || '127.0.0.1',
     port: u.port === '' ? 61613 : Number(u.port),
+    prefetch,
     ...(u.username ? { login: decodeURIComponent(u.username), passcode: decodeURIComponent(u.password) } : {}),
   };
 }
@@ -82,10 +87,10 @@ export async function stompDriver(url: string, mode: DriverMode): Promise<BenchD
   noDelay(pub);
   noDelay(sub);
   let closed = false;
-  const stats = { stalls: 0 };
+  const stats = { stalls: 0, prefetch: parseUrl(url).prefetch };
   return {
     get name() {
-      return `stomp ${mode}${stats.stalls > 0 ? ` (consumer stalled and re-subscribed ${stats.stalls}x)` : ''}`;
+      return `stomp ${mode} prefetch ${stats.prefetch}${stats.stalls > 0 ? ` (consumer stalled and re-subscribed ${stats.stalls}x)` : ''}`;
     },
     maxPayload: MAX_PAYLOAD,
     // Queues exist on first use in both brokers; the harness's queue names are unique per run.
@@ -161,7 +166,7 @@ function readBody(msg: StompitMessage): Promise<Buffer> {
  * connection (what an application would do); unacked messages are redelivered there. Each move is
  * counted in `stalls` (reported by the driver's name after the run).
  */
-async function consume(stompit: Stompit, url: string, first: StompitClient, queue: string, sink: DequeueSink, stats: { stalls: number }): Promise<StompitClient> {
+async function consume(stompit: Stompit, url: string, first: StompitClient, queue: string, sink: DequeueSink, stats: { stalls: number; prefetch: number }): Promise<StompitClient> {
   let finish!: () => void;
   const finished = new Promise<void>((r) => (finish = r));
   let over = false;
@@ -183,7 +188,7 @@ async function consume(stompit: Stompit, url: string, first: StompitClient, queu
     };
     c.on('error', onError);
     const sub = c.subscribe(
-      { destination: `/queue/${queue}`, ack: 'client-individual', 'activemq.prefetchSize': String(PREFETCH) },
+      { destination: `/queue/${queue}`, ack: 'client-individual', 'activemq.prefetchSize': String(stats.prefetch) },
       (err, msg) => {
         if (err) return onError(err);
         lastAt = Date.now();
