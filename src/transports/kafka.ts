@@ -46,7 +46,7 @@
  * crashes anyway is restarted (restartOnFailure → true) and rejoins its group by itself.
  * Not supported: priorities (kept in a header, not honoured), selectors, transactions/exactly-once.
  */
-import type { Admin, Consumer, EachMessagePayload, ICustomPartitioner, IHeaders, Kafka, KafkaConfig, KafkaMessage, Message, Producer, SASLOptions } from 'kafkajs';
+import type { Admin, Consumer, ICustomPartitioner, IHeaders, Kafka, KafkaConfig, KafkaMessage, Message, Producer, SASLOptions } from 'kafkajs';
 import { err } from '../core/errors.js';
 import type { ConnectOptions } from '../core/registry.js';
 import type { Headers, OutgoingMessage, SubscribeOptions } from '../core/types.js';
@@ -232,10 +232,14 @@ interface Entry {
   delivery: NetDelivery | undefined;
 }
 
-/** Offsets handed out on one partition, in offset order, until committed. */
+/**
+ * Offsets handed out on one partition, in offset order, until committed. A sorted array and no
+ * map: records arrive in increasing offset order (appended), a settlement holds its entry, and
+ * only a re-read (below the tail) searches, by bisection; a Map keyed by bigint cost a hash
+ * insert and delete per record.
+ */
 class PartitionTrack {
   readonly entries: Entry[] = [];
-  readonly byOffset = new Map<bigint, Entry>();
   committed: bigint | undefined;
 
   constructor(
@@ -245,28 +249,45 @@ class PartitionTrack {
     readonly key: string,
   ) {}
 
+  /** The index of the first entry at or above `offset` (entries.length if none). */
+  #lowerBound(offset: bigint): number {
+    let lo = 0;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.entries[mid]!.offset < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   get(offset: bigint): Entry | undefined {
-    return this.byOffset.get(offset);
+    // New records come above the tail: no search for them (a re-read is below it).
+    const last = this.entries[this.entries.length - 1];
+    if (last === undefined || last.offset < offset) return undefined;
+    const e = this.entries[this.#lowerBound(offset)];
+    return e !== undefined && e.offset === offset ? e : undefined;
   }
 
   /** Records `offset` (new ones arrive in increasing order; a re-read finds its entry). */
-  put(offset: bigint, state: EntryState, delivery: NetDelivery | undefined): void {
-    const e = this.byOffset.get(offset);
-    if (e) {
+  put(offset: bigint, state: EntryState, delivery: NetDelivery | undefined): Entry {
+    const last = this.entries[this.entries.length - 1];
+    if (last === undefined || last.offset < offset) {
+      const n: Entry = { offset, state, delivery };
+      this.entries.push(n);
+      return n;
+    }
+    const i = this.#lowerBound(offset);
+    const e = this.entries[i];
+    if (e !== undefined && e.offset === offset) {
       e.state = state;
       e.delivery = delivery;
-      return;
+      return e;
     }
+    // Below the tail but unknown: a re-read of something already committed and dropped.
     const n: Entry = { offset, state, delivery };
-    const last = this.entries[this.entries.length - 1];
-    if (last === undefined || last.offset < offset) this.entries.push(n);
-    else {
-      // Below the tail but unknown: a re-read of something already committed and dropped.
-      let i = this.entries.findIndex((x) => x.offset > offset);
-      if (i < 0) i = this.entries.length;
-      this.entries.splice(i, 0, n);
-    }
-    this.byOffset.set(offset, n);
+    this.entries.splice(i, 0, n);
+    return n;
   }
 
   /** The offset to commit: the first one not settled, or one past the last when all are. */
@@ -276,15 +297,24 @@ class PartitionTrack {
     return last === undefined ? undefined : last.offset + 1n;
   }
 
-  /** Drops entries below a committed offset. */
+  /** Drops entries below a committed offset (one splice per commit). */
   dropBelow(offset: bigint): void {
-    while (this.entries.length > 0 && this.entries[0]!.offset < offset) {
-      this.byOffset.delete(this.entries.shift()!.offset);
-    }
+    const k = this.#lowerBound(offset);
+    if (k > 0) this.entries.splice(0, k);
   }
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+
+/** The batch a record is read from (one per eachBatch call). */
+interface BatchContext {
+  readonly topic: string;
+  readonly partition: number;
+  readonly heartbeat: () => Promise<void>;
+  readonly pause: () => () => void;
+  /** Set when a record paused the partition: the rest of the batch is read again later. */
+  paused: boolean;
+}
 
 /** What settling a record needs: where it is, the record as read, and the delivery's fields. */
 interface RecordRef {
@@ -310,6 +340,8 @@ class KafkaDelivery extends NetDelivery implements RecordRef {
     readonly offset: bigint,
     readonly message: KafkaMessage,
     readonly h: Record<string, string>,
+    /** Its offset's entry in the track (settling marks it without a lookup). */
+    readonly entry: Entry,
   ) {
     super(init, sub, ops);
   }
@@ -367,7 +399,29 @@ class KafkaSubscription extends NetSubscription {
       // Main and retry partitions side by side: a paused (not yet due) retry partition or a slow
       // batch of one partition does not hold up the others' processing.
       partitionsConsumedConcurrently: Math.min(32, 2 * t.partitions),
-      eachMessage: (p) => this.#onMessage(p),
+      // eachBatch, not eachMessage: kafkajs' eachMessage costs per record a payload object, a
+      // seek-offset lookup (a string key), an offset parse (resolveOffset) and three awaits, about
+      // as much CPU as the rest of the consume path. Here a batch's records are handed over
+      // synchronously and its offset resolved once, as a Kafka application using eachBatch does.
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }) => {
+        if (isStale()) return;
+        const ctx: BatchContext = { topic: batch.topic, partition: batch.partition, heartbeat, pause, paused: false };
+        let last: string | undefined;
+        try {
+          for (const message of batch.messages) {
+            if (!isRunning()) break;
+            const wait = this.#onMessage(ctx, message);
+            if (wait !== undefined) await wait;
+            last = message.offset;
+            // A retry record not yet due sought back and paused its partition: stop here.
+            if (ctx.paused) break;
+          }
+        } finally {
+          if (last !== undefined) resolveOffset(last);
+        }
+        await heartbeat();
+      },
     });
   }
 
@@ -433,12 +487,17 @@ class KafkaSubscription extends NetSubscription {
     });
   }
 
-  async #onMessage({ topic, partition, message, heartbeat, pause }: EachMessagePayload): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Hands one record to the application. Returns a promise only when it must wait (no credit)
+   * or do broker work first (a delayed publish, an expired record); undefined on the hot path.
+   */
+  #onMessage(ctx: BatchContext, message: KafkaMessage): Promise<void> | undefined {
+    if (this.closed) return undefined;
+    const { topic, partition } = ctx;
     const offset = BigInt(message.offset);
     const tr = this.#track(topic, partition);
     const known = tr.get(offset);
-    if (known?.state === 'settled') return; // re-read after a rebalance: already done
+    if (known?.state === 'settled') return undefined; // re-read after a rebalance: already done
     if (known?.state === 'open') {
       // Re-read while we hold it (a rejoin we have not heard of yet): the old lease is gone.
       const d = known.delivery;
@@ -453,27 +512,21 @@ class KafkaSubscription extends NetSubscription {
         // Not yet: read it again from here once due. Nothing behind it on this partition is
         // read meanwhile (FIFO), other partitions go on.
         this.#consumer?.seek({ topic, partition, offset: message.offset });
-        const resume = pause();
+        const resume = ctx.pause();
+        ctx.paused = true;
         const timer = setTimeout(() => {
           this.#timers.delete(timer);
           resume();
         }, due - now);
         this.#timers.add(timer);
-        return;
+        return undefined;
       }
     }
-    while (this.credit() <= 0 && !this.closed) {
-      await this.#waitCredit(1_000);
-      // Waiting for the application to settle must not cost the group membership.
-      await heartbeat().catch(() => undefined);
-    }
-    if (this.closed) return;
+    if (this.credit() <= 0) return this.#afterCredit(ctx, message);
     const deliverAt = !retry ? Number(h[DELIVER_AT] ?? 0) : 0;
     if (deliverAt > now) {
       // A delayed publish read early: this group's copy waits in its retry topic.
-      await this.#t.send(this.retryTopic, [this.#retryRecord(message, h, Number(h[H.attempt] ?? 1), deliverAt)]);
-      this.#settled(tr, offset);
-      return;
+      return this.#t.send(this.retryTopic, [this.#retryRecord(message, h, Number(h[H.attempt] ?? 1), deliverAt)]).then(() => this.#settled(tr, offset));
     }
     const id = h[H.id] ?? `${topic}-${partition}-${message.offset}`;
     const key = message.key === null ? undefined : message.key.toString('utf8');
@@ -484,13 +537,22 @@ class KafkaSubscription extends NetSubscription {
     const headers = userHeaderText(h);
     const body = message.value ?? Buffer.alloc(0);
     const expires = Number(h[H.expires] ?? 0);
-    if (expires > 0 && expires <= now) {
-      await this.#deadLetter({ track: tr, offset, message, h, headers, attempt, id, priority, body }, 'expired (ttl)');
-      return;
-    }
-    const d = new KafkaDelivery({ id, topic: this.topic, key, headers, body, timestamp: ts, priority, attempt }, this, this.#ops, tr, offset, message, h);
-    tr.put(offset, 'open', d);
+    if (expires > 0 && expires <= now) return this.#deadLetter({ track: tr, offset, message, h, headers, attempt, id, priority, body }, 'expired (ttl)');
+    const e = tr.put(offset, 'open', undefined);
+    const d = new KafkaDelivery({ id, topic: this.topic, key, headers, body, timestamp: ts, priority, attempt }, this, this.#ops, tr, offset, message, h, e);
+    e.delivery = d;
     this.push(d);
+    return undefined;
+  }
+
+  /** Waits until the application settles something (prefetch is full), then takes the record. */
+  async #afterCredit(ctx: BatchContext, message: KafkaMessage): Promise<void> {
+    while (this.credit() <= 0 && !this.closed) {
+      await this.#waitCredit(1_000);
+      // Waiting for the application to settle must not cost the group membership.
+      await ctx.heartbeat().catch(() => undefined);
+    }
+    await this.#onMessage(ctx, message);
   }
 
   /**
@@ -502,7 +564,12 @@ class KafkaSubscription extends NetSubscription {
   readonly #ops: SettleOps = {
     ack: (d) => {
       const k = d as KafkaDelivery;
-      this.#settled(k.track, k.offset);
+      // The entry of an open delivery is its offset's (a re-read while open loses it first).
+      const e = k.entry;
+      e.state = 'settled';
+      e.delivery = undefined;
+      if (this.#t.remembering) this.#t.forgetAttempt(this.#memoKey(k.track.topic, k.track.partition, k.offset));
+      this.#commitSoon();
       return RESOLVED;
     },
     nack: (delayMs, d) => this.#again(d as KafkaDelivery, delayMs),
