@@ -9,7 +9,9 @@
  * omnibus: `omnibus serve` (only the protocol's listener), data in the temp dir unless --memory.
  * real, mqtt: mosquitto 2 (persistence true, max_queued_messages 0, max_inflight_messages 1000,
  *   set_tcp_nodelay true). real, stomp: ActiveMQ 5 from /usr/share/activemq (-Xms1G -Xmx4G,
- *   KahaDB in the temp dir, STOMP connector with tcpNoDelay). JSONOUT=FILE passes --json FILE,
+ *   KahaDB in the temp dir, STOMP connector with tcpNoDelay and socketBufferSize 4 MiB, AMQ_SOCKBUF=N
+ *   overrides it: ActiveMQ's 64 KiB default deadlocks a prefetch-1000 client-individual consumer,
+ *   see docs/benchmarks.md "STOMP dequeue stall"). JSONOUT=FILE passes --json FILE,
  *   IDLE=SEC --idle-timeout SEC. stomp: PREFETCH=N subscribes with activemq.prefetchSize N (the
  *   driver's `?prefetch=N`; default 1000).
  * Needs `npx tsc -p .` first (runs dist/ through bin/omnibus.js).
@@ -55,7 +57,7 @@ if (who === 'omnibus') {
       <storeUsage><storeUsage limit="20 gb"/></storeUsage><tempUsage><tempUsage limit="5 gb"/></tempUsage></systemUsage></systemUsage>
     <transportConnectors>
       <transportConnector name="openwire" uri="tcp://127.0.0.1:${ow}"/>
-      <transportConnector name="stomp" uri="stomp://127.0.0.1:${port}?transport.tcpNoDelay=true"/>
+      <transportConnector name="stomp" uri="stomp://127.0.0.1:${port}?transport.tcpNoDelay=true&amp;transport.socketBufferSize=${process.env.AMQ_SOCKBUF ?? 4194304}"/>
     </transportConnectors>
   </broker>
 </beans>

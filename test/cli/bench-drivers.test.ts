@@ -29,19 +29,19 @@ interface JsonReport {
 
 let transport: Transport;
 const running: RunningListener[] = [];
-const urls: Record<'amqp' | 'resp', string> = { amqp: '', resp: '' };
+const urls: Record<'amqp' | 'resp' | 'stomp', string> = { amqp: '', resp: '', stomp: '' };
 const ac = new AbortController();
 let dir: string;
 
 before(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'omnibus-bench-drivers-'));
   transport = await connect('memory://');
-  for (const name of ['amqp', 'resp'] as const) {
+  for (const name of ['amqp', 'resp', 'stomp'] as const) {
     const l = availableListeners().find((x) => x.name === name);
     assert.ok(l, `the ${name} listener is built in`);
     const r = await l.start({ transport, storage: 'memory', dataDir: undefined, signal: ac.signal, log: () => {} }, { host: '127.0.0.1', port: 0 });
     running.push(r);
-    urls[name] = name === 'amqp' ? `amqp://guest:guest@${r.address}` : `redis://${r.address}`;
+    urls[name] = name === 'amqp' ? `amqp://guest:guest@${r.address}` : name === 'stomp' ? `stomp://${r.address}` : `redis://${r.address}`;
   }
 });
 
@@ -78,6 +78,14 @@ for (const mode of ['naive', 'pipelined']) {
     await bench('amqp', mode, urls.amqp);
   });
 }
+
+test("stomp driver: every persistent message comes back through Omnibus's STOMP listener, with the default prefetch and with the target's ?prefetch=N", async () => {
+  await bench('stomp', 'pipelined', urls.stomp);
+  await bench('stomp', 'pipelined', `${urls.stomp}?prefetch=10`);
+  const bad = await runCli(['bench', '--driver', 'stomp', '--target', `${urls.stomp}?prefetch=0`, '--count', '10', '--sizes', '128', '--quiet']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr + bad.stdout, /prefetch must be a positive integer/);
+});
 
 test('amqp driver, pipelined --durable: every persistent message to a durable queue comes back; --durable is for amqp only', async () => {
   await bench('amqp', 'pipelined', urls.amqp, ['--durable']);

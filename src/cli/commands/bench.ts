@@ -60,8 +60,8 @@ Flags:
                          stomp      a STOMP queue with stompit: SEND persistent:true,
                                     a receipt per 1000 (2 windows in flight);
                                     SUBSCRIBE client-individual, prefetch 1000, ACK
-                                    each; --target stomp://HOST:PORT, a real
-                                    ActiveMQ or omnibus serve's STOMP port
+                                    each; --target stomp://HOST:PORT[?prefetch=N],
+                                    a real ActiveMQ or omnibus serve's STOMP port
                          mqtt       MQTT 3.1.1 QoS 1 with mqtt.js into a persistent
                                     session (subscribed, then offline), 1000
                                     un-PUBACKed in flight; the subscriber then
