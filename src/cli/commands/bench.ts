@@ -339,6 +339,9 @@ export async function runBench(argv: readonly string[], io: CliIO, version: stri
   let transport: Transport | undefined;
   let driver: BenchDriver | undefined;
   let failure: string | undefined;
+  // A driver's name can change during the run (the stomp driver counts re-subscriptions after a
+  // stalled subscription): printed again at the end when it did.
+  let nameAtStart: string | undefined;
   const loadavgAtStart = os.loadavg();
   try {
     if (cfg.driver === 'transport') {
@@ -352,6 +355,7 @@ export async function runBench(argv: readonly string[], io: CliIO, version: stri
       const { openProtocolDriver } = await import('../../bench/drivers/index.js');
       driver = await openProtocolDriver(cfg.driver, url, cfg.mode, { durable: cfg.durable });
     }
+    nameAtStart = driver.name;
     const maxPayload = driver.maxPayload;
     const tooBig = s.sizes.find((size) => size > maxPayload);
     if (tooBig !== undefined) throw new UsageError(CMD, `size ${tooBig} exceeds the target's maximum payload of ${maxPayload} bytes`);
@@ -381,6 +385,7 @@ export async function runBench(argv: readonly string[], io: CliIO, version: stri
   } finally {
     // Results first (a failed run's table shows what was measured), then cleanup.
     if (results.length > 0) io.stdout.write('\n' + formatTable(results));
+    if (driver !== undefined && nameAtStart !== undefined && driver.name !== nameAtStart) io.stdout.write(`driver at the end: ${driver.name}\n`);
     if (cfg.json !== undefined) {
       const doc = buildJsonReport(
         {
