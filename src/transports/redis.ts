@@ -113,8 +113,12 @@ function fieldsOf(m: OutgoingMessage, now: number): Fields {
 
 /** A stream entry parsed into what its delivery is made of (one object: it is the DeliveryInit too). */
 interface Entry extends DeliveryInit {
-  /** The stream entry id (what XACK/XCLAIM name). `id` is the producer's message id, the entry id if absent. */
-  entry: string;
+  /**
+   * The stream entry id (what XACK/XCLAIM name) as read: XACK takes the bytes as they came, and
+   * the string is made only where one is needed (nack, extend, reclaim). `id` is the producer's
+   * message id, the entry id if absent.
+   */
+  entryId: Buffer | string;
   body: Buffer;
   headers: Record<string, string>;
   expires: number | undefined;
@@ -122,7 +126,7 @@ interface Entry extends DeliveryInit {
 
 /** What dead-lettering copies: an entry, or the delivery made of it. */
 interface DeadSource {
-  readonly entry: string;
+  readonly entryId: Buffer | string;
   readonly id: string;
   readonly body: Uint8Array;
   readonly key: string | undefined;
@@ -170,8 +174,7 @@ function decimal(v: Buffer): number {
 
 function parseEntry(id: Buffer | string, raw: Buffer[] | null, topic: string, attempt: number): Entry | undefined {
   if (!raw) return undefined; // deleted while pending
-  const sid = String(id);
-  const e: Entry = { entry: sid, id: sid, topic, body: EMPTY, key: undefined, headers: NO_HEADERS, timestamp: 0, priority: 0, attempt, expires: undefined };
+  const e: Entry = { entryId: id, id: '', topic, body: EMPTY, key: undefined, headers: NO_HEADERS, timestamp: 0, priority: 0, attempt, expires: undefined };
   let foreign = true;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const k = fieldName(raw[i]!);
@@ -205,7 +208,8 @@ function parseEntry(id: Buffer | string, raw: Buffer[] | null, topic: string, at
     }
   }
   // An entry XADDed by another application: its fields become headers, the body is empty.
-  if (foreign && e.timestamp === 0) e.timestamp = Number(sid.split('-')[0]);
+  if (e.id === '') e.id = String(id);
+  if (foreign && e.timestamp === 0) e.timestamp = Number(String(id).split('-')[0]);
   return e;
 }
 
@@ -376,7 +380,7 @@ class RedisSubscription extends NetSubscription {
           for (let i = 0; i < items.length; i++) {
             const item = items[i]!;
             const e = parseEntry(item[0], item[1], this.topic, 1);
-            const p = this.#deliver(e, e?.entry ?? String(item[0]));
+            const p = this.#deliver(e, item[0]);
             if (p) await p;
           }
         }
@@ -438,7 +442,7 @@ class RedisSubscription extends NetSubscription {
   }
 
   /** Hands an entry to the application; returns a promise only when it has broker work to do instead (synchronous on the hot path). */
-  #deliver(e: Entry | undefined, id: string): Promise<unknown> | undefined {
+  #deliver(e: Entry | undefined, id: Buffer | string): Promise<unknown> | undefined {
     if (!e) return this.#t.cmd.xack(this.topic, this.group, id);
     if (e.expires !== undefined && e.expires <= Date.now()) return this.#deadLetterOrAck(e, e.attempt, 'expired (ttl)');
     if (this.maxAttempts !== undefined && e.attempt > this.maxAttempts) return this.#deadLetterOrAck(e, e.attempt - 1, `max attempts (${this.maxAttempts}) exceeded`);
@@ -451,17 +455,16 @@ class RedisSubscription extends NetSubscription {
   }
 
   /** Acks of this event-loop turn, sent as one XACK when the turn ends. */
-  #acks: { ids: string[]; done: Promise<unknown> } | undefined;
+  #acks: { ids: (Buffer | string)[]; done: Promise<unknown> } | undefined;
 
   #ack(d: RedisDelivery): Promise<void> {
-    const id = d.entry;
     if (!d.extended) {
       // One XACK with every id acked during this turn of the event loop instead of one command
       // (and one socket write) per message: an application acking a prefetch window in a loop
       // costs one round trip. Each ack() still resolves only once its XACK has returned.
       let batch = this.#acks;
       if (!batch) {
-        const ids: string[] = [];
+        const ids: (Buffer | string)[] = [];
         batch = this.#acks = {
           ids,
           done: new Promise((resolve, reject) => {
@@ -472,11 +475,11 @@ class RedisSubscription extends NetSubscription {
           }),
         };
       }
-      batch.ids.push(id);
+      batch.ids.push(d.entryId);
       // Not an async function: the hot path allocates no frame and no extra promise per ack.
       return batch.done as Promise<void>;
     }
-    return this.#ackExtended(id);
+    return this.#ackExtended(d.entry);
   }
 
   async #ackExtended(id: string): Promise<void> {
@@ -508,7 +511,7 @@ class RedisSubscription extends NetSubscription {
     if (split && dead) await this.#t.cmd.xadd(dlq!, '*', ...(dead as [string, Buffer]));
     const tx = this.#t.cmd.multi();
     if (!split && dead) tx.xadd(dlq!, '*', ...(dead as [string, Buffer]));
-    tx.xack(this.topic, this.group, e.entry).zrem(keys.ext(this.topic, this.group), e.entry);
+    tx.xack(this.topic, this.group, e.entryId).zrem(keys.ext(this.topic, this.group), e.entryId);
     const res = await tx.exec();
     for (const [x] of res ?? []) if (x) throw x;
   }
@@ -535,8 +538,9 @@ class RedisSubscription extends NetSubscription {
 
 /** A delivery of a stream entry: what settling it on Redis needs besides the message. */
 class RedisDelivery extends NetDelivery {
-  /** The stream entry id. */
-  readonly entry: string;
+  /** The stream entry id, as read (see Entry.entryId). */
+  readonly entryId: Buffer | string;
+  #entry: string | undefined;
   /**
    * Only extend() writes an id into the `ext` set: a first delivery never extended has no entry
    * there, so its ack is a bare XACK (one command instead of MULTI/XACK/ZREM/EXEC; the ack path
@@ -546,8 +550,13 @@ class RedisDelivery extends NetDelivery {
 
   constructor(e: Entry, sub: NetSubscription, ops: SettleOps) {
     super(e, sub, ops);
-    this.entry = e.entry;
+    this.entryId = e.entryId;
     this.extended = e.attempt > 1;
+  }
+
+  /** The stream entry id as a string. */
+  get entry(): string {
+    return (this.#entry ??= String(this.entryId));
   }
 }
 
