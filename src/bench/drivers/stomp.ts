@@ -6,7 +6,8 @@
  * last message of every enqueue call (the harness runs two calls of 1000 concurrently: "receipts
  * batched, 2 windows in flight"); a call resolves on its receipt, which both brokers send only
  * after every earlier SEND of the connection was handled. Dequeue: SUBSCRIBE with
- * `ack: client-individual` and `activemq.prefetchSize: 1000`, one ACK per message; at a settle
+ * `ack: client-individual` and `activemq.prefetchSize: 1000` (or the target URL's `?prefetch=N`),
+ * one ACK per message; at a settle
  * point that ACK carries a receipt and the point is settled when the receipt arrives, so a mark
  * means "received and acknowledged by the broker".
  *
@@ -160,11 +161,13 @@ function readBody(msg: StompitMessage): Promise<Buffer> {
  * Consumes until sink.done. A settle point's ACK carries a receipt (one outstanding at a time;
  * settle points reached while it is outstanding are covered by the next receipt).
  *
- * ActiveMQ 5.17 with stompit sometimes stops dispatching to a client-individual subscription with
- * messages still queued (research/anchors-measured.md, "STOMP pipelined consumer stall"; seen here
- * too, at varying points). When nothing arrives for STALL_MS the subscription is moved to a fresh
- * connection (what an application would do); unacked messages are redelivered there. Each move is
- * counted in `stalls` (reported by the driver's name after the run).
+ * ActiveMQ 5.17 with its default 64 KiB socket buffers stops dispatching to a prefetch-1000
+ * subscription under load: its STOMP transport holds one lock across a blocked socket write and the
+ * reading of ACKs (docs/research/activemq-stomp-dequeue-stall.md); bench/stomp-mqtt-compare.mjs
+ * gives it 4 MiB buffers, which avoids it. When nothing arrives for STALL_MS the subscription is
+ * still moved to a fresh connection (what an application would do); unacked messages are
+ * redelivered there unless the broker never noticed the old connection close. Each move is
+ * counted in `stalls` (the CLI prints the driver's name again at the end when it changed).
  */
 async function consume(stompit: Stompit, url: string, first: StompitClient, queue: string, sink: DequeueSink, stats: { stalls: number; prefetch: number }): Promise<StompitClient> {
   let finish!: () => void;
