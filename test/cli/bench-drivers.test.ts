@@ -1,6 +1,7 @@
 /**
  * `omnibus bench --driver redis|amqp`: every mode runs against Omnibus's own RESP and AMQP
- * listeners (in-process, OS-chosen ports) and verifies every message; the redis driver also runs
+ * listeners (in-process, OS-chosen ports) and verifies every message (and `--driver raw` and
+ * `--driver transport` against its Kafka listener); the redis driver also runs
  * against a real redis-server when one is installed. Small counts: this checks correctness of the
  * drivers, never speed (speed is measured by bench/compare.mjs, docs/benchmarks.md).
  */
@@ -29,19 +30,19 @@ interface JsonReport {
 
 let transport: Transport;
 const running: RunningListener[] = [];
-const urls: Record<'amqp' | 'resp' | 'stomp', string> = { amqp: '', resp: '', stomp: '' };
+const urls: Record<'amqp' | 'resp' | 'stomp' | 'kafka', string> = { amqp: '', resp: '', stomp: '', kafka: '' };
 const ac = new AbortController();
 let dir: string;
 
 before(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'omnibus-bench-drivers-'));
   transport = await connect('memory://');
-  for (const name of ['amqp', 'resp', 'stomp'] as const) {
+  for (const name of ['amqp', 'resp', 'stomp', 'kafka'] as const) {
     const l = availableListeners().find((x) => x.name === name);
     assert.ok(l, `the ${name} listener is built in`);
     const r = await l.start({ transport, storage: 'memory', dataDir: undefined, signal: ac.signal, log: () => {} }, { host: '127.0.0.1', port: 0 });
     running.push(r);
-    urls[name] = name === 'amqp' ? `amqp://guest:guest@${r.address}` : name === 'stomp' ? `stomp://${r.address}` : `redis://${r.address}`;
+    urls[name] = name === 'amqp' ? `amqp://guest:guest@${r.address}` : name === 'stomp' ? `stomp://${r.address}` : name === 'kafka' ? `kafka://${r.address}` : `redis://${r.address}`;
   }
 });
 
@@ -92,6 +93,11 @@ test('amqp driver, pipelined --durable: every persistent message to a durable qu
   const wrong = await runCli(['bench', '--driver', 'redis', '--durable', '--target', 'redis://127.0.0.1:1']);
   assert.equal(wrong.code, 2);
   assert.match(wrong.stderr, /--durable applies to --driver amqp only/);
+});
+
+test("raw and transport drivers, kafka://: every message comes back through Omnibus's Kafka listener, with bare kafkajs and through the Transport API", async () => {
+  await bench('raw', 'batch', urls.kafka);
+  await bench('transport', 'batch', urls.kafka);
 });
 
 test('--broker-pid records the broker process RSS per size', async () => {
