@@ -32,12 +32,12 @@
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chownSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const { freePort, portOpen: canConnect } = await import(path.join(root, 'dist/bench/net.js'));
 // OMNIBUS_BIN: another build's bin/omnibus.js (e.g. a private tsc --outDir copy).
 const omnibusBin = process.env.OMNIBUS_BIN ?? path.join(root, 'bin', 'omnibus.js');
 
@@ -65,31 +65,7 @@ const MODES = { resp: ['naive', 'pipelined', 'batch'], amqp: ['naive', 'pipeline
 // Processes
 // ---------------------------------------------------------------------------------------------
 
-/** A free loopback port (the OS picks it; closed again before use, a small race we accept). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 async function waitFor(what, fn, timeoutMs) {
   const end = Date.now() + timeoutMs;

@@ -22,9 +22,8 @@
 //          [--serve-env K=V ...] [--serve-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"] [--json out.json]
 // (--count-large applies to sizes ≥ 8 KiB.)
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, readFileSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,7 +31,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { payloadTemplate, stampSeq } = await import(path.join(root, 'dist/bench/seed.js'));
+const { freePort } = await import(path.join(root, 'dist/bench/net.js'));
+const { writeSeedFile } = await import(path.join(root, 'dist/bench/seed.js'));
 const { procCpuSeconds } = await import(path.join(root, 'dist/bench/proc.js'));
 /** Minor page faults of a process so far (/proc/PID/stat field 10): first touches of fresh memory. */
 function minflt(pid) {
@@ -69,13 +69,6 @@ const targets = args.targets.split(',');
 const sizes = args.sizes.split(',').map(Number);
 const countFor = (size) => Number(size >= 8192 ? args['count-large'] : args.count);
 
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function waitExit(proc) {
   return new Promise((resolve) => (proc.exitCode !== null ? resolve(proc.exitCode) : proc.once('close', (c) => resolve(c))));
@@ -117,20 +110,7 @@ async function startTarget(target, size) {
 
 /** The seed payloads (seed.ts scheme), newline-terminated, in a file. */
 function seedFile(size, n) {
-  const file = path.join(os.tmpdir(), `omnibus-kafka-seed-${size}-${n}.txt`);
-  if (existsSync(file) && statSync(file).size === n * (size + 1)) return file;
-  const line = Buffer.concat([payloadTemplate(size), Buffer.from('\n')]);
-  const per = Math.max(1, Math.floor((64 << 20) / line.length));
-  const fd = openSync(file, 'w');
-  const buf = Buffer.alloc(per * line.length);
-  for (let i = 0; i < per; i++) line.copy(buf, i * line.length);
-  for (let first = 0; first < n; first += per) {
-    const k = Math.min(per, n - first);
-    for (let i = 0; i < k; i++) stampSeq(buf, i * line.length, first + i);
-    writeSync(fd, buf, 0, k * line.length);
-  }
-  closeSync(fd);
-  return file;
+  return writeSeedFile(path.join(os.tmpdir(), `omnibus-kafka-seed-${size}-${n}.txt`), size, n);
 }
 
 /** Runs kcat under /usr/bin/time; returns wall seconds, kcat CPU seconds and stdout bytes/lines. */

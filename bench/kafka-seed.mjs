@@ -24,9 +24,8 @@
 // Usage: npx tsc -p . && node bench/kafka-seed.mjs [--clients kcat,kafkajs,confluent,mock]
 //          [--sizes 128,512,1024,10240] [--count 1000000] [--json out.json]
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,7 +33,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { runSeed, SEED_DEFAULTS, payloadTemplate, stampSeq, markThresholds, SeedVerifier } = await import(path.join(root, 'dist/bench/seed.js'));
+const { freePort } = await import(path.join(root, 'dist/bench/net.js'));
+const { runSeed, SEED_DEFAULTS, writeSeedFile, markThresholds, SeedVerifier } = await import(path.join(root, 'dist/bench/seed.js'));
 const { Kafka, logLevel } = await import('kafkajs');
 const { kafkaDriver } = await import(path.join(root, 'dist/bench/drivers/kafka.js'));
 const { procCpuSeconds, procPeakRss, procRss, resetPeakRss } = await import(path.join(root, 'dist/bench/proc.js'));
@@ -52,13 +52,6 @@ const sizes = args.sizes.split(',').map(Number);
 const count = Number(args.count);
 const clients = args.clients.split(',');
 
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function startServe() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'omnibus-kafka-bench-'));
@@ -160,20 +153,7 @@ function runPy(bootstrap, size, n, mock, brokerPid) {
 
 /** The seed payloads, newline-terminated, written to a file (payload scheme of seed.ts). */
 function seedFile(size, n) {
-  const file = path.join(os.tmpdir(), `omnibus-kafka-seed-${size}-${n}.txt`);
-  if (existsSync(file) && statSync(file).size === n * (size + 1)) return file;
-  const line = Buffer.concat([payloadTemplate(size), Buffer.from('\n')]);
-  const per = Math.max(1, Math.floor((64 << 20) / line.length));
-  const fd = openSync(file, 'w');
-  const buf = Buffer.alloc(per * line.length);
-  for (let i = 0; i < per; i++) line.copy(buf, i * line.length);
-  for (let first = 0; first < n; first += per) {
-    const k = Math.min(per, n - first);
-    for (let i = 0; i < k; i++) stampSeq(buf, i * line.length, first + i);
-    writeSync(fd, buf, 0, k * line.length);
-  }
-  closeSync(fd);
-  return file;
+  return writeSeedFile(path.join(os.tmpdir(), `omnibus-kafka-seed-${size}-${n}.txt`), size, n);
 }
 
 function waitExit(proc) {

@@ -18,12 +18,12 @@
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const { freePort, portOpen: canConnect } = await import(path.join(root, 'dist/bench/net.js'));
 const omnibusBin = process.env.OMNIBUS_BIN ?? path.join(root, 'bin', 'omnibus.js');
 const argv = process.argv.slice(2);
 function flag(name, def) {
@@ -44,27 +44,6 @@ const jsonOut = flag('--json', undefined);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (l) => process.stderr.write(`redis-benchmark: ${l}\n`);
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 function alive(pid) {
   try {

@@ -15,6 +15,7 @@
  * Transport API (drivers/transport.ts, also used when runSeed is given a Transport) or a real
  * broker's wire protocol (drivers/redis.ts, drivers/amqp.ts), timed and verified by this same code.
  */
+import { closeSync, existsSync, openSync, statSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { OutgoingMessage, Transport } from '../core/types.js';
@@ -188,6 +189,31 @@ export function stampSeq(buf: Uint8Array, off: number, seq: number): void {
     buf[j] = 48 + d;
     v = (v - d) / 10;
   }
+}
+
+/**
+ * Writes the seed payloads of `size` bytes for sequence numbers 0..n-1, each followed by a newline
+ * (the input of `kcat -P -l`), to `file`, and returns it. A file of exactly that length already
+ * there is reused: the content is a function of (size, n). Written in blocks of about 64 MiB, one
+ * block re-stamped per write, so memory stays bounded however large n is.
+ */
+export function writeSeedFile(file: string, size: number, n: number): string {
+  if (existsSync(file) && statSync(file).size === n * (size + 1)) return file;
+  const line = Buffer.concat([payloadTemplate(size), Buffer.from('\n')]);
+  const per = Math.max(1, Math.floor((64 << 20) / line.length));
+  const buf = Buffer.alloc(per * line.length);
+  for (let i = 0; i < per; i++) line.copy(buf, i * line.length);
+  const fd = openSync(file, 'w');
+  try {
+    for (let first = 0; first < n; first += per) {
+      const k = Math.min(per, n - first);
+      for (let i = 0; i < k; i++) stampSeq(buf, i * line.length, first + i);
+      writeSync(fd, buf, 0, k * line.length);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return file;
 }
 
 /** The sequence number in the first 10 bytes, or -1 if they are not 10 ASCII digits. */
