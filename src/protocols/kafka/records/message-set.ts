@@ -129,30 +129,8 @@ export function buildMessageSet(
 ): Buffer {
   const magic = opts.magic ?? 1;
   const one = (offset: number, attributes: number, ts: number, key: Buffer | null, value: Buffer | null): Buffer => {
-    const size = 4 + 1 + 1 + (magic === 1 ? 8 : 0) + 4 + (key?.length ?? 0) + 4 + (value?.length ?? 0);
-    const b = Buffer.alloc(12 + size);
-    b.writeInt32BE(Math.floor(offset / TWO_32), 0);
-    b.writeUInt32BE(offset % TWO_32, 4);
-    b.writeInt32BE(size, 8);
-    let p = 16;
-    b.writeInt8(magic, p++);
-    b.writeInt8(attributes, p++);
-    if (magic === 1) {
-      b.writeInt32BE(Math.floor(ts / TWO_32), p);
-      b.writeUInt32BE(ts % TWO_32, p + 4);
-      p += 8;
-    }
-    for (const x of [key, value]) {
-      if (x === null) {
-        b.writeInt32BE(-1, p);
-        p += 4;
-      } else {
-        b.writeInt32BE(x.length, p);
-        x.copy(b, p + 4);
-        p += 4 + x.length;
-      }
-    }
-    b.writeUInt32BE(crc32(b.subarray(16)), 12);
+    const b = Buffer.alloc(messageSize(magic, key, value));
+    writeLegacyMessage(b, 0, offset, magic, attributes, ts, key, value);
     return b;
   };
   const inner = Buffer.concat(messages.map((m, i) => one(i, 0, m.timestamp ?? 0, m.key ?? null, m.value)));
