@@ -3,6 +3,8 @@ import { Engine } from '../../../src/engine/engine.js';
 import { MemoryStorage } from '../../../src/engine/storage/memory.js';
 import { startKafkaServer, type KafkaServer, type KafkaServerOptions } from '../../../src/protocols/kafka/listener.js';
 import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 export interface Broker {
   engine: Engine;
@@ -40,4 +42,62 @@ export async function waitFor<T>(fn: () => T | undefined | false | Promise<T | u
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
+}
+
+/** Debian's Python, which sees the python3-* client packages (the python3 on PATH may not). */
+export const PY = '/usr/bin/python3';
+
+/** Whether Debian's Python can import `mod`. */
+export function pyHas(mod: string): boolean {
+  if (!existsSync(PY)) return false;
+  try {
+    execFileSync(PY, ['-c', `import ${mod}`], { stdio: 'ignore', timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function hasKcat(): boolean {
+  try {
+    execFileSync('kcat', ['-V'], { stdio: 'ignore', timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs a client tool, streaming its stdout into `onData` and writing `input` to its stdin;
+ * resolves with the exit code and the tail of stderr, rejects (after SIGKILL) past `timeoutMs`.
+ */
+export function runTool(
+  cmd: string,
+  args: string[],
+  opts: { onData?: (d: Buffer) => void; input?: string | Buffer; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stderr: string }> {
+  const { onData = () => {}, input, timeoutMs = 300_000 } = opts;
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    p.stdout!.on('data', onData);
+    p.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    const timer = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new Error(`${cmd} ${args.join(' ')} timed out; stderr: ${stderr}`));
+    }, timeoutMs);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+    if (input !== undefined) p.stdin!.end(input);
+  });
+}
+
+/** Runs a Python script with Debian's Python; resolves with the JSON of its last stdout line. */
+export async function runPython(script: string, args: string[], timeoutMs = 90_000): Promise<unknown> {
+  let stdout = '';
+  const { code, stderr } = await runTool(PY, ['-c', script, ...args], { onData: (d) => (stdout += d.toString()), timeoutMs });
+  if (code !== 0) throw new Error(`python exited ${code}: ${stderr}`);
+  return JSON.parse(stdout.trim().split('\n').pop() ?? 'null');
 }

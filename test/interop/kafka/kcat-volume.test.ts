@@ -12,25 +12,16 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startBroker, type Broker } from './helpers.js';
+import { hasKcat, runTool, startBroker, type Broker } from './helpers.js';
 
 const N = Number(process.env['OMNIBUS_KCAT_RECORDS'] ?? 1_000_000);
 const LINE = 128;
 const FILLER = Buffer.from('abcdefghijklmnopqrstuvwxyz'.repeat(5)).subarray(0, LINE - 11);
 
-function hasKcat(): boolean {
-  try {
-    execFileSync('kcat', ['-V'], { stdio: 'ignore', timeout: 10_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const skip = hasKcat() ? false : 'kcat is not installed';
 
 let b: Broker;
@@ -58,23 +49,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs a command, streaming stdout into `onData`; resolves with exit code and stderr tail. */
-function run(args: string[], onData: (chunk: Buffer) => void = () => {}, timeoutMs = 300_000): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('kcat', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    p.stdout.on('data', onData);
-    p.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    const timer = setTimeout(() => {
-      p.kill('SIGKILL');
-      reject(new Error(`kcat ${args.join(' ')} timed out; stderr: ${stderr}`));
-    }, timeoutMs);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
-}
+/** Runs kcat, streaming stdout into `onData`; resolves with exit code and stderr tail. */
+const run = (args: string[], onData?: (chunk: Buffer) => void) => runTool('kcat', args, onData ? { onData } : {});
 
 /** Splits a stream of newline-terminated records, calling `line` with each (without the newline). */
 function lines(line: (l: Buffer) => void): (chunk: Buffer) => void {

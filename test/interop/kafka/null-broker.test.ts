@@ -6,31 +6,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { hasKcat, runTool } from './helpers.js';
 
-function hasKcat(): boolean {
-  try {
-    execFileSync('kcat', ['-V'], { stdio: 'ignore', timeout: 10_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const skip = hasKcat() ? false : 'kcat is not installed';
 
-function kcat(args: string[], onData: (d: Buffer) => void = () => {}): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn('kcat', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    p.stdout.on('data', onData);
-    p.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    p.on('close', (code) => resolve({ code, stderr }));
-  });
-}
+const kcat = (args: string[], onData?: (d: Buffer) => void) => runTool('kcat', args, onData ? { onData } : {});
 
 test('kcat produces to and consumes from the null broker: acknowledged counts and records of the configured size', { skip, timeout: 60_000 }, async () => {
   const SIZE = 200;

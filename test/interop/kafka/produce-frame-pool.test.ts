@@ -8,26 +8,17 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../../../src/engine/engine.js';
 import { FileStorage } from '../../../src/engine/storage/file/index.js';
-import { startBroker, type Broker } from './helpers.js';
+import { hasKcat, runTool, startBroker, type Broker } from './helpers.js';
 
 const N = 200_000;
 const LINE = 128;
 
-function hasKcat(): boolean {
-  try {
-    execFileSync('kcat', ['-V'], { stdio: 'ignore', timeout: 10_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const skip = hasKcat() ? false : 'kcat is not installed';
 
 let b: Broker;
@@ -46,15 +37,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function kcat(args: string[], onData: (d: Buffer) => void = () => {}): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn('kcat', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    p.stdout.on('data', onData);
-    p.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    p.on('close', (code) => resolve({ code, stderr }));
-  });
-}
+const kcat = (args: string[], onData?: (d: Buffer) => void) => runTool('kcat', args, onData ? { onData } : {});
 
 test('pipelined 1 MB Produce frames reuse pooled buffers on file storage and every record reads back intact', { skip, timeout: 120_000 }, async () => {
   // Every record differs from its neighbours (sequence number and a rotating filler), so a reused

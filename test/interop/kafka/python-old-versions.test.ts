@@ -19,69 +19,22 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { CompressionTypes } from 'kafkajs';
 import { decodeResponse, encodeRequest, parseMessageSet } from '../../../src/protocols/kafka/index.js';
-import { startBroker, type Broker } from './helpers.js';
+import { hasKcat, pyHas, runPython, runTool, startBroker, type Broker } from './helpers.js';
 
-const PY = '/usr/bin/python3';
-
-function pyHas(mod: string): boolean {
-  try {
-    execFileSync(PY, ['-c', `import ${mod}`], { stdio: 'ignore', timeout: 10_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skip = existsSync(PY) && pyHas('kafka') ? false : 'python3-kafka (kafka-python) is not installed';
-function hasKcat(): boolean {
-  try {
-    execFileSync('kcat', ['-V'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const skip = pyHas('kafka') ? false : 'python3-kafka (kafka-python) is not installed';
 const skipKcat = skip || (hasKcat() ? false : 'kcat is not installed');
 
-function kcat(args: string[], input = ''): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('kcat', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) reject(new Error(`kcat exited ${code}: ${stderr}`));
-      else resolve(stdout);
-    });
-    p.stdin.end(input);
-  });
+async function kcat(args: string[], input = ''): Promise<string> {
+  let stdout = '';
+  const { code, stderr } = await runTool('kcat', args, { input, onData: (d) => (stdout += d.toString()), timeoutMs: 30_000 });
+  if (code !== 0) throw new Error(`kcat exited ${code}: ${stderr}`);
+  return stdout;
 }
 
-function py(script: string, args: string[], timeoutMs = 60_000): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(PY, ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    const timer = setTimeout(() => {
-      p.kill('SIGKILL');
-      reject(new Error(`python timed out; stderr: ${stderr}`));
-    }, timeoutMs);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) reject(new Error(`python exited ${code}: ${stderr}`));
-      else resolve(JSON.parse(stdout.trim().split('\n').pop() ?? 'null') as Record<string, unknown>);
-    });
-  });
-}
+const py = (script: string, args: string[]) => runPython(script, args, 60_000) as Promise<Record<string, unknown>>;
 
 /**
  * A TCP proxy in front of the broker that records "apiKey:apiVersion" of every request frame the

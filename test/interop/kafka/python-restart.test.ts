@@ -9,46 +9,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Engine } from '../../../src/engine/engine.js';
 import { FileStorage } from '../../../src/engine/storage/file/index.js';
-import { startBroker, type Broker } from './helpers.js';
+import { pyHas, runPython, startBroker, type Broker } from './helpers.js';
 
-const PY = '/usr/bin/python3';
+const confluent = pyHas('confluent_kafka') ? false : 'python3-confluent-kafka is not installed';
+const kafkaPython = pyHas('kafka') ? false : 'python3-kafka (kafka-python) is not installed';
 
-function pyHas(mod: string): boolean {
-  try {
-    execFileSync(PY, ['-c', `import ${mod}`], { stdio: 'ignore', timeout: 10_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const confluent = existsSync(PY) && pyHas('confluent_kafka') ? false : 'python3-confluent-kafka is not installed';
-const kafkaPython = existsSync(PY) && pyHas('kafka') ? false : 'python3-kafka (kafka-python) is not installed';
-
-function py(script: string, args: string[], timeoutMs = 90_000): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(PY, ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    const timer = setTimeout(() => {
-      p.kill('SIGKILL');
-      reject(new Error(`python timed out; stderr: ${stderr}`));
-    }, timeoutMs);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) reject(new Error(`python exited ${code}: ${stderr}`));
-      else resolve(JSON.parse(stdout.trim().split('\n').pop() ?? 'null'));
-    });
-  });
-}
+const py = runPython;
 
 const KAFKA_PYTHON = String.raw`
 import sys, json
