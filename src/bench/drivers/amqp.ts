@@ -58,7 +58,7 @@ export async function amqpDriver(url: string, mode: DriverMode, opts: { durable?
       await sub.deleteQueue(queue);
     },
     enqueue: (queue, batch) => (mode === 'naive' ? publishEach(pub, queue, batch, durable) : publishWindowed(pub, window, queue, batch, durable)),
-    dequeue: (queue, sink) => (mode === 'naive' ? getEach(sub, queue, sink) : consume(sub, queue, sink)),
+    dequeue: (queue, sink) => (mode === 'naive' ? getEach(sub, queue, sink) : consumeAll(sub, queue, sink)),
     async close() {
       if (closed) return;
       closed = true;
@@ -136,8 +136,9 @@ async function getEach(ch: Channel, queue: string, sink: DequeueSink): Promise<v
   }
 }
 
-async function consume(ch: Channel, queue: string, sink: DequeueSink): Promise<void> {
-  await ch.prefetch(PREFETCH);
+/** basic.consume with manual acks and `prefetch` until the sink is done (also the raw driver's consumer). */
+export async function consumeAll(ch: Channel, queue: string, sink: DequeueSink, prefetch = PREFETCH): Promise<void> {
+  await ch.prefetch(prefetch);
   let finish!: () => void;
   const finished = new Promise<void>((r) => (finish = r));
   const onAbort = (): void => finish();

@@ -28,11 +28,12 @@
  * Kafka: the retry topic the transport's consumer also reads, and decoding every header into the
  * delivery's headers) is part of what the transport costs, and is therefore not reproduced here.
  */
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import type { Redis as RedisClient } from 'ioredis';
 import type { Consumer } from 'kafkajs';
 import type { OutgoingMessage } from '../../core/types.js';
 import { asBuffer, type BenchDriver, type DequeueSink } from '../driver.js';
+import { consumeAll } from './amqp.js';
 
 export interface RawDriverOptions {
   group: string;
@@ -182,25 +183,9 @@ async function rawAmqp(url: string, opts: RawDriverOptions): Promise<BenchDriver
     async dequeue(topic, sink) {
       const ch: Channel = await conn.createChannel();
       ch.on('error', () => undefined);
-      await ch.prefetch(opts.prefetch);
-      let finish!: () => void;
-      const finished = new Promise<void>((r) => (finish = r));
-      sink.signal.addEventListener('abort', () => finish(), { once: true });
-      const { consumerTag } = await ch.consume(
-        queueOf(topic),
-        (msg: ConsumeMessage | null) => {
-          if (msg === null) return finish();
-          const settle = sink.take(msg.content);
-          ch.ack(msg);
-          if (settle) sink.settled();
-          if (sink.done) finish();
-        },
-        { noAck: false },
-      );
       try {
-        if (!sink.done) await finished;
+        await consumeAll(ch, queueOf(topic), sink, opts.prefetch);
       } finally {
-        await ch.cancel(consumerTag).catch(() => undefined);
         await ch.close().catch(() => undefined);
       }
     },
