@@ -38,6 +38,11 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { freePort, portOpen: canConnect } = await import(path.join(root, 'dist/bench/net.js'));
+const { procAlive: alive, procCpuSeconds: procCpu, procRss, procPeakRss, stopPid: stopProc } = await import(path.join(root, 'dist/bench/proc.js'));
+/** SIGTERM to one pid, then SIGKILL (logged) if it has not exited within `graceMs`. */
+const stopPid = (pid, label, graceMs = 30_000) =>
+  stopProc(pid, graceMs, () => log(`${label} (pid ${pid}) ignored SIGTERM for ${graceMs} ms: SIGKILL`));
+const procStatus = (pid) => (procRss(pid) === undefined ? undefined : { rss: procRss(pid), hwm: procPeakRss(pid) ?? NaN });
 // OMNIBUS_BIN: another build's bin/omnibus.js (e.g. a private tsc --outDir copy).
 const omnibusBin = process.env.OMNIBUS_BIN ?? path.join(root, 'bin', 'omnibus.js');
 
@@ -77,46 +82,9 @@ async function waitFor(what, fn, timeoutMs) {
   }
 }
 
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-/** SIGTERM to one pid, then SIGKILL if it has not exited within `graceMs`. */
-async function stopPid(pid, label, graceMs = 30_000) {
-  if (pid === undefined || !alive(pid)) return;
-  process.kill(pid, 'SIGTERM');
-  const end = Date.now() + graceMs;
-  while (alive(pid) && Date.now() < end) await sleep(100);
-  if (alive(pid)) {
-    log(`${label} (pid ${pid}) ignored SIGTERM for ${graceMs} ms: SIGKILL`);
-    process.kill(pid, 'SIGKILL');
-  }
-}
 
-function procStatus(pid) {
-  try {
-    const t = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (f) => Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(t)?.[1] ?? NaN) * 1024;
-    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
-  } catch {
-    return undefined;
-  }
-}
 
-function procCpu(pid) {
-  try {
-    const t = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = t.slice(t.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
 
 function log(line) {
   process.stderr.write(`compare: ${line}\n`);

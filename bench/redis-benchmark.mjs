@@ -17,13 +17,14 @@
  * reported (on a shared machine the best is the least disturbed).
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { freePort, portOpen: canConnect } = await import(path.join(root, 'dist/bench/net.js'));
+const { procAlive: alive, procCpuSeconds: cpuSec, stopPid } = await import(path.join(root, 'dist/bench/proc.js'));
 const omnibusBin = process.env.OMNIBUS_BIN ?? path.join(root, 'bin', 'omnibus.js');
 const argv = process.argv.slice(2);
 function flag(name, def) {
@@ -45,28 +46,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (l) => process.stderr.write(`redis-benchmark: ${l}\n`);
 
 
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-async function stopPid(pid) {
-  if (!alive(pid)) return;
-  process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 300 && alive(pid); i++) await sleep(100);
-  if (alive(pid)) process.kill(pid, 'SIGKILL');
-}
 
-/** User + system CPU seconds of a process (Linux). */
-function cpuSec(pid) {
-  const t = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = t.slice(t.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ is 100 on Linux
-}
 
 const started = [];
 

@@ -154,15 +154,12 @@ function serve(port, fixed) {
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { freePort, waitPort } = await import(path.join(root, 'dist/bench/net.js'));
+const { procCpuSeconds: cpuSeconds } = await import(path.join(root, 'dist/bench/proc.js'));
 const omnibusBin = path.join(root, 'bin', 'omnibus.js');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 
 
-function cpuSeconds(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
 
 async function start(target, port) {
   let child;

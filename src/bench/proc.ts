@@ -63,3 +63,28 @@ export function procCpuSeconds(pid: number): number | undefined {
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
   return (utime + stime) / CLOCK_TICKS;
 }
+
+/** Whether a process with this pid exists (signal 0). */
+export function procAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops a process the bench started, by its pid: SIGTERM, then SIGKILL if it is still there after
+ * `graceMs` (`onKill` is told, so a report can say a broker ignored SIGTERM).
+ */
+export async function stopPid(pid: number | undefined, graceMs = 30_000, onKill?: () => void): Promise<void> {
+  if (pid === undefined || !procAlive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  const end = Date.now() + graceMs;
+  while (procAlive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  if (procAlive(pid)) {
+    onKill?.();
+    process.kill(pid, 'SIGKILL');
+  }
+}
