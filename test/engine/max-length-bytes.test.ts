@@ -8,25 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/core/clock.js';
 import { Engine } from '../../src/engine/engine.js';
-import type { ConsumerSink, DeliveryImpl } from '../../src/engine/group.js';
 import { MemoryStorage } from '../../src/engine/storage/memory.js';
-import type { RecordInput } from '../../src/engine/record.js';
-
-function rec(body: string, extra: Partial<RecordInput> = {}): RecordInput {
-  return { body: Buffer.from(body), timestamp: 1, priority: 0, ...extra };
-}
-
-class Sink implements ConsumerSink {
-  got: DeliveryImpl[] = [];
-  constructor(readonly prefetch = 100) {}
-  push(d: DeliveryImpl): void {
-    this.got.push(d);
-  }
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-}
+import { rec, settle, Sink } from './helpers.js';
 
 test('ready bytes count bodies of ready messages: leased ones leave, nacked and due ones come back, purge empties', async () => {
   const clock = new ManualClock();
