@@ -4,24 +4,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { startBroker, type Broker } from './helpers.js';
+import { hasKcat, PY, pyHas, runCapture as run, startBroker, type Broker } from './helpers.js';
 
-const PY = '/usr/bin/python3';
 
-function has(cmd: string, args: string[]): boolean {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore', timeout: 10_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const kcat = has('kcat', ['-V']) ? false : 'kcat is not installed';
-const confluent = existsSync(PY) && has(PY, ['-c', 'import confluent_kafka']) ? false : 'python3-confluent-kafka is not installed';
-const kafkaPython = existsSync(PY) && has(PY, ['-c', 'import kafka']) ? false : 'python3-kafka (kafka-python) is not installed';
+const kcat = hasKcat() ? false : 'kcat is not installed';
+const confluent = pyHas('confluent_kafka') ? false : 'python3-confluent-kafka is not installed';
+const kafkaPython = pyHas('kafka') ? false : 'python3-kafka (kafka-python) is not installed';
 
 let b: Broker;
 before(async () => {
@@ -31,24 +19,6 @@ after(async () => {
   await b.close();
 });
 
-function run(cmd: string, args: string[], input?: string, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      p.kill('SIGKILL');
-      reject(new Error(`${cmd} timed out; stderr: ${stderr.slice(-2000)}`));
-    }, timeoutMs);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    p.stdin.end(input ?? '');
-  });
-}
 
 test('kcat: -L metadata, -P produce lines, -C -e consume them', { skip: kcat }, async () => {
   await b.engine.topic('kc', { partitions: 2 });

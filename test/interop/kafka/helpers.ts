@@ -101,3 +101,10 @@ export async function runPython(script: string, args: string[], timeoutMs = 90_0
   if (code !== 0) throw new Error(`python exited ${code}: ${stderr}`);
   return JSON.parse(stdout.trim().split('\n').pop() ?? 'null');
 }
+
+/** runTool with stdout collected as text. */
+export async function runCapture(cmd: string, args: string[], input?: string, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  const r = await runTool(cmd, args, { onData: (d) => (stdout += d.toString()), timeoutMs, ...(input === undefined ? {} : { input }) });
+  return { ...r, stdout };
+}

@@ -6,20 +6,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { startBroker, type Broker } from './helpers.js';
+import { PY, pyHas, runCapture, startBroker, type Broker } from './helpers.js';
 
-const PY = '/usr/bin/python3';
-let confluent: string | false = 'python3-confluent-kafka is not installed';
-try {
-  if (existsSync(PY)) {
-    execFileSync(PY, ['-c', 'import confluent_kafka'], { stdio: 'ignore', timeout: 10_000 });
-    confluent = false;
-  }
-} catch {
-  // stays skipped
-}
+const confluent = pyHas('confluent_kafka') ? false : 'python3-confluent-kafka is not installed';
 
 let b: Broker;
 before(async () => {
@@ -86,24 +75,7 @@ out['eos_done'] = done
 print(json.dumps(out))
 `;
 
-function python(args: string[], input: string, timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(PY, ['-', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      p.kill('SIGKILL');
-      reject(new Error(`python timed out; stderr: ${stderr.slice(-2000)}`));
-    }, timeoutMs);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    p.stdin.end(input);
-  });
-}
+const python = (args: string[], input: string, timeoutMs = 90_000) => runCapture(PY, ['-', ...args], input, timeoutMs);
 
 test('confluent-kafka: transactional commits and an abort; read_committed sees only the committed; send_offsets_to_transaction', { skip: confluent }, async () => {
   const r = await python([b.bootstrap], SCRIPT);
