@@ -12,9 +12,8 @@
  */
 import { after, test } from 'node:test';
 import { connect } from '../../src/index.js';
-import type { NetCapabilities } from '../../src/transports/common.js';
 import { describeTransport } from '../../src/testing/index.js';
-import { startRabbit, unavailable } from './brokers.js';
+import { declaredCapabilities, startRabbit, unavailable } from './brokers.js';
 
 const broker = await startRabbit();
 if (typeof broker === 'string') {
@@ -22,9 +21,7 @@ if (typeof broker === 'string') {
 } else {
   after(() => broker.stop());
   const open = () => connect(broker.url);
-  const probe = await open();
-  const declared = probe.capabilities as NetCapabilities;
-  await probe.close();
+  const declared = await declaredCapabilities(open);
   describeTransport(`amqp:// (rabbitmq-server ${broker.port})`, {
     connect: open,
     capabilities: { ...declared, nativeDeadLetter: declared.emulated.includes('deadLetter') },

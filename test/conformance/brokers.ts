@@ -12,6 +12,8 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, un
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Transport } from '../../src/core/types.js';
+import type { NetCapabilities } from '../../src/transports/common.js';
 
 export interface Broker {
   readonly name: string;
@@ -515,4 +517,14 @@ export async function startActiveMQ(): Promise<Broker | string> {
 /** A `skip` reason or undefined; a broker that fails to start is an error, not a skip. */
 export function unavailable(b: Broker | string): string | undefined {
   return typeof b === 'string' ? b : undefined;
+}
+
+/** The capabilities a networked transport declares (one connection opened and closed to read them). */
+export async function declaredCapabilities(open: () => Promise<Transport>): Promise<NetCapabilities> {
+  const probe = await open();
+  try {
+    return probe.capabilities as NetCapabilities;
+  } finally {
+    await probe.close();
+  }
 }

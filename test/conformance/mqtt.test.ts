@@ -9,9 +9,8 @@
  */
 import { after, test } from 'node:test';
 import { connect } from '../../src/index.js';
-import type { NetCapabilities } from '../../src/transports/common.js';
 import { describeTransport } from '../../src/testing/index.js';
-import { startMosquitto, unavailable } from './brokers.js';
+import { declaredCapabilities, startMosquitto, unavailable } from './brokers.js';
 
 const broker = await startMosquitto();
 if (typeof broker === 'string') {
@@ -19,9 +18,7 @@ if (typeof broker === 'string') {
 } else {
   after(() => broker.stop());
   const open = () => connect(broker.url);
-  const probe = await open();
-  const declared = probe.capabilities as NetCapabilities;
-  await probe.close();
+  const declared = await declaredCapabilities(open);
   describeTransport(`mqtt:// (mosquitto ${broker.port})`, {
     connect: open,
     capabilities: { ...declared, nativeDelay: true, nativeDeadLetter: true, leases: true },

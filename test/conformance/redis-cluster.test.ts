@@ -12,10 +12,9 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { connect } from '../../src/index.js';
-import type { NetCapabilities } from '../../src/transports/common.js';
 import { keys } from '../../src/transports/redis.js';
 import { describeTransport } from '../../src/testing/index.js';
-import { startRedisCluster, unavailable } from './brokers.js';
+import { declaredCapabilities, startRedisCluster, unavailable } from './brokers.js';
 
 const broker = await startRedisCluster(3);
 if (typeof broker === 'string') {
@@ -23,9 +22,7 @@ if (typeof broker === 'string') {
 } else {
   after(() => broker.stop());
   const open = () => connect(broker.url);
-  const probe = await open();
-  const declared = probe.capabilities as NetCapabilities;
-  await probe.close();
+  const declared = await declaredCapabilities(open);
 
   test('every key of a topic hashes to the slot of its stream', async () => {
     const { Cluster } = await import('ioredis');

@@ -9,9 +9,8 @@
  */
 import { after, test } from 'node:test';
 import { connect } from '../../src/index.js';
-import type { NetCapabilities } from '../../src/transports/common.js';
 import { describeTransport } from '../../src/testing/index.js';
-import { startRedis, unavailable } from './brokers.js';
+import { declaredCapabilities, startRedis, unavailable } from './brokers.js';
 
 const broker = await startRedis();
 const why = unavailable(broker);
@@ -20,9 +19,7 @@ if (typeof broker === 'string') {
 } else {
   after(() => broker.stop());
   const open = () => connect(broker.url);
-  const probe = await open();
-  const declared = probe.capabilities as NetCapabilities;
-  await probe.close();
+  const declared = await declaredCapabilities(open);
   describeTransport(`redis:// (redis-server ${broker.port})`, {
     connect: open,
     capabilities: { ...declared, nativeDelay: declared.emulated.includes('delay'), nativeDeadLetter: declared.emulated.includes('deadLetter') },

@@ -21,7 +21,7 @@ import { MemoryStorage } from '../../src/engine/storage/memory.js';
 import { startStompServer } from '../../src/protocols/stomp/listener.js';
 import type { NetCapabilities } from '../../src/transports/common.js';
 import { describeTransport } from '../../src/testing/index.js';
-import { startActiveMQ, unavailable } from './brokers.js';
+import { declaredCapabilities, startActiveMQ, unavailable } from './brokers.js';
 
 const short = process.env['OMNIBUS_TEST_FULL'] !== '1';
 // Group names: ActiveMQ's consumer queue pattern allows no '.' in them; the suite's are `group-<hex>`.
@@ -33,9 +33,7 @@ if (typeof broker === 'string') {
   after(() => broker.stop());
   const url = `${broker.url}?priorities=true`;
   const open = () => connect(url);
-  const probe = await open();
-  const declared = probe.capabilities as NetCapabilities;
-  await probe.close();
+  const declared = await declaredCapabilities(open);
   describeTransport(`stomp:// (activemq ${broker.port})`, {
     connect: open,
     capabilities: { ...declared, nativeDeadLetter: declared.emulated.includes('deadLetter') },

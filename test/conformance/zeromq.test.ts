@@ -10,14 +10,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { connect } from '../../src/index.js';
-import type { NetCapabilities } from '../../src/transports/common.js';
 import { describeTransport, reader, textOf, waitFor } from '../../src/testing/index.js';
-import { freePort } from './brokers.js';
+import { declaredCapabilities, freePort } from './brokers.js';
 
 const open = async () => connect(`zmq+tcp://127.0.0.1:${await freePort()}?bind=1`);
-const probe = await open();
-const declared = probe.capabilities as NetCapabilities;
-await probe.close();
+const declared = await declaredCapabilities(open);
 
 describeTransport('zmq+tcp://', {
   connect: open,
