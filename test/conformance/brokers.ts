@@ -12,6 +12,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, un
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Transport } from '../../src/core/types.js';
 import type { NetCapabilities } from '../../src/transports/common.js';
 
@@ -79,10 +80,10 @@ function exited(p: ChildProcess): Promise<void> {
   return new Promise((resolve) => p.once('exit', () => resolve()));
 }
 
-/** Sends SIGTERM to `pid`, waits for `done`, SIGKILL after `graceMs`. */
-async function killPid(pid: number, done: Promise<void>, graceMs = 30_000): Promise<void> {
+/** Sends SIGTERM (or `signal`) to `pid`, waits for `done`, SIGKILL after `graceMs`. */
+async function killPid(pid: number, done: Promise<void>, graceMs = 30_000, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
   try {
-    process.kill(pid, 'SIGTERM');
+    process.kill(pid, signal);
   } catch {
     return;
   }
@@ -144,6 +145,11 @@ interface ProcSpec {
   waitPorts?: number[];
   /** Runs after the ports listen and the pid is known, before the broker counts as started. */
   ready?: (alive: () => boolean) => Promise<void>;
+  /**
+   * How `restart()` stops the process: 'SIGTERM' (default; SIGKILL after 30 s) or 'SIGKILL'
+   * (a crash: proves that what the broker confirmed survives kill -9). `stop()` always SIGTERMs.
+   */
+  restartSignal?: 'SIGTERM' | 'SIGKILL';
 }
 
 async function startProcess(spec: ProcSpec): Promise<Broker> {
@@ -166,14 +172,14 @@ async function startProcess(spec: ProcSpec): Promise<Broker> {
       throw new Error(`${(e as Error).message}\n${logs.join('').slice(-3000)}`);
     }
   };
-  const halt = async (): Promise<void> => {
+  const halt = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> => {
     const c = child;
     const p = pid;
     if (!c) return;
     if (p !== undefined && p !== c.pid) {
-      await killPid(p, waitPidGone(p));
+      await killPid(p, waitPidGone(p), undefined, signal);
       await exited(c);
-    } else if (c.pid !== undefined) await killPid(c.pid, exited(c));
+    } else if (c.pid !== undefined) await killPid(c.pid, exited(c), undefined, signal);
     child = undefined;
     pid = undefined;
   };
@@ -186,7 +192,7 @@ async function startProcess(spec: ProcSpec): Promise<Broker> {
     ports: spec.ports ?? {},
     pid: () => pid,
     restart: async () => {
-      await halt();
+      await halt(spec.restartSignal);
       await launch();
     },
     stop: async () => {
@@ -511,6 +517,45 @@ export async function startActiveMQ(): Promise<Broker | string> {
     readyTimeoutMs: 60_000,
     waitPorts: [stomp, openwire],
     spawn: () => spawn(java, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }),
+  });
+}
+
+// ----------------------------------------------------------------------------- omnibus serve
+
+/** The protocol listeners of `omnibus serve` and the URL scheme a transport reaches each with. */
+const OMNIBUS_SCHEMES = { amqp: 'omnibus', resp: 'redis', stomp: 'stomp', mqtt: 'mqtt', kafka: 'kafka' } as const;
+export type OmnibusListener = keyof typeof OMNIBUS_SCHEMES;
+
+/**
+ * `omnibus serve` as a real child process (bin/omnibus.js, which runs dist/: build first with
+ * `npx tsc -p .`, as `npm test` does) over file storage in a temp dir with `--fsync always`, with
+ * only `listeners` started, each on a free loopback port, health endpoint off. `url` reaches the
+ * first listener (`omnibus://guest:guest@…` for amqp, `redis://` for resp, …); `ports` names
+ * every one. `restart()` SIGKILLs the process by pid — a crash, not a shutdown, so what the
+ * server confirmed must survive it — and starts it again on the same directory and ports.
+ */
+export async function startOmnibus(listeners: readonly [OmnibusListener, ...OmnibusListener[]]): Promise<Broker | string> {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const bin = join(root, 'bin', 'omnibus.js');
+  if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) return 'dist/ is not built (npx tsc -p .): bin/omnibus.js runs the compiled CLI';
+  const ports: Record<string, number> = {};
+  for (const l of listeners) ports[l] = await freePort();
+  const dir = tempDir('serve');
+  const off = (Object.keys(OMNIBUS_SCHEMES) as OmnibusListener[]).filter((l) => !listeners.includes(l)).map((l) => `--no-${l}`);
+  const args = [bin, 'serve', '--data', join(dir, 'data'), '--fsync', 'always', '--host', '127.0.0.1', '--health-port', 'off', ...off, ...listeners.flatMap((l) => [`--${l}-port`, String(ports[l])])];
+  const first = listeners[0];
+  const port = ports[first]!;
+  const auth = first === 'amqp' ? 'guest:guest@' : '';
+  return startProcess({
+    name: `omnibus serve (${listeners.join(', ')})`,
+    port,
+    ports,
+    url: `${OMNIBUS_SCHEMES[first]}://${auth}127.0.0.1:${port}`,
+    dir,
+    readyTimeoutMs: 30_000,
+    waitPorts: listeners.map((l) => ports[l]!),
+    restartSignal: 'SIGKILL',
+    spawn: () => spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }),
   });
 }
 
