@@ -137,6 +137,13 @@ export class Topic {
   readonly groups = new Map<string, Group>();
   /** Some record carried a per-message expiry: groups must sweep their heads. */
   sawExpiring = false;
+  /**
+   * Groups asked for through Engine.group() and not yet in `groups` (their state log is still
+   * opening). While any is, no settled segment of the topic is deleted: the new group starts at
+   * the earliest message retained when it was asked for, which the groups already present may
+   * have settled meanwhile.
+   */
+  groupsCreating = 0;
   #rr = 0;
   constructor(
     readonly name: string,
@@ -1055,7 +1062,7 @@ export class Engine {
       const key = topicName + '\0' + name;
       let p = this.#groupCreating.get(key);
       if (!p) {
-        p = this.#makeGroup(t, name, opts, opts.startAt ?? 'earliest', true);
+        p = this.#createGroup(t, name, opts);
         this.#groupCreating.set(key, p);
         p.finally(() => this.#groupCreating.delete(key)).catch(() => {});
       }
@@ -1100,6 +1107,25 @@ export class Engine {
     const t = this.#topics.get(topicName);
     if (t) for (const l of t.lanes.values()) m.set(l.key, l.store.endOffset);
     return m;
+  }
+
+  /**
+   * #makeGroup for a group asked for now. On persistent storage the group reaches `t.groups` only
+   * after its state log has opened (a mkdir, a readdir and an open through the I/O thread pool;
+   * milliseconds, more on a loaded machine). Until then #trim would count only the groups already
+   * there: one that settled every message (its acks arriving meanwhile) had the segment holding
+   * them deleted, and the new group, starting at the earliest message still stored, received none
+   * of them. `groupsCreating` is raised before the first await, so no trim decided after this call
+   * can delete what the new group is about to start from; the trims held back meanwhile run when
+   * the last creation ends (settledUpTo of every lane).
+   */
+  async #createGroup(t: Topic, name: string, opts: GroupOptions): Promise<Group> {
+    t.groupsCreating++;
+    try {
+      return await this.#makeGroup(t, name, opts, opts.startAt ?? 'earliest', true);
+    } finally {
+      if (--t.groupsCreating === 0) for (const l of t.lanes.values()) this.settledUpTo(l);
+    }
   }
 
   async #makeGroup(t: Topic, name: string, opts: GroupOptions, startAt: 'earliest' | 'latest' | ReadonlyMap<string, number>, declare: boolean): Promise<Group> {
@@ -1192,7 +1218,7 @@ export class Engine {
       await lane.store.enforceRetention({ maxBytes: t.config.retentionBytes, maxAgeMs: t.config.retentionMs, now: this.clock.now() });
       return;
     }
-    if (t.groups.size === 0) return;
+    if (t.groups.size === 0 || t.groupsCreating > 0) return;
     let min = Infinity;
     for (const g of t.groups.values()) min = Math.min(min, g.lowWater(lane.key) ?? lane.store.startOffset);
     if (min > lane.store.startOffset && min !== Infinity) await lane.store.truncateBefore(min);
