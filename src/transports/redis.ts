@@ -34,6 +34,7 @@
  */
 import type { Cluster, ClusterOptions, Redis as RedisClient, RedisOptions } from 'ioredis';
 import { err } from '../core/errors.js';
+import { MOVE_DUE, POP_DUE } from '../protocols/resp/transport-scripts.js';
 import type { ConnectOptions } from '../core/registry.js';
 import type { Headers, OutgoingMessage, SubscribeOptions } from '../core/types.js';
 import {
@@ -56,23 +57,7 @@ const MAX_PAYLOAD = 512 * 1024 * 1024; // proto-max-bulk-len default
 const TICK_MS = 100;
 const BLOCK_MS = 100;
 
-/** Moves due delayed publishes of one topic into its stream. KEYS: zset, stream; ARGV: now, limit, hash prefix. */
-const MOVE_DUE = `
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, n in ipairs(ids) do
-  local h = ARGV[3] .. n
-  local f = redis.call('HGETALL', h)
-  if #f > 0 then redis.call('XADD', KEYS[2], '*', unpack(f)) end
-  redis.call('DEL', h)
-  redis.call('ZREM', KEYS[1], n)
-end
-return #ids`;
-
-/** Pops due ids from a group's due set. KEYS: zset; ARGV: now, limit. */
-const POP_DUE = `
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-if #ids > 0 then redis.call('ZREM', KEYS[1], unpack(ids)) end
-return ids`;
+// MOVE_DUE and POP_DUE: in src/protocols/resp/transport-scripts.ts, which Omnibus' RESP server runs natively.
 
 /**
  * What Redis Cluster hashes for the key `topic` (the stream): the content of its first `{…}`

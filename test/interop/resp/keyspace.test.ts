@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { Broker } from '../../../src/protocols/resp/server/broker.js';
+import { MOVE_DUE, POP_DUE } from '../../../src/protocols/resp/transport-scripts.js';
 import { raw, startServer, type TestServer } from './helpers.js';
 
 let srv: TestServer;
@@ -249,6 +250,30 @@ test('scripting: redis-py Lock scripts run natively; other Lua is refused with a
   assert.equal(await r.evalsha(sha, 1, 'lock', 'other'), 0);
   assert.equal(await r.evalsha(sha, 1, 'lock', 'tok'), 1);
   assert.equal(await r.exists('lock'), 0);
+});
+
+test("scripting: the redis:// transport's delayed-publish and delayed-nack scripts run natively with Redis' results", async () => {
+  const r = client();
+  // MOVE_DUE: due members (score <= now), at most LIMIT, move from their hash into the stream.
+  await r.hset('dh:1', 'body', 'one', 'k', 'a');
+  await r.hset('dh:2', 'body', 'two');
+  await r.hset('dh:3', 'body', 'three');
+  await r.zadd('dz', 10, '1', 20, '2', 99, '3');
+  assert.equal(await r.eval(MOVE_DUE, 2, 'dz', 'ds', 50, 1, 'dh:'), 1, 'LIMIT bounds one call');
+  assert.equal(await r.eval(MOVE_DUE, 2, 'dz', 'ds', 50, 100, 'dh:'), 1);
+  assert.equal(await r.eval(MOVE_DUE, 2, 'dz', 'ds', 50, 100, 'dh:'), 0, 'nothing is moved twice');
+  const moved = (await r.xrange('ds', '-', '+')).map(([, f]) => f);
+  assert.deepEqual(moved, [['body', 'one', 'k', 'a'], ['body', 'two']]);
+  assert.deepEqual(await r.zrange('dz', 0, -1), ['3'], 'the member not yet due stays');
+  assert.equal(await r.exists('dh:1', 'dh:2', 'dh:3'), 1, 'moved hashes are deleted');
+  // POP_DUE: removes and returns the due members, ascending by score.
+  await r.zadd('pz', 5, 'b', 1, 'a', 70, 'c');
+  assert.deepEqual(await r.eval(POP_DUE, 1, 'pz', 60, 10), ['a', 'b']);
+  assert.deepEqual(await r.eval(POP_DUE, 1, 'pz', 60, 10), []);
+  assert.deepEqual(await r.zrange('pz', 0, -1), ['c']);
+  // ioredis' defineCommand path: EVALSHA first, EVAL on NOSCRIPT.
+  const sha = (await r.script('LOAD', POP_DUE)) as string;
+  assert.deepEqual(await r.evalsha(sha, 1, 'pz', 100, 10), ['c']);
 });
 
 test('file:// durability: keyspace values, expiry and deletions survive a restart', async () => {

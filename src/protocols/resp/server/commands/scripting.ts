@@ -3,9 +3,10 @@
  *
  * There is no Lua interpreter here (out of scope; see docs/protocols/resp.md). What is provided
  * is *script fingerprinting*: the three scripts of redis-py's `Lock` (release, extend, reacquire —
- * kombu's `restore_visible` releases its mutex with one) are recognised by their text (whitespace
- * normalised, so other redis-py versions' indentation still matches) and executed natively with
- * the same semantics. Any other script is refused:
+ * kombu's `restore_visible` releases its mutex with one) and the two of Omnibus' own redis://
+ * transport (delayed publish and delayed nack, ../../transport-scripts.ts) are recognised by their
+ * text (whitespace normalised, so other redis-py versions' indentation still matches) and executed
+ * natively with the same semantics. Any other script is refused:
  *   EVAL / SCRIPT LOAD  -ERR Lua scripting is not supported by Omnibus …
  *   EVALSHA of an unknown SHA1  -NOSCRIPT No matching script. Please use EVAL.
  * so a client that falls back from EVALSHA to SCRIPT LOAD/EVAL ends with the clear error.
@@ -13,12 +14,16 @@
 import { createHash } from 'node:crypto';
 import { int, kw, str } from '../args.js';
 import { RespError } from '../errors.js';
+import type { ZSet } from '../keyspace.js';
 import type { Session } from '../session.js';
+import { MOVE_DUE, POP_DUE } from '../../transport-scripts.js';
+import { appendAuto } from './streams.js';
 import { cmd, NO_KEYS, type CommandSpec } from './types.js';
 
-type Native = (s: Session, keys: Buffer[], argv: Buffer[]) => number;
+/** A script run natively: its reply is an integer or an array of bulk strings, as the Lua returns. */
+type Native = (s: Session, keys: Buffer[], argv: Buffer[]) => number | string[] | Promise<number>;
 
-const NO_LUA = 'ERR Lua scripting is not supported by Omnibus (only the redis-py Lock scripts are recognised); see docs/protocols/resp.md';
+const NO_LUA = 'ERR Lua scripting is not supported by Omnibus (only the redis-py Lock scripts and the redis:// transport\'s are recognised); see docs/protocols/resp.md';
 
 function tokenMatches(s: Session, key: Buffer, token: Buffer | undefined): boolean {
   const e = s.broker.kv.get(str(key));
@@ -36,7 +41,56 @@ function msArg(b: Buffer | undefined): number {
   return int(b);
 }
 
-/** redis-py lock.py scripts, whitespace-normalised → native implementation. */
+/**
+ * Members of the sorted set `key` with score <= `maxArg`, ascending, at most `limitArg` (negative:
+ * all) — ZRANGEBYSCORE key -inf max LIMIT 0 limit.
+ */
+function dueMembers(s: Session, key: Buffer, maxArg: Buffer | undefined, limitArg: Buffer | undefined): string[] {
+  const z = s.broker.kvGet(str(key), 'zset')?.value as ZSet | undefined;
+  if (!z) return [];
+  const max = Number(maxArg?.toString('latin1'));
+  if (Number.isNaN(max)) throw new RespError('ERR min or max is not a float');
+  const limit = msArg(limitArg);
+  const end = z.endAtMost(max, false);
+  return z.sorted.slice(0, limit < 0 ? end : Math.min(end, limit)).map((it) => it.m);
+}
+
+/**
+ * MOVE_DUE: the due members of KEYS[1] leave the set and their hashes (ARGV[3] .. member) are
+ * deleted synchronously, so two subscribers running it at once never move one message twice;
+ * the XADDs to KEYS[2] follow, awaited in order. Unlike Redis' script this is not one atomic step
+ * on disk: a server crash between the two loses the moved messages that were not appended yet
+ * (bounded by LIMIT, 100 per call from the transport).
+ */
+async function moveDue(s: Session, k: Buffer[], a: Buffer[]): Promise<number> {
+  if (!k[0] || !k[1] || !a[2]) throw new RespError("ERR Error running script: missing KEYS or ARGV");
+  const ids = dueMembers(s, k[0], a[0], a[1]);
+  const kv = s.broker.kv;
+  const moves: Buffer[][] = [];
+  for (const n of ids) {
+    const h = a[2].toString('latin1') + n;
+    const e = s.broker.kvGet(h, 'hash');
+    if (e) {
+      const f: Buffer[] = [];
+      for (const [field, v] of e.value as Map<string, Buffer>) f.push(Buffer.from(field, 'latin1'), v);
+      if (f.length > 0) moves.push(f);
+      kv.delete(h);
+    }
+  }
+  if (ids.length > 0) kv.zrem(str(k[0]), ids);
+  for (const f of moves) await appendAuto(s, k[1], f);
+  return ids.length;
+}
+
+/** POP_DUE: removes and returns the due members of KEYS[1]. */
+function popDue(s: Session, k: Buffer[], a: Buffer[]): string[] {
+  if (!k[0]) throw new RespError("ERR Error running script: missing KEYS or ARGV");
+  const ids = dueMembers(s, k[0], a[0], a[1]);
+  if (ids.length > 0) s.broker.kv.zrem(str(k[0]), ids);
+  return ids;
+}
+
+/** redis-py lock.py scripts and the redis:// transport's, whitespace-normalised → native implementation. */
 const KNOWN = new Map<string, Native>([
   [
     "local token = redis.call('get', KEYS[1]) if not token or token ~= ARGV[1] then return 0 end redis.call('del', KEYS[1]) return 1",
@@ -67,12 +121,18 @@ const KNOWN = new Map<string, Native>([
       return 1;
     },
   ],
+  [normaliseText(MOVE_DUE), moveDue],
+  [normaliseText(POP_DUE), popDue],
 ]);
+
+function normaliseText(script: string): string {
+  return script.replace(/\s+/g, ' ').trim();
+}
 
 /** SHA1 → native, for scripts loaded (SCRIPT LOAD / EVAL) since start; shared by all clients. */
 const loaded = new Map<string, Native>();
 
-const normalise = (script: Buffer): string => script.toString('utf8').replace(/\s+/g, ' ').trim();
+const normalise = (script: Buffer): string => normaliseText(script.toString('utf8'));
 const sha1 = (script: Buffer): string => createHash('sha1').update(script).digest('hex');
 
 function recognise(script: Buffer): { sha: string; fn: Native } | undefined {
@@ -83,23 +143,34 @@ function recognise(script: Buffer): { sha: string; fn: Native } | undefined {
   return { sha, fn };
 }
 
-function run(s: Session, fn: Native, a: Buffer[]): void {
+function reply(s: Session, r: number | string[]): void {
+  if (typeof r === 'number') {
+    s.w.integer(r);
+    return;
+  }
+  s.w.arrayHeader(r.length);
+  for (const m of r) s.w.bulk(Buffer.from(m, 'latin1'));
+}
+
+function run(s: Session, fn: Native, a: Buffer[]): Promise<void> | void {
   const numkeys = int(a[2]!);
   if (numkeys > a.length - 3) throw new RespError("ERR Number of keys can't be greater than number of args");
   if (numkeys < 0) throw new RespError("ERR Number of keys can't be negative");
-  s.w.integer(fn(s, a.slice(3, 3 + numkeys), a.slice(3 + numkeys)));
+  const r = fn(s, a.slice(3, 3 + numkeys), a.slice(3 + numkeys));
+  if (r instanceof Promise) return r.then((v) => reply(s, v));
+  reply(s, r);
 }
 
-function evalCmd(s: Session, a: Buffer[]): void {
+function evalCmd(s: Session, a: Buffer[]): Promise<void> | void {
   const r = recognise(a[1]!);
   if (!r) throw new RespError(NO_LUA);
-  run(s, r.fn, a);
+  return run(s, r.fn, a);
 }
 
-function evalsha(s: Session, a: Buffer[]): void {
+function evalsha(s: Session, a: Buffer[]): Promise<void> | void {
   const fn = loaded.get(a[1]!.toString('latin1').toLowerCase());
   if (!fn) throw new RespError('NOSCRIPT No matching script. Please use EVAL.');
-  run(s, fn, a);
+  return run(s, fn, a);
 }
 
 function script(s: Session, a: Buffer[]): void {

@@ -141,6 +141,25 @@ async function xadd(s: Session, a: Buffer[]): Promise<void> {
   s.w.bulk(fmtId(id));
 }
 
+/**
+ * `XADD key * field value …` without the reply: appends an entry with an auto id. For natively
+ * run scripts (scripting.ts) that add to streams. WRONGTYPE if `key` is not a stream.
+ */
+export async function appendAuto(s: Session, keyName: Buffer, fields: readonly Buffer[]): Promise<StreamId> {
+  const key = streamKey(s, keyName);
+  const streams = s.broker.streams;
+  return streams.locks.run(key, async () => {
+    const st = await streams.create(key);
+    const last = st.lastId;
+    const now = Date.now();
+    const id = now > last.ms ? { ms: now, seq: 0 } : nextId(last)!;
+    st.lastId = id;
+    await s.broker.engine.publish(key, [Streams.record(id, fields)], { partition: 0 });
+    st.notify();
+    return id;
+  });
+}
+
 async function existing(s: Session, key: string): Promise<StreamState | undefined> {
   return s.broker.streams.state(key);
 }
