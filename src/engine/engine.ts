@@ -18,7 +18,7 @@ import { compactPartition, type CompactionStats } from './compaction.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { Group, type DeadLetterReason, type DeliveryImpl, type GroupConfig } from './group.js';
 export type { DeadLetterReason } from './group.js';
-import { EncodeScratch, encodeBatch, FORMAT_NATIVE, producerStampAt, type DecodedRecord, type RecordInput } from './record.js';
+import { EncodeScratch, batchBytes, encodeBatch, encodeBatchInto, FORMAT_NATIVE, producerStampAt, type DecodedRecord, type RecordInput } from './record.js';
 import { ExchangeRegistry } from './exchanges.js';
 import { appendJson, readJson } from './storage/json-log.js';
 import { Transaction, type StagedTx } from './transaction.js';
@@ -855,8 +855,14 @@ export class Engine {
   #appendPrepared(p: Prepared): [string, number, number][] {
     const appended: [string, number, number][] = [];
     for (const { lane, records } of p.parts) {
-      const payload = encodeBatch(records, this.#scratch);
-      const base = lane.store.append([{ count: records.length, timestamp: maxTimestamp(records), format: FORMAT_NATIVE, payload }]);
+      const store = lane.store;
+      const timestamp = maxTimestamp(records);
+      // A store with appendEncoded (file://) gets the records encoded straight into its write
+      // buffer: each body is copied once there, not into a scratch buffer first.
+      const base =
+        store.appendEncoded !== undefined
+          ? store.appendEncoded({ count: records.length, timestamp, format: FORMAT_NATIVE, size: batchBytes(records), write: (buf, pos) => encodeBatchInto(records, buf, pos) })
+          : store.append([{ count: records.length, timestamp, format: FORMAT_NATIVE, payload: encodeBatch(records, this.#scratch) }]);
       appended.push([lane.key, base, records.length]);
       for (const g of p.topic.groups.values()) g.appended(records);
     }
@@ -1215,7 +1221,15 @@ export class Engine {
     if (!t || this.#closed) return;
     if (t.config.cleanupPolicy === 'compact') return; // compacted, never deleted by age or size
     if (t.config.retentionMs !== undefined || t.config.retentionBytes !== undefined) {
-      await lane.store.enforceRetention({ maxBytes: t.config.retentionBytes, maxAgeMs: t.config.retentionMs, now: this.clock.now() });
+      const start = lane.store.startOffset;
+      const trimmed = lane.store.enforceRetention({ maxBytes: t.config.retentionBytes, maxAgeMs: t.config.retentionMs, now: this.clock.now() });
+      // Retention deletes segments a group may not have read yet. A group whose read was on one
+      // of them gets nothing back and its pump stops with the cursor below the end of the log,
+      // and no append or ack may ever come to restart it: the groups are pumped again (their
+      // next read starts at the new start). Both storages take the segments out of the log
+      // within the call (the files go later), so this runs after any read could see them gone.
+      if (lane.store.startOffset > start) for (const g of t.groups.values()) if (g.consumers.length > 0 || g.needsHousekeeping) g.schedulePump();
+      await trimmed;
       return;
     }
     if (t.groups.size === 0 || t.groupsCreating > 0) return;
