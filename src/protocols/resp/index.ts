@@ -17,6 +17,6 @@ export {
 export type { CommandParserOptions } from './parser.js';
 export { ProtocolError, isProtocolError } from './protocol-error.js';
 export { ReplyWriter, formatDouble } from './writer.js';
-export type { RespVersion, RespValue, RespTagged, ReplyWriterOptions } from './writer.js';
+export type { RespVersion, RespValue, RespTagged, ReplyWriterOptions, ChunkSink } from './writer.js';
 export { RespReplyParser, ReplyError, PushReply } from './reply-parser.js';
 export type { RespReply, ReplyParserOptions } from './reply-parser.js';

@@ -11,12 +11,17 @@
  * boolean → integer 1/0, big number / verbatim string → bulk string, null → `$-1` (or `*-1` via
  * `nullArray()`), attribute → omitted.
  *
- * Memory: output goes into slabs (default 64 KiB). `take()` returns a view of the bytes written
- * since the last take and keeps appending after it in the same slab; a new slab is allocated only
- * when one fills up, so a turn costs one small view allocation, and a taken Buffer is never
- * overwritten (safe to pass to socket.write, which may hold it until the kernel accepts it).
- * A reply larger than a slab gets a buffer of its own size; payload bytes are copied once
- * (memcpy, ~0.1 ms per MB) — there is no scatter/gather (writev) path.
+ * Memory: output goes into slabs (default 64 KiB). When a slab fills up, its pending bytes stay
+ * where they are (a view in a list of filled chunks) and writing continues in a fresh slab, so
+ * every payload byte is copied exactly once however long the turn's output gets (an
+ * `RPOP key 1000` of 1 KiB elements is 1 MB: 16 chunks, no re-copy when it outgrows a slab).
+ * `writeTo(socket)` hands the chunks to the socket as one write (one chunk) or one corked run of
+ * writes (several: Node turns them into one writev), and recycles the slabs when the kernel took
+ * every byte synchronously (`socket.writableLength` back at 0): a steady stream of 1 MB replies
+ * then reuses the same few slabs instead of allocating 1 MB of fresh external memory per reply,
+ * which is what drove V8's external-memory GCs. `take()` returns everything pending as one Buffer
+ * (a copy only when it spans chunks); a taken Buffer, or one written while the socket still
+ * holds it, is never overwritten.
  *
  * It does NOT: validate aggregate counts against the elements actually written (the caller
  * writes `arrayHeader(n)` then exactly n values), emit RESP3 streamed strings/aggregates or blob
@@ -80,6 +85,13 @@ export class ReplyWriter {
   private start = 0;
   private len = 0;
   private readonly slabSize: number;
+  /** Filled chunks not yet taken, oldest first (views of earlier slabs), and their byte total. */
+  private chunks: Buffer[] = [];
+  private chunkBytes = 0;
+  /** Whole slabs whose bytes the socket no longer needs, ready for reuse. */
+  private spare: Buffer[] = [];
+  /** take() handed out a view of the current slab: its bytes must not be reused. */
+  private lent = false;
 
   constructor(options: ReplyWriterOptions = {}) {
     this.protocol = options.protocol ?? 2;
@@ -89,24 +101,74 @@ export class ReplyWriter {
 
   /** Bytes written and not yet taken. */
   get pendingBytes(): number {
-    return this.len - this.start;
+    return this.chunkBytes + this.len - this.start;
   }
 
   /** Everything written since the previous take(), as one Buffer the caller now owns. */
   take(): Buffer {
-    const out = this.buf.subarray(this.start, this.len);
+    let out = this.buf.subarray(this.start, this.len);
+    if (this.chunks.length > 0) {
+      this.chunks.push(out);
+      out = Buffer.concat(this.chunks, this.chunkBytes + out.length);
+      this.chunks = [];
+      this.chunkBytes = 0;
+    } else {
+      this.lent = true;
+    }
+    this.#taken();
+    return out;
+  }
+
+  /**
+   * Sends everything pending to `socket`: one write for one chunk, a corked run (one writev) for
+   * several. When the socket took it all synchronously (nothing left in its queue), no Buffer
+   * handed over is referenced any more, so the slabs are reused: the current one from its start,
+   * the filled ones as spares (at most 16, i.e. 1 MiB at the default size, are kept).
+   * Returns socket.write's result for the last chunk.
+   */
+  writeTo(socket: ChunkSink): boolean {
+    const tail = this.buf.subarray(this.start, this.len);
+    let ok: boolean;
+    const chunks = this.chunks;
+    if (chunks.length === 0) {
+      ok = socket.write(tail);
+    } else {
+      socket.cork();
+      for (const c of chunks) socket.write(c);
+      ok = socket.write(tail);
+      socket.uncork();
+      this.chunks = [];
+      this.chunkBytes = 0;
+    }
+    if (socket.writableLength === 0 && !this.lent) {
+      this.start = this.len = 0;
+      for (const c of chunks) {
+        if (this.spare.length >= MAX_SPARE) break;
+        // A chunk is a view of a whole slab of slabSize (an oversized one is not kept).
+        if (c.buffer.byteLength === this.slabSize && c.byteOffset === 0) this.spare.push(Buffer.from(c.buffer, 0, this.slabSize));
+      }
+    } else {
+      this.#taken();
+    }
+    return ok;
+  }
+
+  /** After handing out the pending bytes: keep appending after them, or start a fresh slab. */
+  #taken(): void {
     this.start = this.len;
     if (this.buf.length - this.len < 64) {
       // Too little room left to be useful; start a new slab lazily on the next write.
       this.buf = EMPTY;
       this.start = this.len = 0;
+      this.lent = false;
     }
-    return out;
   }
 
   /** Discard everything not yet taken. */
   discard(): void {
     this.len = this.start;
+    this.chunks = [];
+    this.chunkBytes = 0;
   }
 
   // --- simple types ------------------------------------------------------------------------------
@@ -348,19 +410,21 @@ export class ReplyWriter {
 
   // --- internals -----------------------------------------------------------------------------
 
-  /** Make room for n more bytes. Pending (untaken) bytes move to the new slab. */
+  /**
+   * Make room for n more bytes. Pending (untaken) bytes of a full slab stay where they are, as a
+   * chunk: nothing already written is copied again. Values are never split across chunks, so a
+   * value larger than a slab gets a buffer of its own size.
+   */
   private ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
-    const pending = this.len - this.start;
-    const need = pending + n;
-    // Room for as much again as is pending: a long run of replies written without a take()
-    // copies each byte O(1) times (growing by one slab copied 10 MB per 10 KiB reply).
-    const size = need <= this.slabSize ? this.slabSize : need + Math.max(this.slabSize, pending);
-    const nb = Buffer.allocUnsafe(size);
-    if (pending > 0) this.buf.copy(nb, 0, this.start, this.len);
-    this.buf = nb;
-    this.start = 0;
-    this.len = pending;
+    if (this.len > this.start) {
+      const c = this.buf.subarray(this.start, this.len);
+      this.chunks.push(c);
+      this.chunkBytes += c.length;
+    }
+    this.buf = n <= this.slabSize ? (this.spare.pop() ?? Buffer.allocUnsafe(this.slabSize)) : Buffer.allocUnsafe(n);
+    this.start = this.len = 0;
+    this.lent = false;
   }
 
   private header(type: number, n: number): void {
@@ -496,6 +560,16 @@ export class ReplyWriter {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Spare slabs kept per writer (1 MiB at the default slab size). */
+const MAX_SPARE = 16;
+
+/** What writeTo() needs of a socket (net.Socket satisfies it). */
+export interface ChunkSink {
+  write(chunk: Buffer): boolean;
+  cork(): void;
+  uncork(): void;
+  readonly writableLength: number;
+}
 const CRLF_RE = /[\r\n]/g;
 
 /** Write a non-negative safe integer in decimal at p; returns the new position. */

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { ReplyWriter } from '../../../src/protocols/resp/index.js';
 import type { RespVersion } from '../../../src/protocols/resp/index.js';
 
@@ -120,5 +121,114 @@ describe('ReplyWriter: buffering', () => {
 
   it('rejects non-finite integers (caller bug)', () => {
     assert.throws(() => new ReplyWriter().integer(Infinity), RangeError);
+  });
+});
+
+describe('ReplyWriter.writeTo over a real socket', () => {
+  /** A loopback connection: `sock` is the writing end; `received()` the bytes read at the other end. */
+  async function pair(): Promise<{ sock: net.Socket; peer: net.Socket; received: () => Buffer; close: () => void }> {
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+    const sock = net.connect(port, '127.0.0.1');
+    await new Promise<void>((r) => sock.once('connect', r));
+    const peer = await accepted;
+    const parts: Buffer[] = [];
+    peer.on('data', (d: Buffer) => parts.push(d));
+    return {
+      sock,
+      peer,
+      received: () => Buffer.concat(parts),
+      close: () => {
+        sock.destroy();
+        peer.destroy();
+        server.close();
+      },
+    };
+  }
+
+  /** Resolves once cond() holds; gives up after 10 s (the assertions after it then fail). */
+  function until(cond: () => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const t0 = Date.now();
+      const t = setInterval(() => {
+        if (cond() || Date.now() - t0 > 10_000) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 5);
+    });
+  }
+
+  it('a turn of output larger than many slabs arrives byte for byte, in order', async () => {
+    const p = await pair();
+    try {
+      const w = new ReplyWriter({ slabSize: 4096 });
+      const expected: Buffer[] = [];
+      for (let i = 0; i < 1000; i++) {
+        const v = Buffer.alloc(1000 + (i % 100), 97 + (i % 26));
+        w.bulk(v);
+        expected.push(Buffer.from(`$${v.length}\r\n`), v, Buffer.from('\r\n'));
+      }
+      const want = Buffer.concat(expected);
+      assert.equal(w.pendingBytes, want.length);
+      w.writeTo(p.sock);
+      assert.equal(w.pendingBytes, 0);
+      await until(() => p.received().length >= want.length);
+      assert.ok(p.received().equals(want));
+    } finally {
+      p.close();
+    }
+  });
+
+  it('recycled slabs never overwrite bytes the socket still holds (a peer that stops reading)', async () => {
+    const p = await pair();
+    try {
+      const w = new ReplyWriter({ slabSize: 64 * 1024 });
+      const expected: Buffer[] = [];
+      let heldBack = false;
+      for (let turn = 0; turn < 300; turn++) {
+        // Pause the reader for a while so that some writes stay queued in the socket.
+        if (turn === 50) p.peer.pause();
+        const n = 1 + ((turn * 37) % 200);
+        for (let i = 0; i < n; i++) {
+          const v = Buffer.alloc(900 + ((turn + i) % 300), 65 + ((turn + i) % 26));
+          w.bulk(v);
+          expected.push(Buffer.from(`$${v.length}\r\n`), v, Buffer.from('\r\n'));
+        }
+        w.writeTo(p.sock);
+        if (p.sock.writableLength > 0) heldBack = true;
+        if (turn === 150) p.peer.resume();
+        if (turn % 10 === 0) await new Promise((r) => setImmediate(r));
+      }
+      const want = Buffer.concat(expected);
+      await until(() => p.received().length >= want.length);
+      assert.ok(heldBack, 'the socket kept some output queued while the peer was paused');
+      assert.equal(p.received().length, want.length);
+      assert.ok(p.received().equals(want));
+    } finally {
+      p.close();
+    }
+  });
+
+  it('take() after writeTo() still hands out bytes that are never overwritten', async () => {
+    const p = await pair();
+    try {
+      const w = new ReplyWriter();
+      w.simple('first');
+      w.writeTo(p.sock);
+      w.simple('taken');
+      const b = w.take();
+      w.simple('after');
+      w.writeTo(p.sock);
+      w.simple('overwrites?');
+      w.writeTo(p.sock);
+      assert.equal(b.toString(), '+taken\r\n');
+      await until(() => p.received().length >= 30);
+      assert.equal(p.received().toString(), '+first\r\n+after\r\n+overwrites?\r\n');
+    } finally {
+      p.close();
+    }
   });
 });

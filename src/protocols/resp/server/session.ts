@@ -407,7 +407,7 @@ export class Session implements PubSubSubscriber, SessionInfo {
   /** Sends everything written so far (one socket write). */
   flush(): void {
     if (this.out.pendingBytes === 0 || this.closed) return;
-    this.socket.write(this.out.take());
+    this.out.writeTo(this.socket);
   }
 
   /** QUIT: reply, then close once it is sent. */
