@@ -171,7 +171,11 @@ export interface SettleOps {
 }
 
 export interface DeliveryInit {
-  id: string;
+  /**
+   * The message id, or its UTF-8 bytes as read from the wire: decoded on the first read of
+   * `Delivery.id` (a consumer that never reads it skips a ~100 ns string decode per message).
+   */
+  id: string | Uint8Array;
   topic: string;
   key: string | undefined;
   headers: Headers;
@@ -182,6 +186,14 @@ export interface DeliveryInit {
 }
 
 type State = 'open' | 'settled' | 'lost';
+
+/**
+ * What a SettleOps method returns when the settlement is complete on return (Kafka: an ack only
+ * marks the offset, the commit follows on a timer). The subscription then frees the prefetch slot
+ * at once instead of in a `.then()` a microtask later: no promise reaction, no closure and no
+ * bookkeeping object per settlement.
+ */
+export const SETTLED: Promise<void> = Promise.resolve();
 
 /**
  * The open deliveries of one subscription in lease-deadline order, watched by one timer.
@@ -275,7 +287,7 @@ export class LeaseQueue {
 
 /** A delivery: first settlement wins, a lost lease aborts the signal once and fails later settlements. */
 export class NetDelivery implements Delivery {
-  readonly id: string;
+  #id: string | Uint8Array;
   readonly topic: string;
   readonly key: string | undefined;
   readonly headers: Headers;
@@ -297,8 +309,12 @@ export class NetDelivery implements Delivery {
   /** Counted against the subscription's prefetch (pushed, and not yet settled on the broker or lost). */
   inFlight = false;
 
-  constructor(init: DeliveryInit, sub: NetSubscription, ops: SettleOps) {
-    this.id = init.id;
+  /**
+   * `now`: the subscription clock's time, which a transport handing over a batch of messages
+   * reads once for all of them (a clock read cost ~0.1 µs per message); read here if absent.
+   */
+  constructor(init: DeliveryInit, sub: NetSubscription, ops: SettleOps, now?: number) {
+    this.#id = init.id;
     this.topic = init.topic;
     this.key = init.key;
     this.headers = init.headers;
@@ -309,7 +325,15 @@ export class NetDelivery implements Delivery {
     this.#ops = ops;
     this.#sub = sub;
     const q = sub.leases;
-    q.add(this, q.now() + sub.leaseMs);
+    q.add(this, (now ?? q.now()) + sub.leaseMs);
+  }
+
+  get id(): string {
+    const v = this.#id;
+    if (typeof v === 'string') return v;
+    const s = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
+    this.#id = s;
+    return s;
   }
 
   get redelivered(): boolean {
@@ -421,7 +445,14 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
   #unsettled = 0;
   /** Lease deadlines of the open deliveries, under one timer (see LeaseQueue). */
   readonly leases: LeaseQueue;
-  #buf: NetDelivery[] = [];
+  /**
+   * Pushed deliveries not yet taken by next(): a queue read from #bufHead. Array#shift() on a
+   * buffer of a prefetch window (1000) cost ~100–150 ns per message (V8 moves the elements)
+   * against ~15 ns for an index; the array is emptied when the head catches up, and compacted
+   * when a reader that never catches up has taken more than half of it.
+   */
+  #buf: (NetDelivery | undefined)[] = [];
+  #bufHead = 0;
   #waiter: ((r: IteratorResult<Delivery>) => void) | undefined;
   #failer: ((e: unknown) => void) | undefined;
   #error: unknown;
@@ -474,7 +505,7 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
 
   /** The application is waiting in next() and nothing is buffered for it. */
   protected get starving(): boolean {
-    return this.#waiter !== undefined && this.#buf.length === 0;
+    return this.#waiter !== undefined && this.#bufHead === this.#buf.length;
   }
 
   /** Hands a delivery to the application (it counts against prefetch until settled or lost). */
@@ -512,6 +543,11 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
     // and nothing else frees a settled delivery's slot: the count is exact.
     if (!d.inFlight) return work;
     d.inFlight = false;
+    if (work === SETTLED) {
+      this.#unsettled--;
+      if (!this.#closed) this.onCredit();
+      return work;
+    }
     if (work !== this.#groupWork) {
       const group = { n: 0 };
       this.#group = group;
@@ -550,8 +586,20 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
   protected onCredit(): void {}
 
   next(): Promise<IteratorResult<Delivery>> {
-    const d = this.#buf.shift();
-    if (d) return Promise.resolve({ done: false, value: d });
+    const buf = this.#buf;
+    const h = this.#bufHead;
+    if (h < buf.length) {
+      const d = buf[h]!;
+      buf[h] = undefined;
+      if (h + 1 === buf.length) {
+        buf.length = 0;
+        this.#bufHead = 0;
+      } else if (h >= 1024 && (h + 1) * 2 >= buf.length) {
+        this.#buf = buf.slice(h + 1);
+        this.#bufHead = 0;
+      } else this.#bufHead = h + 1;
+      return Promise.resolve({ done: false, value: d });
+    }
     if (this.#error !== undefined) {
       const e = this.#error;
       this.#error = undefined;
@@ -583,6 +631,7 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
       this.#closed = true;
       this.#signal?.removeEventListener('abort', this.#onAbort);
       this.#buf = [];
+      this.#bufHead = 0;
       const lost: NetDelivery[] = [];
       for (const d of this.leases.held()) if (d.lose()) lost.push(d);
       try {
@@ -612,7 +661,8 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
   /** The connection dropped: every unsettled lease is lost (the broker redelivers them). */
   protected loseAll(): void {
     for (const d of this.leases.held()) d.lose();
-    this.#buf = this.#buf.filter((d) => d.state === 'open');
+    this.#buf = this.#buf.slice(this.#bufHead).filter((d) => d !== undefined && d.state === 'open');
+    this.#bufHead = 0;
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -62,8 +62,8 @@ import {
   numParam,
   optionalDependency,
   randomId,
-  userHeaders,
   type DeliveryInit,
+  SETTLED,
   type NetCapabilities,
   type SettleOps,
 } from './common.js';
@@ -90,20 +90,27 @@ function text(v: IHeaders[string]): string | undefined {
   return typeof one === 'string' ? one : one.toString('utf8');
 }
 
-function headerText(h: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (h === undefined) return out;
-  for (const k in h) out[k] = text(h[k]) ?? '';
-  return out;
+/** A header's value as read (the last one if repeated), not decoded. */
+function raw(v: IHeaders[string]): Buffer | string | undefined {
+  return Array.isArray(v) ? v[v.length - 1] : v;
 }
 
 /** The user's headers of a record without any (most records): one shared object. */
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NO_RAW_HEADERS: IHeaders = Object.freeze({}) as IHeaders;
 
-/** userHeaders() of the decoded headers, without allocating when only x-omnibus-* are present. */
-function userHeaderText(h: Record<string, string>): Record<string, string> {
-  for (const k in h) if (!k.startsWith('x-omnibus-')) return userHeaders(h);
-  return NO_HEADERS;
+/**
+ * The user's headers of a record (every one not named x-omnibus-*), decoded, in one pass and
+ * without allocating when there are none. The reserved ones are read where needed, undecoded
+ * unless present: decoding every header into an object per record cost ~0.3 µs.
+ */
+function userHeaderText(h: IHeaders): Record<string, string> {
+  let out: Record<string, string> | undefined;
+  for (const k in h) {
+    if (k.startsWith('x-omnibus-')) continue;
+    (out ??= {})[k] = text(h[k]) ?? '';
+  }
+  return out ?? NO_HEADERS;
 }
 
 export class KafkaTransport extends NetTransport {
@@ -226,8 +233,13 @@ export class KafkaTransport extends NetTransport {
 
 type EntryState = 'open' | 'settled' | 'lost';
 
+/**
+ * Offsets are numbers, not bigints: exact up to 2^53 (9·10^15 records in one partition, 285
+ * years at a million records a second; a larger one fails the subscription), and parsing
+ * kafkajs' offset string with BigInt() cost ~0.2 µs per record against ~20 ns for Number().
+ */
 interface Entry {
-  offset: bigint;
+  offset: number;
   state: EntryState;
   delivery: NetDelivery | undefined;
 }
@@ -240,7 +252,7 @@ interface Entry {
  */
 class PartitionTrack {
   readonly entries: Entry[] = [];
-  committed: bigint | undefined;
+  committed: number | undefined;
 
   constructor(
     readonly topic: string,
@@ -250,7 +262,7 @@ class PartitionTrack {
   ) {}
 
   /** The index of the first entry at or above `offset` (entries.length if none). */
-  #lowerBound(offset: bigint): number {
+  #lowerBound(offset: number): number {
     let lo = 0;
     let hi = this.entries.length;
     while (lo < hi) {
@@ -261,7 +273,7 @@ class PartitionTrack {
     return lo;
   }
 
-  get(offset: bigint): Entry | undefined {
+  get(offset: number): Entry | undefined {
     // New records come above the tail: no search for them (a re-read is below it).
     const last = this.entries[this.entries.length - 1];
     if (last === undefined || last.offset < offset) return undefined;
@@ -270,7 +282,7 @@ class PartitionTrack {
   }
 
   /** Records `offset` (new ones arrive in increasing order; a re-read finds its entry). */
-  put(offset: bigint, state: EntryState, delivery: NetDelivery | undefined): Entry {
+  put(offset: number, state: EntryState, delivery: NetDelivery | undefined): Entry {
     const last = this.entries[this.entries.length - 1];
     if (last === undefined || last.offset < offset) {
       const n: Entry = { offset, state, delivery };
@@ -291,20 +303,18 @@ class PartitionTrack {
   }
 
   /** The offset to commit: the first one not settled, or one past the last when all are. */
-  point(): bigint | undefined {
+  point(): number | undefined {
     for (const e of this.entries) if (e.state !== 'settled') return e.offset;
     const last = this.entries[this.entries.length - 1];
-    return last === undefined ? undefined : last.offset + 1n;
+    return last === undefined ? undefined : last.offset + 1;
   }
 
   /** Drops entries below a committed offset (one splice per commit). */
-  dropBelow(offset: bigint): void {
+  dropBelow(offset: number): void {
     const k = this.#lowerBound(offset);
     if (k > 0) this.entries.splice(0, k);
   }
 }
-
-const RESOLVED: Promise<void> = Promise.resolve();
 
 /** The batch a record is read from (one per eachBatch call). */
 interface BatchContext {
@@ -314,15 +324,19 @@ interface BatchContext {
   readonly pause: () => () => void;
   /** Set when a record paused the partition: the rest of the batch is read again later. */
   paused: boolean;
+  /**
+   * Date.now() and the lease clock's time, read once per batch and again after every wait
+   * instead of twice per record (~0.1 µs a read).
+   */
+  now: number;
+  leaseNow: number;
 }
 
 /** What settling a record needs: where it is, the record as read, and the delivery's fields. */
 interface RecordRef {
   readonly track: PartitionTrack;
-  readonly offset: bigint;
+  readonly offset: number;
   readonly message: KafkaMessage;
-  /** Every header of the record, decoded (the retry record copies them). */
-  readonly h: Record<string, string>;
   readonly headers: Headers;
   readonly attempt: number;
   readonly id: string;
@@ -337,13 +351,13 @@ class KafkaDelivery extends NetDelivery implements RecordRef {
     sub: NetSubscription,
     ops: SettleOps,
     readonly track: PartitionTrack,
-    readonly offset: bigint,
+    readonly offset: number,
     readonly message: KafkaMessage,
-    readonly h: Record<string, string>,
     /** Its offset's entry in the track (settling marks it without a lookup). */
     readonly entry: Entry,
+    now: number,
   ) {
-    super(init, sub, ops);
+    super(init, sub, ops, now);
   }
 }
 
@@ -406,13 +420,21 @@ class KafkaSubscription extends NetSubscription {
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }) => {
         if (isStale()) return;
-        const ctx: BatchContext = { topic: batch.topic, partition: batch.partition, heartbeat, pause, paused: false };
+        const ctx: BatchContext = { topic: batch.topic, partition: batch.partition, heartbeat, pause, paused: false, now: Date.now(), leaseNow: this.leases.now() };
         let last: string | undefined;
         try {
           for (const message of batch.messages) {
             if (!isRunning()) break;
+            // Prefetch full: wait for half the window, not for one slot (see #awaitCredit).
+            if (this.credit() <= 0) {
+              await this.#awaitCredit(ctx);
+              this.#readClocks(ctx);
+            }
             const wait = this.#onMessage(ctx, message);
-            if (wait !== undefined) await wait;
+            if (wait !== undefined) {
+              await wait;
+              this.#readClocks(ctx);
+            }
             last = message.offset;
             // A retry record not yet due sought back and paused its partition: stop here.
             if (ctx.paused) break;
@@ -447,7 +469,7 @@ class KafkaSubscription extends NetSubscription {
     return tr;
   }
 
-  #memoKey(topic: string, partition: number, offset: bigint): string {
+  #memoKey(topic: string, partition: number, offset: number): string {
     return `${this.group}\u0000${topic}\u0000${partition}\u0000${offset}`;
   }
 
@@ -469,8 +491,27 @@ class KafkaSubscription extends NetSubscription {
     }
   }
 
+  /**
+   * Wakes a batch waiting for credit once half the prefetch window is free, or the application
+   * waits with nothing buffered. Waking on every settlement made a batch larger than the window
+   * (128 B records: ~7,000 per fetch against a prefetch of 1000) go one record in, one out, with
+   * a timer, a promise and a heart-beat call per record: about a third of the consume CPU.
+   */
   protected override onCredit(): void {
+    if (this.#creditWaiters.length > 0 && (this.credit() * 2 >= this.prefetch || this.starving)) this.#wakeAll();
+  }
+
+  #wakeAll(): void {
     for (const w of this.#creditWaiters.splice(0)) w();
+  }
+
+  /** Waits until onCredit() finds enough room (or the subscription closes), heart-beating meanwhile. */
+  async #awaitCredit(ctx: BatchContext): Promise<void> {
+    while (!this.closed && (this.credit() <= 0 || (this.credit() * 2 < this.prefetch && !this.starving))) {
+      await this.#waitCredit(1_000);
+      // Waiting for the application to settle must not cost the group membership.
+      await ctx.heartbeat().catch(() => undefined);
+    }
   }
 
   #waitCredit(ms: number): Promise<void> {
@@ -494,7 +535,11 @@ class KafkaSubscription extends NetSubscription {
   #onMessage(ctx: BatchContext, message: KafkaMessage): Promise<void> | undefined {
     if (this.closed) return undefined;
     const { topic, partition } = ctx;
-    const offset = BigInt(message.offset);
+    const offset = Number(message.offset);
+    if (!(offset <= Number.MAX_SAFE_INTEGER)) {
+      this.fail(err('MQ_ERR_PROTOCOL', `offset ${message.offset} of ${topic}/${partition} is beyond 2^53, which this transport cannot track`));
+      return undefined;
+    }
     const tr = this.#track(topic, partition);
     const known = tr.get(offset);
     if (known?.state === 'settled') return undefined; // re-read after a rebalance: already done
@@ -503,11 +548,11 @@ class KafkaSubscription extends NetSubscription {
       const d = known.delivery;
       if (d && d.lose()) this.#t.remember(this.#memoKey(topic, partition, offset), d.attempt);
     }
-    const h = headerText(message.headers);
-    const now = Date.now();
+    const h = message.headers ?? NO_RAW_HEADERS;
+    const now = ctx.now;
     const retry = topic === this.retryTopic;
     if (retry) {
-      const due = Number(h[DUE] ?? 0);
+      const due = Number(text(h[DUE]) ?? 0);
       if (due > now) {
         // Not yet: read it again from here once due. Nothing behind it on this partition is
         // read meanwhile (FIFO), other partitions go on.
@@ -523,35 +568,44 @@ class KafkaSubscription extends NetSubscription {
       }
     }
     if (this.credit() <= 0) return this.#afterCredit(ctx, message);
-    const deliverAt = !retry ? Number(h[DELIVER_AT] ?? 0) : 0;
+    const deliverAt = !retry && h[DELIVER_AT] !== undefined ? Number(text(h[DELIVER_AT])) : 0;
     if (deliverAt > now) {
       // A delayed publish read early: this group's copy waits in its retry topic.
-      return this.#t.send(this.retryTopic, [this.#retryRecord(message, h, Number(h[H.attempt] ?? 1), deliverAt)]).then(() => this.#settled(tr, offset));
+      return this.#t.send(this.retryTopic, [this.#retryRecord(message, Number(text(h[H.attempt]) ?? 1), deliverAt)]).then(() => this.#settled(tr, offset));
     }
-    const id = h[H.id] ?? `${topic}-${partition}-${message.offset}`;
+    // The id stays bytes until the application reads it (NetDelivery decodes it then).
+    const id = raw(h[H.id]) ?? `${topic}-${partition}-${message.offset}`;
     const key = message.key === null ? undefined : message.key.toString('utf8');
     const ts = Number(message.timestamp);
-    const priority = Number(h[H.priority] ?? 0);
+    const priority = h[H.priority] !== undefined ? Number(text(h[H.priority])) : 0;
     const memo = this.#t.remembering ? this.#t.recall(this.#memoKey(topic, partition, offset)) : undefined;
-    const attempt = Math.max(Number(h[H.attempt] ?? 1), memo === undefined ? 1 : memo + 1);
+    const attempt = Math.max(h[H.attempt] !== undefined ? Number(text(h[H.attempt])) : 1, memo === undefined ? 1 : memo + 1);
     const headers = userHeaderText(h);
     const body = message.value ?? Buffer.alloc(0);
-    const expires = Number(h[H.expires] ?? 0);
-    if (expires > 0 && expires <= now) return this.#deadLetter({ track: tr, offset, message, h, headers, attempt, id, priority, body }, 'expired (ttl)');
+    const expires = h[H.expires] !== undefined ? Number(text(h[H.expires])) : 0;
+    if (expires > 0 && expires <= now) {
+      const sid = typeof id === 'string' ? id : id.toString('utf8');
+      return this.#deadLetter({ track: tr, offset, message, headers, attempt, id: sid, priority, body }, 'expired (ttl)');
+    }
     const e = tr.put(offset, 'open', undefined);
-    const d = new KafkaDelivery({ id, topic: this.topic, key, headers, body, timestamp: ts, priority, attempt }, this, this.#ops, tr, offset, message, h, e);
+    const d = new KafkaDelivery({ id, topic: this.topic, key, headers, body, timestamp: ts, priority, attempt }, this, this.#ops, tr, offset, message, e, ctx.leaseNow);
     e.delivery = d;
     this.push(d);
     return undefined;
   }
 
-  /** Waits until the application settles something (prefetch is full), then takes the record. */
+  #readClocks(ctx: BatchContext): void {
+    ctx.now = Date.now();
+    ctx.leaseNow = this.leases.now();
+  }
+
+  /**
+   * Prefetch is full when the record comes (another partition's batch took the credit while this
+   * one waited): waits for room, then takes the record.
+   */
   async #afterCredit(ctx: BatchContext, message: KafkaMessage): Promise<void> {
-    while (this.credit() <= 0 && !this.closed) {
-      await this.#waitCredit(1_000);
-      // Waiting for the application to settle must not cost the group membership.
-      await ctx.heartbeat().catch(() => undefined);
-    }
+    await this.#awaitCredit(ctx);
+    this.#readClocks(ctx);
     await this.#onMessage(ctx, message);
   }
 
@@ -559,7 +613,7 @@ class KafkaSubscription extends NetSubscription {
    * How deliveries settle: one object for the subscription; what a settlement needs per record
    * rides on the KafkaDelivery (an ops object and six closures per record were a tenth of the
    * consume CPU). An ack only marks the offset settled (the commit follows within 20 ms), so it
-   * returns one shared resolved promise.
+   * returns SETTLED, one shared resolved promise, and its prefetch slot frees at once.
    */
   readonly #ops: SettleOps = {
     ack: (d) => {
@@ -570,7 +624,8 @@ class KafkaSubscription extends NetSubscription {
       e.delivery = undefined;
       if (this.#t.remembering) this.#t.forgetAttempt(this.#memoKey(k.track.topic, k.track.partition, k.offset));
       this.#commitSoon();
-      return RESOLVED;
+      // Done on return: the subscription frees the prefetch slot at once.
+      return SETTLED;
     },
     nack: (delayMs, d) => this.#again(d as KafkaDelivery, delayMs),
     reject: (reason, d) => this.#deadLetter(d as KafkaDelivery, reason),
@@ -594,17 +649,18 @@ class KafkaSubscription extends NetSubscription {
   }
 
   async #again(r: KafkaDelivery, delayMs: number | undefined): Promise<void> {
-    await this.#t.send(this.retryTopic, [this.#retryRecord(r.message, r.h, r.attempt + 1, Date.now() + (delayMs ?? 0))]);
+    await this.#t.send(this.retryTopic, [this.#retryRecord(r.message, r.attempt + 1, Date.now() + (delayMs ?? 0))]);
     this.#settled(r.track, r.offset);
   }
 
-  #retryRecord(message: KafkaMessage, h: Record<string, string>, attempt: number, due: number): Message {
-    const headers: IHeaders = { ...h, [H.attempt]: String(attempt), [DUE]: String(due) };
+  /** The record again, for the retry topic: every header as read, plus its attempt and due time. */
+  #retryRecord(message: KafkaMessage, attempt: number, due: number): Message {
+    const headers: IHeaders = { ...message.headers, [H.attempt]: String(attempt), [DUE]: String(due) };
     delete headers[DELIVER_AT];
     return { key: message.key, value: message.value, timestamp: message.timestamp, headers };
   }
 
-  #settled(tr: PartitionTrack, offset: bigint): void {
+  #settled(tr: PartitionTrack, offset: number): void {
     tr.put(offset, 'settled', undefined);
     if (this.#t.remembering) this.#t.forgetAttempt(this.#memoKey(tr.topic, tr.partition, offset));
     this.#commitSoon();
@@ -623,7 +679,7 @@ class KafkaSubscription extends NetSubscription {
     this.#committing = this.#committing.then(async () => {
       const c = this.#consumer;
       if (!c) return;
-      const todo: { tr: PartitionTrack; at: bigint }[] = [];
+      const todo: { tr: PartitionTrack; at: number }[] = [];
       for (const tr of this.#tracks.values()) {
         const at = tr.point();
         if (at !== undefined && at !== tr.committed) todo.push({ tr, at });
@@ -665,7 +721,7 @@ class KafkaSubscription extends NetSubscription {
   }
 
   protected async stop(): Promise<void> {
-    this.onCredit();
+    this.#wakeAll();
     await this.#setup?.catch(() => undefined);
     if (this.#commitTimer !== undefined) clearTimeout(this.#commitTimer);
     this.#commitTimer = undefined;

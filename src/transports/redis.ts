@@ -104,6 +104,8 @@ interface Entry extends DeliveryInit {
    * message id, the entry id if absent.
    */
   entryId: Buffer | string;
+  /** The `i` field's bytes (decoded only if the application reads `id`), or the entry id. */
+  id: Buffer | string;
   body: Buffer;
   headers: Record<string, string>;
   expires: number | undefined;
@@ -112,7 +114,7 @@ interface Entry extends DeliveryInit {
 /** What dead-lettering copies: an entry, or the delivery made of it. */
 interface DeadSource {
   readonly entryId: Buffer | string;
-  readonly id: string;
+  readonly id: Buffer | string;
   readonly body: Uint8Array;
   readonly key: string | undefined;
   readonly headers: Headers;
@@ -170,7 +172,7 @@ function parseEntry(id: Buffer | string, raw: Buffer[] | null, topic: string, at
         foreign = false;
         break;
       case 'i':
-        e.id = v.toString('utf8');
+        e.id = v;
         break;
       case 'k':
         e.key = v.toString('utf8');
@@ -193,7 +195,7 @@ function parseEntry(id: Buffer | string, raw: Buffer[] | null, topic: string, at
     }
   }
   // An entry XADDed by another application: its fields become headers, the body is empty.
-  if (e.id === '') e.id = String(id);
+  if (e.id.length === 0) e.id = String(id);
   if (foreign && e.timestamp === 0) e.timestamp = Number(String(id).split('-')[0]);
   return e;
 }
@@ -359,13 +361,15 @@ class RedisSubscription extends NetSubscription {
           | [Buffer, [Buffer, Buffer[] | null][]][]
           | null;
         failures = 0;
+        // One clock read for the leases of the whole reply (not one per delivery).
+        const leaseNow = this.leases.now();
         // Indexed loops: destructuring for-of allocated an iterator result per entry here.
         for (let s = 0; res !== null && s < res.length; s++) {
           const items = res[s]![1];
           for (let i = 0; i < items.length; i++) {
             const item = items[i]!;
             const e = parseEntry(item[0], item[1], this.topic, 1);
-            const p = this.#deliver(e, item[0]);
+            const p = this.#deliver(e, item[0], leaseNow);
             if (p) await p;
           }
         }
@@ -427,11 +431,11 @@ class RedisSubscription extends NetSubscription {
   }
 
   /** Hands an entry to the application; returns a promise only when it has broker work to do instead (synchronous on the hot path). */
-  #deliver(e: Entry | undefined, id: Buffer | string): Promise<unknown> | undefined {
+  #deliver(e: Entry | undefined, id: Buffer | string, now?: number): Promise<unknown> | undefined {
     if (!e) return this.#t.cmd.xack(this.topic, this.group, id);
     if (e.expires !== undefined && e.expires <= Date.now()) return this.#deadLetterOrAck(e, e.attempt, 'expired (ttl)');
     if (this.maxAttempts !== undefined && e.attempt > this.maxAttempts) return this.#deadLetterOrAck(e, e.attempt - 1, `max attempts (${this.maxAttempts}) exceeded`);
-    this.push(new RedisDelivery(e, this, this.#ops));
+    this.push(new RedisDelivery(e, this, this.#ops, now));
     return undefined;
   }
 
@@ -533,8 +537,8 @@ class RedisDelivery extends NetDelivery {
    */
   extended: boolean;
 
-  constructor(e: Entry, sub: NetSubscription, ops: SettleOps) {
-    super(e, sub, ops);
+  constructor(e: Entry, sub: NetSubscription, ops: SettleOps, now: number | undefined) {
+    super(e, sub, ops, now);
     this.entryId = e.entryId;
     this.extended = e.attempt > 1;
   }
