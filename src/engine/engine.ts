@@ -18,7 +18,7 @@ import { compactPartition, type CompactionStats } from './compaction.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { Group, type DeadLetterReason, type DeliveryImpl, type GroupConfig } from './group.js';
 export type { DeadLetterReason } from './group.js';
-import { EncodeScratch, encodeBatch, FORMAT_NATIVE, producerStampAt, type DecodedRecord, type RecordInput } from './record.js';
+import { EncodeScratch, batchBytes, encodeBatch, encodeBatchInto, FORMAT_NATIVE, producerStampAt, type DecodedRecord, type RecordInput } from './record.js';
 import { ExchangeRegistry } from './exchanges.js';
 import { appendJson, readJson } from './storage/json-log.js';
 import { Transaction, type StagedTx } from './transaction.js';
@@ -855,8 +855,14 @@ export class Engine {
   #appendPrepared(p: Prepared): [string, number, number][] {
     const appended: [string, number, number][] = [];
     for (const { lane, records } of p.parts) {
-      const payload = encodeBatch(records, this.#scratch);
-      const base = lane.store.append([{ count: records.length, timestamp: maxTimestamp(records), format: FORMAT_NATIVE, payload }]);
+      const store = lane.store;
+      const timestamp = maxTimestamp(records);
+      // A store with appendEncoded (file://) gets the records encoded straight into its write
+      // buffer: each body is copied once there, not into a scratch buffer first.
+      const base =
+        store.appendEncoded !== undefined
+          ? store.appendEncoded({ count: records.length, timestamp, format: FORMAT_NATIVE, size: batchBytes(records), write: (buf, pos) => encodeBatchInto(records, buf, pos) })
+          : store.append([{ count: records.length, timestamp, format: FORMAT_NATIVE, payload: encodeBatch(records, this.#scratch) }]);
       appended.push([lane.key, base, records.length]);
       for (const g of p.topic.groups.values()) g.appended(records);
     }

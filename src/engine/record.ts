@@ -133,12 +133,27 @@ export class EncodeScratch {
  * encode (only for a store that copies the payload during append).
  */
 export function encodeBatch(records: readonly RecordInput[], scratch?: EncodeScratch): Buffer {
+  const buf = scratch ? scratch.take(batchBytes(records)) : Buffer.allocUnsafe(batchBytes(records));
+  encodeBatchInto(records, buf, 0);
+  return buf;
+}
+
+/** Encoded size of a batch (what encodeBatch returns, what encodeBatchInto writes). */
+export function batchBytes(records: readonly RecordInput[]): number {
   let total = 0;
   for (const r of records) total += recordSize(r);
-  const buf = scratch ? scratch.take(total) : Buffer.allocUnsafe(total);
-  let p = 0;
+  return total;
+}
+
+/**
+ * Encodes records at `buf[pos, pos + batchBytes(records))`, e.g. straight into a store's write
+ * buffer (PartitionStore.appendEncoded), so each body is copied once. Throws
+ * MQ_ERR_INVALID_ARGUMENT (a key, header name or producer id too long) with the bytes written so
+ * far left as garbage: the caller must not count them as appended.
+ */
+export function encodeBatchInto(records: readonly RecordInput[], buf: Buffer, pos: number): void {
+  let p = pos;
   for (const r of records) p = encodeInto(buf, p, r);
-  return buf;
 }
 
 function encodeInto(buf: Buffer, start: number, r: RecordInput): number {

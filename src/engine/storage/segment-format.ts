@@ -115,31 +115,48 @@ export function validateBatches(batches: readonly BatchInput[]): number {
   let total = 0;
   for (let i = 0; i < batches.length; i++) {
     const b = batches[i]!;
-    const c = b.count;
-    if (!(Number.isInteger(c) && c >= 1 && c <= 0xffff_ffff)) {
-      throw err('MQ_ERR_INVALID_ARGUMENT', `batch ${i}: count must be an integer >= 1, got ${String(c)}`);
-    }
-    const f = b.format;
-    if (!(Number.isInteger(f) && f >= 0 && f <= 255)) {
-      throw err('MQ_ERR_INVALID_ARGUMENT', `batch ${i}: format must be an integer 0..255, got ${String(f)}`);
-    }
-    if (typeof b.timestamp !== 'number' || Number.isNaN(b.timestamp)) {
-      throw err('MQ_ERR_INVALID_ARGUMENT', `batch ${i}: timestamp must be a number`);
-    }
     const p = b.payload;
     if (!(p instanceof Uint8Array)) throw err('MQ_ERR_INVALID_ARGUMENT', `batch ${i}: payload must be a Uint8Array`);
-    if (p.length > MAX_PAYLOAD_BYTES) {
-      throw err('MQ_ERR_PAYLOAD_TOO_LARGE', `batch ${i}: payload of ${p.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
-    }
-    total += FRAME_HEADER_BYTES + p.length;
+    total += validateBatch(b, p.length, i);
   }
   return total;
 }
 
+/** Checks one batch's fields and payload size (`payloadBytes`); returns its framed size. */
+export function validateBatch(b: { readonly count: number; readonly timestamp: number; readonly format: number }, payloadBytes: number, i = 0): number {
+  const c = b.count;
+  if (!(Number.isInteger(c) && c >= 1 && c <= 0xffff_ffff)) {
+    throw err('MQ_ERR_INVALID_ARGUMENT', `batch ${i}: count must be an integer >= 1, got ${String(c)}`);
+  }
+  const f = b.format;
+  if (!(Number.isInteger(f) && f >= 0 && f <= 255)) {
+    throw err('MQ_ERR_INVALID_ARGUMENT', `batch ${i}: format must be an integer 0..255, got ${String(f)}`);
+  }
+  if (typeof b.timestamp !== 'number' || Number.isNaN(b.timestamp)) {
+    throw err('MQ_ERR_INVALID_ARGUMENT', `batch ${i}: timestamp must be a number`);
+  }
+  if (!(Number.isInteger(payloadBytes) && payloadBytes >= 0)) {
+    throw err('MQ_ERR_INVALID_ARGUMENT', `batch ${i}: payload size must be an integer >= 0, got ${String(payloadBytes)}`);
+  }
+  if (payloadBytes > MAX_PAYLOAD_BYTES) {
+    throw err('MQ_ERR_PAYLOAD_TOO_LARGE', `batch ${i}: payload of ${payloadBytes} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
+  }
+  return FRAME_HEADER_BYTES + payloadBytes;
+}
+
 /** Writes one frame at `pos` of `buf` (which must have room) and returns its size. */
 export function writeFrame(buf: Buffer, pos: number, b: BatchInput, baseOffset: number): number {
-  const payload = b.payload;
-  const size = FRAME_HEADER_BYTES + payload.length;
+  buf.set(b.payload, pos + FRAME_HEADER_BYTES);
+  return sealFrame(buf, pos, b.payload.length, b, baseOffset);
+}
+
+/**
+ * Completes the frame at `pos` whose payload (`payloadBytes` long) is already in place after the
+ * header: writes the header and the CRC. Returns the frame size. writeFrame copies a payload
+ * there first; PartitionStore.appendEncoded lets the caller encode it there instead.
+ */
+export function sealFrame(buf: Buffer, pos: number, payloadBytes: number, b: { readonly count: number; readonly timestamp: number; readonly format: number }, baseOffset: number): number {
+  const size = FRAME_HEADER_BYTES + payloadBytes;
   buf.writeUInt32LE(size - 4, pos);
   buf[pos + 8] = FRAME_VERSION;
   buf[pos + 9] = b.format;
@@ -148,7 +165,6 @@ export function writeFrame(buf: Buffer, pos: number, b: BatchInput, baseOffset: 
   buf.writeDoubleLE(baseOffset, pos + 12);
   buf.writeUInt32LE(b.count, pos + 20);
   buf.writeDoubleLE(b.timestamp, pos + 24);
-  buf.set(payload, pos + FRAME_HEADER_BYTES);
   buf.writeUInt32LE(crc32Range(buf, pos + 8, pos + size), pos + 4);
   return size;
 }

@@ -41,6 +41,15 @@ export interface BatchInput {
   payload: Uint8Array;
 }
 
+/** A batch for PartitionStore.appendEncoded: `size` payload bytes that `write` puts at `buf[pos…]`. */
+export interface EncodedBatchInput {
+  count: number;
+  timestamp: number;
+  format: number;
+  size: number;
+  write(buf: Buffer, pos: number): void;
+}
+
 /** A batch as read back. `payload` may be a view into a shared buffer: copy it to keep it. */
 export interface StoredBatch {
   baseOffset: number;
@@ -67,6 +76,15 @@ export interface PartitionStore {
    * Throws MQ_ERR_CLOSED after close, MQ_ERR_STORAGE after an I/O failure.
    */
   append(batches: readonly BatchInput[]): number;
+
+  /**
+   * Optional: appends one batch whose payload `write` encodes straight into the store's write
+   * buffer at `buf[pos, pos + batch.size)`, instead of the caller encoding it elsewhere and
+   * append() copying it in (FilePartition: a 10 KiB record is then copied once on its way from a
+   * socket to the file). If `write` throws, nothing is appended and the error propagates.
+   * Returns the base offset, as append().
+   */
+  appendEncoded?(batch: EncodedBatchInput): number;
 
   /**
    * Resolves when everything appended before this call is durable per the partition's fsync
