@@ -222,3 +222,28 @@ test('cross-protocol with amqplib: MQTT → AMQP topic subscriber and AMQP → M
     await amqp.close();
   }
 });
+
+test('a PUBACK that arrives after its lease was lost (left the shared subscription) is ignored: the server keeps serving and another member gets the message', async () => {
+  // Unsubscribing stops the member's consumer, which hands its unacknowledged delivery back to the
+  // group; the client's PUBACK for it then finds a lost lease. That must not reject unhandled (it
+  // took the whole server down) nor close the connection.
+  const r = await raw();
+  const packets = (): Packet[] => new MqttDecoder({ version: 5 }).push(r.data());
+  r.s.write(Buffer.concat([connect5('late-puback'), encodePacket({ type: 'subscribe', packetId: 1, subscriptions: [{ topic: '$share/late/late/t', qos: 1 }] }, 5)]));
+  await waitFor(() => packets().some((p) => p.type === 'suback'));
+  const pub = await connect(b, { protocolVersion: 5 });
+  await pub.publishAsync('late/t', 'only', { qos: 1 });
+  const first = (await waitFor(() => packets().find((p) => p.type === 'publish'))) as { packetId: number };
+  const other = await connect(b, { protocolVersion: 5, clientId: 'late-puback-2' });
+  const got = collect(other);
+  await other.subscribeAsync('$share/late/late/t', { qos: 1 });
+  r.s.write(encodePacket({ type: 'unsubscribe', packetId: 2, topics: ['$share/late/late/t'] }, 5));
+  await waitFor(() => packets().some((p) => p.type === 'unsuback'));
+  r.s.write(Buffer.concat([encodePacket({ type: 'puback', packetId: first.packetId }, 5), encodePacket({ type: 'pingreq' }, 5)]));
+  await waitFor(() => packets().some((p) => p.type === 'pingresp'));
+  await waitFor(() => got.length === 1);
+  assert.equal(got[0]!.payload, 'only', 'the message whose lease was lost goes to the remaining member');
+  await end(pub);
+  await end(other);
+  r.s.end();
+});
