@@ -271,6 +271,14 @@ test("scripting: the redis:// transport's delayed-publish and delayed-nack scrip
   assert.deepEqual(await r.eval(POP_DUE, 1, 'pz', 60, 10), ['a', 'b']);
   assert.deepEqual(await r.eval(POP_DUE, 1, 'pz', 60, 10), []);
   assert.deepEqual(await r.zrange('pz', 0, -1), ['c']);
+  // Two subscribers' calls at once (two connections): each due message is moved exactly once.
+  const r2 = client();
+  for (let i = 0; i < 50; i++) await r.hset(`ch:${i}`, 'body', String(i));
+  await r.zadd('cz', ...Array.from({ length: 50 }, (_, i) => [1, String(i)]).flat());
+  const [n1, n2] = await Promise.all([r.eval(MOVE_DUE, 2, 'cz', 'cs', 5, 100, 'ch:'), r2.eval(MOVE_DUE, 2, 'cz', 'cs', 5, 100, 'ch:')]);
+  assert.equal((n1 as number) + (n2 as number), 50);
+  assert.equal(await r.xlen('cs'), 50);
+  assert.equal(await r.zcard('cz'), 0);
   // ioredis' defineCommand path: EVALSHA first, EVAL on NOSCRIPT.
   const sha = (await r.script('LOAD', POP_DUE)) as string;
   assert.deepEqual(await r.evalsha(sha, 1, 'pz', 100, 10), ['c']);

@@ -45,46 +45,60 @@ function msArg(b: Buffer | undefined): number {
  * Members of the sorted set `key` with score <= `maxArg`, ascending, at most `limitArg` (negative:
  * all) — ZRANGEBYSCORE key -inf max LIMIT 0 limit.
  */
-function dueMembers(s: Session, key: Buffer, maxArg: Buffer | undefined, limitArg: Buffer | undefined): string[] {
+function dueMembers(s: Session, key: Buffer, maxArg: Buffer | undefined, limitArg: Buffer | undefined, skip?: (m: string) => boolean): string[] {
   const z = s.broker.kvGet(str(key), 'zset')?.value as ZSet | undefined;
   if (!z) return [];
   const max = Number(maxArg?.toString('latin1'));
   if (Number.isNaN(max)) throw new RespError('ERR min or max is not a float');
   const limit = msArg(limitArg);
   const end = z.endAtMost(max, false);
-  return z.sorted.slice(0, limit < 0 ? end : Math.min(end, limit)).map((it) => it.m);
+  const out: string[] = [];
+  for (let i = 0; i < end && (limit < 0 || out.length < limit); i++) {
+    const m = z.sorted[i]!.m;
+    if (!skip?.(m)) out.push(m);
+  }
+  return out;
 }
 
+/** Per broker: `zset\nmember` of MOVE_DUE moves in progress, which other MOVE_DUE calls skip. */
+const moving = new WeakMap<object, Set<string>>();
+
 /**
- * MOVE_DUE: the due members of KEYS[1] leave the set and their hashes (ARGV[3] .. member) are
- * deleted synchronously, so two subscribers running it at once never move one message twice;
- * the XADDs to KEYS[2] follow, awaited in order. Unlike Redis' script this is not one atomic step
- * on disk: a server crash between the two loses the moved messages that were not appended yet
- * (bounded by LIMIT, 100 per call from the transport).
+ * MOVE_DUE. Redis runs the script as one atomic step; here the XADDs are asynchronous (engine
+ * appends), so: the due members are claimed in memory (a concurrent call from another subscriber
+ * skips them), each entry is appended, and only then are its hash and set member deleted. A crash
+ * between an append and its delete appends that message again after the restart: a duplicate
+ * (at-least-once, like every redelivery) rather than a loss.
  */
 async function moveDue(s: Session, k: Buffer[], a: Buffer[]): Promise<number> {
-  if (!k[0] || !k[1] || !a[2]) throw new RespError("ERR Error running script: missing KEYS or ARGV");
-  const ids = dueMembers(s, k[0], a[0], a[1]);
-  const kv = s.broker.kv;
-  const moves: Buffer[][] = [];
-  for (const n of ids) {
-    const h = a[2].toString('latin1') + n;
-    const e = s.broker.kvGet(h, 'hash');
-    if (e) {
-      const f: Buffer[] = [];
-      for (const [field, v] of e.value as Map<string, Buffer>) f.push(Buffer.from(field, 'latin1'), v);
-      if (f.length > 0) moves.push(f);
-      kv.delete(h);
+  if (!k[0] || !k[1] || !a[2]) throw new RespError('ERR Error running script: missing KEYS or ARGV');
+  const zkey = str(k[0]);
+  let claimed = moving.get(s.broker);
+  if (!claimed) moving.set(s.broker, (claimed = new Set()));
+  const mine = claimed;
+  const ids = dueMembers(s, k[0], a[0], a[1], (m) => mine.has(`${zkey}\n${m}`));
+  for (const n of ids) mine.add(`${zkey}\n${n}`);
+  try {
+    for (const n of ids) {
+      const h = a[2].toString('latin1') + n;
+      const e = s.broker.kvGet(h, 'hash');
+      if (e && (e.value as Map<string, Buffer>).size > 0) {
+        const f: Buffer[] = [];
+        for (const [field, v] of e.value as Map<string, Buffer>) f.push(Buffer.from(field, 'latin1'), v);
+        await appendAuto(s, k[1], f);
+      }
+      s.broker.kv.delete(h);
+      s.broker.kv.zrem(zkey, [n]);
     }
+  } finally {
+    for (const n of ids) mine.delete(`${zkey}\n${n}`);
   }
-  if (ids.length > 0) kv.zrem(str(k[0]), ids);
-  for (const f of moves) await appendAuto(s, k[1], f);
   return ids.length;
 }
 
 /** POP_DUE: removes and returns the due members of KEYS[1]. */
 function popDue(s: Session, k: Buffer[], a: Buffer[]): string[] {
-  if (!k[0]) throw new RespError("ERR Error running script: missing KEYS or ARGV");
+  if (!k[0]) throw new RespError('ERR Error running script: missing KEYS or ARGV');
   const ids = dueMembers(s, k[0], a[0], a[1]);
   if (ids.length > 0) s.broker.kv.zrem(str(k[0]), ids);
   return ids;
