@@ -66,7 +66,11 @@ export interface Capabilities {
   consumerGroups: boolean;
   /** 'partition': per-partition order with one consumer; 'key': per key; 'none'. */
   ordering: 'none' | 'partition' | 'key';
-  /** A new group can read messages published before it existed. */
+  /**
+   * A new group can read messages published before it existed, as far as they are still retained.
+   * The embedded engine frees a message once every group that exists has settled it (a queue's
+   * disk is bounded by its backlog); Kafka keeps it for the topic's retention.
+   */
   replay: boolean;
   /** Delays (publish delayMs and nack delayMs) are served natively. */
   nativeDelay: boolean;
