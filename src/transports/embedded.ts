@@ -8,7 +8,8 @@
  *   connect('file:///var/lib/omnibus?fsync=interval&fsyncIntervalMs=100')
  *
  * URL query parameters: fsync=always|interval|never, fsyncIntervalMs=N, partitions=N (for
- * auto-created topics), segmentBytes=N.
+ * auto-created topics), segmentBytes=N, prefault=1 (file://: touch the 64 MiB of write buffers at
+ * open instead of during the first 64 MiB of appends; `omnibus serve` sets it).
  */
 import { err } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
@@ -347,7 +348,7 @@ registerTransport('file', async (u, o: EmbeddedOptions) => {
   const { FileStorage } = await import('../engine/storage/file/index.js');
   const dir = pathFromFileUrl(u);
   if (dir === '') throw err('MQ_ERR_INVALID_URL', 'file:// needs a directory, e.g. file://./data');
-  const storage = await FileStorage.open(dir);
+  const storage = await FileStorage.open(dir, { prefault: u.searchParams.get('prefault') === '1' });
   try {
     const engine = await Engine.open(engineOptionsFromUrl(u, storage, o));
     return new EmbeddedTransport('file', engine);

@@ -175,9 +175,9 @@ test('settings: flag > env > config file > default', () => {
   }
 });
 
-test('storage url encodes the path and carries fsync', () => {
+test('storage url encodes the path and carries fsync, and asks for prefaulted write buffers', () => {
   const cfg = resolveServeConfig(['--data', '/tmp/with space#1', '--fsync', 'interval'], {}, '/');
-  assert.equal(storageUrl(cfg), 'file:///tmp/with%20space%231?fsync=interval');
+  assert.equal(storageUrl(cfg), 'file:///tmp/with%20space%231?fsync=interval&prefault=1');
 });
 
 test('bad config files and env values are usage errors (exit 2)', async () => {

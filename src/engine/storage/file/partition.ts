@@ -153,6 +153,22 @@ export class ChunkCache {
   private readonly free: Buffer[] = [];
   constructor(readonly budget: number) {}
 
+  /**
+   * Fills the free list with as many full-size chunks as the budget holds, every page written
+   * once, so the first `budget` bytes appended do not pay a page fault per 4 KiB. Why: a fresh
+   * broker's first 64 MiB of appends land in never-touched memory, and on the VMs measured here a
+   * 10 KiB copy into fresh pages costs 44–49 µs against 0.6–0.7 µs into recycled ones (a third of
+   * a 20,000 × 10 KiB run). The cost moves to start-up (~64 MiB memset, tens of ms) and the
+   * memory is resident from the start instead of after the first 64 MiB of traffic. Not for
+   * short-lived embedded stores (tests, scripts): `omnibus serve` asks for it.
+   */
+  prefault(): void {
+    for (let n = Math.floor(this.budget / MAX_CHUNK); n > 0; n--) {
+      // allocUnsafe + fill, not alloc: a zeroed allocation may come from untouched calloc pages.
+      this.free.push(Buffer.allocUnsafe(MAX_CHUNK).fill(0));
+    }
+  }
+
   /** A buffer of MAX_CHUNK bytes, recycled when one is free. Its contents are garbage. */
   takeFull(): Buffer {
     return this.free.pop() ?? Buffer.allocUnsafe(MAX_CHUNK);
