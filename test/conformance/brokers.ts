@@ -150,15 +150,26 @@ interface ProcSpec {
    * (a crash: proves that what the broker confirmed survives kill -9). `stop()` always SIGTERMs.
    */
   restartSignal?: 'SIGTERM' | 'SIGKILL';
+  /**
+   * The process exiting by itself (not stopped or restarted through the Broker) makes `stop()`
+   * throw with its exit status and last output, so a broker crash fails the file with its cause
+   * instead of showing only as clients that cannot connect.
+   */
+  reportCrash?: boolean;
 }
 
 async function startProcess(spec: ProcSpec): Promise<Broker> {
   let child: ChildProcess | undefined;
   let pid: number | undefined;
   const logs: string[] = [];
+  let halting = false;
+  let crash: string | undefined;
   const launch = async (): Promise<void> => {
     const c = spec.spawn();
     child = c;
+    c.once('exit', (code, signal) => {
+      if (!halting && crash === undefined) crash = `${spec.name} (pid ${c.pid}) exited by itself during the tests (code ${code}, signal ${signal})`;
+    });
     c.stdout?.on('data', (b: Buffer) => logs.push(b.toString()));
     c.stderr?.on('data', (b: Buffer) => logs.push(b.toString()));
     c.on('error', (e) => logs.push(String(e)));
@@ -176,12 +187,14 @@ async function startProcess(spec: ProcSpec): Promise<Broker> {
     const c = child;
     const p = pid;
     if (!c) return;
+    halting = true;
     if (p !== undefined && p !== c.pid) {
       await killPid(p, waitPidGone(p), undefined, signal);
       await exited(c);
     } else if (c.pid !== undefined) await killPid(c.pid, exited(c), undefined, signal);
     child = undefined;
     pid = undefined;
+    halting = false;
   };
   await launch();
   let stopped = false;
@@ -200,6 +213,7 @@ async function startProcess(spec: ProcSpec): Promise<Broker> {
       stopped = true;
       await halt();
       rmSync(spec.dir, { recursive: true, force: true });
+      if (spec.reportCrash && crash !== undefined) throw new Error(`${crash}; its last output:\n${logs.join('').slice(-3000)}`);
     },
   };
 }
@@ -555,6 +569,7 @@ export async function startOmnibus(listeners: readonly [OmnibusListener, ...Omni
     readyTimeoutMs: 30_000,
     waitPorts: listeners.map((l) => ports[l]!),
     restartSignal: 'SIGKILL',
+    reportCrash: true,
     spawn: () => spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }),
   });
 }
