@@ -238,20 +238,20 @@ type EntryState = 'open' | 'settled' | 'lost';
  * years at a million records a second; a larger one fails the subscription), and parsing
  * kafkajs' offset string with BigInt() cost ~0.2 µs per record against ~20 ns for Number().
  */
-interface Entry {
-  offset: number;
-  state: EntryState;
-  delivery: NetDelivery | undefined;
-}
-
 /**
- * Offsets handed out on one partition, in offset order, until committed. A sorted array and no
- * map: records arrive in increasing offset order (appended), a settlement holds its entry, and
- * only a re-read (below the tail) searches, by bisection; a Map keyed by bigint cost a hash
- * insert and delete per record.
+ * Offsets handed out on one partition, in offset order, until committed: three parallel arrays
+ * (offset, state, delivery) and no object per record. Records arrive in increasing offset order
+ * (appended); a delivery keeps its entry's sequence number (position + entries dropped before
+ * it), so settling it needs no search; only a re-read (below the tail) searches, by bisection.
+ * An entry object per record lived until the next commit (~20 ms, a few thousand records), long
+ * enough to be copied by young-generation collections: the hottest line of the consume path.
  */
 class PartitionTrack {
-  readonly entries: Entry[] = [];
+  readonly offsets: number[] = [];
+  readonly states: EntryState[] = [];
+  readonly deliveries: (NetDelivery | undefined)[] = [];
+  /** Entries dropped from the front so far: a sequence number minus this is a position. */
+  dropped = 0;
   committed: number | undefined;
 
   constructor(
@@ -261,58 +261,91 @@ class PartitionTrack {
     readonly key: string,
   ) {}
 
-  /** The index of the first entry at or above `offset` (entries.length if none). */
+  /** The index of the first entry at or above `offset` (length if none). */
   #lowerBound(offset: number): number {
+    const o = this.offsets;
     let lo = 0;
-    let hi = this.entries.length;
+    let hi = o.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.entries[mid]!.offset < offset) lo = mid + 1;
+      if (o[mid]! < offset) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
-  get(offset: number): Entry | undefined {
+  /** The position of `offset`'s entry, -1 if none; `seq` (its sequence number, if known) is tried first. */
+  find(offset: number, seq?: number): number {
+    const o = this.offsets;
+    if (seq !== undefined) {
+      const i = seq - this.dropped;
+      if (i >= 0 && i < o.length && o[i] === offset) return i;
+    }
     // New records come above the tail: no search for them (a re-read is below it).
-    const last = this.entries[this.entries.length - 1];
-    if (last === undefined || last.offset < offset) return undefined;
-    const e = this.entries[this.#lowerBound(offset)];
-    return e !== undefined && e.offset === offset ? e : undefined;
+    const n = o.length;
+    if (n === 0 || o[n - 1]! < offset) return -1;
+    const i = this.#lowerBound(offset);
+    return o[i] === offset ? i : -1;
   }
 
-  /** Records `offset` (new ones arrive in increasing order; a re-read finds its entry). */
-  put(offset: number, state: EntryState, delivery: NetDelivery | undefined): Entry {
-    const last = this.entries[this.entries.length - 1];
-    if (last === undefined || last.offset < offset) {
-      const n: Entry = { offset, state, delivery };
-      this.entries.push(n);
-      return n;
+  /** Records `offset` (new ones arrive in increasing order; a re-read finds its entry); returns its sequence number. */
+  put(offset: number, state: EntryState, delivery: NetDelivery | undefined): number {
+    const o = this.offsets;
+    const n = o.length;
+    if (n === 0 || o[n - 1]! < offset) {
+      o.push(offset);
+      this.states.push(state);
+      this.deliveries.push(delivery);
+      return this.dropped + n;
     }
     const i = this.#lowerBound(offset);
-    const e = this.entries[i];
-    if (e !== undefined && e.offset === offset) {
-      e.state = state;
-      e.delivery = delivery;
-      return e;
+    if (o[i] === offset) {
+      this.states[i] = state;
+      this.deliveries[i] = delivery;
+      return this.dropped + i;
     }
-    // Below the tail but unknown: a re-read of something already committed and dropped.
-    const n: Entry = { offset, state, delivery };
-    this.entries.splice(i, 0, n);
-    return n;
+    // Below the tail but unknown: a re-read of something already committed and dropped. The
+    // insertion shifts later entries: their deliveries' sequence numbers go stale and find()
+    // falls back to the bisection for them.
+    o.splice(i, 0, offset);
+    this.states.splice(i, 0, state);
+    this.deliveries.splice(i, 0, delivery);
+    return this.dropped + i;
+  }
+
+  /** Marks the entry of `offset` (sequence number `seq` if known); records it if it is gone. */
+  mark(offset: number, state: EntryState, seq?: number): void {
+    const i = this.find(offset, seq);
+    if (i < 0) {
+      this.put(offset, state, undefined);
+      return;
+    }
+    this.states[i] = state;
+    this.deliveries[i] = undefined;
   }
 
   /** The offset to commit: the first one not settled, or one past the last when all are. */
   point(): number | undefined {
-    for (const e of this.entries) if (e.state !== 'settled') return e.offset;
-    const last = this.entries[this.entries.length - 1];
-    return last === undefined ? undefined : last.offset + 1;
+    const st = this.states;
+    for (let i = 0; i < st.length; i++) if (st[i] !== 'settled') return this.offsets[i];
+    const n = this.offsets.length;
+    return n === 0 ? undefined : this.offsets[n - 1]! + 1;
   }
 
-  /** Drops entries below a committed offset (one splice per commit). */
+  /** Drops entries below a committed offset (one splice per array per commit). */
   dropBelow(offset: number): void {
     const k = this.#lowerBound(offset);
-    if (k > 0) this.entries.splice(0, k);
+    if (k === 0) return;
+    this.offsets.splice(0, k);
+    this.states.splice(0, k);
+    this.deliveries.splice(0, k);
+    this.dropped += k;
+  }
+
+  /** Every entry in `state`: calls `fn` with its position. */
+  each(state: EntryState, fn: (i: number) => void): void {
+    const st = this.states;
+    for (let i = 0; i < st.length; i++) if (st[i] === state) fn(i);
   }
 }
 
@@ -353,8 +386,8 @@ class KafkaDelivery extends NetDelivery implements RecordRef {
     readonly track: PartitionTrack,
     readonly offset: number,
     readonly message: KafkaMessage,
-    /** Its offset's entry in the track (settling marks it without a lookup). */
-    readonly entry: Entry,
+    /** Its entry's sequence number in the track (settling marks it without a search). */
+    readonly seq: number,
     now: number,
   ) {
     super(init, sub, ops, now);
@@ -480,13 +513,12 @@ class KafkaSubscription extends NetSubscription {
    */
   #loseLeases(assignment: Record<string, number[]> | undefined): void {
     for (const [k, tr] of this.#tracks) {
-      for (const e of tr.entries) {
-        if (e.state !== 'open') continue;
-        e.state = 'lost';
-        const d = e.delivery;
-        e.delivery = undefined;
-        if (d && d.lose()) this.#t.remember(this.#memoKey(tr.topic, tr.partition, e.offset), d.attempt);
-      }
+      tr.each('open', (i) => {
+        tr.states[i] = 'lost';
+        const d = tr.deliveries[i];
+        tr.deliveries[i] = undefined;
+        if (d && d.lose()) this.#t.remember(this.#memoKey(tr.topic, tr.partition, tr.offsets[i]!), d.attempt);
+      });
       if (assignment && !(assignment[tr.topic] ?? []).includes(tr.partition)) this.#tracks.delete(k);
     }
   }
@@ -541,12 +573,15 @@ class KafkaSubscription extends NetSubscription {
       return undefined;
     }
     const tr = this.#track(topic, partition);
-    const known = tr.get(offset);
-    if (known?.state === 'settled') return undefined; // re-read after a rebalance: already done
-    if (known?.state === 'open') {
-      // Re-read while we hold it (a rejoin we have not heard of yet): the old lease is gone.
-      const d = known.delivery;
-      if (d && d.lose()) this.#t.remember(this.#memoKey(topic, partition, offset), d.attempt);
+    const known = tr.find(offset);
+    if (known >= 0) {
+      const state = tr.states[known];
+      if (state === 'settled') return undefined; // re-read after a rebalance: already done
+      if (state === 'open') {
+        // Re-read while we hold it (a rejoin we have not heard of yet): the old lease is gone.
+        const d = tr.deliveries[known];
+        if (d && d.lose()) this.#t.remember(this.#memoKey(topic, partition, offset), d.attempt);
+      }
     }
     const h = message.headers ?? NO_RAW_HEADERS;
     const now = ctx.now;
@@ -587,9 +622,9 @@ class KafkaSubscription extends NetSubscription {
       const sid = typeof id === 'string' ? id : id.toString('utf8');
       return this.#deadLetter({ track: tr, offset, message, headers, attempt, id: sid, priority, body }, 'expired (ttl)');
     }
-    const e = tr.put(offset, 'open', undefined);
-    const d = new KafkaDelivery({ id, topic: this.topic, key, headers, body, timestamp: ts, priority, attempt }, this, this.#ops, tr, offset, message, e, ctx.leaseNow);
-    e.delivery = d;
+    const seq = tr.put(offset, 'open', undefined);
+    const d = new KafkaDelivery({ id, topic: this.topic, key, headers, body, timestamp: ts, priority, attempt }, this, this.#ops, tr, offset, message, seq, ctx.leaseNow);
+    tr.deliveries[seq - tr.dropped] = d;
     this.push(d);
     return undefined;
   }
@@ -619,9 +654,7 @@ class KafkaSubscription extends NetSubscription {
     ack: (d) => {
       const k = d as KafkaDelivery;
       // The entry of an open delivery is its offset's (a re-read while open loses it first).
-      const e = k.entry;
-      e.state = 'settled';
-      e.delivery = undefined;
+      k.track.mark(k.offset, 'settled', k.seq);
       if (this.#t.remembering) this.#t.forgetAttempt(this.#memoKey(k.track.topic, k.track.partition, k.offset));
       this.#commitSoon();
       // Done on return: the subscription frees the prefetch slot at once.
@@ -661,7 +694,7 @@ class KafkaSubscription extends NetSubscription {
   }
 
   #settled(tr: PartitionTrack, offset: number): void {
-    tr.put(offset, 'settled', undefined);
+    tr.mark(offset, 'settled');
     if (this.#t.remembering) this.#t.forgetAttempt(this.#memoKey(tr.topic, tr.partition, offset));
     this.#commitSoon();
   }
@@ -710,13 +743,14 @@ class KafkaSubscription extends NetSubscription {
     // Not committed past: the partition's next owner reads them again; in this process with
     // attempt + 1 (remembered here).
     for (const tr of this.#tracks.values()) {
-      for (const e of tr.entries) {
-        if (e.state === 'open' && e.delivery && lost.includes(e.delivery)) {
-          this.#t.remember(this.#memoKey(tr.topic, tr.partition, e.offset), e.delivery.attempt);
-          e.state = 'lost';
-          e.delivery = undefined;
+      tr.each('open', (i) => {
+        const d = tr.deliveries[i];
+        if (d && lost.includes(d)) {
+          this.#t.remember(this.#memoKey(tr.topic, tr.partition, tr.offsets[i]!), d.attempt);
+          tr.states[i] = 'lost';
+          tr.deliveries[i] = undefined;
         }
-      }
+      });
     }
   }
 
