@@ -180,6 +180,42 @@ describe('RespCommandParser: chunking', () => {
     assert.deepEqual(first, snapshot);
   });
 
+  it('chunks pushed while a command is pending are parsed in place, not copied, and in order', () => {
+    const p = new RespCommandParser();
+    const v = (c: string): string => c.repeat(1000);
+    const cmds = [
+      ['LPUSH', 'k', v('a')],
+      ['LPUSH', 'k', v('b')],
+      ['LPUSH', 'k', v('c')],
+      ['LPUSH', 'k', v('d')],
+      ['LPUSH', 'k', v('e')],
+    ];
+    const wire = Buffer.concat(cmds.map((c) => mbulk(...c)));
+    const one = mbulk(...cmds[0]!).length;
+    // Chunk 1 ends inside the second command's value; nobody calls next() (the caller is busy)
+    // while chunks 2 and 3 arrive.
+    const c1 = wire.subarray(0, one + 500);
+    const c2 = Buffer.from(wire.subarray(one + 500, 4 * one));
+    const c3 = Buffer.from(wire.subarray(4 * one));
+    p.push(c1);
+    p.push(c2);
+    p.push(c3);
+    assert.equal(p.bufferedBytes, wire.length);
+    const got: Buffer[][] = [];
+    for (;;) {
+      const c = p.next();
+      if (c === undefined) break;
+      assert.ok(Array.isArray(c));
+      got.push(c);
+    }
+    assert.deepEqual(got.map((c) => c.map(String)), cmds);
+    // The third and fourth values are views of chunk 2, the fifth of chunk 3: no copy.
+    assert.equal(got[2]![2]!.buffer, c2.buffer);
+    assert.equal(got[3]![2]!.buffer, c2.buffer);
+    assert.equal(got[4]![2]!.buffer, c3.buffer);
+    assert.equal(p.bufferedBytes, 0);
+  });
+
   it('copyArgs returns buffers that do not share the input chunk', () => {
     const chunk = mbulk('SET', 'k', 'v');
     const p = new RespCommandParser({ copyArgs: true });
