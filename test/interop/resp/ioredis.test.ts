@@ -1,5 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { raw, startServer, type TestServer } from './helpers.js';
 
@@ -212,5 +215,29 @@ test('AUTH: NOAUTH before, WRONGPASS on a bad password, works after', async () =
     alice.disconnect();
   } finally {
     await s2.close();
+  }
+});
+
+test('XADD from 20 connections at once to one stream (file://, appends batched): every caller gets its own id, ids ascend in log order', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'omnibus-xadd-batch-'));
+  const fsrv = await startServer(`file://${dir}`);
+  const cs = Array.from({ length: 20 }, () => new Redis({ port: fsrv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 }));
+  try {
+    const sent = new Map<string, string>();
+    await Promise.all(
+      cs.map(async (c, n) => {
+        for (let i = 0; i < 25; i++) sent.set((await c.xadd('batched', '*', 'who', `${n}.${i}`))!, `${n}.${i}`);
+      }),
+    );
+    assert.equal(sent.size, 500, 'no id was handed to two callers');
+    const log = await cs[0]!.xrange('batched', '-', '+');
+    assert.equal(log.length, 500);
+    for (const [id, fields] of log) assert.equal(fields[1], sent.get(id), `entry ${id} holds the fields of the XADD that got that id`);
+    const order = log.map(([id]) => id.split('-').map(Number) as [number, number]);
+    for (let i = 1; i < order.length; i++) assert.ok(order[i]![0] > order[i - 1]![0] || (order[i]![0] === order[i - 1]![0] && order[i]![1] > order[i - 1]![1]), 'ids ascend');
+  } finally {
+    for (const c of cs) c.disconnect();
+    await fsrv.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
