@@ -35,6 +35,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serveEnv } from './serve-env.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { freePort, portOpen: canConnect } = await import(path.join(root, 'dist/bench/net.js'));
@@ -211,7 +212,7 @@ async function startOmnibus(scratch, storage) {
     dataDir = mkdtempSync(path.join(scratch, 'omnibus-data-'));
     args.push('--data', dataDir, '--fsync', omnibusFsync);
   }
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: serveEnv() });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (s) => (out += s));
   child.stderr.setEncoding('utf8').on('data', (s) => (out += s));

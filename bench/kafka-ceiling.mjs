@@ -29,6 +29,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { serveEnv } from './serve-env.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { freePort } = await import(path.join(root, 'dist/bench/net.js'));
@@ -103,7 +104,7 @@ async function startTarget(target, size) {
   const c = await startChild(
     [...nodeArgs, path.join(target === 'base' ? args['base-root'] : root, 'bin/omnibus.js'), 'serve', '--data', dir, '--fsync', args.fsync, '--no-amqp', '--no-resp', '--no-stomp', '--no-mqtt', '--kafka-port', String(port), '--health-port', 'off'],
     dir,
-    { ...process.env, ...Object.fromEntries(args['serve-env'].map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) },
+    { ...serveEnv(), ...Object.fromEntries(args['serve-env'].map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) },
   );
   return { ...c, bootstrap: `127.0.0.1:${port}`, extra: [] };
 }

@@ -21,6 +21,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serveEnv } from './serve-env.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { freePort, portOpen: canConnect } = await import(path.join(root, 'dist/bench/net.js'));
@@ -63,7 +64,7 @@ async function startServer(kind, scratch) {
     const args = [omnibusBin, 'serve', '--health-port', 'off', '--resp-port', String(port), '--no-amqp', '--no-stomp', '--no-kafka', '--no-mqtt'];
     if (kind === 'omnibus-memory') args.push('--memory');
     else args.push('--data', mkdtempSync(path.join(scratch, 'omnibus-')), '--fsync', 'interval');
-    child = spawn(process.execPath, args, { stdio: 'ignore' });
+    child = spawn(process.execPath, args, { stdio: 'ignore', env: serveEnv() });
     label = kind === 'omnibus-memory' ? 'Omnibus memory://' : 'Omnibus file:// (fsync interval)';
   }
   const s = { kind, label, port, pid: child.pid, child };

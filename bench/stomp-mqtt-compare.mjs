@@ -22,6 +22,7 @@ import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { serveEnv } from './serve-env.mjs';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const [proto, who, count = '50000', sizes = '128,512,1024,10240', ...extra] = process.argv.slice(2);
 if (!['mqtt', 'stomp'].includes(proto) || !['omnibus', 'real'].includes(who)) {
@@ -37,7 +38,7 @@ let child;
 if (who === 'omnibus') {
   const args = ['bin/omnibus.js', 'serve', ...(extra.includes('--memory') ? [] : ['--data', dir]), '--health-port', 'off', '--no-amqp', '--no-resp', '--no-kafka', ...(proto === 'mqtt' ? ['--no-stomp', '--mqtt-port', String(port)] : ['--no-mqtt', '--stomp-port', String(port)]), ...extra];
   const pre = process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.PROF] : [];
-  child = spawn('node', [...pre, ...args], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  child = spawn('node', [...pre, ...args], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], env: serveEnv() });
 } else if (proto === 'mqtt') {
   const conf = join(dir, 'm.conf');
   writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'max_queued_messages 0', 'max_inflight_messages 1000', 'set_tcp_nodelay true', 'log_dest none', ''].join('\n'));
