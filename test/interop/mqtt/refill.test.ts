@@ -1,0 +1,64 @@
+/**
+ * Outbound flow control over a raw socket: a session's window (the client's Receive Maximum) is
+ * topped up a quarter at a time, not after every PUBACK.
+ */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { encodePacket, MqttDecoder, type Packet } from '../../../src/protocols/mqtt/codec/index.js';
+import { startBroker, connect, waitFor, end, type Broker } from './helpers.js';
+
+let b: Broker;
+before(async () => {
+  b = await startBroker();
+});
+after(async () => {
+  await b.close();
+});
+
+test('with Receive Maximum 8 the server holds 8 QoS 1 messages in flight and sends more only once 2 (a quarter) are PUBACKed', async () => {
+  const s = net.connect(b.port, '127.0.0.1');
+  await new Promise((r) => s.once('connect', r));
+  const chunks: Buffer[] = [];
+  s.on('data', (d) => chunks.push(d));
+  const packets = (): Packet[] => new MqttDecoder({ version: 5 }).push(Buffer.concat(chunks));
+  const publishes = (): (Packet & { type: 'publish' })[] => packets().filter((p): p is Packet & { type: 'publish' } => p.type === 'publish');
+  const pongs = (): number => packets().filter((p) => p.type === 'pingresp').length;
+  /** A PINGREQ round trip: everything the server wrote in reply to what was sent before it is in. */
+  const roundTrip = async (): Promise<void> => {
+    const n = pongs();
+    s.write(encodePacket({ type: 'pingreq' }, 5));
+    await waitFor(() => pongs() > n);
+  };
+  s.write(encodePacket({ type: 'connect', protocolName: 'MQTT', protocolVersion: 5, clean: true, keepalive: 30, clientId: 'refill-8', properties: { receiveMaximum: 8 } }, 5));
+  s.write(encodePacket({ type: 'subscribe', packetId: 1, subscriptions: [{ topic: 'refill/t', qos: 1 }] }, 5));
+  await waitFor(() => packets().some((p) => p.type === 'suback'));
+
+  const pub = await connect(b, { protocolVersion: 5 });
+  for (let i = 0; i < 20; i++) await pub.publishAsync('refill/t', `m${i}`, { qos: 1 });
+  await waitFor(() => publishes().length === 8);
+  await roundTrip();
+  assert.equal(publishes().length, 8, 'the window is full');
+
+  const ids = publishes().map((p) => p.packetId!);
+  s.write(encodePacket({ type: 'puback', packetId: ids[0]! }, 5));
+  await roundTrip();
+  await roundTrip();
+  assert.equal(publishes().length, 8, 'one free slot of 8 does not refill');
+
+  s.write(encodePacket({ type: 'puback', packetId: ids[1]! }, 5));
+  await waitFor(() => publishes().length === 10);
+  await roundTrip();
+  assert.equal(publishes().length, 10, 'two free slots refill both');
+  assert.deepEqual(
+    publishes().map((p) => p.payload.toString()),
+    Array.from({ length: 10 }, (_, i) => `m${i}`),
+  );
+
+  for (const p of publishes().slice(2)) s.write(encodePacket({ type: 'puback', packetId: p.packetId! }, 5));
+  await waitFor(() => publishes().length === 18);
+  for (const p of publishes().slice(10)) s.write(encodePacket({ type: 'puback', packetId: p.packetId! }, 5));
+  await waitFor(() => publishes().length === 20);
+  await end(pub);
+  s.end();
+});
