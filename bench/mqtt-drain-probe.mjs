@@ -28,6 +28,7 @@ import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { serveEnv } from './serve-env.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -178,7 +179,7 @@ async function main(who, count = '200000', size = '128', reps = '1', root = ROOT
   let child;
   if (who === 'omnibus') {
     const args = ['bin/omnibus.js', 'serve', '--data', dir, '--health-port', 'off', '--no-amqp', '--no-resp', '--no-kafka', '--no-stomp', '--mqtt-port', String(port), '--fsync', 'interval'];
-    child = spawn('node', args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+    child = spawn('node', args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: serveEnv() });
   } else {
     const conf = join(dir, 'm.conf');
     writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'max_queued_messages 0', 'max_inflight_messages 1000', 'set_tcp_nodelay true', 'log_dest none', ''].join('\n'));
