@@ -6,61 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../../../src/core/clock.js';
-import type { OutgoingMessage, SubscribeOptions } from '../../../src/core/types.js';
-import { NetDelivery, NetSubscription, NetTransport, type NetCapabilities, type SettleOps } from '../../../src/transports/common.js';
-
-class LocalSubscription extends NetSubscription {
-  readonly expired: string[] = [];
-  readonly acked: string[] = [];
-  readonly ops: SettleOps = {
-    ack: (d) => {
-      this.acked.push(d.id);
-      return Promise.resolve();
-    },
-    nack: async () => undefined,
-    reject: async () => undefined,
-    expired: (d) => void this.expired.push(d.id),
-  };
-  protected start(): void {}
-  protected async release(): Promise<void> {}
-  protected async stop(): Promise<void> {}
-  deliver(id: string): NetDelivery {
-    const d = new NetDelivery({ id, topic: this.topic, key: undefined, headers: {}, body: new Uint8Array(0), timestamp: 0, priority: 0, attempt: 1 }, this, this.ops);
-    this.push(d);
-    return d;
-  }
-}
-
-class LocalTransport extends NetTransport {
-  readonly scheme = 'local';
-  readonly capabilities: NetCapabilities = {
-    persistent: false,
-    consumerGroups: true,
-    ordering: 'partition',
-    replay: false,
-    nativeDelay: false,
-    nativeDeadLetter: false,
-    priorities: false,
-    leases: true,
-    exactlyOnce: false,
-    maxPayload: 1024,
-    emulated: ['leases'],
-  };
-  constructor(readonly clock: ManualClock) {
-    super();
-  }
-  protected async doPublish(_topic: string, _messages: readonly OutgoingMessage[]): Promise<void> {}
-  protected createSubscription(topic: string, opts: SubscribeOptions): NetSubscription {
-    return new LocalSubscription(this, topic, opts, this.clock);
-  }
-  protected async disconnect(): Promise<void> {}
-}
+import type { ManualClock } from '../../../src/core/clock.js';
+import { localSubscription, type LocalSubscription } from './local.js';
 
 function setup(leaseMs: number, prefetch = 10): { clock: ManualClock; sub: LocalSubscription } {
-  const clock = new ManualClock();
-  const t = new LocalTransport(clock);
-  return { clock, sub: t.subscribe('t', { leaseMs, prefetch }) as LocalSubscription };
+  const r = localSubscription(prefetch, leaseMs);
+  r.sub.ackResult = () => Promise.resolve(); // settlement as broker work, resolved at once
+  return r;
 }
 
 test('leases run out in delivery order, each at its own deadline, and abort the delivery signal', () => {
