@@ -13,40 +13,30 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
 import { FileStorage } from '../../src/engine/storage/file/index.js';
-import type { PartitionOptions, PartitionStore, StorageEngine } from '../../src/engine/storage/types.js';
-import { rec, settle, Sink } from './helpers.js';
+import type { PartitionOptions, PartitionStore } from '../../src/engine/storage/types.js';
+import { FileStorageWrapper, rec, settle, Sink } from './helpers.js';
 
 /** Real FileStorage whose open() of the logs named by `held` waits until release() is called. */
-class GatedStorage implements StorageEngine {
-  readonly kind = 'file' as const;
-  readonly persistent = true;
-  readonly copiesPayloads = true;
+class GatedStorage extends FileStorageWrapper {
   #open: (() => void) | undefined;
   readonly #gate = new Promise<void>((r) => (this.#open = r));
   /** Names whose open() reached the gate. */
   readonly waiting: string[] = [];
   constructor(
-    readonly inner: FileStorage,
+    inner: FileStorage,
     readonly held: (name: string) => boolean,
-  ) {}
+  ) {
+    super(inner);
+  }
   release(): void {
     this.#open!();
   }
-  async open(name: string, opts: PartitionOptions): Promise<PartitionStore> {
+  override async open(name: string, opts: PartitionOptions): Promise<PartitionStore> {
     if (this.held(name)) {
       this.waiting.push(name);
       await this.#gate;
     }
     return this.inner.open(name, opts);
-  }
-  list(prefix: string): Promise<string[]> {
-    return this.inner.list(prefix);
-  }
-  remove(name: string): Promise<void> {
-    return this.inner.remove(name);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 

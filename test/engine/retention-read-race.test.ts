@@ -15,8 +15,8 @@ import path from 'node:path';
 import { ManualClock } from '../../src/core/clock.js';
 import { Engine } from '../../src/engine/engine.js';
 import { FileStorage } from '../../src/engine/storage/file/index.js';
-import type { BatchInput, PartitionOptions, PartitionStore, StorageEngine, StoredBatch } from '../../src/engine/storage/types.js';
-import { rec, settle, Sink } from './helpers.js';
+import type { BatchInput, PartitionOptions, PartitionStore, StoredBatch } from '../../src/engine/storage/types.js';
+import { FileStorageWrapper, rec, settle, Sink } from './helpers.js';
 
 /** A store whose next read runs `during` first and then returns what a read racing a deletion returns. */
 class RacedStore implements PartitionStore {
@@ -70,28 +70,18 @@ class RacedStore implements PartitionStore {
 }
 
 /** FileStorage that hands out the store named `raced` wrapped in a RacedStore. */
-class RacingStorage implements StorageEngine {
-  readonly kind = 'file' as const;
-  readonly persistent = true;
-  readonly copiesPayloads = true;
+class RacingStorage extends FileStorageWrapper {
   store: RacedStore | undefined;
   constructor(
-    readonly inner: FileStorage,
+    inner: FileStorage,
     readonly raced: string,
-  ) {}
-  async open(name: string, opts: PartitionOptions): Promise<PartitionStore> {
+  ) {
+    super(inner);
+  }
+  override async open(name: string, opts: PartitionOptions): Promise<PartitionStore> {
     const s = await this.inner.open(name, opts);
     if (name !== this.raced) return s;
     return (this.store ??= new RacedStore(s));
-  }
-  list(prefix: string): Promise<string[]> {
-    return this.inner.list(prefix);
-  }
-  remove(name: string): Promise<void> {
-    return this.inner.remove(name);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 

@@ -323,22 +323,13 @@ export class FilePartition implements PartitionStore {
     if (this.closed) throw err('MQ_ERR_CLOSED', `partition log ${this.name} is closed`);
     if (this.failure) throw this.failure;
     const total = validateBatches(batches);
-    let seg = this.segments[this.segments.length - 1]!;
-    const first = seg.end;
-    let c = this.chunks.length > 0 ? this.chunks[this.chunks.length - 1]! : null;
+    const first = this.segments[this.segments.length - 1]!.end;
     for (let i = 0; i < batches.length; i++) {
       const b = batches[i]!;
       const size = FRAME_HEADER_BYTES + b.payload.length;
-      if (seg.size > 0 && seg.size + size > this.segmentBytes) seg = this.roll();
-      if (c === null || c.seg !== seg || c.evicted || c.len + size > c.buf.length) c = this.newChunk(seg, size, c);
-      const off = seg.end;
-      writeFrame(c.buf, c.len, b, off);
-      seg.index.add(off, seg.size, b.timestamp);
-      if (b.timestamp > seg.maxTs) seg.maxTs = b.timestamp;
-      c.len += size;
-      seg.size += size;
-      seg.end = off + b.count;
-      this.appendedLsn += size;
+      const c = this.chunkFor(size);
+      writeFrame(c.buf, c.len, b, c.seg.end);
+      this.frameAdded(c, size, b);
     }
     this.bytes += total;
     if (batches.length > 0) this.kick();
@@ -350,23 +341,35 @@ export class FilePartition implements PartitionStore {
     if (this.closed) throw err('MQ_ERR_CLOSED', `partition log ${this.name} is closed`);
     if (this.failure) throw this.failure;
     const size = validateBatch(b, b.size);
-    let seg = this.segments[this.segments.length - 1]!;
-    if (seg.size > 0 && seg.size + size > this.segmentBytes) seg = this.roll();
-    let c = this.chunks.length > 0 ? this.chunks[this.chunks.length - 1]! : null;
-    if (c === null || c.seg !== seg || c.evicted || c.len + size > c.buf.length) c = this.newChunk(seg, size, c);
-    const off = seg.end;
-    // Past c.len: no reader sees these bytes until the bookkeeping below, so a throw appends nothing.
+    const c = this.chunkFor(size);
+    const off = c.seg.end;
+    // Past c.len: no reader sees these bytes until frameAdded, so a throw appends nothing.
     b.write(c.buf, c.len + FRAME_HEADER_BYTES);
     sealFrame(c.buf, c.len, b.size, b, off);
+    this.frameAdded(c, size, b);
+    this.bytes += size;
+    this.kick();
+    return off;
+  }
+
+  /** The tail chunk with room for a frame of `size` bytes; rolls the segment first if it is full. */
+  private chunkFor(size: number): Chunk {
+    let seg = this.segments[this.segments.length - 1]!;
+    if (seg.size > 0 && seg.size + size > this.segmentBytes) seg = this.roll();
+    const c = this.chunks.length > 0 ? this.chunks[this.chunks.length - 1]! : null;
+    return c === null || c.seg !== seg || c.evicted || c.len + size > c.buf.length ? this.newChunk(seg, size, c) : c;
+  }
+
+  /** Bookkeeping for a frame just written at the end of `c` (at offset c.seg.end): index, sizes, lsn. */
+  private frameAdded(c: Chunk, size: number, b: { readonly count: number; readonly timestamp: number }): void {
+    const seg = c.seg;
+    const off = seg.end;
     seg.index.add(off, seg.size, b.timestamp);
     if (b.timestamp > seg.maxTs) seg.maxTs = b.timestamp;
     c.len += size;
     seg.size += size;
     seg.end = off + b.count;
     this.appendedLsn += size;
-    this.bytes += size;
-    this.kick();
-    return off;
   }
 
   durable(): Promise<void> {
