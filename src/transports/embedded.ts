@@ -348,7 +348,9 @@ registerTransport('file', async (u, o: EmbeddedOptions) => {
   const { FileStorage } = await import('../engine/storage/file/index.js');
   const dir = pathFromFileUrl(u);
   if (dir === '') throw err('MQ_ERR_INVALID_URL', 'file:// needs a directory, e.g. file://./data');
-  const storage = await FileStorage.open(dir, { prefault: u.searchParams.get('prefault') === '1' });
+  const prefault = u.searchParams.get('prefault');
+  if (prefault !== null && prefault !== '0' && prefault !== '1') throw err('MQ_ERR_INVALID_URL', `prefault must be 0 or 1, got "${prefault}"`);
+  const storage = await FileStorage.open(dir, { prefault: prefault === '1' });
   try {
     const engine = await Engine.open(engineOptionsFromUrl(u, storage, o));
     return new EmbeddedTransport('file', engine);

@@ -50,3 +50,7 @@ test('a multi-host URL (a cluster) is parsed with its first host and every host 
   assert.deepEqual(clusterNodes(parseConnectUrl('redis://10.0.0.1?cluster=1')), [{ host: '10.0.0.1', port: 6379 }]);
   await assert.rejects(connect('redis://a:1,b:2/3'), (e: unknown) => (e as { code?: unknown }).code === 'MQ_ERR_INVALID_URL');
 });
+
+test('file:// refuses a prefault value other than 0 or 1 before it opens the directory', async () => {
+  await assert.rejects(connect('file:///nonexistent-omnibus-dir/x?prefault=yes'), (e: unknown) => (e as { code?: unknown }).code === 'MQ_ERR_INVALID_URL');
+});
