@@ -4,6 +4,7 @@ import { MemoryStorage } from '../../../src/engine/storage/memory.js';
 import { startKafkaServer, type KafkaServer, type KafkaServerOptions } from '../../../src/protocols/kafka/listener.js';
 import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
 import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 
 export interface Broker {
@@ -107,4 +108,23 @@ export async function runCapture(cmd: string, args: string[], input?: string, ti
   let stdout = '';
   const r = await runTool(cmd, args, { onData: (d) => (stdout += d.toString()), timeoutMs, ...(input === undefined ? {} : { input }) });
   return { ...r, stdout };
+}
+
+/** Runs kcat, streaming stdout into `onData`; resolves with exit code and stderr tail. */
+export function kcat(args: string[], onData?: (d: Buffer) => void): Promise<{ code: number | null; stderr: string }> {
+  return runTool('kcat', args, onData ? { onData } : {});
+}
+
+/**
+ * `kcat -C -e` of one partition from the beginning, one record per line: the bytes read and
+ * their SHA-256 (hex), to compare with the input file the records were produced from.
+ */
+export async function kcatReadPartition(bootstrap: string, topic: string, partition: number): Promise<{ code: number | null; stderr: string; bytes: number; sha: string }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const r = await kcat(['-b', bootstrap, '-C', '-t', topic, '-p', String(partition), '-o', 'beginning', '-e', '-q', '-D', '\n'], (d) => {
+    hash.update(d);
+    bytes += d.length;
+  });
+  return { ...r, bytes, sha: hash.digest('hex') };
 }

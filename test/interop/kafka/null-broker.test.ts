@@ -11,11 +11,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { hasKcat, runTool } from './helpers.js';
+import { hasKcat, kcat } from './helpers.js';
 
 const skip = hasKcat() ? false : 'kcat is not installed';
-
-const kcat = (args: string[], onData?: (d: Buffer) => void) => runTool('kcat', args, onData ? { onData } : {});
 
 test('kcat produces to and consumes from the null broker: acknowledged counts and records of the configured size', { skip, timeout: 60_000 }, async () => {
   const SIZE = 200;
