@@ -9,9 +9,9 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort, waitPort } from '../../src/bench/net.js';
 import { connect } from '../../src/index.js';
 import type { Transport } from '../../src/core/types.js';
 import { availableListeners, type RunningListener } from '../../src/server/listener.js';
@@ -122,38 +122,12 @@ test('usage: a protocol driver needs --target, and only its own modes', async ()
   assert.match(help.stdout, /--mode MODE/);
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address() as net.AddressInfo;
-      s.close(() => resolve(a.port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 test('redis driver against a real redis-server: every mode verifies', { skip: existsSync(REDIS_SERVER) ? false : `${REDIS_SERVER} is not installed (apt-get install redis-server)` }, async () => {
   const port = await freePort();
   const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   try {
-    const end = Date.now() + 10_000;
-    while (!(await canConnect(port))) {
-      assert.ok(Date.now() < end, 'redis-server did not start listening within 10 s');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitPort(port, 10_000);
     for (const mode of ['naive', 'pipelined', 'batch']) await bench('redis', mode, `redis://127.0.0.1:${port}`, ['--broker-pid', String(child.pid)]);
   } finally {
     child.kill('SIGTERM');
