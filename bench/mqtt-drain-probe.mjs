@@ -26,12 +26,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, chownSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { serveEnv } from './serve-env.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const { freePort, portOpen } = await import(join(ROOT, 'dist/bench/net.js'));
+const { procCpuSeconds } = await import(join(ROOT, 'dist/bench/proc.js'));
 const mode = process.argv[2];
 
 async function mqttConnect() {
@@ -88,13 +89,10 @@ async function fill(port, count, size, cid) {
 async function drain(port, count, cid, bpid) {
   const connect = await mqttConnect();
   const n = Number(count);
-  const ticks = () => {
-    const f = readFileSync(`/proc/${bpid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10; // clock ticks of 10 ms
-  };
+  const cpuSeconds = () => procCpuSeconds(Number(bpid));
   const io = () => Object.fromEntries(readFileSync(`/proc/${bpid}/io`, 'utf8').trim().split('\n').map((l) => [l.split(': ')[0], Number(l.split(': ')[1])]));
   const io0 = io();
-  const b0 = ticks();
+  const b0 = cpuSeconds();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const c = connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4, reconnectPeriod: 0, keepalive: 60, clean: false, clientId: cid });
@@ -124,7 +122,7 @@ async function drain(port, count, cid, bpid) {
   const t1 = performance.now();
   const elu = performance.eventLoopUtilization(elu0);
   const cu = process.cpuUsage(c0);
-  const b1 = ticks();
+  const b1 = cpuSeconds();
   const io1 = io();
   await new Promise((r) => setImmediate(r));
   await new Promise((r) => c.end(false, {}, r));
@@ -140,7 +138,7 @@ async function drain(port, count, cid, bpid) {
       firstMs: Math.round(tFirst - t0),
       elu: +elu.utilization.toFixed(2),
       clientUs: +((cpu * 1000) / n).toFixed(2),
-      brokerUs: +(((b1 - b0) * 1000) / n).toFixed(2),
+      brokerUs: +(((b1 - b0) * 1e6) / n).toFixed(2),
       reads: chunks.length,
       medChunk: chunks[chunks.length >> 1],
       p90Chunk: chunks[Math.floor(chunks.length * 0.9)],
@@ -157,24 +155,7 @@ async function main(who, count = '200000', size = '128', reps = '1', root = ROOT
     console.error('usage: node bench/mqtt-drain-probe.mjs omnibus|real COUNT SIZE [REPS] [OMNIBUS_ROOT]');
     process.exit(2);
   }
-  const free = () =>
-    new Promise((r) => {
-      const s = net.createServer();
-      s.listen(0, '127.0.0.1', () => {
-        const p = s.address().port;
-        s.close(() => r(p));
-      });
-    });
-  const open = (port) =>
-    new Promise((r) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.on('connect', () => {
-        s.destroy();
-        r(true);
-      });
-      s.on('error', () => r(false));
-    });
-  const port = await free();
+  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `mqprobe-${who}-`));
   let child;
   if (who === 'omnibus') {
@@ -188,7 +169,7 @@ async function main(who, count = '200000', size = '128', reps = '1', root = ROOT
     child = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: ['ignore', 'inherit', 'inherit'] });
   }
   try {
-    for (let i = 0; i < 150 && !(await open(port)); i++) await new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < 150 && !(await portOpen(port)); i++) await new Promise((r) => setTimeout(r, 200));
     for (let i = 0; i < Number(reps); i++) {
       const cid = `probe-${i}`;
       const f = spawnSync('node', [SELF, '--fill', String(port), count, size, cid], { stdio: 'inherit' });
