@@ -20,7 +20,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, chownSync, mkdirSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { serveEnv } from './serve-env.mjs';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -29,10 +28,8 @@ if (!['mqtt', 'stomp'].includes(proto) || !['omnibus', 'real'].includes(who)) {
   console.error('usage: node bench/stomp-mqtt-compare.mjs mqtt|stomp omnibus|real [COUNT] [SIZES] [omnibus serve flags...]');
   process.exit(2);
 }
-const free = () => new Promise((r) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
-const open = (port) => new Promise((r) => { const s = net.connect(port, '127.0.0.1'); s.on('connect', () => { s.destroy(); r(true); }); s.on('error', () => r(false)); });
-async function waitPort(port, ms) { const end = Date.now() + ms; while (Date.now() < end) { if (await open(port)) return; await new Promise((r) => setTimeout(r, 200)); } throw new Error('no port ' + port); }
-const port = await free();
+const { freePort, waitPort } = await import(join(ROOT, 'dist/bench/net.js'));
+const port = await freePort();
 const dir = mkdtempSync(join(tmpdir(), `mqb-${who}-`));
 let child;
 if (who === 'omnibus') {
@@ -47,7 +44,7 @@ if (who === 'omnibus') {
   child = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: ['ignore', 'inherit', 'inherit'] });
 } else {
   const home = '/usr/share/activemq';
-  const ow = await free();
+  const ow = await freePort();
   for (const d of ['conf', 'data', 'tmp']) mkdirSync(join(dir, d));
   writeFileSync(join(dir, 'conf', 'activemq.xml'), `<beans xmlns="http://www.springframework.org/schema/beans" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
   xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans.xsd
