@@ -43,7 +43,10 @@ const { procAlive: alive, procCpuSeconds: procCpu, procRss, procPeakRss, stopPid
 /** SIGTERM to one pid, then SIGKILL (logged) if it has not exited within `graceMs`. */
 const stopPid = (pid, label, graceMs = 30_000) =>
   stopProc(pid, graceMs, () => log(`${label} (pid ${pid}) ignored SIGTERM for ${graceMs} ms: SIGKILL`));
-const procStatus = (pid) => (procRss(pid) === undefined ? undefined : { rss: procRss(pid), hwm: procPeakRss(pid) ?? NaN });
+function procStatus(pid) {
+  const rss = procRss(pid);
+  return rss === undefined ? undefined : { rss, hwm: procPeakRss(pid) ?? NaN };
+}
 // OMNIBUS_BIN: another build's bin/omnibus.js (e.g. a private tsc --outDir copy).
 const omnibusBin = process.env.OMNIBUS_BIN ?? path.join(root, 'bin', 'omnibus.js');
 
@@ -82,10 +85,6 @@ async function waitFor(what, fn, timeoutMs) {
     await sleep(200);
   }
 }
-
-
-
-
 
 function log(line) {
   process.stderr.write(`compare: ${line}\n`);
