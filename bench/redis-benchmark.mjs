@@ -46,10 +46,6 @@ const jsonOut = flag('--json', undefined);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (l) => process.stderr.write(`redis-benchmark: ${l}\n`);
 
-
-
-
-
 const started = [];
 
 async function startServer(kind, scratch) {

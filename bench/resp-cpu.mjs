@@ -20,7 +20,7 @@
  * an A/B is one command. file:// uses fsync interval, as bench/compare.mjs does.
  */
 import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import inspector from 'node:inspector';
 import os from 'node:os';
@@ -67,7 +67,7 @@ if (argv[0] === '--child') {
         process.send({ ok: 1 });
       } else if (m.cmd === 'prof-stop') {
         const { profile } = await post('Profiler.stop');
-        (await import('node:fs')).writeFileSync(m.file, JSON.stringify(profile));
+        writeFileSync(m.file, JSON.stringify(profile));
         process.send({ ok: 1 });
       }
     })();

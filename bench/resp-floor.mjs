@@ -156,10 +156,6 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const { freePort, waitPort } = await import(path.join(root, 'dist/bench/net.js'));
 const { procCpuSeconds: cpuSeconds } = await import(path.join(root, 'dist/bench/proc.js'));
 const omnibusBin = path.join(root, 'bin', 'omnibus.js');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-
-
 
 async function start(target, port) {
   let child;
