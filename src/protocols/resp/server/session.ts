@@ -404,7 +404,7 @@ export class Session implements PubSubSubscriber, SessionInfo {
 
   // --- output -----------------------------------------------------------------------------------
 
-  /** Sends everything written so far (one socket write). */
+  /** Sends everything written so far (one socket write, or one corked run of them: see ReplyWriter.writeTo). */
   flush(): void {
     if (this.out.pendingBytes === 0 || this.closed) return;
     this.out.writeTo(this.socket);
