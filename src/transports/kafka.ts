@@ -561,8 +561,9 @@ class KafkaSubscription extends NetSubscription {
   }
 
   /**
-   * Hands one record to the application. Returns a promise only when it must wait (no credit)
-   * or do broker work first (a delayed publish, an expired record); undefined on the hot path.
+   * Hands one record to the application; the caller has waited for credit. Returns a promise
+   * only when it does broker work first (a delayed publish, an expired record); undefined on
+   * the hot path.
    */
   #onMessage(ctx: BatchContext, message: KafkaMessage): Promise<void> | undefined {
     if (this.closed) return undefined;
@@ -602,7 +603,6 @@ class KafkaSubscription extends NetSubscription {
         return undefined;
       }
     }
-    if (this.credit() <= 0) return this.#afterCredit(ctx, message);
     const deliverAt = !retry && h[DELIVER_AT] !== undefined ? Number(text(h[DELIVER_AT])) : 0;
     if (deliverAt > now) {
       // A delayed publish read early: this group's copy waits in its retry topic.
@@ -632,16 +632,6 @@ class KafkaSubscription extends NetSubscription {
   #readClocks(ctx: BatchContext): void {
     ctx.now = Date.now();
     ctx.leaseNow = this.leases.now();
-  }
-
-  /**
-   * Prefetch is full when the record comes (another partition's batch took the credit while this
-   * one waited): waits for room, then takes the record.
-   */
-  async #afterCredit(ctx: BatchContext, message: KafkaMessage): Promise<void> {
-    await this.#awaitCredit(ctx);
-    this.#readClocks(ctx);
-    await this.#onMessage(ctx, message);
   }
 
   /**
