@@ -6,6 +6,8 @@ import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import net from 'node:net';
+import { decodeResponse, encodeRequest } from '../../../src/protocols/kafka/index.js';
 
 export interface Broker {
   engine: Engine;
@@ -127,4 +129,27 @@ export async function kcatReadPartition(bootstrap: string, topic: string, partit
     bytes += d.length;
   });
   return { ...r, bytes, sha: hash.digest('hex') };
+}
+
+/**
+ * One raw request (generated codec) on a fresh connection to `b`: the decoded response body,
+ * loosely typed (tests index into it), or 'closed' if the connection closed first.
+ */
+export async function rawCall(b: Broker, apiKey: number, version: number, body: unknown): Promise<any> {
+  const s = net.connect(b.server.port, '127.0.0.1');
+  try {
+    const resp = await new Promise<Buffer | 'closed'>((resolve, reject) => {
+      let acc = Buffer.alloc(0);
+      s.on('error', reject);
+      s.on('close', () => resolve('closed'));
+      s.on('data', (d: Buffer) => {
+        acc = Buffer.concat([acc, d]);
+        if (acc.length >= 4 && acc.length >= 4 + acc.readInt32BE(0)) resolve(acc.subarray(4, 4 + acc.readInt32BE(0)));
+      });
+      s.write(encodeRequest(apiKey as never, version, 1, 'raw', body as never));
+    });
+    return resp === 'closed' ? resp : decodeResponse(apiKey as never, version, resp).body;
+  } finally {
+    s.destroy();
+  }
 }

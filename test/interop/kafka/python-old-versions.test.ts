@@ -21,8 +21,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { CompressionTypes } from 'kafkajs';
-import { decodeResponse, encodeRequest, parseMessageSet } from '../../../src/protocols/kafka/index.js';
-import { hasKcat, pyHas, runPython, runTool, startBroker, type Broker } from './helpers.js';
+import { parseMessageSet } from '../../../src/protocols/kafka/index.js';
+import { hasKcat, pyHas, rawCall, runPython, runTool, startBroker, type Broker } from './helpers.js';
 
 const skip = pyHas('kafka') ? false : 'python3-kafka (kafka-python) is not installed';
 const skipKcat = skip || (hasKcat() ? false : 'kcat is not installed');
@@ -230,23 +230,7 @@ test('data written by a current client (gzip batches with headers, a committed t
 });
 
 /** One raw request on a fresh connection to the broker; the decoded response body. */
-async function call(apiKey: number, version: number, body: unknown): Promise<any> {
-  const s = net.connect(broker.server.port, '127.0.0.1');
-  try {
-    const resp = await new Promise<Buffer>((resolve, reject) => {
-      let acc = Buffer.alloc(0);
-      s.on('error', reject);
-      s.on('data', (d: Buffer) => {
-        acc = Buffer.concat([acc, d]);
-        if (acc.length >= 4 && acc.length >= 4 + acc.readInt32BE(0)) resolve(acc.subarray(4, 4 + acc.readInt32BE(0)));
-      });
-      s.write(encodeRequest(apiKey as never, version, 1, 'raw', body as never));
-    });
-    return decodeResponse(apiKey as never, version, resp).body;
-  } finally {
-    s.destroy();
-  }
-}
+const call = (apiKey: number, version: number, body: unknown) => rawCall(broker, apiKey, version, body);
 
 test('Fetch v3 at a transaction marker: empty when nothing follows, else the next message even past a small partition limit', { skip, timeout: 30_000 }, async () => {
   const topic = 'old-marker';

@@ -11,35 +11,15 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Engine } from '../../../src/engine/engine.js';
 import { FileStorage } from '../../../src/engine/storage/file/index.js';
-import { decodeResponse, encodeRequest } from '../../../src/protocols/kafka/index.js';
 import { buildRecordBatch, decodeRecordBatch, splitRecordBatches } from '../../../src/protocols/kafka/records/index.js';
-import { startBroker, type Broker } from './helpers.js';
+import { rawCall, startBroker, type Broker } from './helpers.js';
 
-/** One request on a fresh connection: the decoded body, or 'closed' if the connection closed first. */
-async function call(b: Broker, apiKey: number, version: number, body: unknown): Promise<any> {
-  const s = net.connect(b.server.port, '127.0.0.1');
-  try {
-    const resp = await new Promise<Buffer | 'closed'>((resolve, reject) => {
-      let acc = Buffer.alloc(0);
-      s.on('error', reject);
-      s.on('close', () => resolve('closed'));
-      s.on('data', (d: Buffer) => {
-        acc = Buffer.concat([acc, d]);
-        if (acc.length >= 4 && acc.length >= 4 + acc.readInt32BE(0)) resolve(acc.subarray(4, 4 + acc.readInt32BE(0)));
-      });
-      s.write(encodeRequest(apiKey as never, version, 1, 'raw', body as never));
-    });
-    return resp === 'closed' ? resp : decodeResponse(apiKey as never, version, resp).body;
-  } finally {
-    s.destroy();
-  }
-}
+const call = rawCall;
 
 const init = (b: Broker, id: string) => call(b, 22, 1, { transactionalId: id, transactionTimeoutMs: 60_000 });
 const addPartitions = (b: Broker, id: string, pid: number, epoch: number, topic: string, partitions: number[]) =>
