@@ -31,6 +31,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { serveEnv } from './serve-env.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { freePort } = await import(path.join(root, 'dist/bench/net.js'));
@@ -59,7 +60,7 @@ async function startServe() {
   const proc = spawn(
     process.execPath,
     [path.join(root, 'bin/omnibus.js'), 'serve', '--data', dir, '--fsync', args.fsync, '--no-amqp', '--no-resp', '--no-stomp', '--no-mqtt', '--kafka-port', String(port), '--health-port', 'off'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'inherit'], env: serveEnv() },
   );
   await new Promise((resolve, reject) => {
     createInterface({ input: proc.stdout }).on('line', (l) => /listening/.test(l) && resolve());
