@@ -541,13 +541,12 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
   settleAfter(d: NetDelivery, work: Promise<void>): Promise<void> {
     // Only an open delivery that was pushed gets here (push() while closing loses it at once),
     // and nothing else frees a settled delivery's slot: the count is exact.
-    if (!d.inFlight) return work;
-    d.inFlight = false;
     if (work === SETTLED) {
-      this.#unsettled--;
-      if (!this.#closed) this.onCredit();
+      this.settled(d);
       return work;
     }
+    if (!d.inFlight) return work;
+    d.inFlight = false;
     if (work !== this.#groupWork) {
       const group = { n: 0 };
       this.#group = group;
