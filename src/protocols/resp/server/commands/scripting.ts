@@ -18,6 +18,7 @@ import type { ZSet } from '../keyspace.js';
 import type { Session } from '../session.js';
 import { MOVE_DUE, POP_DUE } from '../../transport-scripts.js';
 import { appendAuto } from './streams.js';
+import { bound } from './zsets.js';
 import { cmd, NO_KEYS, type CommandSpec } from './types.js';
 
 /** A script run natively: its reply is an integer or an array of bulk strings, as the Lua returns. */
@@ -48,10 +49,10 @@ function msArg(b: Buffer | undefined): number {
 function dueMembers(s: Session, key: Buffer, maxArg: Buffer | undefined, limitArg: Buffer | undefined, skip?: (m: string) => boolean): string[] {
   const z = s.broker.kvGet(str(key), 'zset')?.value as ZSet | undefined;
   if (!z) return [];
-  const max = Number(maxArg?.toString('latin1'));
-  if (Number.isNaN(max)) throw new RespError('ERR min or max is not a float');
+  // ARGV[1] as the script's ZRANGEBYSCORE parses it.
+  const max = bound(maxArg ?? Buffer.alloc(0));
   const limit = msArg(limitArg);
-  const end = z.endAtMost(max, false);
+  const end = z.endAtMost(max.v, max.ex);
   const out: string[] = [];
   for (let i = 0; i < end && (limit < 0 || out.length < limit); i++) {
     const m = z.sorted[i]!.m;

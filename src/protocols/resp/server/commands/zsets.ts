@@ -152,7 +152,8 @@ interface Bound {
   ex: boolean;
 }
 
-function bound(b: Buffer): Bound {
+/** A ZRANGEBYSCORE-style score bound: a float (inf allowed), exclusive with a leading '('. */
+export function bound(b: Buffer): Bound {
   const t = b.toString('latin1');
   const ex = t.startsWith('(');
   return { v: parseFloatArg(ex ? Buffer.from(t.slice(1), 'latin1') : b, 'ERR min or max is not a float'), ex };
