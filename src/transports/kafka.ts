@@ -83,16 +83,15 @@ function checkKafkaTopic(topic: string): void {
   }
 }
 
-function text(v: IHeaders[string]): string | undefined {
-  if (v === undefined) return undefined;
-  const one = Array.isArray(v) ? v[v.length - 1] : v;
-  if (one === undefined) return undefined;
-  return typeof one === 'string' ? one : one.toString('utf8');
-}
-
 /** A header's value as read (the last one if repeated), not decoded. */
 function raw(v: IHeaders[string]): Buffer | string | undefined {
   return Array.isArray(v) ? v[v.length - 1] : v;
+}
+
+function text(v: IHeaders[string]): string | undefined {
+  const one = raw(v);
+  if (one === undefined) return undefined;
+  return typeof one === 'string' ? one : one.toString('utf8');
 }
 
 /** The user's headers of a record without any (most records): one shared object. */
