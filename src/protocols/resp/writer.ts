@@ -164,6 +164,19 @@ export class ReplyWriter {
     }
   }
 
+  /**
+   * Appends everything pending to `dest` (one copy) and empties this writer so its slab is
+   * reused from the start: a scratch writer recycled per pipelined command allocates nothing.
+   */
+  moveTo(dest: ReplyWriter): void {
+    for (const c of this.chunks) dest.raw(c);
+    if (this.len > this.start) dest.raw(this.buf.subarray(this.start, this.len));
+    this.chunks = [];
+    this.chunkBytes = 0;
+    if (this.lent) this.#taken();
+    else this.start = this.len = 0;
+  }
+
   /** Discard everything not yet taken. */
   discard(): void {
     this.len = this.start;

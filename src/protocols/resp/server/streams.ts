@@ -279,6 +279,11 @@ export class StreamState {
   }
 }
 
+interface XaddBatch {
+  readonly entries: (readonly Buffer[])[];
+  done: Promise<StreamId[]>;
+}
+
 export class Streams {
   readonly locks = new KeyLocks();
   readonly #states = new Map<string, StreamState>();
@@ -340,6 +345,46 @@ export class Streams {
   offCreate(key: string, f: () => void): void {
     const set = this.#createWaiters.get(key);
     if (set?.delete(f) && set.size === 0) this.#createWaiters.delete(key);
+  }
+
+  /** Auto-id XADD batches waiting for their key's lock, open for joining (see appendAuto()). */
+  readonly #xaddBatches = new Map<string, XaddBatch>();
+
+  /**
+   * An auto-id XADD (no trimming): appends `fields` as one entry, returns its id once durable.
+   * XADDs to one key while an earlier one holds its lock (from other clients, or later commands
+   * of one client's pipeline) are combined, as list pushes are (Lists.push): the first queues a
+   * batch, later ones join it until it starts, and it runs as ONE append of all their entries
+   * with consecutive ids (one durability wait), each caller getting its own id. With `--fsync
+   * always` an XADD holds the key's lock through its fsync, so without this concurrent producers
+   * to one stream were served one fsync each. A joined XADD is concurrent with everything it
+   * overtakes, so the combined order is one a client could observe anyway. The caller's place in
+   * the key's order is taken synchronously (the pipelined session relies on it).
+   */
+  appendAuto(key: string, fields: readonly Buffer[]): Promise<StreamId> {
+    const open = this.#xaddBatches.get(key);
+    if (open) {
+      const i = open.entries.push(fields) - 1;
+      return open.done.then((ids) => ids[i]!);
+    }
+    const batch: XaddBatch = { entries: [fields], done: undefined! };
+    this.#xaddBatches.set(key, batch);
+    batch.done = this.locks.run(key, async () => {
+      if (this.#xaddBatches.get(key) === batch) this.#xaddBatches.delete(key);
+      const st = await this.create(key);
+      const now = Date.now();
+      const ids: StreamId[] = [];
+      let last = st.lastId;
+      for (let i = 0; i < batch.entries.length; i++) {
+        last = now > last.ms ? { ms: now, seq: 0 } : nextId(last)!;
+        ids.push(last);
+      }
+      st.lastId = last;
+      await this.engine.publish(key, batch.entries.map((f, i) => Streams.record(ids[i]!, f)), { partition: 0 });
+      st.notify();
+      return ids;
+    });
+    return batch.done.then((ids) => ids[0]!);
   }
 
   /** Creates the stream (topic + meta record, durable) if absent. */

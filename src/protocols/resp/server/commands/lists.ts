@@ -26,9 +26,11 @@ function side(b: Buffer): End {
 
 function push(end: End, onlyIfExists: boolean) {
   return async (s: Session, a: Buffer[]): Promise<void> => {
+    // The writer is taken before the await: a pipelined push answers into its own slot (session.ts).
+    const w = s.w;
     const key = listKey(s, a[1]!);
     const n = await s.broker.lists.push(key, end, a.slice(2), onlyIfExists);
-    s.w.integer(n);
+    w.integer(n);
   };
 }
 

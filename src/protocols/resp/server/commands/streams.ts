@@ -82,6 +82,8 @@ function parseTrim(a: Buffer[], i: number, spec: TrimSpec): number {
 }
 
 async function xadd(s: Session, a: Buffer[]): Promise<void> {
+  // The writer is taken before any await: a pipelined XADD answers into its own slot (session.ts).
+  const w = s.w;
   const key = streamKey(s, a[1]!);
   let i = 2;
   let noMk = false;
@@ -114,11 +116,11 @@ async function xadd(s: Session, a: Buffer[]): Promise<void> {
   }
   const streams = s.broker.streams;
   if (noMk && !streams.isStream(key)) {
-    s.w.nullBulk();
+    w.nullBulk();
     return;
   }
   if (!explicit && seqAuto === null && trim.maxLen === undefined && trim.minId === undefined) {
-    s.w.bulk(fmtId(await appendBatched(s, key, fields)));
+    w.bulk(fmtId(await streams.appendAuto(key, fields)));
     return;
   }
   const id = await streams.locks.run(key, async () => {
@@ -142,7 +144,7 @@ async function xadd(s: Session, a: Buffer[]): Promise<void> {
     st.notify();
     return id;
   });
-  s.w.bulk(fmtId(id));
+  w.bulk(fmtId(id));
 }
 
 /**
@@ -150,54 +152,7 @@ async function xadd(s: Session, a: Buffer[]): Promise<void> {
  * run scripts (scripting.ts) that add to streams. WRONGTYPE if `key` is not a stream.
  */
 export function appendAuto(s: Session, keyName: Buffer, fields: readonly Buffer[]): Promise<StreamId> {
-  return appendBatched(s, streamKey(s, keyName), fields);
-}
-
-interface XaddBatch {
-  readonly entries: (readonly Buffer[])[];
-  done: Promise<StreamId[]>;
-}
-
-/** Per Streams instance: the auto-id XADD batch of each key waiting for that key's lock. */
-const xaddBatches = new WeakMap<Streams, Map<string, XaddBatch>>();
-
-/**
- * An auto-id XADD (no trimming). XADDs from different clients to one key while an earlier one
- * holds its lock are combined, as list pushes are (lists.ts, push()): the first queues a batch,
- * later ones join it until it starts, and it runs as ONE append of all their entries with
- * consecutive ids (one durability wait), each caller getting its own id. With `--fsync always`
- * an XADD holds the key's lock through its fsync, so without this concurrent producers to one
- * stream were served one fsync each. A joined XADD is concurrent with everything it overtakes,
- * so the combined order is one a client could observe anyway.
- */
-function appendBatched(s: Session, key: string, fields: readonly Buffer[]): Promise<StreamId> {
-  const streams = s.broker.streams;
-  let pending = xaddBatches.get(streams);
-  if (!pending) xaddBatches.set(streams, (pending = new Map()));
-  const byKey = pending;
-  const open = byKey.get(key);
-  if (open) {
-    const i = open.entries.push(fields) - 1;
-    return open.done.then((ids) => ids[i]!);
-  }
-  const batch: XaddBatch = { entries: [fields], done: undefined! };
-  byKey.set(key, batch);
-  batch.done = streams.locks.run(key, async () => {
-    if (byKey.get(key) === batch) byKey.delete(key);
-    const st = await streams.create(key);
-    const now = Date.now();
-    const ids: StreamId[] = [];
-    let last = st.lastId;
-    for (let i = 0; i < batch.entries.length; i++) {
-      last = now > last.ms ? { ms: now, seq: 0 } : nextId(last)!;
-      ids.push(last);
-    }
-    st.lastId = last;
-    await s.broker.engine.publish(key, batch.entries.map((f, i) => Streams.record(ids[i]!, f)), { partition: 0 });
-    st.notify();
-    return ids;
-  });
-  return batch.done.then((ids) => ids[0]!);
+  return s.broker.streams.appendAuto(streamKey(s, keyName), fields);
 }
 
 async function existing(s: Session, key: string): Promise<StreamState | undefined> {

@@ -1,0 +1,273 @@
+/**
+ * Pipelined writes on one connection with fsync always (file://, in-process listener, ioredis):
+ * later commands run while earlier writes wait for their fsync, yet every reply still means
+ * "durable", replies come in command order, and a read in the pipeline sees the writes before it.
+ * Durability is proven with a storage whose topic logs hold durable() at a gate.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { Engine } from '../../../src/engine/engine.js';
+import { FileStorage } from '../../../src/engine/storage/file/index.js';
+import type { PartitionOptions, PartitionStore } from '../../../src/engine/storage/types.js';
+import { EmbeddedTransport } from '../../../src/transports/embedded.js';
+import { createRespListener } from '../../../src/protocols/resp/listener.js';
+import { Broker } from '../../../src/protocols/resp/server/broker.js';
+import { MAX_IN_FLIGHT } from '../../../src/protocols/resp/server/session.js';
+import { FileStorageWrapper } from '../../engine/helpers.js';
+
+/** Real file storage whose topic logs' durable() waits for `open()` of the gate. */
+class GatedStorage extends FileStorageWrapper {
+  #open!: () => void;
+  #gate: Promise<void> = new Promise((r) => (this.#open = r));
+  /** Topic log names whose durable() was called while the gate was shut. */
+  readonly waiting = new Set<string>();
+  #watch: { names: string[]; resolve: () => void } | undefined;
+
+  override async open(name: string, opts: PartitionOptions): Promise<PartitionStore> {
+    const store = await this.inner.open(name, opts);
+    if (!name.startsWith('topics/')) return store;
+    const topic = decodeURIComponent(name.split('/')[1]!);
+    return new Proxy(store, {
+      get: (t, p) => {
+        if (p === 'durable') {
+          return () => {
+            this.waiting.add(topic);
+            if (this.#watch && this.#watch.names.every((n) => this.waiting.has(n))) this.#watch.resolve();
+            return this.#gate.then(() => t.durable());
+          };
+        }
+        const v = Reflect.get(t, p, t) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+  }
+
+  /** Resolves once the logs of every topic in `names` are waiting for durability. */
+  allWaiting(names: string[]): Promise<void> {
+    if (names.every((n) => this.waiting.has(n))) return Promise.resolve();
+    return new Promise((resolve) => (this.#watch = { names, resolve }));
+  }
+
+  release(): void {
+    this.#open();
+  }
+}
+
+async function serve(storage: FileStorageWrapper | FileStorage) {
+  const engine = await Engine.open({ storage, fsync: 'always' });
+  const transport = new EmbeddedTransport('file', engine);
+  const ac = new AbortController();
+  const listener = await createRespListener({ password: undefined, users: new Map() }).start(
+    { transport, storage: 'file', dataDir: undefined, signal: ac.signal, log: () => {} },
+    { host: '127.0.0.1', port: 0 },
+  );
+  const port = Number(listener.address.split(':').pop());
+  return {
+    port,
+    engine,
+    async close() {
+      ac.abort();
+      await listener.close();
+      await transport.close();
+    },
+  };
+}
+
+test('fsync always: a pipeline of writes to three keys has all three waiting for their fsync at once, and no reply leaves before the fsync', { timeout: 20_000 }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'omnibus-resp-fsp-'));
+  const storage = new GatedStorage(await FileStorage.open(dir));
+  const srv = await serve(storage);
+  const r = new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  try {
+    await r.ping();
+    let answered = false;
+    const exec = r
+      .pipeline()
+      .lpush('q', 'a')
+      .xadd('s', '*', 'f', 'v')
+      .rpush('b', 'c')
+      .lrange('q', 0, -1)
+      .exec()
+      .then((res) => {
+        answered = true;
+        return res;
+      });
+    // The XADD and the RPUSH were appended while the LPUSH waited for its fsync.
+    await storage.allWaiting(['q', 's', 'b']);
+    const other = r.duplicate();
+    await other.ping(); // another connection's round trip: the first one had every chance to answer
+    other.disconnect();
+    assert.equal(answered, false, 'nothing is answered before the fsync');
+    storage.release();
+    const res = (await exec)!;
+    assert.deepEqual(
+      res.map(([e]) => e),
+      [null, null, null, null],
+    );
+    assert.equal(res[0]![1], 1);
+    assert.match(res[1]![1] as string, /^\d+-0$/);
+    assert.equal(res[2]![1], 1);
+    assert.deepEqual(res[3]![1], ['a'], 'the LRANGE sees the LPUSH before it');
+  } finally {
+    r.disconnect();
+    await srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fsync always: replies of a long mixed pipeline come in command order and reads see every earlier write', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'omnibus-resp-fsp-'));
+  const srv = await serve(await FileStorage.open(dir));
+  const r = new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  try {
+    const p = r.pipeline();
+    const expect: ((v: unknown) => void)[] = [];
+    let a = 0;
+    let b = 0;
+    let counter = 0;
+    let lastId = '';
+    for (let i = 0; i < 600; i++) {
+      switch (i % 6) {
+        case 0: {
+          const n = ++a;
+          p.lpush(`a${i % 4}`, String(i));
+          expect.push((v) => assert.ok(typeof v === 'number' && v >= 1 && v <= n));
+          break;
+        }
+        case 1:
+          p.xadd('s', '*', 'i', String(i));
+          expect.push((v) => {
+            const id = v as string;
+            const [ms, seq] = id.split('-').map(Number) as [number, number];
+            if (lastId !== '') {
+              const [lms, lseq] = lastId.split('-').map(Number) as [number, number];
+              assert.ok(ms > lms || (ms === lms && seq > lseq), `${id} after ${lastId}`);
+            }
+            lastId = id;
+          });
+          break;
+        case 2: {
+          const n = ++b;
+          p.rpush('b', String(i));
+          expect.push((v) => assert.equal(v, n, 'one key: lengths in command order'));
+          break;
+        }
+        case 3: {
+          const n = b;
+          p.llen('b');
+          expect.push((v) => assert.equal(v, n, 'LLEN sees every RPUSH before it'));
+          break;
+        }
+        case 4: {
+          const n = ++counter;
+          p.incr('counter');
+          expect.push((v) => assert.equal(v, n));
+          break;
+        }
+        default: {
+          const n = Math.floor(i / 6) + 1;
+          p.xlen('s');
+          expect.push((v) => assert.equal(v, n, 'XLEN sees every XADD before it'));
+        }
+      }
+    }
+    const res = (await p.exec())!;
+    assert.equal(res.length, expect.length);
+    res.forEach(([e, v], i) => {
+      assert.equal(e, null);
+      expect[i]!(v);
+    });
+    assert.deepEqual(await r.lrange('b', 0, 2), ['2', '8', '14']);
+  } finally {
+    r.disconnect();
+    await srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fsync always: MULTI/EXEC, WATCH and a blocking pop in a pipeline behind in-flight pushes answer as if run one by one', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'omnibus-resp-fsp-'));
+  const srv = await serve(await FileStorage.open(dir));
+  const r = new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  try {
+    const res = (await r
+      .pipeline()
+      .lpush('x', '1')
+      .watch('x')
+      .lpush('x', '2')
+      .multi()
+      .lpush('x', '3')
+      .exec()
+      .lpush('y', 'v')
+      .brpop('y', 1)
+      .multi()
+      .rpush('x', '4')
+      .lrange('x', 0, -1)
+      .exec()
+      .exec())!;
+    const vals = res.map(([e, v]) => (e ? `ERR ${(e as Error).message}` : v));
+    assert.deepEqual(vals, [
+      1,
+      'OK',
+      2,
+      'OK',
+      'QUEUED',
+      null, // the watched key changed after WATCH: the transaction is aborted
+      1,
+      ['y', 'v'],
+      'OK',
+      'QUEUED',
+      'QUEUED',
+      [3, ['2', '1', '4']],
+    ]);
+  } finally {
+    r.disconnect();
+    await srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test(`fsync always: at most ${MAX_IN_FLIGHT} pipelined writes are in flight; the rest wait unread until earlier ones answer`, { timeout: 20_000 }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'omnibus-resp-fsp-'));
+  const storage = new GatedStorage(await FileStorage.open(dir));
+  const srv = await serve(storage);
+  const broker = await Broker.for(srv.engine, () => {});
+  const r = new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  const other = new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  try {
+    await r.ping();
+    await other.ping();
+    const before = broker.totalCommands;
+    let pings = 0;
+    const xadds = (): number => broker.totalCommands - before - pings;
+    const total = MAX_IN_FLIGHT * 3;
+    const p = r.pipeline();
+    for (let i = 0; i < total; i++) p.xadd('s', '*', 'i', String(i));
+    const exec = p.exec();
+    await storage.allWaiting(['s']);
+    // Round trips on another connection until the first one has executed a full window, then more.
+    while (xadds() < MAX_IN_FLIGHT) {
+      await other.ping();
+      pings++;
+    }
+    for (let i = 0; i < 10; i++) {
+      await other.ping();
+      pings++;
+    }
+    assert.equal(xadds(), MAX_IN_FLIGHT, 'execution stops at the window while the fsync is held');
+    storage.release();
+    const res = (await exec)!;
+    assert.equal(res.length, total);
+    assert.ok(res.every(([e]) => e === null));
+    assert.equal(await r.xlen('s'), total);
+  } finally {
+    r.disconnect();
+    other.disconnect();
+    await srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
