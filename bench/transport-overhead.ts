@@ -11,7 +11,7 @@
  *
  * There is no Kafka broker on this machine: the kafka target is Omnibus's own Kafka listener,
  * `omnibus serve` (file storage, fsync interval, only the Kafka listener) on a free loopback port
- * in a process of its own, stopped by pid.
+ * in a process of its own, stopped by pid (test/conformance/brokers.ts startOmnibus).
  *
  * transport and raw alternate, `--rounds` times each, on the same broker, with the same count and
  * sizes; the table gives the median of each and their ratio, plus the client CPU per message
@@ -27,7 +27,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, startRabbit, startRedis, waitForPort, type Broker } from '../test/conformance/brokers.js';
+import { startOmnibus, startRabbit, startRedis, type Broker } from '../test/conformance/brokers.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = path.join(root, 'bin', 'omnibus.js');
@@ -95,31 +95,6 @@ const median = (xs: number[]): number => {
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const log = (s: string): void => void process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
-/** `omnibus serve` with only its Kafka listener, on a free loopback port; stopped by pid. */
-async function startOmnibusKafka(): Promise<Broker> {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'omnibus-overhead-kafka-'));
-  const args = [bin, 'serve', '--data', dir, '--fsync', 'interval', '--host', '127.0.0.1', '--health-port', 'off'];
-  args.push('--no-amqp', '--no-resp', '--no-stomp', '--no-mqtt', '--kafka-port', String(port));
-  const c = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-  let errText = '';
-  c.stderr.on('data', (b: Buffer) => (errText += b.toString()));
-  const gone = new Promise<void>((r) => c.once('exit', () => r()));
-  const alive = (): boolean => c.exitCode === null && c.signalCode === null;
-  const stop = async (): Promise<void> => {
-    if (alive() && c.pid !== undefined) process.kill(c.pid, 'SIGTERM');
-    await gone;
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitForPort(port, 15_000, alive, 'omnibus serve');
-  } catch (e) {
-    await stop();
-    throw new Error(`${(e as Error).message}\n${errText.slice(-2000)}`);
-  }
-  return { name: 'omnibus serve (kafka)', port, url: `kafka://127.0.0.1:${port}`, ports: {}, pid: () => c.pid, restart: () => Promise.reject(new Error('not supported')), stop };
-}
-
 const runs: { label: string; driver: string; broker: string; report: Report }[] = [];
 const brokers: Broker[] = [];
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'omnibus-overhead-'));
@@ -138,7 +113,7 @@ try {
   const live: [string, () => Promise<Broker | string>][] = [];
   if (targets.includes('redis')) live.push(['redis', startRedis]);
   if (targets.includes('amqp')) live.push(['amqp', startRabbit]);
-  if (targets.includes('kafka')) live.push(['kafka', startOmnibusKafka]);
+  if (targets.includes('kafka')) live.push(['kafka', () => startOmnibus(['kafka'], { fsync: 'interval' })]);
   for (const [name, start] of live) {
     const b = await start();
     if (typeof b === 'string') {

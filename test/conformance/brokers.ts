@@ -542,13 +542,14 @@ export type OmnibusListener = keyof typeof OMNIBUS_SCHEMES;
 
 /**
  * `omnibus serve` as a real child process (bin/omnibus.js, which runs dist/: build first with
- * `npx tsc -p .`, as `npm test` does) over file storage in a temp dir with `--fsync always`, with
+ * `npx tsc -p .`, as `npm test` does) over file storage in a temp dir with `--fsync always` (or
+ * `opts.fsync`: the benchmarks use `interval`, as the brokers they compare with sync lazily), with
  * only `listeners` started, each on a free loopback port, health endpoint off. `url` reaches the
  * first listener (`omnibus://guest:guest@…` for amqp, `redis://` for resp, …); `ports` names
  * every one. `restart()` SIGKILLs the process by pid — a crash, not a shutdown, so what the
  * server confirmed must survive it — and starts it again on the same directory and ports.
  */
-export async function startOmnibus(listeners: readonly [OmnibusListener, ...OmnibusListener[]]): Promise<Broker | string> {
+export async function startOmnibus(listeners: readonly [OmnibusListener, ...OmnibusListener[]], opts: { fsync?: 'always' | 'interval' | 'never' } = {}): Promise<Broker | string> {
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const bin = join(root, 'bin', 'omnibus.js');
   if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) return 'dist/ is not built (npx tsc -p .): bin/omnibus.js runs the compiled CLI';
@@ -556,7 +557,7 @@ export async function startOmnibus(listeners: readonly [OmnibusListener, ...Omni
   for (const l of listeners) ports[l] = await freePort();
   const dir = tempDir('serve');
   const off = (Object.keys(OMNIBUS_SCHEMES) as OmnibusListener[]).filter((l) => !listeners.includes(l)).map((l) => `--no-${l}`);
-  const args = [bin, 'serve', '--data', join(dir, 'data'), '--fsync', 'always', '--host', '127.0.0.1', '--health-port', 'off', ...off, ...listeners.flatMap((l) => [`--${l}-port`, String(ports[l])])];
+  const args = [bin, 'serve', '--data', join(dir, 'data'), '--fsync', opts.fsync ?? 'always', '--host', '127.0.0.1', '--health-port', 'off', ...off, ...listeners.flatMap((l) => [`--${l}-port`, String(ports[l])])];
   const first = listeners[0];
   const port = ports[first]!;
   const auth = first === 'amqp' ? 'guest:guest@' : '';
