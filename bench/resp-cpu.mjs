@@ -15,9 +15,11 @@
  * Usage (after `npx tsc -p .`):
  *   node bench/resp-cpu.mjs [--mode batch|pipelined|naive] [--size 1024] [--count 100000]
  *                           [--reps 2] [--targets redis,memory,file] [--dist DIR[,DIR2]]
+ *                           [--prof FILE-PREFIX] [--node-args "V8 flags for the Omnibus child"]
  * --dist: the dist/ of the build(s) to measure (default this checkout's); a second build
  * (e.g. a `git worktree` of an older commit, built with tsc) runs right after the first, so
- * an A/B is one command. file:// uses fsync interval, as bench/compare.mjs does.
+ * an A/B is one command. file:// uses fsync interval, as bench/compare.mjs does. The child runs with
+ * the environment and file:// options `omnibus serve` gets (bench/serve-env.mjs, prefault=1).
  */
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +28,7 @@ import inspector from 'node:inspector';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { serveEnv } from './serve-env.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -91,6 +94,8 @@ async function main() {
   const targets = flag('targets', 'redis,memory,file').split(',');
   const dists = flag('dist', path.join(root, 'dist')).split(',').map((d) => path.resolve(d));
   const prof = flag('prof', undefined);
+  // --node-args "--trace-gc --max-semi-space-size=16": V8 flags for the Omnibus child only.
+  const childArgs = (flag('node-args', '') ?? '').split(' ').filter((x) => x !== '');
   const B = 1000;
   const rows = [];
 
@@ -186,8 +191,10 @@ async function main() {
     }
     for (const dist of dists) {
       const dir = t === 'file' ? mkdtempSync(path.join(os.tmpdir(), 'omnibus-resp-cpu-')) : undefined;
-      const url = dir ? `${pathToFileURL(dir).href}?fsync=interval` : 'memory://';
-      const child = fork(fileURLToPath(import.meta.url), ['--child', dist, url], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      // As `omnibus serve` runs it (bench/compare.mjs measures that): glibc tuned as bin/omnibus
+      // does, file:// write buffers prefaulted at start.
+      const url = dir ? `${pathToFileURL(dir).href}?fsync=interval&prefault=1` : 'memory://';
+      const child = fork(fileURLToPath(import.meta.url), ['--child', dist, url], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: childArgs, env: serveEnv() });
       const waiting = [];
       child.on('message', (m) => waiting.shift()?.(m));
       const ask = (m) =>

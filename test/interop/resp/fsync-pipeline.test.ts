@@ -271,3 +271,31 @@ test(`fsync always: at most ${MAX_IN_FLIGHT} pipelined writes are in flight; the
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a push of 300,000 values joining a waiting batch of other clients is appended whole (no spread of its values)', { timeout: 30_000 }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'omnibus-resp-fsp-'));
+  const storage = new GatedStorage(await FileStorage.open(dir));
+  const srv = await serve(storage);
+  const broker = await Broker.for(srv.engine, () => {});
+  const [a, b, c] = [0, 1, 2].map(() => new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 }));
+  try {
+    await Promise.all([a!.ping(), b!.ping(), c!.ping()]);
+    const ra = a!.lpush('k', 'a'); // holds the key's lock through its (gated) fsync
+    await storage.allWaiting(['k']);
+    const before = broker.totalCommands;
+    const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+    const rb = b!.lpush('k', 'b'); // queues a batch behind the lock
+    while (broker.totalCommands === before) await turn();
+    const many = Array.from({ length: 300_000 }, () => 'x');
+    const rc = c!.lpush('k', many); // joins b's batch (ioredis flattens the array)
+    // c's push has joined once the broker counted it (it runs in the turn it is counted in).
+    while (broker.totalCommands === before + 1) await turn();
+    storage.release();
+    assert.deepEqual(await Promise.all([ra, rb, rc]), [1, 2, 300_002]);
+    assert.equal(await a!.llen('k'), 300_002);
+  } finally {
+    for (const r of [a, b, c]) r!.disconnect();
+    await srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -469,7 +469,9 @@ export class Session implements PubSubSubscriber, SessionInfo {
         counts.push(next.length - 2);
       }
     }
-    if (n === 1) return this.execute(first);
+    // A lone push goes the same way (its checks are #fusible's): no name lookup, no second
+    // slice of its values.
+    if (n === 1 && !push) return this.execute(first);
     const broker = this.broker;
     broker.totalCommands += n;
     const end = kind === K_LPUSH || kind === K_LPOP ? 'L' : 'R';

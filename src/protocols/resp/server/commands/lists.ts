@@ -72,12 +72,14 @@ function pop(end: End) {
  * observed anyway. `values` are all the run's values in order, `counts[i]` how many of them
  * command i had.
  */
-export async function pushRun(s: Session, end: End, keyArg: Buffer, values: readonly Buffer[], counts: readonly number[]): Promise<void> {
+export async function pushRun(s: Session, end: End, keyArg: Buffer, values: Buffer[], counts: readonly number[]): Promise<void> {
   const w = s.w;
+  // Lists.push may keep `values` and let later pushes append to it: its length is read now.
+  const n = values.length;
   let len: number;
   try {
     const key = listKey(s, keyArg);
-    len = (await s.broker.lists.push(key, end, values)) - values.length;
+    len = (await s.broker.lists.push(key, end, values)) - n;
   } catch (e) {
     for (let i = 0; i < counts.length; i++) s.replyError(e, w);
     return;
