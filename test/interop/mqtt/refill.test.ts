@@ -1,12 +1,16 @@
 /**
  * Outbound flow control over a raw socket: a session's window (the client's Receive Maximum) is
- * topped up a quarter at a time, not after every PUBACK.
+ * topped up a quarter at a time, not after every PUBACK, and a connection with a large window of
+ * unacknowledged deliveries reads its PUBACKs once per millisecond.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { encodePacket, MqttDecoder, type Packet } from '../../../src/protocols/mqtt/codec/index.js';
 import { startBroker, connect, waitFor, end, type Broker } from './helpers.js';
+import { Engine } from '../../../src/engine/engine.js';
+import { MemoryStorage } from '../../../src/engine/storage/memory.js';
+import { ManualClock } from '../../../src/core/clock.js';
 
 let b: Broker;
 before(async () => {
@@ -61,4 +65,58 @@ test('with Receive Maximum 8 the server holds 8 QoS 1 messages in flight and sen
   await waitFor(() => publishes().length === 20);
   await end(pub);
   s.end();
+});
+
+test('a connection holding 256 or more unacknowledged deliveries stops reading for 1 ms after each read, so the PUBACKs of that millisecond come in together', async () => {
+  const clock = new ManualClock();
+  const cb = await startBroker({ engine: await Engine.open({ storage: new MemoryStorage(), clock }) });
+  try {
+    const s = net.connect(cb.port, '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    const chunks: Buffer[] = [];
+    s.on('data', (d) => chunks.push(d));
+    const packets = (): Packet[] => new MqttDecoder({ version: 5 }).push(Buffer.concat(chunks));
+    const publishes = (): (Packet & { type: 'publish' })[] => packets().filter((p): p is Packet & { type: 'publish' } => p.type === 'publish');
+    s.write(encodePacket({ type: 'connect', protocolName: 'MQTT', protocolVersion: 5, clean: true, keepalive: 30, clientId: 'coalesce', properties: { receiveMaximum: 1000 } }, 5));
+    s.write(encodePacket({ type: 'subscribe', packetId: 1, subscriptions: [{ topic: 'coalesce/t', qos: 1 }] }, 5));
+    await waitFor(() => packets().some((p) => p.type === 'suback'));
+    const server = [...cb.server.broker.connections].find((c) => c.clientId === 'coalesce')!;
+    const session = server.session!;
+
+    const pub = await connect(cb, { protocolVersion: 5 });
+    await Promise.all(Array.from({ length: 300 }, (_, i) => pub.publishAsync('coalesce/t', `m${i}`, { qos: 1 })));
+    await waitFor(() => publishes().length === 300);
+    assert.equal(session.unacked, 300);
+    const ids = publishes().map((p) => p.packetId!);
+
+    s.write(encodePacket({ type: 'puback', packetId: ids[0]! }, 5));
+    await waitFor(() => session.unacked === 299);
+    assert.equal(server.stream.isPaused(), true, 'with 299 unacknowledged the connection pauses after the read');
+    // Written while the server is not reading: separate writes, as mqtt.js sends its PUBACKs.
+    for (const id of ids.slice(1, 101)) s.write(encodePacket({ type: 'puback', packetId: id }, 5));
+    s.write(encodePacket({ type: 'pingreq' }, 5));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(server.stream.isPaused(), true, 'the connection stays paused until the millisecond is over');
+
+    // Time moves on 1 ms per poll: the bytes may come in more than one read, each followed by a pause.
+    await waitFor(() => {
+      clock.advance(1);
+      return packets().some((p) => p.type === 'pingresp');
+    });
+    assert.equal(session.unacked, 199, 'every PUBACK written meanwhile is handled');
+
+    // Below 256 unacknowledged the connection keeps reading.
+    for (const id of ids.slice(101, 200)) s.write(encodePacket({ type: 'puback', packetId: id }, 5));
+    await waitFor(() => {
+      clock.advance(1);
+      return session.unacked === 100;
+    });
+    assert.equal(server.stream.isPaused(), false, 'with 100 unacknowledged the connection reads on');
+    for (const id of ids.slice(200)) s.write(encodePacket({ type: 'puback', packetId: id }, 5));
+    await waitFor(() => session.unacked === 0);
+    await end(pub);
+    s.end();
+  } finally {
+    await cb.close();
+  }
 });

@@ -442,6 +442,11 @@ export class MqttSession {
     });
   }
 
+  /** QoS 1 deliveries written to the client and not yet PUBACKed. */
+  get unacked(): number {
+    return this.#inflight1Count;
+  }
+
   onPuback(id: number): boolean {
     const d = this.#inflight1[id];
     if (d === undefined) return false;
