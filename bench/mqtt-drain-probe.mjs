@@ -10,10 +10,13 @@
  *   elu                 the client's event-loop utilisation over the drain (1 = never waited)
  *   clientUs, brokerUs  CPU µs per message: the client (process.cpuUsage) and the broker (all of
  *                       its threads, /proc/PID/stat utime + stime)
+ *   clientSysUs         the client's kernel share of clientUs (socket reads and PUBACK writes)
  *   reads, medChunk     socket reads in the client and their median / p90 / max size
  *   bSyscw, bSyscr      the broker's write / read system calls over the drain (/proc/PID/io):
  *                       socket writes, state-log writes, PUBACK reads
  *   dups                PUBLISHes with DUP set (0 on a clean run)
+ *   waits, waitMs       times the client had handled everything it had read and waited ≥ 0.2 ms
+ *                       for the next socket read, and those waits' total
  *
  *   node bench/mqtt-drain-probe.mjs omnibus|real COUNT SIZE [REPS] [OMNIBUS_ROOT]
  *
@@ -100,7 +103,25 @@ async function drain(port, count, cid, bpid) {
   const raw = [];
   let tConnack = 0;
   let elu0;
+  let idleSince = 0;
+  let armed = false;
+  let waits = 0;
+  let waitMs = 0;
+  const markIdle = () => {
+    armed = false;
+    idleSince = performance.now();
+  };
   c.stream.on('data', (d) => {
+    const now = performance.now();
+    if (idleSince > 0 && now - idleSince >= 0.2) {
+      waits++;
+      waitMs += now - idleSince;
+    }
+    idleSince = 0;
+    if (!armed) {
+      armed = true;
+      setImmediate(markIdle);
+    }
     chunks.push(d.length);
     if (process.env.RAW) raw.push(Buffer.from(d));
   });
@@ -138,6 +159,7 @@ async function drain(port, count, cid, bpid) {
       firstMs: Math.round(tFirst - t0),
       elu: +elu.utilization.toFixed(2),
       clientUs: +((cpu * 1000) / n).toFixed(2),
+      clientSysUs: +(cu.system / n).toFixed(2),
       brokerUs: +(((b1 - b0) * 1e6) / n).toFixed(2),
       reads: chunks.length,
       medChunk: chunks[chunks.length >> 1],
@@ -146,6 +168,8 @@ async function drain(port, count, cid, bpid) {
       bSyscw: io1.syscw - io0.syscw,
       bSyscr: io1.syscr - io0.syscr,
       dups,
+      waits,
+      waitMs: Math.round(waitMs),
     }),
   );
 }
@@ -175,7 +199,15 @@ async function main(who, count = '200000', size = '128', reps = '1', root = ROOT
       const f = spawnSync('node', [SELF, '--fill', String(port), count, size, cid], { stdio: 'inherit' });
       if (f.status !== 0) throw new Error('fill failed');
       const load = loadavg()[0].toFixed(1);
-      const r = spawnSync('node', [SELF, '--drain', String(port), count, cid, String(child.pid)], { encoding: 'utf8', env: { ...process.env, RAW: i === 0 ? (process.env.RAW ?? '') : '' } });
+      const drainArgs = [SELF, '--drain', String(port), count, cid, String(child.pid)];
+      // PERF=events wraps the drain in `perf stat -e events` (its counts go to stderr, printed after the figures).
+      // PERF_RECORD=FILE records the drain's CPU profile with `perf record -g` (kernel and user stacks).
+      const [cmd, argv] = process.env.PERF
+        ? ['perf', ['stat', '-x', ',', '-e', process.env.PERF, 'node', ...drainArgs]]
+        : process.env.PERF_RECORD
+          ? ['perf', ['record', '-q', '-F', '4000', '-g', '-o', `${process.env.PERF_RECORD}.${i}`, 'node', '--perf-basic-prof', ...drainArgs]]
+          : ['node', drainArgs];
+      const r = spawnSync(cmd, argv, { encoding: 'utf8', env: { ...process.env, RAW: i === 0 ? (process.env.RAW ?? '') : '' } });
       process.stdout.write(`${who} ${size} B × ${count} load ${load} ${r.stdout.trim()}${r.stderr ? ' ' + r.stderr.trim() : ''}\n`);
     }
   } finally {
