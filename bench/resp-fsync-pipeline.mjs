@@ -10,12 +10,13 @@
  *   lpush8  LPUSH q<i%8> v ×count (8 keys: 8 logs, each with its own fsync)
  *   xadd    XADD s * f v ×count (auto ids, one stream)
  *   mixed   per 4 commands: LPUSH a, XADD s, RPUSH b, LPUSH a
+ *   multi   one MULTI of --count XADDs on one stream, then EXEC (how the redis:// transport publishes)
  * Before pipelined execution a connection ran one write, awaited its fsync, then ran the next:
  * a pipeline of N writes to k keys cost about N/k..N fsyncs depending on how reads were cut.
  *
  * Usage (after `npx tsc -p .`):
  *   node bench/resp-fsync-pipeline.mjs [--count 10000] [--size 100] [--reps 3]
- *        [--workloads lpush1,lpush8,xadd,mixed] [--roots DIR[,DIR2]] [--no-redis]
+ *        [--workloads lpush1,lpush8,xadd,mixed,multi] [--roots DIR[,DIR2]] [--no-redis]
  * --roots: checkouts whose bin/omnibus.js to run (default this one); a second root (a git worktree
  * of an older commit, built) runs in the same invocation, so before/after is one command.
  */
@@ -39,7 +40,7 @@ const flag = (n, d) => {
 const COUNT = Number(flag('count', '10000'));
 const SIZE = Number(flag('size', '100'));
 const REPS = Number(flag('reps', '3'));
-const WORKLOADS = flag('workloads', 'lpush1,lpush8,xadd,mixed').split(',');
+const WORKLOADS = flag('workloads', 'lpush1,lpush8,xadd,mixed,multi').split(',');
 const ROOTS = flag('roots', here).split(',');
 const value = Buffer.alloc(SIZE, 0x61);
 
@@ -98,7 +99,7 @@ function stop(child, dir) {
 function fill(p, w, i) {
   if (w === 'lpush1') p.lpush('q', value);
   else if (w === 'lpush8') p.lpush(`q${i % 8}`, value);
-  else if (w === 'xadd') p.xadd('s', '*', 'f', value);
+  else if (w === 'xadd' || w === 'multi') p.xadd('s', '*', 'f', value);
   else {
     const k = i % 4;
     if (k === 0 || k === 3) p.lpush('a', value);
@@ -113,7 +114,7 @@ async function run(port, w) {
   let best = 0;
   for (let r = 0; r < REPS; r++) {
     await c.flushall();
-    const p = c.pipeline();
+    const p = w === 'multi' ? c.multi() : c.pipeline();
     for (let i = 0; i < COUNT; i++) fill(p, w, i);
     const t0 = process.hrtime.bigint();
     const res = await p.exec();

@@ -299,3 +299,45 @@ test('a push of 300,000 values joining a waiting batch of other clients is appen
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('fsync always: the writes of one MULTI/EXEC (as the redis:// transport publishes) wait for their fsyncs together, and EXEC answers after them', { timeout: 20_000 }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'omnibus-resp-fsp-'));
+  const storage = new GatedStorage(await FileStorage.open(dir));
+  const srv = await serve(storage);
+  const r = new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  try {
+    await r.ping();
+    let answered = false;
+    const exec = r
+      .multi()
+      .xadd('s1', '*', 'f', '1')
+      .xadd('s2', '*', 'f', '2')
+      .lpush('q', 'a')
+      .lrange('q', 0, -1)
+      .xadd('s1', '*', 'f', '3')
+      .exec()
+      .then((res) => {
+        answered = true;
+        return res;
+      });
+    await storage.allWaiting(['s1', 's2', 'q']);
+    // (Another connection's command would wait for this EXEC: it holds the transaction barrier.)
+    for (let i = 0; i < 20; i++) await new Promise((res) => setImmediate(res));
+    assert.equal(answered, false, 'EXEC is not answered before the fsyncs');
+    storage.release();
+    const res = (await exec)!;
+    assert.ok(res.every(([e]) => e === null));
+    const [id1, id2, len, range, id3] = res.map(([, v]) => v) as [string, string, number, string[], string];
+    assert.match(id1, /^\d+-\d+$/);
+    assert.match(id2, /^\d+-\d+$/);
+    assert.equal(len, 1);
+    assert.deepEqual(range, ['a'], 'a read inside EXEC sees the push before it');
+    const [a, b] = [id1, id3].map((x) => x.split('-').map(Number)) as [[number, number], [number, number]];
+    assert.ok(b[0] > a[0] || (b[0] === a[0] && b[1] > a[1]), 'ids of one stream grow in command order');
+    assert.equal(await r.xlen('s1'), 2);
+  } finally {
+    r.disconnect();
+    await srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -43,25 +43,44 @@ async function exec(s: Session): Promise<void> {
     return;
   }
   const broker = s.broker;
-  const scratch = new ReplyWriter({ protocol: s.protocol });
+  // One reply slot per queued command: writes that wait for the engine run side by side (below)
+  // and each answers into its own slot; the slots are joined in command order at the end.
+  const slots: ReplyWriter[] = [];
   const real = s.w;
-  s.w = scratch;
   s.inExec = true;
   let release: (() => void) | undefined;
+  /** Pushes/XADDs started and not awaited yet, and the class of each key they name. */
+  const writes: Promise<void>[] = [];
+  const keys = new Map<string, number>();
   try {
     for (const args of queued) {
       const spec = COMMANDS.get(args[0]!.toString('latin1').toLowerCase())!;
       // Another EXEC holds the barrier: wait before running anything that could await.
       for (let b = broker.execBarrier; b && broker.execOwner !== s; b = broker.execBarrier) await b;
+      const cls = concurrentClass(spec.name, args);
+      const key = cls === 0 ? '' : str(args[1]!);
+      if (writes.length > 0 && (cls === 0 || (keys.get(key) ?? cls) !== cls)) {
+        await Promise.all(writes);
+        writes.length = 0;
+        keys.clear();
+      }
+      const w = new ReplyWriter({ protocol: s.protocol, slabSize: 256 });
+      slots.push(w);
+      s.w = w;
       const r = s.run(spec, args);
       if (r) {
         if (!release) {
           broker.execBarrier = new Promise<void>((res) => (release = res));
           broker.execOwner = s;
         }
-        await r;
+        if (cls === 0) await r;
+        else {
+          writes.push(r);
+          keys.set(key, cls);
+        }
       }
     }
+    if (writes.length > 0) await Promise.all(writes);
   } finally {
     s.w = real;
     s.inExec = false;
@@ -71,7 +90,23 @@ async function exec(s: Session): Promise<void> {
       release();
     }
   }
-  real.arrayHeader(queued.length).raw(scratch.take());
+  real.arrayHeader(queued.length);
+  for (const w of slots) w.moveTo(real);
+}
+
+/**
+ * Inside EXEC, list pushes and XADDs (without NOMKSTREAM) do not wait for the previous one's
+ * durability: each takes its place in its key's FIFO lock when it starts (so later commands on
+ * the key apply after it) and pushes to one key join one batch, so a transaction of N XADDs (the
+ * redis:// transport publishes that way) shares fsyncs instead of paying N. Any other command
+ * waits for them first, so it sees their effects; the EXEC answers once all are durable. A list
+ * push and an XADD on one key are never started together (1 = list, 2 = stream, 0 = other).
+ */
+function concurrentClass(name: string, a: Buffer[]): number {
+  if (name === 'lpush' || name === 'rpush') return 1;
+  if (name !== 'xadd') return 0;
+  for (let i = 2; i < a.length; i++) if (a[i]!.length === 10 && a[i]!.toString('latin1').toLowerCase() === 'nomkstream') return 0;
+  return 2;
 }
 
 function discard(s: Session): void {
