@@ -61,7 +61,8 @@ const MAX_RUN = 4096;
 
 /**
  * Most pipelined writes awaiting the engine at once per connection (a fused run counts once).
- * Each holds its arguments and a small reply slot: 1024 × ~1 KiB values ≈ 1 MiB per connection.
+ * Each holds its arguments and a reply slot of 256 bytes (a push's or an XADD's reply fits):
+ * with 1 KiB values about 1.3 MiB per connection at the limit.
  */
 export const MAX_IN_FLIGHT = 1024;
 
@@ -377,7 +378,7 @@ export class Session implements PubSubSubscriber, SessionInfo {
   }
 
   #scratch(): ReplyWriter {
-    const w = this.#spareWriters.pop() ?? new ReplyWriter({ slabSize: 4096 });
+    const w = this.#spareWriters.pop() ?? new ReplyWriter({ slabSize: 256 });
     w.protocol = this.out.protocol;
     return w;
   }
