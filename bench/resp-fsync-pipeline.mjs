@@ -17,6 +17,7 @@
  * Usage (after `npx tsc -p .`):
  *   node bench/resp-fsync-pipeline.mjs [--count 10000] [--size 100] [--reps 3]
  *        [--workloads lpush1,lpush8,xadd,mixed,multi] [--roots DIR[,DIR2]] [--no-redis]
+ *        [--node-args "flags for the omnibus serve processes"]
  * --roots: checkouts whose bin/omnibus.js to run (default this one); a second root (a git worktree
  * of an older commit, built) runs in the same invocation, so before/after is one command.
  */
@@ -43,6 +44,8 @@ const REPS = Number(flag('reps', '3'));
 const WORKLOADS = flag('workloads', 'lpush1,lpush8,xadd,mixed,multi').split(',');
 const ROOTS = flag('roots', here).split(',');
 const value = Buffer.alloc(SIZE, 0x61);
+// --node-args "--cpu-prof --cpu-prof-dir=/tmp/p": V8/Node flags for the omnibus serve processes.
+const NODE_ARGS = flag('node-args', '').split(' ').filter((x) => x !== '');
 
 function freePort() {
   return new Promise((res, rej) => {
@@ -73,7 +76,7 @@ function waitLine(child, re) {
 
 async function startOmnibus(root) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'omni-fsp-'));
-  const child = spawn(process.execPath, [path.join(root, 'bin/omnibus.js'), 'serve', '--data', dir, '--fsync', 'always', '--resp-port', '0', '--no-amqp', '--no-kafka', '--no-stomp', '--no-mqtt', '--health-port', 'off'], { env: serveEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...NODE_ARGS, path.join(root, 'bin/omnibus.js'), 'serve', '--data', dir, '--fsync', 'always', '--resp-port', '0', '--no-amqp', '--no-kafka', '--no-stomp', '--no-mqtt', '--health-port', 'off'], { env: serveEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
   const m = await waitLine(child, /resp 127\.0\.0\.1:(\d+)/);
   return { port: Number(m[1]), stop: () => stop(child, dir) };
 }
