@@ -2,8 +2,10 @@
  * Pipelined writes on one connection with fsync always (file://, in-process listener, ioredis):
  * later commands run while earlier writes wait for their fsync, yet every reply still means
  * "durable", replies come in command order, and a read in the pipeline sees the writes before it.
- * Durability is proven with a storage whose topic logs hold durable() at a gate.
+ * Durability is proven with a storage whose topic logs hold durable() at a gate. The last test
+ * runs redis-py against `omnibus serve --fsync always` (needs dist/: npx tsc -p .).
  */
+import { spawn, spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -338,6 +340,73 @@ test('fsync always: the writes of one MULTI/EXEC (as the redis:// transport publ
   } finally {
     r.disconnect();
     await srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const PY = '/usr/bin/python3';
+const probe = spawnSync(PY, ['-c', 'import redis'], { encoding: 'utf8' });
+const noPy = probe.status === 0 ? false : 'python3 -c "import redis" failed: install python3-redis';
+
+/** redis-py: a non-transactional pipeline of mixed writes and reads, and the replies it got. */
+const PY_PIPELINE = `
+import json, sys, redis
+r = redis.Redis(port=int(sys.argv[1]))
+p = r.pipeline(transaction=False)
+for i in range(200):
+    p.rpush('py:l', str(i))
+    p.xadd('py:s', {'i': str(i)})
+    p.llen('py:l')
+    if i % 50 == 49:
+        p.lrange('py:l', -2, -1)
+out = []
+for v in p.execute():
+    out.append(v.decode() if isinstance(v, bytes) else [x.decode() for x in v] if isinstance(v, list) else v)
+print(json.dumps(out))
+`;
+
+test('omnibus serve --fsync always: a redis-py pipeline of RPUSH, XADD, LLEN and LRANGE gets every reply in command order', { skip: noPy, timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'omnibus-resp-fsp-'));
+  const bin = path.resolve('bin/omnibus.js');
+  const srv = spawn(process.execPath, [bin, 'serve', '--data', dir, '--fsync', 'always', '--resp-port', '0', '--no-amqp', '--no-kafka', '--no-stomp', '--no-mqtt', '--health-port', 'off'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let text = '';
+      srv.stdout!.on('data', (d: Buffer) => {
+        text += d.toString();
+        const m = /resp 127\.0\.0\.1:(\d+)/.exec(text);
+        if (m) resolve(Number(m[1]));
+      });
+      srv.once('exit', (c) => reject(new Error(`omnibus serve exited ${c}: ${text}`)));
+    });
+    const py = spawn(PY, ['-c', PY_PIPELINE, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let json = '';
+    py.stdout!.on('data', (d: Buffer) => (json += d.toString()));
+    const code = await new Promise<number | null>((resolve) => py.once('exit', resolve));
+    assert.equal(code, 0);
+    const out = JSON.parse(json) as unknown[];
+    let k = 0;
+    let lastId = '';
+    for (let i = 0; i < 200; i++) {
+      assert.equal(out[k++], i + 1, 'RPUSH answers the length after it');
+      const id = out[k++] as string;
+      assert.match(id, /^\d+-\d+$/);
+      const [ms, seq] = id.split('-').map(Number) as [number, number];
+      if (lastId !== '') {
+        const [lms, lseq] = lastId.split('-').map(Number) as [number, number];
+        assert.ok(ms > lms || (ms === lms && seq > lseq));
+      }
+      lastId = id;
+      assert.equal(out[k++], i + 1, 'LLEN sees the RPUSH before it');
+      if (i % 50 === 49) assert.deepEqual(out[k++], [String(i - 1), String(i)]);
+    }
+    assert.equal(k, out.length);
+  } finally {
+    await new Promise<void>((resolve) => {
+      if (srv.exitCode !== null) return resolve();
+      srv.once('exit', () => resolve());
+      srv.kill('SIGTERM');
+    });
     rmSync(dir, { recursive: true, force: true });
   }
 });
