@@ -17,6 +17,7 @@
  *   dups                PUBLISHes with DUP set (0 on a clean run)
  *   waits, waitMs       times the client had handled everything it had read and waited ≥ 0.2 ms
  *                       for the next socket read, and those waits' total
+ *   tcp                 the client socket's segments out / in and those with data (`ss -i`)
  *
  *   node bench/mqtt-drain-probe.mjs omnibus|real COUNT SIZE [REPS] [OMNIBUS_ROOT]
  *
@@ -141,6 +142,9 @@ async function drain(port, count, cid, bpid) {
     }),
   );
   const t1 = performance.now();
+  // The client socket's TCP counters (ss -i): segments out and in, and how many carried data.
+  const ssOut = spawnSync('ss', ['-tinH', 'src', `127.0.0.1:${c.stream.localPort}`], { encoding: 'utf8' }).stdout ?? '';
+  const tcp = Object.fromEntries(['segs_out', 'segs_in', 'data_segs_out', 'data_segs_in'].map((k) => [k, Number(new RegExp(`\\b${k}:(\\d+)`).exec(ssOut)?.[1] ?? NaN)]));
   const elu = performance.eventLoopUtilization(elu0);
   const cu = process.cpuUsage(c0);
   const b1 = cpuSeconds();
@@ -170,6 +174,7 @@ async function drain(port, count, cid, bpid) {
       dups,
       waits,
       waitMs: Math.round(waitMs),
+      tcp,
     }),
   );
 }
