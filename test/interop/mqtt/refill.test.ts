@@ -11,6 +11,7 @@ import { startBroker, connect, waitFor, end, type Broker } from './helpers.js';
 import { Engine } from '../../../src/engine/engine.js';
 import { MemoryStorage } from '../../../src/engine/storage/memory.js';
 import { ManualClock } from '../../../src/core/clock.js';
+import { coalesceMs } from '../../../src/protocols/mqtt/session/connection.js';
 
 let b: Broker;
 before(async () => {
@@ -67,7 +68,7 @@ test('with Receive Maximum 8 the server holds 8 QoS 1 messages in flight and sen
   s.end();
 });
 
-test('a connection holding 256 or more unacknowledged deliveries stops reading for 1 ms after each read, so the PUBACKs of that millisecond come in together', async () => {
+test('a connection holding 256 or more unacknowledged deliveries stops reading after each read (1 ms with 300 outstanding), so the PUBACKs written meanwhile come in together', async () => {
   const clock = new ManualClock();
   const cb = await startBroker({ engine: await Engine.open({ storage: new MemoryStorage(), clock }) });
   try {
@@ -119,4 +120,45 @@ test('a connection holding 256 or more unacknowledged deliveries stops reading f
   } finally {
     await cb.close();
   }
+});
+
+test('the pause grows with what the client holds: at most half the time a client taking 200,000 msg/s needs for it, 1 to 50 ms', () => {
+  assert.equal(coalesceMs(256), 1);
+  assert.equal(coalesceMs(1024), 2);
+  assert.equal(coalesceMs(8000), 20);
+  assert.equal(coalesceMs(20_000), 50);
+  assert.equal(coalesceMs(32_768), 50);
+});
+
+test('a 3.1.1 session holds at most 8 MiB of unacknowledged QoS 1 payload, whatever its window in messages', async () => {
+  const s = net.connect(b.port, '127.0.0.1');
+  await new Promise((r) => s.once('connect', r));
+  const chunks: Buffer[] = [];
+  s.on('data', (d) => chunks.push(d));
+  const packets = (): Packet[] => new MqttDecoder({ version: 4 }).push(Buffer.concat(chunks));
+  const publishes = (): (Packet & { type: 'publish' })[] => packets().filter((p): p is Packet & { type: 'publish' } => p.type === 'publish');
+  const pongs = (): number => packets().filter((p) => p.type === 'pingresp').length;
+  const roundTrip = async (): Promise<void> => {
+    const n = pongs();
+    s.write(encodePacket({ type: 'pingreq' }, 4));
+    await waitFor(() => pongs() > n);
+  };
+  s.write(encodePacket({ type: 'connect', protocolName: 'MQTT', protocolVersion: 4, clean: true, keepalive: 30, clientId: 'bytes-cap' }, 4));
+  s.write(encodePacket({ type: 'subscribe', packetId: 1, subscriptions: [{ topic: 'bytes/t', qos: 1 }] }, 4));
+  await waitFor(() => packets().some((p) => p.type === 'suback'));
+
+  const pub = await connect(b, { protocolVersion: 4 });
+  const body = Buffer.alloc(10 * 1024, 0x62);
+  await Promise.all(Array.from({ length: 1000 }, () => pub.publishAsync('bytes/t', body, { qos: 1 })));
+  // 8 MiB / 10 KiB = 819.2: the delivery that crosses 8 MiB is the last one.
+  await waitFor(() => publishes().length >= 820, 10_000);
+  await roundTrip();
+  await roundTrip();
+  assert.equal(publishes().length, 820, 'no more than 8 MiB (and one message) in flight');
+
+  for (const p of publishes()) s.write(encodePacket({ type: 'puback', packetId: p.packetId! }, 4));
+  await waitFor(() => publishes().length === 1000, 10_000);
+  for (const p of publishes().slice(820)) s.write(encodePacket({ type: 'puback', packetId: p.packetId! }, 4));
+  await end(pub);
+  s.end();
 });

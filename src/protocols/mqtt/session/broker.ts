@@ -30,7 +30,7 @@ export interface MqttBrokerOptions {
   maxPacketSize?: number;
   /** Inbound QoS 1/2 publishes awaiting their ack before the socket stops being read (announced as Receive Maximum in v5). Default 1024. */
   receiveMaximum?: number;
-  /** Outbound QoS 1/2 window per session (the client's Receive Maximum caps it further). Default 1024. */
+  /** Outbound QoS 1/2 window per session (the client's Receive Maximum caps it further, and 8 MiB of payload in flight does too: session.ts MAX_INFLIGHT_BYTES). Default 32,768: half the packet-id space, so a free id is found in a few probes. */
   maxInflight?: number;
   /** Topic Alias Maximum announced to v5 clients (inbound aliases). Default 1024. */
   topicAliasMaximum?: number;
@@ -113,7 +113,7 @@ export class MqttBroker {
       log: opts.log,
       maxPacketSize: opts.maxPacketSize ?? Math.min(268_435_460, engine.maxMessageBytes + 65_536),
       receiveMaximum: opts.receiveMaximum ?? 1024,
-      maxInflight: opts.maxInflight ?? 1024,
+      maxInflight: opts.maxInflight ?? 32768,
       topicAliasMaximum: opts.topicAliasMaximum ?? 1024,
       connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
       highWaterMark: opts.highWaterMark ?? 1024 * 1024,

@@ -36,6 +36,13 @@ import type { SubOptions } from './store.js';
 
 /** MQTT never redelivers within a connection; a lease only ends with the connection. */
 export const MQTT_LEASE_MS = 24 * 3600 * 1000;
+/**
+ * Payload bytes of QoS 1 deliveries a session may have unacknowledged, whatever its window in
+ * messages: a delivery holds its record's body until the PUBACK, so 32,768 × 10 KiB would hold
+ * 320 MiB. At 8 MiB the window is the message count below ~256 B and the bytes above (~800 in
+ * flight at 10 KiB, as with the old 1,024 window).
+ */
+const MAX_INFLIGHT_BYTES = 8 * 1024 * 1024;
 
 export interface Sub {
   /** As subscribed, including any `$share/<group>/` prefix. */
@@ -82,6 +89,8 @@ export class MqttSession {
   readonly #idByOffset = new Map<string, number>();
   #nextId = 1;
   #inflight1Count = 0;
+  /** Payload bytes of those QoS 1 deliveries (bounded by MAX_INFLIGHT_BYTES). */
+  #inflight1Bytes = 0;
   /** Consumers on shared subscriptions (the window is summed over them only when there are any). */
   #sharedConsumers = 0;
   /** The last routing key → MQTT topic conversion (a backlog is mostly one topic). */
@@ -130,7 +139,7 @@ export class MqttSession {
       get prefetch(): number {
         const conn = session.conn;
         const mine = holder.c?.inflight ?? 0;
-        if (!conn || conn.congested) return mine;
+        if (!conn || conn.congested || session.#inflight1Bytes >= MAX_INFLIGHT_BYTES) return mine;
         return mine + Math.max(0, session.window - session.#inflight());
       },
       // Refill in batches: the group tops the window up once a quarter of it is free (or at half,
@@ -140,7 +149,8 @@ export class MqttSession {
       // 1024) the broker made 1,500–2,600 write calls instead of 27,000–34,000 to drain 200,000
       // × 128 B (with the group's paced state log), and the client still holds three quarters
       // of its window while the next batch is read and written.
-      drained: () => session.window - session.#inflight() >= session.#refillAt,
+      // With large messages the byte bound holds the window first: refill once a quarter of it is free.
+      drained: () => session.window - session.#inflight() >= session.#refillAt && session.#inflight1Bytes <= (MAX_INFLIGHT_BYTES * 3) / 4,
       push: (d: DeliveryImpl) => this.#deliver(d, shared),
     };
   }
@@ -213,6 +223,7 @@ export class MqttSession {
     if (this.#inflight1Count > 0) {
       this.#inflight1.fill(undefined);
       this.#inflight1Count = 0;
+    this.#inflight1Bytes = 0;
     }
     for (const o of this.outbound.values()) o.d = undefined;
   }
@@ -269,6 +280,7 @@ export class MqttSession {
     this.outbound.clear();
     this.#inflight1.fill(undefined);
     this.#inflight1Count = 0;
+    this.#inflight1Bytes = 0;
     this.#idByOffset.clear();
     this.broker.store.write({ t: 'x', c: this.clientId });
   }
@@ -357,6 +369,7 @@ export class MqttSession {
       if (qos === 1) {
         this.#inflight1[id] = d;
         this.#inflight1Count++;
+        this.#inflight1Bytes += rec.body.length;
       } else {
         this.outbound.set(id, { qos: 2, stage: 'publish', d, okey });
         this.#idByOffset.set(okey!, id);
@@ -407,9 +420,11 @@ export class MqttSession {
   }
 
   #forget(id: number): void {
-    if (this.#inflight1[id] !== undefined) {
+    const d = this.#inflight1[id];
+    if (d !== undefined) {
       this.#inflight1[id] = undefined;
       this.#inflight1Count--;
+      this.#inflight1Bytes -= d.rec.body.length;
       return;
     }
     const o = this.outbound.get(id);
@@ -452,6 +467,7 @@ export class MqttSession {
     if (d === undefined) return false;
     this.#inflight1[id] = undefined;
     this.#inflight1Count--;
+    this.#inflight1Bytes -= d.rec.body.length;
     this.#settle(d.ack());
     this.#afterAck();
     return true;
