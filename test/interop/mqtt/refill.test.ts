@@ -21,23 +21,33 @@ after(async () => {
   await b.close();
 });
 
-test('with Receive Maximum 8 the server holds 8 QoS 1 messages in flight and sends more only once 2 (a quarter) are PUBACKed', async () => {
-  const s = net.connect(b.port, '127.0.0.1');
+/**
+ * A raw MQTT subscriber: connects with `connect` (a CONNECT packet's fields), subscribes to `topic`
+ * at QoS 1 and waits for the SUBACK; packets() decodes everything the server wrote so far.
+ */
+async function rawSubscriber(port: number, version: 4 | 5, connect: Record<string, unknown>, topic: string) {
+  const s = net.connect(port, '127.0.0.1');
   await new Promise((r) => s.once('connect', r));
   const chunks: Buffer[] = [];
   s.on('data', (d) => chunks.push(d));
-  const packets = (): Packet[] => new MqttDecoder({ version: 5 }).push(Buffer.concat(chunks));
+  const packets = (): Packet[] => new MqttDecoder({ version }).push(Buffer.concat(chunks));
   const publishes = (): (Packet & { type: 'publish' })[] => packets().filter((p): p is Packet & { type: 'publish' } => p.type === 'publish');
   const pongs = (): number => packets().filter((p) => p.type === 'pingresp').length;
+  const send = (p: Packet): boolean => s.write(encodePacket(p, version));
   /** A PINGREQ round trip: everything the server wrote in reply to what was sent before it is in. */
   const roundTrip = async (): Promise<void> => {
     const n = pongs();
-    s.write(encodePacket({ type: 'pingreq' }, 5));
+    send({ type: 'pingreq' });
     await waitFor(() => pongs() > n);
   };
-  s.write(encodePacket({ type: 'connect', protocolName: 'MQTT', protocolVersion: 5, clean: true, keepalive: 30, clientId: 'refill-8', properties: { receiveMaximum: 8 } }, 5));
-  s.write(encodePacket({ type: 'subscribe', packetId: 1, subscriptions: [{ topic: 'refill/t', qos: 1 }] }, 5));
+  send({ type: 'connect', protocolName: 'MQTT', protocolVersion: version, clean: true, keepalive: 30, ...connect } as Packet);
+  send({ type: 'subscribe', packetId: 1, subscriptions: [{ topic, qos: 1 }] });
   await waitFor(() => packets().some((p) => p.type === 'suback'));
+  return { s, packets, publishes, send, roundTrip };
+}
+
+test('with Receive Maximum 8 the server holds 8 QoS 1 messages in flight and sends more only once 2 (a quarter) are PUBACKed', async () => {
+  const { s, publishes, roundTrip } = await rawSubscriber(b.port, 5, { clientId: 'refill-8', properties: { receiveMaximum: 8 } }, 'refill/t');
 
   const pub = await connect(b, { protocolVersion: 5 });
   for (let i = 0; i < 20; i++) await pub.publishAsync('refill/t', `m${i}`, { qos: 1 });
@@ -72,15 +82,7 @@ test('a connection holding 256 or more unacknowledged deliveries stops reading a
   const clock = new ManualClock();
   const cb = await startBroker({ engine: await Engine.open({ storage: new MemoryStorage(), clock }) });
   try {
-    const s = net.connect(cb.port, '127.0.0.1');
-    await new Promise((r) => s.once('connect', r));
-    const chunks: Buffer[] = [];
-    s.on('data', (d) => chunks.push(d));
-    const packets = (): Packet[] => new MqttDecoder({ version: 5 }).push(Buffer.concat(chunks));
-    const publishes = (): (Packet & { type: 'publish' })[] => packets().filter((p): p is Packet & { type: 'publish' } => p.type === 'publish');
-    s.write(encodePacket({ type: 'connect', protocolName: 'MQTT', protocolVersion: 5, clean: true, keepalive: 30, clientId: 'coalesce', properties: { receiveMaximum: 1000 } }, 5));
-    s.write(encodePacket({ type: 'subscribe', packetId: 1, subscriptions: [{ topic: 'coalesce/t', qos: 1 }] }, 5));
-    await waitFor(() => packets().some((p) => p.type === 'suback'));
+    const { s, packets, publishes } = await rawSubscriber(cb.port, 5, { clientId: 'coalesce', properties: { receiveMaximum: 1000 } }, 'coalesce/t');
     const server = [...cb.server.broker.connections].find((c) => c.clientId === 'coalesce')!;
     const session = server.session!;
 
@@ -131,21 +133,7 @@ test('the pause grows with what the client holds: at most half the time a client
 });
 
 test('a 3.1.1 session holds at most 8 MiB of unacknowledged QoS 1 payload, whatever its window in messages', async () => {
-  const s = net.connect(b.port, '127.0.0.1');
-  await new Promise((r) => s.once('connect', r));
-  const chunks: Buffer[] = [];
-  s.on('data', (d) => chunks.push(d));
-  const packets = (): Packet[] => new MqttDecoder({ version: 4 }).push(Buffer.concat(chunks));
-  const publishes = (): (Packet & { type: 'publish' })[] => packets().filter((p): p is Packet & { type: 'publish' } => p.type === 'publish');
-  const pongs = (): number => packets().filter((p) => p.type === 'pingresp').length;
-  const roundTrip = async (): Promise<void> => {
-    const n = pongs();
-    s.write(encodePacket({ type: 'pingreq' }, 4));
-    await waitFor(() => pongs() > n);
-  };
-  s.write(encodePacket({ type: 'connect', protocolName: 'MQTT', protocolVersion: 4, clean: true, keepalive: 30, clientId: 'bytes-cap' }, 4));
-  s.write(encodePacket({ type: 'subscribe', packetId: 1, subscriptions: [{ topic: 'bytes/t', qos: 1 }] }, 4));
-  await waitFor(() => packets().some((p) => p.type === 'suback'));
+  const { s, publishes, roundTrip } = await rawSubscriber(b.port, 4, { clientId: 'bytes-cap' }, 'bytes/t');
 
   const pub = await connect(b, { protocolVersion: 4 });
   const body = Buffer.alloc(10 * 1024, 0x62);

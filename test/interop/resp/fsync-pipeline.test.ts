@@ -59,7 +59,15 @@ class GatedStorage extends FileStorageWrapper {
   }
 }
 
-async function serve(storage: FileStorageWrapper | FileStorage) {
+/**
+ * An in-process RESP listener over file storage (fsync always) in a fresh directory; `gated` wraps
+ * the storage in GatedStorage. close() disconnects the clients made by client(), stops the
+ * listener and removes the directory.
+ */
+async function serveFile<G extends boolean>(gated: G) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'omnibus-resp-fsp-'));
+  const file = await FileStorage.open(dir);
+  const storage = (gated ? new GatedStorage(file) : file) as G extends true ? GatedStorage : FileStorage;
   const engine = await Engine.open({ storage, fsync: 'always' });
   const transport = new EmbeddedTransport('file', engine);
   const ac = new AbortController();
@@ -68,22 +76,30 @@ async function serve(storage: FileStorageWrapper | FileStorage) {
     { host: '127.0.0.1', port: 0 },
   );
   const port = Number(listener.address.split(':').pop());
+  const clients: Redis[] = [];
   return {
     port,
     engine,
+    storage,
+    client(): Redis {
+      const c = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+      clients.push(c);
+      return c;
+    },
     async close() {
+      for (const c of clients) c.disconnect();
       ac.abort();
       await listener.close();
       await transport.close();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
 test('fsync always: a pipeline of writes to three keys has all three waiting for their fsync at once, and no reply leaves before the fsync', { timeout: 20_000 }, async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'omnibus-resp-fsp-'));
-  const storage = new GatedStorage(await FileStorage.open(dir));
-  const srv = await serve(storage);
-  const r = new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  const srv = await serveFile(true);
+  const storage = srv.storage;
+  const r = srv.client();
   try {
     await r.ping();
     let answered = false;
@@ -115,16 +131,13 @@ test('fsync always: a pipeline of writes to three keys has all three waiting for
     assert.equal(res[2]![1], 1);
     assert.deepEqual(res[3]![1], ['a'], 'the LRANGE sees the LPUSH before it');
   } finally {
-    r.disconnect();
     await srv.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('fsync always: replies of a long mixed pipeline come in command order and reads see every earlier write', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'omnibus-resp-fsp-'));
-  const srv = await serve(await FileStorage.open(dir));
-  const r = new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  const srv = await serveFile(false);
+  const r = srv.client();
   try {
     const p = r.pipeline();
     const expect: ((v: unknown) => void)[] = [];
@@ -185,31 +198,30 @@ test('fsync always: replies of a long mixed pipeline come in command order and r
     });
     assert.deepEqual(await r.lrange('b', 0, 2), ['2', '8', '14']);
   } finally {
-    r.disconnect();
     await srv.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('fsync always: MULTI/EXEC, WATCH and a blocking pop in a pipeline behind in-flight pushes answer as if run one by one', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'omnibus-resp-fsp-'));
-  const srv = await serve(await FileStorage.open(dir));
-  const r = new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  const srv = await serveFile(false);
+  const r = srv.client();
   try {
+    // As a command list: ioredis's pipeline type has no multi()/exec() of its own.
     const res = (await r
-      .pipeline()
-      .lpush('x', '1')
-      .watch('x')
-      .lpush('x', '2')
-      .multi()
-      .lpush('x', '3')
-      .exec()
-      .lpush('y', 'v')
-      .brpop('y', 1)
-      .multi()
-      .rpush('x', '4')
-      .lrange('x', 0, -1)
-      .exec()
+      .pipeline([
+        ['lpush', 'x', '1'],
+        ['watch', 'x'],
+        ['lpush', 'x', '2'],
+        ['multi'],
+        ['lpush', 'x', '3'],
+        ['exec'],
+        ['lpush', 'y', 'v'],
+        ['brpop', 'y', '1'],
+        ['multi'],
+        ['rpush', 'x', '4'],
+        ['lrange', 'x', '0', '-1'],
+        ['exec'],
+      ])
       .exec())!;
     const vals = res.map(([e, v]) => (e ? `ERR ${(e as Error).message}` : v));
     assert.deepEqual(vals, [
@@ -227,19 +239,16 @@ test('fsync always: MULTI/EXEC, WATCH and a blocking pop in a pipeline behind in
       [3, ['2', '1', '4']],
     ]);
   } finally {
-    r.disconnect();
     await srv.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test(`fsync always: at most ${MAX_IN_FLIGHT} pipelined writes are in flight; the rest wait unread until earlier ones answer`, { timeout: 20_000 }, async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'omnibus-resp-fsp-'));
-  const storage = new GatedStorage(await FileStorage.open(dir));
-  const srv = await serve(storage);
+  const srv = await serveFile(true);
+  const storage = srv.storage;
   const broker = await Broker.for(srv.engine, () => {});
-  const r = new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
-  const other = new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  const r = srv.client();
+  const other = srv.client();
   try {
     await r.ping();
     await other.ping();
@@ -267,19 +276,15 @@ test(`fsync always: at most ${MAX_IN_FLIGHT} pipelined writes are in flight; the
     assert.ok(res.every(([e]) => e === null));
     assert.equal(await r.xlen('s'), total);
   } finally {
-    r.disconnect();
-    other.disconnect();
     await srv.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('a push of 300,000 values joining a waiting batch of other clients is appended whole (no spread of its values)', { timeout: 30_000 }, async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'omnibus-resp-fsp-'));
-  const storage = new GatedStorage(await FileStorage.open(dir));
-  const srv = await serve(storage);
+  const srv = await serveFile(true);
+  const storage = srv.storage;
   const broker = await Broker.for(srv.engine, () => {});
-  const [a, b, c] = [0, 1, 2].map(() => new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 }));
+  const [a, b, c] = [0, 1, 2].map(() => srv.client());
   try {
     await Promise.all([a!.ping(), b!.ping(), c!.ping()]);
     const ra = a!.lpush('k', 'a'); // holds the key's lock through its (gated) fsync
@@ -289,24 +294,21 @@ test('a push of 300,000 values joining a waiting batch of other clients is appen
     const rb = b!.lpush('k', 'b'); // queues a batch behind the lock
     while (broker.totalCommands === before) await turn();
     const many = Array.from({ length: 300_000 }, () => 'x');
-    const rc = c!.lpush('k', many); // joins b's batch (ioredis flattens the array)
+    const rc = c!.lpush('k', many as unknown as string); // joins b's batch (ioredis flattens the array; its types do not say so)
     // c's push has joined once the broker counted it (it runs in the turn it is counted in).
     while (broker.totalCommands === before + 1) await turn();
     storage.release();
     assert.deepEqual(await Promise.all([ra, rb, rc]), [1, 2, 300_002]);
     assert.equal(await a!.llen('k'), 300_002);
   } finally {
-    for (const r of [a, b, c]) r!.disconnect();
     await srv.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('fsync always: the writes of one MULTI/EXEC (as the redis:// transport publishes) wait for their fsyncs together, and EXEC answers after them', { timeout: 20_000 }, async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'omnibus-resp-fsp-'));
-  const storage = new GatedStorage(await FileStorage.open(dir));
-  const srv = await serve(storage);
-  const r = new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  const srv = await serveFile(true);
+  const storage = srv.storage;
+  const r = srv.client();
   try {
     await r.ping();
     let answered = false;
@@ -338,9 +340,7 @@ test('fsync always: the writes of one MULTI/EXEC (as the redis:// transport publ
     assert.ok(b[0] > a[0] || (b[0] === a[0] && b[1] > a[1]), 'ids of one stream grow in command order');
     assert.equal(await r.xlen('s1'), 2);
   } finally {
-    r.disconnect();
     await srv.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
