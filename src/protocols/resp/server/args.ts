@@ -36,3 +36,17 @@ export function timeoutSeconds(b: Buffer): number {
   if (n < 0) throw new RespError('ERR timeout is negative');
   return Math.round(n * 1000);
 }
+
+/**
+ * Writes that may be in flight together (a pipeline's, or inside EXEC) are classed by what they
+ * append to: two of different classes are never in flight on one key (each checks the key's type
+ * when it starts).
+ */
+export const C_LIST = 1;
+export const C_STREAM = 2;
+
+/** An XADD argument list naming NOMKSTREAM (any case): such an XADD depends on whether the stream exists yet. */
+export function hasNoMkStream(a: readonly Buffer[]): boolean {
+  for (let i = 2; i < a.length; i++) if (a[i]!.length === 10 && kw(a[i]!) === 'nomkstream') return true;
+  return false;
+}

@@ -36,6 +36,7 @@
 import type { Socket } from 'node:net';
 import { RespCommandParser, ReplyWriter, ProtocolError } from '../index.js';
 import type { Broker, SessionInfo } from './broker.js';
+import { C_LIST, C_STREAM, hasNoMkStream } from './args.js';
 import { COMMANDS, type CommandSpec } from './commands/index.js';
 import { popRun, pushRun } from './commands/lists.js';
 import { RespError } from './errors.js';
@@ -66,10 +67,6 @@ const MAX_RUN = 4096;
  */
 export const MAX_IN_FLIGHT = 1024;
 
-/** Classes of in-flight writes: two of different classes are never in flight on one key. */
-const C_LIST = 1;
-const C_STREAM = 2;
-
 /** One pipelined write awaiting the engine; `w` is null for the oldest, which answers into `out`. */
 interface InFlight {
   readonly key: string;
@@ -81,12 +78,6 @@ interface InFlight {
 /** `xadd` in any case. */
 function isXadd(n: Buffer): boolean {
   return n.length === 4 && (n[0]! | 0x20) === 0x78 && (n[1]! | 0x20) === 0x61 && (n[2]! | 0x20) === 0x64 && (n[3]! | 0x20) === 0x64;
-}
-
-/** An argument that reads NOMKSTREAM (any case): such an XADD depends on whether the stream exists yet. */
-function hasNoMkStream(a: Buffer[]): boolean {
-  for (let i = 2; i < a.length; i++) if (a[i]!.length === 10 && a[i]!.toString('latin1').toLowerCase() === 'nomkstream') return true;
-  return false;
 }
 
 const K_LPUSH = 1;

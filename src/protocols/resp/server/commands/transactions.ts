@@ -15,7 +15,7 @@
  * flagged session replies a null array and runs nothing, as Redis does.
  */
 import { ReplyWriter } from '../../index.js';
-import { str } from '../args.js';
+import { C_LIST, C_STREAM, hasNoMkStream, str } from '../args.js';
 import { RespError } from '../errors.js';
 import type { Session } from '../session.js';
 import { COMMANDS } from './index.js';
@@ -100,13 +100,11 @@ async function exec(s: Session): Promise<void> {
  * the key apply after it) and pushes to one key join one batch, so a transaction of N XADDs (the
  * redis:// transport publishes that way) shares fsyncs instead of paying N. Any other command
  * waits for them first, so it sees their effects; the EXEC answers once all are durable. A list
- * push and an XADD on one key are never started together (1 = list, 2 = stream, 0 = other).
+ * push and an XADD on one key are never started together (C_LIST, C_STREAM; 0 = any other).
  */
 function concurrentClass(name: string, a: Buffer[]): number {
-  if (name === 'lpush' || name === 'rpush') return 1;
-  if (name !== 'xadd') return 0;
-  for (let i = 2; i < a.length; i++) if (a[i]!.length === 10 && a[i]!.toString('latin1').toLowerCase() === 'nomkstream') return 0;
-  return 2;
+  if (name === 'lpush' || name === 'rpush') return C_LIST;
+  return name === 'xadd' && !hasNoMkStream(a) ? C_STREAM : 0;
 }
 
 function discard(s: Session): void {
