@@ -223,7 +223,7 @@ export class MqttSession {
     if (this.#inflight1Count > 0) {
       this.#inflight1.fill(undefined);
       this.#inflight1Count = 0;
-    this.#inflight1Bytes = 0;
+      this.#inflight1Bytes = 0;
     }
     for (const o of this.outbound.values()) o.d = undefined;
   }
