@@ -320,13 +320,18 @@ export async function startRedisCluster(masters = 3): Promise<Broker | string> {
 
 // ---------------------------------------------------------------------------------- rabbitmq
 
+export interface RabbitBroker extends Broker {
+  /** Runs `rabbitmqctl -n NODE args…` against this node, as the rabbitmq user with its cookie. */
+  ctl(args: readonly string[]): Promise<{ code: number | null; out: string }>;
+}
+
 /**
  * rabbitmq-server run as the `rabbitmq` user (Debian's wrapper would `su` to it when run as root,
  * which puts a shell between us and the node), data and logs in a temp dir owned by rabbitmq, a
- * node name and distribution port of its own. epmd is started by us (and stopped by pid) if none
- * runs; an epmd someone else started is left alone. The pid stopped is the Erlang VM's (pid file).
+ * node name, distribution port and epmd of its own (started and stopped by pid here). The pid
+ * stopped is the Erlang VM's (pid file).
  */
-export async function startRabbit(): Promise<Broker | string> {
+export async function startRabbit(): Promise<RabbitBroker | string> {
   const bin = which('rabbitmq-server');
   if (!bin) return 'rabbitmq-server is not installed (apt-get install rabbitmq-server)';
   const pw = spawnSync('id', ['-u', 'rabbitmq'], { encoding: 'utf8' });
@@ -334,6 +339,10 @@ export async function startRabbit(): Promise<Broker | string> {
   if (pw.status !== 0) return 'the rabbitmq user does not exist';
   const uid = Number(pw.stdout.trim());
   const gid = Number(gw.stdout.trim());
+  const me = process.getuid?.();
+  if (me !== 0 && me !== uid) return 'rabbitmq-server must run as the rabbitmq user: the tests need root (or that user) to start it';
+  const epmdBin = which('epmd');
+  if (!epmdBin) return 'epmd is not installed (it comes with erlang-base, a dependency of rabbitmq-server)';
   const [port, dist] = [await freePort(), await freePort()];
   const dir = tempDir('rabbit');
   mkdirSync(join(dir, 'mnesia'));
@@ -341,13 +350,16 @@ export async function startRabbit(): Promise<Broker | string> {
   writeFileSync(join(dir, 'rabbitmq.conf'), `listeners.tcp.default = 127.0.0.1:${port}\nloopback_users = none\n`);
   writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
   for (const p of [dir, join(dir, 'mnesia'), join(dir, 'log'), join(dir, 'rabbitmq.conf'), join(dir, 'enabled_plugins')]) chownSync(p, uid, gid);
-  let epmd: ChildProcess | undefined;
-  if (!(await portOpen(4369))) {
-    const e = which('epmd');
-    if (e) {
-      epmd = spawn(e, ['-address', '127.0.0.1'], { stdio: 'ignore', uid, gid });
-      await waitForPort(4369, 5_000, () => epmd!.exitCode === null, 'epmd');
-    }
+  // An epmd of this node's own, on its own port (ERL_EPMD_PORT, read by the VM and by rabbitmqctl):
+  // two test files booting nodes at once never share one, so stopping one never strands the other.
+  const epmdPort = await freePort();
+  const epmd = spawn(epmdBin, ['-port', String(epmdPort), '-address', '127.0.0.1'], { stdio: 'ignore', uid, gid });
+  try {
+    await waitForPort(epmdPort, 5_000, () => epmd.exitCode === null && epmd.signalCode === null, 'epmd');
+  } catch (e) {
+    if (epmd.pid !== undefined) await killPid(epmd.pid, exited(epmd), 5_000);
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
   }
   const pidFile = join(dir, 'rabbit.pid');
   const node = `omnibus-test-${port}@localhost`;
@@ -364,6 +376,8 @@ export async function startRabbit(): Promise<Broker | string> {
     RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq'),
     RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
     RABBITMQ_ERLANG_COOKIE: undefined,
+    ERL_EPMD_PORT: String(epmdPort),
+    ERL_EPMD_ADDRESS: '127.0.0.1',
   };
   const ctl = existsSync('/usr/lib/rabbitmq/bin/rabbitmqctl') ? '/usr/lib/rabbitmq/bin/rabbitmqctl' : which('rabbitmqctl');
   try {
@@ -373,6 +387,7 @@ export async function startRabbit(): Promise<Broker | string> {
       url: `amqp://guest:guest@127.0.0.1:${port}`,
       dir,
       readyTimeoutMs: 120_000,
+      reportCrash: true,
       spawn: () => {
         // A pid file left by the previous VM (killed, or not cleaned up) would name a dead pid.
         if (existsSync(pidFile)) unlinkSync(pidFile);
@@ -410,13 +425,17 @@ export async function startRabbit(): Promise<Broker | string> {
     });
     return {
       ...b,
+      ctl: async (args) => {
+        if (!ctl) return { code: null, out: 'rabbitmqctl is not installed' };
+        return run(ctl, ['-n', node, ...args], { env, uid, gid, cwd: dir }, 60_000);
+      },
       stop: async () => {
         await b.stop();
-        if (epmd?.pid !== undefined) await killPid(epmd.pid, exited(epmd), 5_000);
+        if (epmd.pid !== undefined) await killPid(epmd.pid, exited(epmd), 5_000);
       },
     };
   } catch (e) {
-    if (epmd?.pid !== undefined) await killPid(epmd.pid, exited(epmd), 5_000);
+    if (epmd.pid !== undefined) await killPid(epmd.pid, exited(epmd), 5_000);
     rmSync(dir, { recursive: true, force: true });
     throw e;
   }

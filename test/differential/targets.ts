@@ -4,14 +4,13 @@
  * Debian (redis-server 7, rabbitmq-server 3.10) started here on a free loopback port.
  *
  * Real brokers are started once per test file, in a temp dir, and stopped by pid (never by name:
- * other people's brokers run on this machine). RabbitMQ needs epmd: one that already runs is
- * used; otherwise the VM starts its own (`epmd -daemon`), which outlives the node — accepted, as
- * epmd is shared by every Erlang node on the machine and holds no state of ours.
+ * other people's brokers run on this machine). RabbitMQ is the conformance suite's launcher
+ * (`startRabbit`), which starts epmd itself when none runs and stops it by pid afterwards.
  *
  *   const t = await startRealRedis();   // Target, or a string: why the real broker is unavailable
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../../src/index.js';
@@ -41,7 +40,7 @@ export interface Target {
 }
 
 export { freePort, portOpen, which } from '../conformance/brokers.js';
-import { freePort, portOpen, which } from '../conformance/brokers.js';
+import { freePort, portOpen, startRabbit, which, type RabbitBroker } from '../conformance/brokers.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -176,90 +175,31 @@ export async function startRealRedis(): Promise<Target | string> {
 // ----------------------------------------------------------------------------------- rabbitmq
 
 /**
- * Debian's rabbitmq-server, run directly as the `rabbitmq` user (the wrapper would `su` to it when
- * run as root), with a unique node name, its own distribution port, mnesia/log/pid file in a temp
- * dir owned by `rabbitmq`, the AMQP listener on 127.0.0.1 only and the guest user allowed from
- * loopback (its default). Ready when the AMQP port accepts connections (RabbitMQ opens it last).
- * Stopped by the Erlang VM's pid (from the pid file).
+ * Debian's rabbitmq-server as the conformance suite starts it (own node name, ports and temp dir,
+ * stopped by the VM's pid), counted as started only when `rabbitmqctl await_startup` says so: its
+ * AMQP port opens before the last boot steps have run, and a client connecting then can be
+ * dropped mid-handshake. A node that dies during the tests makes `stop()` throw with its output.
  */
 export async function startRealRabbit(): Promise<Target | string> {
-  const bin = which('rabbitmq-server');
-  if (!bin) return 'rabbitmq-server is not installed (apt-get install rabbitmq-server)';
-  const u = spawnSync('id', ['-u', 'rabbitmq'], { encoding: 'utf8' });
-  const g = spawnSync('id', ['-g', 'rabbitmq'], { encoding: 'utf8' });
-  if (u.status !== 0 || g.status !== 0) return 'rabbitmq-server is installed but the rabbitmq user does not exist';
-  const uid = Number(u.stdout.trim());
-  const gid = Number(g.stdout.trim());
-  const me = process.getuid?.();
-  if (me !== 0 && me !== uid) return 'rabbitmq-server must run as the rabbitmq user: the tests need root (or that user) to start it';
-  const [port, dist] = [await freePort(), await freePort()];
-  const dir = mkdtempSync(join(tmpdir(), 'omnibus-diff-rabbit-'));
-  for (const d of ['mnesia', 'log']) mkdirSync(join(dir, d));
-  writeFileSync(join(dir, 'rabbitmq.conf'), `listeners.tcp.default = 127.0.0.1:${port}\n`);
-  writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
-  for (const p of [dir, join(dir, 'mnesia'), join(dir, 'log'), join(dir, 'rabbitmq.conf'), join(dir, 'enabled_plugins')]) chownSync(p, uid, gid);
-  const pidFile = join(dir, 'rabbit.pid');
-  const node = `omnibus-diff-${port}@localhost`;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOME: dir,
-    RABBITMQ_NODE_PORT: String(port),
-    RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
-    RABBITMQ_DIST_PORT: String(dist),
-    RABBITMQ_NODENAME: node,
-    RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
-    RABBITMQ_LOG_BASE: join(dir, 'log'),
-    RABBITMQ_PID_FILE: pidFile,
-    RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq'),
-    RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
-    ERL_EPMD_ADDRESS: '127.0.0.1',
-  };
-  delete env['RABBITMQ_ERLANG_COOKIE'];
-  const child = spawn(bin, [], { env, uid, gid, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  child.stdout?.on('data', (b: Buffer) => (log += b.toString()));
-  child.stderr?.on('data', (b: Buffer) => (log += b.toString()));
-  let spawnFailed = false;
-  child.on('error', (e) => {
-    spawnFailed = true;
-    log += String(e);
-  });
-  const alive = (): boolean => !spawnFailed && child.exitCode === null && child.signalCode === null;
-  const vmPid = (): number | undefined => {
-    try {
-      const n = Number(readFileSync(pidFile, 'utf8').trim());
-      return Number.isInteger(n) && n > 0 ? n : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const halt = async (): Promise<void> => {
-    const p = vmPid();
-    if (p !== undefined) await killPid(p);
-    if (child.pid !== undefined && alive()) await killPid(child.pid);
-    if (!spawnFailed) await reap(child);
-    rmSync(dir, { recursive: true, force: true });
-  };
+  let b: RabbitBroker | string;
   try {
-    await waitListening(port, 90_000, alive, 'rabbitmq-server', () => log);
+    b = await startRabbit();
   } catch (e) {
-    await halt();
     return `rabbitmq-server failed to start: ${(e as Error).message}`;
   }
+  if (typeof b === 'string') return b;
+  const broker = b;
   const version = /^(\d+\.\d+\.\d+)/.exec(spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'rabbitmq-server'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? '3.x';
-  let stopped: Promise<void> | undefined;
   return {
     name: `rabbitmq-server ${version}`,
     kind: 'rabbitmq',
-    port,
-    url: `amqp://guest:guest@127.0.0.1:${port}`,
+    port: broker.port,
+    url: broker.url,
     async memoryAlarm(on: boolean): Promise<void> {
-      // The Debian wrapper resets HOME to /var/lib/rabbitmq: the node's cookie (in its HOME, `dir`) is passed explicitly.
-      const cookie = readFileSync(join(dir, '.erlang.cookie'), 'utf8').trim();
-      const ctl = spawnSync(which('rabbitmqctl') ?? 'rabbitmqctl', ['-n', node, '--erlang-cookie', cookie, 'set_vm_memory_high_watermark', on ? '0' : '0.4'], { env, uid, gid, cwd: dir, encoding: 'utf8', timeout: 60_000 });
-      if (ctl.status !== 0) throw new Error(`rabbitmqctl set_vm_memory_high_watermark failed (${ctl.status}): ${ctl.stderr || ctl.stdout}`);
+      const r = await broker.ctl(['set_vm_memory_high_watermark', on ? '0' : '0.4']);
+      if (r.code !== 0) throw new Error(`rabbitmqctl set_vm_memory_high_watermark failed (${r.code}): ${r.out}`);
     },
-    stop: () => (stopped ??= halt()),
+    stop: () => broker.stop(),
   };
 }
 
