@@ -59,6 +59,27 @@ export interface StoredBatch {
   payload: Buffer;
 }
 
+/**
+ * A hold on the buffer behind a leased read's payloads (PartitionStore.readLeased). The buffer is
+ * reused for another read once every holder has released it, unless it escaped: a view of it is
+ * valid only while its holder holds a reference.
+ */
+export interface ReadLease {
+  /** One more holder (e.g. a delivery that keeps a payload view, a socket write in flight). */
+  retain(): void;
+  /** One holder fewer; at zero the buffer may be overwritten by a later read. Extra calls are ignored. */
+  release(): void;
+  /** A view went where nobody will release it: the buffer is never reused (left to the GC). */
+  escape(): void;
+}
+
+/** What readLeased returns: read()'s batches, and the lease on their buffer (held once by the caller). */
+export interface LeasedRead {
+  batches: StoredBatch[];
+  /** Undefined when no payload lives in a pooled buffer (nothing to release). */
+  lease: ReadLease | undefined;
+}
+
 export interface PartitionStore {
   /** First offset still retained (== endOffset when empty). */
   readonly startOffset: number;
@@ -101,6 +122,15 @@ export interface PartitionStore {
    * checksum: it throws MQ_ERR_CORRUPT instead.
    */
   read(offset: number, maxBytes: number): Promise<StoredBatch[]>;
+
+  /**
+   * Optional: read(), except that bytes read from the file land in a recycled buffer instead of a
+   * fresh one (FilePartition: the engine-wide ReadPool). The caller holds the lease once and must
+   * release() it when it no longer needs any of the payloads, retain() for every further holder,
+   * or escape() it when a view goes to code that will not release. Payloads served from memory
+   * (write chunks) are plain views, valid for ever, as read()'s.
+   */
+  readLeased?(offset: number, maxBytes: number): Promise<LeasedRead>;
 
   /** The first offset whose batch timestamp is >= `timestamp`, or endOffset if none. */
   offsetForTimestamp(timestamp: number): Promise<number>;

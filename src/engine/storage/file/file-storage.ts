@@ -6,7 +6,8 @@
  * The engine owns: the directory lock (`<dir>/LOCK`, see lock.ts), the map of open partitions
  * (opening a name twice returns the same store), and the ChunkCache that bounds write/recent
  * buffers across all partitions (`cacheBytes`, default 64 MiB; older data is read through the
- * OS page cache).
+ * OS page cache), and the ReadPool of recycled read buffers behind PartitionStore.readLeased
+ * (read-pool.ts: at most 16 idle 1 MiB slabs).
  *
  * Does NOT: share one file between partitions (a fan-out to N queues is N appends), limit open
  * file descriptors globally (each open partition keeps its active segment open plus up to 4 idle
@@ -22,6 +23,7 @@ import { INDEX_FILE_RE, LOG_FILE_RE, RESET_FILE_RE, unlinkIfExists } from './io.
 import { lockDataDir } from './lock.js';
 import type { DirLock } from './lock.js';
 import { ChunkCache, FilePartition } from './partition.js';
+import { ReadPool } from './read-pool.js';
 import type { StorageLogger } from './partition.js';
 
 export type { StorageLogger } from './partition.js';
@@ -47,6 +49,8 @@ export class FileStorage implements StorageEngine {
   readonly copiesPayloads = true;
   readonly dir: string;
   private readonly cache: ChunkCache;
+  /** @internal Exposed for tests and benchmarks (allocated / reused counts). */
+  readonly readPool = new ReadPool();
   private readonly logger: StorageLogger | undefined;
   private readonly parts = new Map<string, Promise<FilePartition>>();
   private lock: DirLock | null = null;
@@ -100,6 +104,7 @@ export class FileStorage implements StorageEngine {
     if (!p) {
       p = FilePartition.open(this.dir, name, opts, {
         cache: this.cache,
+        readPool: this.readPool,
         logger: this.logger,
         onClose: (fp) => {
           const cur = this.parts.get(fp.name);

@@ -37,7 +37,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { err, isOmnibusError } from '../../../core/errors.js';
 import type { OmnibusError } from '../../../core/errors.js';
-import type { BatchInput, EncodedBatchInput, FsyncPolicy, PartitionOptions, PartitionStore, StoredBatch } from '../types.js';
+import type { BatchInput, EncodedBatchInput, FsyncPolicy, LeasedRead, PartitionOptions, PartitionStore, StoredBatch } from '../types.js';
+import { READ_SLAB_BYTES } from './read-pool.js';
+import type { ReadPool, ReadSlab } from './read-pool.js';
 import {
   FRAME_FIXED_AFTER_LENGTH,
   FRAME_HEADER_BYTES,
@@ -84,6 +86,12 @@ const MAX_READ = 1024 * 1024;
 const SCAN_READ = 1024 * 1024;
 /** Idle fds of sealed segments kept open per partition for readers (LRU); more are closed. */
 const MAX_IDLE_SEALED_FDS = 4;
+
+/** A pooled slab offered to one readLeased() call; `used` once a file read went into it. */
+interface SlabUse {
+  readonly slab: ReadSlab;
+  used: boolean;
+}
 
 // =============================================================================================
 // Segments and chunks
@@ -235,6 +243,8 @@ function storageError(what: string, e: unknown): OmnibusError {
 
 export interface PartitionContext {
   cache: ChunkCache;
+  /** Recycled read buffers for readLeased(); read() never uses them. */
+  readPool?: ReadPool;
   logger: StorageLogger | undefined;
   onClose(p: FilePartition): void;
 }
@@ -672,7 +682,34 @@ export class FilePartition implements PartitionStore {
     if (this.closed) throw err('MQ_ERR_CLOSED', `partition log ${this.name} is closed`);
   }
 
-  async read(offset: number, maxBytes: number): Promise<StoredBatch[]> {
+  read(offset: number, maxBytes: number): Promise<StoredBatch[]> {
+    return this.readWith(offset, maxBytes, null);
+  }
+
+  /**
+   * read() with the file bytes in a pooled slab (see read-pool.ts): the first file read of the
+   * call goes into the slab, any further one (a frame larger than what is left of it) into a
+   * fresh buffer. The slab goes straight back to the pool when no payload ended up in it.
+   */
+  async readLeased(offset: number, maxBytes: number): Promise<LeasedRead> {
+    const pool = this.ctx.readPool;
+    if (pool === undefined) return { batches: await this.read(offset, maxBytes), lease: undefined };
+    const use: SlabUse = { slab: pool.take(), used: false };
+    let batches: StoredBatch[];
+    try {
+      batches = await this.readWith(offset, maxBytes, use);
+    } catch (e) {
+      use.slab.release(); // no view of it left this call; no read into it is in flight
+      throw e;
+    }
+    if (!use.used) {
+      use.slab.release();
+      return { batches, lease: undefined };
+    }
+    return { batches, lease: use.slab };
+  }
+
+  private async readWith(offset: number, maxBytes: number, slab: SlabUse | null): Promise<StoredBatch[]> {
     this.checkReadable();
     if (offset < this.startOffset) offset = this.startOffset;
     const out: StoredBatch[] = [];
@@ -697,7 +734,7 @@ export class FilePartition implements PartitionStore {
         }
         return true;
       };
-      const ok = await this.walk(seg, pos, expected, maxBytes, (buf, q) => {
+      const ok = await this.walk(seg, pos, expected, maxBytes, slab, (buf, q) => {
         const size = frameSize(buf, q);
         const base = frameBaseOffset(buf, q);
         const count = frameCount(buf, q);
@@ -718,7 +755,7 @@ export class FilePartition implements PartitionStore {
       if (!ok || stop) break;
     }
     // A segment compacted (replaced) under this read: read again from the new one.
-    if (out.length === 0 && this.rewrites !== rewrites && !this.closed) return this.read(offset, maxBytes);
+    if (out.length === 0 && this.rewrites !== rewrites && !this.closed) return this.readWith(offset, maxBytes, slab);
     return out;
   }
 
@@ -729,7 +766,7 @@ export class FilePartition implements PartitionStore {
       const e = seg.index.firstWithTimestampAtLeast(timestamp);
       if (e < 0) continue;
       let found = -1;
-      const ok = await this.walk(seg, seg.index.positions[e]!, seg.index.offsets[e]!, MIN_READ, (buf, q) => {
+      const ok = await this.walk(seg, seg.index.positions[e]!, seg.index.offsets[e]!, MIN_READ, null, (buf, q) => {
         if (frameTimestamp(buf, q) >= timestamp) {
           found = frameBaseOffset(buf, q);
           return true;
@@ -745,13 +782,22 @@ export class FilePartition implements PartitionStore {
   /**
    * Visits frames of `seg` from byte `pos` (whose frame must have base offset `expected`) until
    * `visit` returns true or the segment ends. Returns false if the segment was deleted meanwhile.
-   * Frames from the file are CRC-checked; a bad frame throws MQ_ERR_CORRUPT.
+   * `slab`: the first file read of the call (not yet `used`) may go into it instead of a fresh
+   * buffer.
+   *
+   * What is verified when: every frame taken from the file is CRC-checked here, on every read,
+   * whether the kernel served it from the page cache or the disk (the process cannot tell which,
+   * and a page-cache miss is exactly where a bad sector or a torn write shows up), and a bad frame
+   * throws MQ_ERR_CORRUPT. Frames served from a write chunk are not: those bytes never left this
+   * process (the CRC was computed over them when they were framed). Recovery (scan) checks the
+   * CRC of every frame it rebuilds an index from.
    */
   private async walk(
     seg: FileSegment,
     pos: number,
     expected: number,
     maxBytes: number,
+    slab: SlabUse | null,
     visit: (buf: Buffer, q: number) => boolean,
     admit?: (frameBytes: number) => boolean,
   ): Promise<boolean> {
@@ -796,7 +842,12 @@ export class FilePartition implements PartitionStore {
             if (fd < 0) return false;
           }
           const len = Math.min(Math.max(need, readSize), avail - pos);
-          const b = Buffer.allocUnsafe(len);
+          // The slab only for the call's first file read: once used, views of it are in `out`.
+          let b: Buffer;
+          if (slab !== null && !slab.used && len <= READ_SLAB_BYTES) {
+            slab.used = true;
+            b = slab.slab.buf;
+          } else b = Buffer.allocUnsafe(len);
           // The head of a frame that did not fit the previous read is copied, not read again: with
           // frames a little larger than the read size (e.g. 512 × 1 KiB records) every frame was
           // read ~twice.
