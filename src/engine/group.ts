@@ -32,7 +32,7 @@ import { decodeBatch, decodeRecordAt, FORMAT_NATIVE, type DecodedRecord } from '
 import { GONE_HEADER, nativeFromForeign } from './formats.js';
 import { appendJson, readJson } from './storage/json-log.js';
 import type { Lane } from './topic.js';
-import type { PartitionStore, StoredBatch } from './storage/types.js';
+import type { PartitionStore, ReadLease, StoredBatch } from './storage/types.js';
 
 export interface GroupConfig {
   leaseMs: number;
@@ -84,6 +84,7 @@ const STATE_SNAPSHOT_BYTES = 1024 * 1024;
  */
 const STATE_FLUSH_MS = 10;
 const RESOLVED: Promise<void> = Promise.resolve();
+const NOOP = (): void => undefined;
 
 interface RedeliverItem {
   offset: number;
@@ -121,6 +122,12 @@ class Cursor {
   #pos = 0;
   #from = 0;
   #head: DecodedRecord | undefined;
+  /**
+   * The lease on the pooled buffer #batches live in (storage readLeased), held once by the
+   * cursor while it reads them. A record taken with shift() may go anywhere, so it escapes the
+   * lease (the buffer is never reused); shiftPinned() takes a reference for a delivery instead.
+   */
+  #lease: ReadLease | undefined;
   /** Records in #batches not yet decoded (approximate ready count for the read-ahead). */
   #undecoded = 0;
   /** Advances monotonically whenever a buffered record is taken (progress detection). */
@@ -147,7 +154,13 @@ class Cursor {
     return this.redeliverHead < this.redeliver.length;
   }
   /** Replaces the read-ahead with `batches` (native format only), skipping offsets below `from`. */
-  setBatches(batches: StoredBatch[], from: number): void {
+  setBatches(batches: StoredBatch[], from: number, lease?: ReadLease): void {
+    const old = this.#lease;
+    if (old !== undefined) {
+      if (this.#head !== undefined) old.escape(); // peeked and not taken: its holder is unknown
+      old.release();
+    }
+    this.#lease = lease;
     this.#batches = batches;
     this.#bi = 0;
     this.#ri = 0;
@@ -214,10 +227,23 @@ class Cursor {
     return undefined;
   }
 
-  /** Consumes the record returned by peek(). */
+  /** Consumes the record returned by peek(); it may be kept anywhere, so its buffer is never reused. */
   shift(): void {
     this.#head = undefined;
     this.taken++;
+    this.#lease?.escape();
+  }
+
+  /**
+   * Consumes the record returned by peek() for a holder that releases what this returns when it
+   * no longer needs the record's bytes (a delivery to a consumer with `pinsBodies`).
+   */
+  shiftPinned(): ReadLease | undefined {
+    this.#head = undefined;
+    this.taken++;
+    const l = this.#lease;
+    l?.retain();
+    return l;
   }
 
   hasBuffered(): boolean {
@@ -266,6 +292,15 @@ export interface ConsumerSink {
   readonly priority?: number | undefined;
   /** Per-consumer filter (JMS selector on a shared queue); non-matching messages wait for another consumer. */
   readonly filter?: ((r: DecodedRecord) => boolean) | undefined;
+  /**
+   * The consumer uses a delivery's body (and props) only until it acks it, or until it calls the
+   * function `holdBody()` returned: it pins every asynchronous use (a socket write by reference
+   * in flight) with holdBody() and releases it from that write's callback. The body's buffer may
+   * then be a recycled file-read slab (storage readLeased), reused for other records once every
+   * such holder is done; acked bodies must not be read again. A nack, reject or lost lease keeps
+   * the body valid for ever (it goes back to the queue or to a dead-letter target).
+   */
+  readonly pinsBodies?: boolean;
 }
 
 export class Consumer {
@@ -374,6 +409,7 @@ export class Group {
     const c = new Consumer(this.#nextConsumerId++, sink);
     this.consumers.push(c);
     if ((sink.priority ?? 0) !== 0) this.#prioritized = true;
+    if (sink.pinsBodies === true) this.#pinningConsumers++;
     this.schedulePump();
     return c;
   }
@@ -384,6 +420,7 @@ export class Group {
     c.closed = true;
     const i = this.consumers.indexOf(c);
     if (i >= 0) this.consumers.splice(i, 1);
+    if (c.sink.pinsBodies === true) this.#pinningConsumers--;
     // Leases are found through the cursors rather than a per-consumer set: closing is rare, and a
     // set would cost an insert and a delete per delivery (~6 % of dequeue time at 128 B).
     for (const cur of this.cursors) for (const d of [...cur.leased.values()]) if (d.consumer === c) this.#loseLease(d, false);
@@ -859,6 +896,8 @@ export class Group {
 
   /** Some consumer ever had a non-zero priority: picking must compare priorities. */
   #prioritized = false;
+  /** Consumers with `pinsBodies`: while there are any, read-ahead goes into pooled buffers. */
+  #pinningConsumers = 0;
 
   /** Picks the next consumer with credit (round-robin) that accepts `rec`, or undefined. */
   #pickConsumer(rec: DecodedRecord): Consumer | undefined {
@@ -946,9 +985,9 @@ export class Group {
         }
         return false;
       }
-      c.shift();
+      const lease = consumer.sink.pinsBodies === true ? c.shiftPinned() : (c.shift(), undefined);
       if (prev) c.recoveredAttempts.delete(rec.offset);
-      this.#lease(c, consumer, rec, prev + 1, now);
+      this.#lease(c, consumer, rec, prev + 1, now, lease);
     }
     return true;
   }
@@ -986,7 +1025,11 @@ export class Group {
     // Everything below the low-water mark is settled (it can be ahead after a rewind).
     if (c.readOffset < c.lowWater) c.readOffset = c.lowWater;
     const from = c.readOffset;
-    const batches = await c.store.read(from, READ_BYTES);
+    let batches: StoredBatch[];
+    let lease: ReadLease | undefined;
+    if (c.store.readLeased !== undefined && this.#pinningConsumers > 0) {
+      ({ batches, lease } = await c.store.readLeased(from, READ_BYTES));
+    } else batches = await c.store.read(from, READ_BYTES);
     let next = from;
     const native: StoredBatch[] = [];
     for (const b of batches) {
@@ -1000,7 +1043,7 @@ export class Group {
       }
       if (end > next) next = end;
     }
-    c.setBatches(native, from);
+    c.setBatches(native, from, lease);
     c.readOffset = Math.max(c.readOffset, next);
   }
 
@@ -1019,8 +1062,9 @@ export class Group {
     return found;
   }
 
-  #lease(c: Cursor, consumer: Consumer, rec: DecodedRecord, attempt: number, now: number): void {
+  #lease(c: Cursor, consumer: Consumer, rec: DecodedRecord, attempt: number, now: number, lease?: ReadLease): void {
     const d = new DeliveryImpl(this, c, consumer, rec, attempt, now + this.config.leaseMs);
+    d.lease = lease; // before push(): the sink may pin or ack at once
     this.#unready(rec);
     c.leased.set(rec.offset, d);
     consumer.inflight++;
@@ -1057,6 +1101,7 @@ export class Group {
   /** @internal Called by DeliveryImpl. */
   ack(d: DeliveryImpl): void {
     this.#release(d);
+    d.dropLease(false);
     this.#settle(d.cursor, d.rec.offset);
     // Refill a consumer when half its window is free, or when it has handed out everything it
     // holds (so a consumer holding slow messages still gets the next one), not after every ack:
@@ -1068,6 +1113,7 @@ export class Group {
   /** @internal */
   async nack(d: DeliveryImpl, delayMs: number): Promise<void> {
     this.#release(d);
+    d.dropLease(true);
     const max = this.config.maxAttempts;
     if (max > 0 && d.attempt >= max) {
       await this.host.deadLetter(this, d.rec, 'max-attempts', d.attempt, undefined);
@@ -1087,6 +1133,7 @@ export class Group {
   /** @internal */
   async reject(d: DeliveryImpl, reason: string | undefined): Promise<void> {
     this.#release(d);
+    d.dropLease(true);
     await this.host.deadLetter(this, d.rec, 'rejected', d.attempt, reason);
     this.#settle(d.cursor, d.rec.offset);
     this.schedulePump();
@@ -1108,6 +1155,7 @@ export class Group {
     if (d.state !== 0) return;
     d.state = 2;
     this.#release(d);
+    d.dropLease(true);
     d.abort(expired ? 'lease expired' : 'subscription closed');
     const max = this.config.maxAttempts;
     if (expired && max > 0 && d.attempt >= max) {
@@ -1425,6 +1473,36 @@ export class DeliveryImpl {
     readonly attempt: number,
     public deadline: number,
   ) {}
+
+  /** The delivery's hold on a pooled read buffer (consumers with `pinsBodies` only). */
+  lease: ReadLease | undefined = undefined;
+
+  /**
+   * Keeps the body valid until the returned function is called (once; later calls do nothing),
+   * even past ack(). For consumers with `pinsBodies` that write the body by reference: call it
+   * before the write and the result from the write's callback. A no-op for other bodies.
+   */
+  holdBody(): () => void {
+    const l = this.lease;
+    if (l === undefined) return NOOP;
+    l.retain();
+    let held = true;
+    return () => {
+      if (held) {
+        held = false;
+        l.release();
+      }
+    };
+  }
+
+  /** @internal The lease ends: released on ack; on a return or dead-lettering the body lives on (escaped). */
+  dropLease(keep: boolean): void {
+    const l = this.lease;
+    if (l === undefined) return;
+    this.lease = undefined;
+    if (keep) l.escape();
+    l.release();
+  }
 
   get topic(): string {
     return this.group.topicName;

@@ -841,6 +841,17 @@ export class FilePartition implements PartitionStore {
             fd = await this.acquire(seg);
             if (fd < 0) return false;
           }
+          const slabBuf = slab !== null ? slab.slab.buf : null;
+          if (fbuf !== null && fbuf === slabBuf && pos >= fstart && pos <= fend && pos - fstart + need <= fbuf.length) {
+            // The frame fits the rest of the slab: read what is missing after what is there (no
+            // copy, and no fresh buffer holding a frame the slab only had the head of).
+            const at = fend - fstart;
+            const want = Math.min(Math.max(pos + need - fend, readSize), fbuf.length - at, avail - fend);
+            const got = await readAt(fd, fbuf, at, want, fend);
+            if (pos + need > fend + got) throw this.corrupt(seg, pos, `segment file is shorter than its index (${fend + got} bytes)`);
+            fend += got;
+            continue;
+          }
           const len = Math.min(Math.max(need, readSize), avail - pos);
           // The slab only for the call's first file read: once used, views of it are in `out`.
           let b: Buffer;
