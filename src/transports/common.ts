@@ -160,14 +160,14 @@ export function decodeEnvelope(buf: Uint8Array): { meta: EnvelopeMeta; body: Uin
  * message on a NetDelivery subclass instead of allocating an ops object or closures per message.
  */
 export interface SettleOps {
-  ack(d: NetDelivery): Promise<void>;
+  ack(d: LeasedDelivery): Promise<void>;
   /** Give back for redelivery with attempt + 1 (after delayMs). Dead-lettering at maxAttempts is decided by the caller. */
-  nack(delayMs: number | undefined, d: NetDelivery): Promise<void>;
-  reject(reason: string, d: NetDelivery): Promise<void>;
+  nack(delayMs: number | undefined, d: LeasedDelivery): Promise<void>;
+  reject(reason: string, d: LeasedDelivery): Promise<void>;
   /** Tell the broker about a longer lease, where it keeps one. */
-  extend?(ms: number, d: NetDelivery): Promise<void>;
+  extend?(ms: number, d: LeasedDelivery): Promise<void>;
   /** The client-side lease expired: give the message back (attempt + 1). Errors are the transport's to report. */
-  expired(d: NetDelivery): void;
+  expired(d: LeasedDelivery): void;
 }
 
 export interface DeliveryInit {
@@ -209,13 +209,22 @@ export const SETTLED: Promise<void> = Promise.resolve();
  */
 export class LeaseQueue {
   readonly #clock: Clock;
-  #head: NetDelivery | undefined;
-  #tail: NetDelivery | undefined;
+  /**
+   * Deadlines are kept as ms since this queue was made, not since the epoch: a small integer is
+   * stored in the delivery as it is, where an epoch time (above 2^31) is a heap-allocated
+   * double, 16 B per delivery (an offset past 2^31 ms, 24 days, is a double again, and still
+   * exact).
+   */
+  readonly #base: number;
+  #head: LeasedDelivery | undefined;
+  #tail: LeasedDelivery | undefined;
   #cancel: (() => void) | undefined;
+  /** A deadline relative to #base, as `leaseAt`. */
   #armedAt = Infinity;
 
   constructor(clock: Clock) {
     this.#clock = clock;
+    this.#base = clock.now();
   }
 
   now(): number {
@@ -223,9 +232,13 @@ export class LeaseQueue {
   }
 
   /** Holds `d` until `at` (ms since the epoch, the clock's time). */
-  add(d: NetDelivery, at: number): void {
+  add(d: LeasedDelivery, at: number): void {
     if (d.leased) this.remove(d);
-    d.leaseAt = at;
+    at -= this.#base;
+    // `| 0` makes the difference of two heap numbers a small integer V8 stores unboxed; a
+    // fractional or far deadline stays as it is.
+    const small = at | 0;
+    d.leaseAt = small === at ? small : at;
     d.leased = true;
     let p = this.#tail;
     while (p !== undefined && p.leaseAt > at) p = p.leasePrev;
@@ -240,13 +253,13 @@ export class LeaseQueue {
   }
 
   /** The deliveries held now, earliest deadline first. */
-  held(): NetDelivery[] {
-    const out: NetDelivery[] = [];
+  held(): LeasedDelivery[] {
+    const out: LeasedDelivery[] = [];
     for (let d = this.#head; d !== undefined; d = d.leaseNext) out.push(d);
     return out;
   }
 
-  remove(d: NetDelivery): void {
+  remove(d: LeasedDelivery): void {
     if (!d.leased) return;
     d.leased = false;
     const p = d.leasePrev;
@@ -264,16 +277,17 @@ export class LeaseQueue {
     }
   }
 
+  /** `at`: relative to #base. */
   #arm(at: number): void {
     this.#cancel?.();
     this.#armedAt = at;
-    this.#cancel = this.#clock.setTimer(at - this.#clock.now(), this.#fire);
+    this.#cancel = this.#clock.setTimer(at - (this.#clock.now() - this.#base), this.#fire);
   }
 
   readonly #fire = (): void => {
     this.#cancel = undefined;
     this.#armedAt = Infinity;
-    const now = this.#clock.now();
+    const now = this.#clock.now() - this.#base;
     for (let d = this.#head; d !== undefined && d.leaseAt <= now; d = this.#head) {
       this.remove(d);
       d.leaseExpired();
@@ -285,16 +299,21 @@ export class LeaseQueue {
   };
 }
 
-/** A delivery: first settlement wins, a lost lease aborts the signal once and fails later settlements. */
-export class NetDelivery implements Delivery {
-  #id: string | Uint8Array;
-  readonly topic: string;
-  readonly key: string | undefined;
-  readonly headers: Headers;
-  readonly body: Uint8Array;
-  readonly timestamp: number;
-  readonly priority: number;
-  readonly attempt: number;
+/**
+ * A delivery: first settlement wins, a lost lease aborts the signal once and fails later
+ * settlements. What the message is made of is the subclass's: NetDelivery stores it as given, a
+ * transport may instead read it from its client library's record when the application asks for
+ * it (kafka://), so a delivery whose headers or key are never read never decodes them.
+ */
+export abstract class LeasedDelivery implements Delivery {
+  abstract readonly id: string;
+  abstract readonly topic: string;
+  abstract readonly key: string | undefined;
+  abstract readonly headers: Headers;
+  abstract readonly body: Uint8Array;
+  abstract readonly timestamp: number;
+  abstract readonly priority: number;
+  abstract readonly attempt: number;
   /** Created on first use of `signal`: most consumers never read it, and an AbortController per delivery cost ~1 µs and GC churn on the dequeue hot path. */
   #ac: AbortController | undefined;
   readonly #ops: SettleOps;
@@ -304,8 +323,8 @@ export class NetDelivery implements Delivery {
   /** Links and deadline in the subscription's LeaseQueue (owned by it). */
   leaseAt = 0;
   leased = false;
-  leasePrev: NetDelivery | undefined = undefined;
-  leaseNext: NetDelivery | undefined = undefined;
+  leasePrev: LeasedDelivery | undefined = undefined;
+  leaseNext: LeasedDelivery | undefined = undefined;
   /** Counted against the subscription's prefetch (pushed, and not yet settled on the broker or lost). */
   inFlight = false;
 
@@ -313,27 +332,16 @@ export class NetDelivery implements Delivery {
    * `now`: the subscription clock's time, which a transport handing over a batch of messages
    * reads once for all of them (a clock read cost ~0.1 µs per message); read here if absent.
    */
-  constructor(init: DeliveryInit, sub: NetSubscription, ops: SettleOps, now?: number) {
-    this.#id = init.id;
-    this.topic = init.topic;
-    this.key = init.key;
-    this.headers = init.headers;
-    this.body = init.body;
-    this.timestamp = init.timestamp;
-    this.priority = init.priority;
-    this.attempt = init.attempt;
+  constructor(sub: NetSubscription, ops: SettleOps, now?: number) {
     this.#ops = ops;
     this.#sub = sub;
     const q = sub.leases;
     q.add(this, (now ?? q.now()) + sub.leaseMs);
   }
 
-  get id(): string {
-    const v = this.#id;
-    if (typeof v === 'string') return v;
-    const s = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
-    this.#id = s;
-    return s;
+  /** The subscription it was delivered by. */
+  protected get subscription(): NetSubscription {
+    return this.#sub;
   }
 
   get redelivered(): boolean {
@@ -369,8 +377,13 @@ export class NetDelivery implements Delivery {
     return true;
   }
 
+  /*
+   * The helpers below are TypeScript-private, not #private: a class with #methods gives each
+   * instance one more slot (its brand), 8 B per delivery.
+   */
+
   /** A second settlement, or one after the lease was lost. */
-  #again(): Promise<void> {
+  private settleAgain(): Promise<void> {
     if (this.#state === 'lost') return Promise.reject(err('MQ_ERR_LEASE_LOST', `lease of message ${this.id} was lost; it is redelivered`));
     return (this.#settling ?? Promise.resolve()).then(
       () => undefined,
@@ -379,12 +392,12 @@ export class NetDelivery implements Delivery {
   }
 
   /** Marks the delivery settled; `p` is the transport's work, after which its prefetch slot frees. */
-  #settled(p: Promise<void>): Promise<void> {
+  private settleWith(p: Promise<void>): Promise<void> {
     this.#settling = this.#sub.settleAfter(this, p);
     return this.#settling;
   }
 
-  #begin(): void {
+  private beginSettle(): void {
     this.#state = 'settled';
     this.#sub.leases.remove(this);
   }
@@ -392,25 +405,25 @@ export class NetDelivery implements Delivery {
   // ack() is the consume hot path: no closure, no async frame, and the promise is the
   // transport's own (shared by every ack of a batch where the transport batches them).
   ack(): Promise<void> {
-    if (this.#state !== 'open') return this.#again();
-    this.#begin();
-    return this.#settled(this.#ops.ack(this));
+    if (this.#state !== 'open') return this.settleAgain();
+    this.beginSettle();
+    return this.settleWith(this.#ops.ack(this));
   }
 
   nack(opts?: { delayMs?: number }): Promise<void> {
     const delayMs = opts?.delayMs;
     if (delayMs !== undefined && (!Number.isFinite(delayMs) || delayMs < 0)) return Promise.reject(err('MQ_ERR_INVALID_ARGUMENT', `delayMs must be >= 0, got ${delayMs}`));
-    if (this.#state !== 'open') return this.#again();
-    this.#begin();
+    if (this.#state !== 'open') return this.settleAgain();
+    this.beginSettle();
     const max = this.#sub.maxAttempts;
-    if (max !== undefined && this.attempt >= max) return this.#settled(this.#ops.reject(`max attempts (${max}) exceeded`, this));
-    return this.#settled(this.#ops.nack(delayMs !== undefined && delayMs > 0 ? delayMs : undefined, this));
+    if (max !== undefined && this.attempt >= max) return this.settleWith(this.#ops.reject(`max attempts (${max}) exceeded`, this));
+    return this.settleWith(this.#ops.nack(delayMs !== undefined && delayMs > 0 ? delayMs : undefined, this));
   }
 
   reject(reason?: string): Promise<void> {
-    if (this.#state !== 'open') return this.#again();
-    this.#begin();
-    return this.#settled(this.#ops.reject(reason ?? 'rejected', this));
+    if (this.#state !== 'open') return this.settleAgain();
+    this.beginSettle();
+    return this.settleWith(this.#ops.reject(reason ?? 'rejected', this));
   }
 
   async extend(ms?: number): Promise<void> {
@@ -420,6 +433,38 @@ export class NetDelivery implements Delivery {
     const q = this.#sub.leases;
     q.add(this, q.now() + len);
     await this.#ops.extend?.(len, this);
+  }
+}
+
+/** A delivery made of the fields the transport read (DeliveryInit). */
+export class NetDelivery extends LeasedDelivery {
+  #id: string | Uint8Array;
+  readonly topic: string;
+  readonly key: string | undefined;
+  readonly headers: Headers;
+  readonly body: Uint8Array;
+  readonly timestamp: number;
+  readonly priority: number;
+  readonly attempt: number;
+
+  constructor(init: DeliveryInit, sub: NetSubscription, ops: SettleOps, now?: number) {
+    super(sub, ops, now);
+    this.#id = init.id;
+    this.topic = init.topic;
+    this.key = init.key;
+    this.headers = init.headers;
+    this.body = init.body;
+    this.timestamp = init.timestamp;
+    this.priority = init.priority;
+    this.attempt = init.attempt;
+  }
+
+  get id(): string {
+    const v = this.#id;
+    if (typeof v === 'string') return v;
+    const s = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
+    this.#id = s;
+    return s;
   }
 }
 
@@ -446,13 +491,16 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
   /** Lease deadlines of the open deliveries, under one timer (see LeaseQueue). */
   readonly leases: LeaseQueue;
   /**
-   * Pushed deliveries not yet taken by next(): a queue read from #bufHead. Array#shift() on a
-   * buffer of a prefetch window (1000) cost ~100–150 ns per message (V8 moves the elements)
-   * against ~15 ns for an index; the array is emptied when the head catches up, and compacted
-   * when a reader that never catches up has taken more than half of it.
+   * Pushed deliveries not yet taken by next(): the queue is [#bufHead, #bufEnd) of #buf.
+   * Array#shift() on a buffer of a prefetch window (1000) cost ~100–150 ns per message (V8
+   * moves the elements) against ~15 ns for an index. When the head catches up the queue starts
+   * again at the front of the same array, which keeps its capacity: emptying it (`length = 0`)
+   * dropped the backing store, and the next pushes regrew it, ~30 B per message. A reader that
+   * never catches up gets the queue moved to the front once it has taken more than half.
    */
-  #buf: (NetDelivery | undefined)[] = [];
+  #buf: (LeasedDelivery | undefined)[] = [];
   #bufHead = 0;
+  #bufEnd = 0;
   #waiter: ((r: IteratorResult<Delivery>) => void) | undefined;
   #failer: ((e: unknown) => void) | undefined;
   #error: unknown;
@@ -505,11 +553,11 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
 
   /** The application is waiting in next() and nothing is buffered for it. */
   protected get starving(): boolean {
-    return this.#waiter !== undefined && this.#bufHead === this.#buf.length;
+    return this.#waiter !== undefined && this.#bufHead === this.#bufEnd;
   }
 
   /** Hands a delivery to the application (it counts against prefetch until settled or lost). */
-  protected push(d: NetDelivery): void {
+  protected push(d: LeasedDelivery): void {
     if (this.#closed) {
       this.#giveBack(d);
       return;
@@ -521,7 +569,13 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
       this.#waiter = undefined;
       this.#failer = undefined;
       w({ done: false, value: d });
-    } else this.#buf.push(d);
+    } else {
+      const buf = this.#buf;
+      const end = this.#bufEnd;
+      if (end < buf.length) buf[end] = d;
+      else buf.push(d);
+      this.#bufEnd = end + 1;
+    }
   }
 
   /**
@@ -529,7 +583,7 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
    * because a closure in a function makes V8 allocate that function's context on every call,
    * early return or not (~40 B): the hot paths here (push, settleAfter, next) create none.
    */
-  #giveBack(d: NetDelivery): void {
+  #giveBack(d: LeasedDelivery): void {
     d.lose();
     this.release([d]).catch((e: unknown) => this.#owner.report(e));
   }
@@ -546,7 +600,7 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
    * soon as the application drops it (holding ~1000 of them until their XACK returned made
    * them, and their bodies, survive young-generation collections).
    */
-  settleAfter(d: NetDelivery, work: Promise<void>): Promise<void> {
+  settleAfter(d: LeasedDelivery, work: Promise<void>): Promise<void> {
     // Only an open delivery that was pushed gets here (push() while closing loses it at once),
     // and nothing else frees a settled delivery's slot: the count is exact.
     if (work === SETTLED) {
@@ -575,7 +629,7 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
   }
 
   /** A delivery left the unsettled set (settled or lost). */
-  settled(d: NetDelivery): void {
+  settled(d: LeasedDelivery): void {
     if (!d.inFlight) return;
     d.inFlight = false;
     this.#unsettled--;
@@ -590,7 +644,7 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
 
   protected abstract start(): void;
   /** Returns lost deliveries to the group (they come back with attempt + 1). */
-  protected abstract release(lost: NetDelivery[]): Promise<void>;
+  protected abstract release(lost: LeasedDelivery[]): Promise<void>;
   /** Stops consuming and frees broker resources of this subscription. */
   protected abstract stop(): Promise<void>;
   protected onCredit(): void {}
@@ -598,15 +652,20 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
   next(): Promise<IteratorResult<Delivery>> {
     const buf = this.#buf;
     const h = this.#bufHead;
-    if (h < buf.length) {
+    const end = this.#bufEnd;
+    if (h < end) {
       const d = buf[h]!;
       buf[h] = undefined;
-      if (h + 1 === buf.length) {
-        buf.length = 0;
+      if (h + 1 === end) {
+        this.#bufHead = this.#bufEnd = 0;
+      } else if (h >= 1024 && (h + 1) * 2 >= end) {
+        const n = end - h - 1;
+        for (let i = 0; i < n; i++) {
+          buf[i] = buf[h + 1 + i];
+          buf[h + 1 + i] = undefined;
+        }
         this.#bufHead = 0;
-      } else if (h >= 1024 && (h + 1) * 2 >= buf.length) {
-        this.#buf = buf.slice(h + 1);
-        this.#bufHead = 0;
+        this.#bufEnd = n;
       } else this.#bufHead = h + 1;
       return Promise.resolve({ done: false, value: d });
     }
@@ -646,8 +705,8 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
       this.#closed = true;
       this.#signal?.removeEventListener('abort', this.#onAbort);
       this.#buf = [];
-      this.#bufHead = 0;
-      const lost: NetDelivery[] = [];
+      this.#bufHead = this.#bufEnd = 0;
+      const lost: LeasedDelivery[] = [];
       for (const d of this.leases.held()) if (d.lose()) lost.push(d);
       try {
         await this.release(lost);
@@ -676,8 +735,9 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
   /** The connection dropped: every unsettled lease is lost (the broker redelivers them). */
   protected loseAll(): void {
     for (const d of this.leases.held()) d.lose();
-    this.#buf = this.#buf.slice(this.#bufHead).filter((d) => d !== undefined && d.state === 'open');
+    this.#buf = this.#buf.slice(this.#bufHead, this.#bufEnd).filter((d) => d !== undefined && d.state === 'open');
     this.#bufHead = 0;
+    this.#bufEnd = this.#buf.length;
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -421,7 +421,7 @@ class RedisSubscription extends NetSubscription {
     for (const [id, , , n] of info) counts.set(id, n);
     // A reclaim of an entry we still hold means our lease on it is gone.
     const mine = new Map<string, NetDelivery>();
-    for (const d of this.leases.held()) mine.set((d as RedisDelivery).entry, d);
+    for (const d of this.leases.held()) mine.set((d as RedisDelivery).entry, d as RedisDelivery);
     for (const [id, f] of res) {
       const sid = String(id);
       mine.get(sid)?.lose();

@@ -72,6 +72,23 @@ test('settling after the lease ran out rejects with MQ_ERR_LEASE_LOST', async ()
   await assert.rejects(a.extend(), (e: unknown) => (e as { code?: string }).code === 'MQ_ERR_LEASE_LOST');
 });
 
+test('a lease longer than 2^31 ms (24.8 days) and one with a fractional length expire at their deadlines', () => {
+  const long = 2 ** 31 + 5_000;
+  const { clock, sub } = setup(long);
+  const a = sub.deliver('a');
+  clock.advance(0.5);
+  const b = sub.deliver('b');
+  void b.extend(99.25);
+  clock.advance(99);
+  assert.deepEqual(sub.expired, []);
+  clock.advance(0.25);
+  assert.deepEqual(sub.expired, ['b']);
+  clock.advance(long - 99.75 - 1);
+  assert.equal(a.state, 'open');
+  clock.advance(1);
+  assert.deepEqual(sub.expired, ['b', 'a']);
+});
+
 test('close() loses every open delivery and leaves no lease to expire', async () => {
   const { clock, sub } = setup(100);
   const a = sub.deliver('a');

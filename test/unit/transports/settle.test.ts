@@ -81,3 +81,22 @@ test('a message id given as bytes reads as its UTF-8 string, the same string eve
   assert.equal(d.id, d.id);
   await sub.close();
 });
+
+test('a buffer read empty starts again at the front: a smaller refill hands out only the new deliveries, then next() waits', async () => {
+  const { sub } = setup(100);
+  for (const id of ['a', 'b', 'c', 'd', 'e']) sub.deliver(id);
+  const first: string[] = [];
+  for (let i = 0; i < 5; i++) first.push((await sub.next()).value!.id);
+  sub.deliver('f');
+  sub.deliver('g');
+  const second = [(await sub.next()).value!.id, (await sub.next()).value!.id];
+  const waiting = sub.next();
+  let settled = false;
+  void waiting.then(() => (settled = true));
+  await Promise.resolve();
+  assert.equal(settled, false, 'next() must wait, not hand out a slot left from the first fill');
+  sub.deliver('h');
+  assert.equal((await waiting).value!.id, 'h');
+  assert.deepEqual([first, second], [['a', 'b', 'c', 'd', 'e'], ['f', 'g']]);
+  await sub.close();
+});
