@@ -846,7 +846,7 @@ export class FilePartition implements PartitionStore {
             // The frame fits the rest of the slab: read what is missing after what is there (no
             // copy, and no fresh buffer holding a frame the slab only had the head of).
             const at = fend - fstart;
-            const want = Math.min(Math.max(pos + need - fend, readSize), fbuf.length - at, avail - fend);
+            const want = pos + need - fend; // just the frame's missing bytes: the first read covered maxBytes
             const got = await readAt(fd, fbuf, at, want, fend);
             if (pos + need > fend + got) throw this.corrupt(seg, pos, `segment file is shorter than its index (${fend + got} bytes)`);
             fend += got;
