@@ -1,9 +1,11 @@
 /** Shared setup for the MQTT interop tests: an in-process listener on a free port over an engine. */
+import net from 'node:net';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { Engine } from '../../../src/engine/engine.js';
 import { MemoryStorage } from '../../../src/engine/storage/memory.js';
 import { startMqttServer, type MqttServer, type MqttServerOptions } from '../../../src/protocols/mqtt/listener.js';
+import { encodePacket, MqttDecoder, type Packet } from '../../../src/protocols/mqtt/codec/index.js';
 
 export interface Broker {
   engine: Engine;
@@ -110,4 +112,29 @@ export function end(c: MqttClient, force = false): Promise<void> {
       r();
     });
   });
+}
+
+/**
+ * A raw MQTT subscriber: connects with `connect` (a CONNECT packet's fields), subscribes to `topic`
+ * at `qos` (default 1) and waits for the SUBACK; packets() decodes everything the server wrote so far.
+ */
+export async function rawSubscriber(port: number, version: 4 | 5, connect: Record<string, unknown>, topic: string, qos: 0 | 1 | 2 = 1) {
+  const s = net.connect(port, '127.0.0.1');
+  await new Promise((r) => s.once('connect', r));
+  const chunks: Buffer[] = [];
+  s.on('data', (d) => chunks.push(d));
+  const packets = (): Packet[] => new MqttDecoder({ version }).push(Buffer.concat(chunks));
+  const publishes = (): (Packet & { type: 'publish' })[] => packets().filter((p): p is Packet & { type: 'publish' } => p.type === 'publish');
+  const pongs = (): number => packets().filter((p) => p.type === 'pingresp').length;
+  const send = (p: Packet): boolean => s.write(encodePacket(p, version));
+  /** A PINGREQ round trip: everything the server wrote in reply to what was sent before it is in. */
+  const roundTrip = async (): Promise<void> => {
+    const n = pongs();
+    send({ type: 'pingreq' });
+    await waitFor(() => pongs() > n);
+  };
+  send({ type: 'connect', protocolName: 'MQTT', protocolVersion: version, clean: true, keepalive: 30, ...connect } as Packet);
+  send({ type: 'subscribe', packetId: 1, subscriptions: [{ topic, qos }] });
+  await waitFor(() => packets().some((p) => p.type === 'suback'));
+  return { s, packets, publishes, send, roundTrip };
 }

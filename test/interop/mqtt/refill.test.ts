@@ -5,9 +5,8 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { encodePacket, MqttDecoder, type Packet } from '../../../src/protocols/mqtt/codec/index.js';
-import { startBroker, connect, waitFor, end, type Broker } from './helpers.js';
+import { encodePacket } from '../../../src/protocols/mqtt/codec/index.js';
+import { startBroker, connect, waitFor, end, rawSubscriber, type Broker } from './helpers.js';
 import { Engine } from '../../../src/engine/engine.js';
 import { MemoryStorage } from '../../../src/engine/storage/memory.js';
 import { ManualClock } from '../../../src/core/clock.js';
@@ -20,31 +19,6 @@ before(async () => {
 after(async () => {
   await b.close();
 });
-
-/**
- * A raw MQTT subscriber: connects with `connect` (a CONNECT packet's fields), subscribes to `topic`
- * at QoS 1 and waits for the SUBACK; packets() decodes everything the server wrote so far.
- */
-async function rawSubscriber(port: number, version: 4 | 5, connect: Record<string, unknown>, topic: string) {
-  const s = net.connect(port, '127.0.0.1');
-  await new Promise((r) => s.once('connect', r));
-  const chunks: Buffer[] = [];
-  s.on('data', (d) => chunks.push(d));
-  const packets = (): Packet[] => new MqttDecoder({ version }).push(Buffer.concat(chunks));
-  const publishes = (): (Packet & { type: 'publish' })[] => packets().filter((p): p is Packet & { type: 'publish' } => p.type === 'publish');
-  const pongs = (): number => packets().filter((p) => p.type === 'pingresp').length;
-  const send = (p: Packet): boolean => s.write(encodePacket(p, version));
-  /** A PINGREQ round trip: everything the server wrote in reply to what was sent before it is in. */
-  const roundTrip = async (): Promise<void> => {
-    const n = pongs();
-    send({ type: 'pingreq' });
-    await waitFor(() => pongs() > n);
-  };
-  send({ type: 'connect', protocolName: 'MQTT', protocolVersion: version, clean: true, keepalive: 30, ...connect } as Packet);
-  send({ type: 'subscribe', packetId: 1, subscriptions: [{ topic, qos: 1 }] });
-  await waitFor(() => packets().some((p) => p.type === 'suback'));
-  return { s, packets, publishes, send, roundTrip };
-}
 
 test('with Receive Maximum 8 the server holds 8 QoS 1 messages in flight and sends more only once 2 (a quarter) are PUBACKed', async () => {
   const { s, publishes, roundTrip } = await rawSubscriber(b.port, 5, { clientId: 'refill-8', properties: { receiveMaximum: 8 } }, 'refill/t');

@@ -464,10 +464,13 @@ export class MqttConnection {
   /**
    * Writes the PUBLISH of a stored message straight into the output slab: `flags` = DUP/QoS/RETAIN
    * bits, `topic` already UTF-8, `rawProps` (v5 only) `propsLen` bytes of properties. Payloads of
-   * SEPARATE_PAYLOAD bytes or more go out by reference after the header. False (nothing written)
-   * when the packet exceeds the client's Maximum Packet Size.
+   * SEPARATE_PAYLOAD bytes or more go out by reference after the header; `pin` (the delivery)
+   * then keeps the payload's bytes valid until the socket has written them: a delivered body may
+   * live in a recycled file-read slab (the engine's `pinsBodies`), reused once its delivery is
+   * acked and no write holds it. A smaller payload is copied here, so nothing holds it after the
+   * call. False (nothing written) when the packet exceeds the client's Maximum Packet Size.
    */
-  writePublish(flags: number, topic: Buffer, packetId: number, rawProps: readonly Buffer[] | undefined, propsLen: number, payload: Buffer): boolean {
+  writePublish(flags: number, topic: Buffer, packetId: number, rawProps: readonly Buffer[] | undefined, propsLen: number, payload: Buffer, pin?: { holdBody(): () => void }): boolean {
     const body = publishBodySize(this.version, (flags >> 1) & 3, topic.length, propsLen, payload.length);
     const size = 1 + varintSize(body) + body;
     if (size > this.clientMaxPacketSize) return false;
@@ -479,7 +482,9 @@ export class MqttConnection {
     if (big) {
       this.#outPos = pos;
       this.#emitOut();
-      this.stream.write(payload);
+      // The callback also runs (with an error) when the stream is destroyed before writing.
+      if (pin !== undefined) this.stream.write(payload, pin.holdBody());
+      else this.stream.write(payload);
     } else {
       this.#out.set(payload, pos);
       this.#outPos = pos + payload.length;

@@ -152,6 +152,9 @@ export class MqttSession {
       // With large messages the byte bound holds the window first: refill once a quarter of it is free.
       drained: () => session.window - session.#inflight() >= session.#refillAt && session.#inflight1Bytes <= (MAX_INFLIGHT_BYTES * 3) / 4,
       push: (d: DeliveryImpl) => this.#deliver(d, shared),
+      // A body is used only while writing it (copied, or pinned until the socket wrote it:
+      // connection.writePublish) and, for QoS ≥ 1, resent only while its delivery is unacked.
+      pinsBodies: true,
     };
   }
 
@@ -389,7 +392,7 @@ export class MqttSession {
       this.#topicBytes = Buffer.from(topic, 'utf8');
     }
     const flags = (qos > 0 && d.attempt > 1 ? 8 : 0) | (qos << 1) | (this.#dRetain ? 1 : 0);
-    if (!conn.writePublish(flags, this.#topicBytes, id, raw, propsLen, rec.body)) {
+    if (!conn.writePublish(flags, this.#topicBytes, id, raw, propsLen, rec.body, d)) {
       // Larger than the client's Maximum Packet Size: discarded, as MQTT 5 §3.1.2.11.4 says.
       if (qos > 0) this.#forget(id);
       this.#settle(d.ack());
