@@ -21,6 +21,9 @@
  * left the process), else from the file in 64 KiB–1 MiB reads into a fresh Buffer per read()
  * (CRC verified on every frame, MQ_ERR_CORRUPT on mismatch). Returned payloads are views into
  * that buffer or into a chunk; neither is ever rewritten, so views stay valid, but do not mutate.
+ * readLeased() is the same walk with the call's first file read in a recycled slab of the
+ * engine-wide ReadPool (read-pool.ts), extended in place for a frame that crosses its end; its
+ * views are valid only while the lease is held.
  *
  * Recovery. Sealed segments with a valid index file (CRC'd, matching size) are trusted and not
  * read; others and the last segment are scanned with CRC checks; the first bad/torn frame ends
