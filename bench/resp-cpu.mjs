@@ -9,7 +9,9 @@
  * one awaited command per round trip; 2 calls in flight except naive) fills a fresh list, then
  * drains it, verifying every byte count. Redis's CPU is read from /proc/<pid>/stat (10 ms
  * ticks); Omnibus's RESP listener runs in a child process over a fresh memory:// or file://
- * engine and reports process.cpuUsage() (µs) around each phase. Each phase runs --reps times;
+ * engine and reports process.cpuUsage() (µs) around each phase, and its garbage collections in
+ * the phase (`gc mc/sc ms`: mark-compacts / scavenges and their total pause, from a
+ * PerformanceObserver). Each phase runs --reps times;
  * the first rep warms the JIT and the allocator, so read the last.
  *
  * Usage (after `npx tsc -p .`):
@@ -25,6 +27,7 @@ import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import inspector from 'node:inspector';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -51,6 +54,14 @@ if (argv[0] === '--child') {
     { host: '127.0.0.1', port: 0 },
   );
   // --cpu-prof of a phase: `{ cmd: 'prof-start' }` / `{ cmd: 'prof-stop', file }` (unused by default).
+  const gc = { mc: 0, sc: 0, ms: 0 };
+  new PerformanceObserver((l) => {
+    for (const e of l.getEntries()) {
+      if ((e.detail?.kind ?? e.kind) === perfConstants.NODE_PERFORMANCE_GC_MAJOR) gc.mc++;
+      else gc.sc++;
+      gc.ms += e.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
   const session = new inspector.Session();
   session.connect();
   const post = (m, p) => new Promise((res, rej) => session.post(m, p ?? {}, (e, r) => (e ? rej(e) : res(r))));
@@ -58,7 +69,7 @@ if (argv[0] === '--child') {
     void (async () => {
       if (m.cmd === 'cpu') {
         const u = process.cpuUsage();
-        process.send({ cpu: u.user + u.system });
+        process.send({ cpu: u.user + u.system, gc: { ...gc } });
       } else if (m.cmd === 'exit') {
         ac.abort();
         await listener.close();
@@ -99,7 +110,7 @@ async function main() {
   const B = 1000;
   const rows = [];
 
-  async function measure(label, port, cpu, ask) {
+  async function measure(label, port, cpu, ask, gcOf) {
     const c = new Redis({ port, host: '127.0.0.1', enableAutoPipelining: false });
     await c.ping();
     const body = (i) => {
@@ -157,6 +168,7 @@ async function main() {
       };
       for (const [phase, fn] of [['enqueue', enq], ['dequeue', deq]]) {
         if (prof && ask) await ask({ cmd: 'prof-start' });
+        const g0 = gcOf ? await gcOf() : undefined;
         const s0 = await cpu();
         const c0 = process.cpuUsage();
         const t0 = performance.now();
@@ -164,11 +176,14 @@ async function main() {
         const ms = performance.now() - t0;
         const cc = process.cpuUsage(c0);
         const s1 = await cpu();
+        const g1 = gcOf ? await gcOf() : undefined;
         if (prof && ask) await ask({ cmd: 'prof-stop', file: `${prof}-${label.replace(/\W+/g, '_')}-${phase}.cpuprofile` });
         const row = { target: label, rep: r, phase, msgPerSec: Math.round((count / ms) * 1000), serverUsPerMsg: (s1 - s0) / count, clientUsPerMsg: (cc.user + cc.system) / count };
         rows.push(row);
+        // The gc readings bracket the cpu ones, so the phase's collections are all counted.
+        const gcText = g0 && g1 ? `  gc ${g1.mc - g0.mc}/${g1.sc - g0.sc} ${Math.round(g1.ms - g0.ms)} ms` : '';
         console.log(
-          `${label.padEnd(28)} rep ${r} ${phase}  ${String(row.msgPerSec).padStart(8)} msg/s  server ${row.serverUsPerMsg.toFixed(2)} µs/msg  client ${row.clientUsPerMsg.toFixed(2)} µs/msg`,
+          `${label.padEnd(28)} rep ${r} ${phase}  ${String(row.msgPerSec).padStart(8)} msg/s  server ${row.serverUsPerMsg.toFixed(2)} µs/msg  client ${row.clientUsPerMsg.toFixed(2)} µs/msg${gcText}`,
         );
       }
       if (got !== count || bytes !== count * size) throw new Error(`${label}: dequeued ${got} messages / ${bytes} bytes, expected ${count} / ${count * size}`);
@@ -204,7 +219,13 @@ async function main() {
         });
       try {
         const { port } = await ask();
-        await measure(`omnibus ${t} ${dists.length > 1 ? path.basename(path.dirname(dist)) : ''}`.trim(), port, async () => (await ask({ cmd: 'cpu' })).cpu, ask);
+        await measure(
+          `omnibus ${t} ${dists.length > 1 ? path.basename(path.dirname(dist)) : ''}`.trim(),
+          port,
+          async () => (await ask({ cmd: 'cpu' })).cpu,
+          ask,
+          async () => (await ask({ cmd: 'cpu' })).gc,
+        );
         child.send({ cmd: 'exit' });
         await new Promise((r) => child.once('exit', r));
       } finally {
