@@ -297,7 +297,8 @@ export interface ConsumerSink {
    * function `holdBody()` returned: it pins every asynchronous use (a socket write by reference
    * in flight) with holdBody() and releases it from that write's callback. The body's buffer may
    * then be a recycled file-read slab (storage readLeased), reused for other records once every
-   * such holder is done; acked bodies must not be read again. A nack, reject or lost lease keeps
+   * such holder is done; acked bodies must not be read again (their length stays right), and a
+   * holdBody() taken after ack() protects nothing. A nack, reject or lost lease keeps
    * the body valid for ever (it goes back to the queue or to a dead-letter target).
    */
   readonly pinsBodies?: boolean;
