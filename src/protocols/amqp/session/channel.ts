@@ -371,6 +371,7 @@ export class Channel {
       basicDeliver({ consumerTag: c.tag, deliveryTag: tag, redelivered: d.attempt > 1, exchange: rec.headers[EXCHANGE_HEADER] ?? '', routingKey: rec.key ?? '' }),
       recordProps(rec),
       rec.body,
+      d,
     );
     if (c.noAck) d.ack().catch(NOOP);
   }

@@ -118,6 +118,12 @@ export class AmqpConnection {
   #outBytes = 0;
   /** Buffers in #out written by reference (message bodies): the flush must not concat them. */
   #outRefs = 0;
+  /**
+   * Releases of the bodies in #out pinned by their deliveries (consumers with `pinsBodies`): run
+   * once the socket has written everything of this flush (a body may live in a recycled
+   * file-read slab, which must not be reused while the socket still holds a view of it).
+   */
+  #outReleases: (() => void)[] = [];
   #flushScheduled = false;
   #waitingDrain = false;
   #starved = false;
@@ -183,9 +189,10 @@ export class AmqpConnection {
   /**
    * A content-carrying method with its header and body frames. Bodies of BY_REFERENCE_MIN bytes
    * or more are not copied: their frames go out as pieces around the body itself (one writev).
-   * The body must not change after this call (stored records never do).
+   * The body must not change after this call (stored records never do); `pin` (the delivery) then
+   * keeps its bytes valid until the socket has written them. A smaller body is copied here.
    */
-  sendMessage(channel: number, method: AmqpMethod, props: PropertiesInput, body: Buffer): void {
+  sendMessage(channel: number, method: AmqpMethod, props: PropertiesInput, body: Buffer, pin?: { holdBody(): () => void }): void {
     if (this.state === 'closed') return;
     if (body.length < BY_REFERENCE_MIN) {
       this.send(encodeMessage(channel, method, props, body, this.frameMax));
@@ -193,6 +200,7 @@ export class AmqpConnection {
     }
     this.#outBytes += encodeMessageParts(channel, method, props, body, this.frameMax, this.#out);
     this.#outRefs++;
+    if (pin !== undefined) this.#outReleases.push(pin.holdBody());
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       process.nextTick(this.#flush);
@@ -204,22 +212,32 @@ export class AmqpConnection {
     const out = this.#out;
     const refs = this.#outRefs;
     this.#outRefs = 0;
+    const releases = this.#outReleases;
+    if (releases.length > 0) this.#outReleases = [];
     if (out.length === 0 || this.socket.destroyed) {
       this.#out = [];
       this.#outBytes = 0;
+      for (const r of releases) r();
       return;
     }
     this.#out = [];
     const bytes = this.#outBytes;
     this.#outBytes = 0;
+    // Writes complete in order, so the last one's callback means every pinned body was written
+    // (it also runs, with an error, if the socket is destroyed first).
+    const done =
+      releases.length === 0
+        ? undefined
+        : (): void => {
+            for (const r of releases) r();
+          };
     let ok: boolean;
-    if (out.length === 1) ok = this.socket.write(out[0]!);
-    else if (refs === 0 && bytes <= 1024 * 1024) ok = this.socket.write(Buffer.concat(out, bytes));
+    if (out.length === 1) ok = this.socket.write(out[0]!, done);
+    else if (refs === 0 && bytes <= 1024 * 1024) ok = this.socket.write(Buffer.concat(out, bytes), done);
     else {
       // One writev: bodies by reference, runs of small pieces (frame headers around the bodies,
       // confirms, replies) coalesced into one buffer each so the iovec count stays ~2 per message.
-      this.socket.cork();
-      ok = true;
+      const pieces: Buffer[] = [];
       let runStart = 0;
       let runBytes = 0;
       for (let i = 0; i <= out.length; i++) {
@@ -228,12 +246,17 @@ export class AmqpConnection {
           runBytes += b.length;
           continue;
         }
-        if (i - runStart === 1) ok = this.socket.write(out[runStart]!) && ok;
-        else if (i - runStart > 1) ok = this.socket.write(Buffer.concat(out.slice(runStart, i), runBytes)) && ok;
-        if (b !== undefined) ok = this.socket.write(b) && ok;
+        if (i - runStart === 1) pieces.push(out[runStart]!);
+        else if (i - runStart > 1) pieces.push(Buffer.concat(out.slice(runStart, i), runBytes));
+        if (b !== undefined) pieces.push(b);
         runStart = i + 1;
         runBytes = 0;
       }
+      this.socket.cork();
+      ok = true;
+      const last = pieces.length - 1;
+      for (let i = 0; i < last; i++) ok = this.socket.write(pieces[i]!) && ok;
+      ok = this.socket.write(pieces[last]!, done) && ok;
       this.socket.uncork();
     }
     this.#lastSend = Date.now();

@@ -27,6 +27,12 @@ const UNLIMITED = 1 << 30;
 const STREAM_DEFAULT_CREDIT = 1000;
 
 export class ClassicConsumer implements QueueConsumer, ConsumerSink {
+  /**
+   * A delivery's body is used only to send it (copied, or pinned until the socket wrote it:
+   * connection.sendMessage) and, until it is acked, for requeue and dead-lettering, which the
+   * engine keeps valid; so deliveries may come from recycled file-read slabs.
+   */
+  readonly pinsBodies = true;
   engineConsumer: Consumer | undefined;
   cancelled = false;
   detached = false;
