@@ -6,7 +6,9 @@
  *
  * OMNIBUS_TEST_UNPINNED=1 runs the same consumer without holdBody(): then the slabs are reused
  * while the socket still queues views of them, and ~600 of the 1,500 bodies arrive with another
- * message's bytes (the assertion this test exists for).
+ * message's bytes (the assertion this test exists for). A delivery returned unacked keeps its
+ * slab for ever (escaped): without that, the second test's returned messages come back with the
+ * bytes another group's read put there.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -103,4 +105,61 @@ test('bodies pinned until their socket write completes reach a slow reader intac
     assert.ok(got.equals(body(i)), `message ${i} arrived with its own bytes (got message ${got.readUInt32BE(0)}'s header)`);
   }
   assert.ok(reused > 0, 'read slabs were recycled once their writes completed');
+});
+
+test('deliveries returned by a closed pinning consumer keep their bytes while other readers recycle slabs', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omnibus-pinned-return-'));
+  const n = 600;
+  try {
+    let storage = new FileStorage(dir, { cacheBytes: 256 * KiB });
+    let engine = await Engine.open({ storage, fsync: 'never' });
+    await engine.topic('q', { partitions: 1 });
+    for (let i = 0; i < n; i += 100) {
+      const recs = [];
+      for (let j = i; j < i + 100; j++) recs.push({ body: body(j), timestamp: 1, priority: 0 });
+      await engine.publish('q', recs);
+    }
+    await engine.close();
+    storage = new FileStorage(dir, { cacheBytes: 256 * KiB });
+    engine = await Engine.open({ storage, fsync: 'never' });
+    const until = async (f: () => boolean): Promise<void> => {
+      while (!f()) await new Promise((r) => setTimeout(r, 2));
+    };
+
+    // Group g: a pinning consumer takes the first batch (100 messages, one read) and closes
+    // without acking: the messages return to g's queue holding views of that read's slab.
+    const g = await engine.group('q', 'g');
+    const held: DeliveryImpl[] = [];
+    const a = g.addConsumer({ pinsBodies: true, prefetch: 100, push: (d: DeliveryImpl) => void held.push(d) });
+    await until(() => held.length === 100);
+    await g.whenIdle();
+    g.removeConsumer(a);
+
+    // Group h drains the whole topic through the pool, acking: its reads reuse every free slab.
+    const h = await engine.group('q', 'h');
+    let hGot = 0;
+    h.addConsumer({ pinsBodies: true, prefetch: 64, push: (d: DeliveryImpl) => void (hGot++, d.ack()) });
+    await until(() => hGot === n);
+    assert.ok(storage.readPool.reused > 0, 'h reused slabs');
+
+    // g's returned messages come back with their own bytes.
+    const wrong: string[] = [];
+    let again = 0;
+    g.addConsumer({
+      pinsBodies: true,
+      prefetch: 64,
+      push(d: DeliveryImpl): void {
+        if (d.redelivered) {
+          again++;
+          if (!d.body.equals(body(d.offset))) wrong.push(`message ${d.offset} came back as ${d.body.readUInt32BE(0)}`);
+        }
+        void d.ack();
+      },
+    });
+    await until(() => again === 100);
+    assert.deepEqual(wrong, []);
+    await engine.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
