@@ -305,3 +305,37 @@ test('STOMP 1.0: SUBSCRIBE without id uses the destination; UNSUBSCRIBE by desti
     await b.close();
   }
 });
+
+test('a slow auto-ack subscriber of a file-backed queue receives every 10 KiB body intact while the queue is read through recycled slabs', async () => {
+  const N = 1500;
+  const body = (i: number): Buffer => {
+    const b = Buffer.alloc(10 * 1024, 0x21 + (i % 90));
+    b.writeUInt32BE(i, 0);
+    return b;
+  };
+  const dir = await mkdtemp(path.join(tmpdir(), 'omnibus-stomp-pinned-'));
+  // A small write cache: the queue's backlog is read back from the segment files.
+  const engine = await Engine.open({ storage: new FileStorage(dir, { cacheBytes: 256 * 1024 }), fsync: 'never' });
+  const b = await startBroker({ engine });
+  try {
+    const sub = await RawClient.connect(b.port);
+    await sub.receipt('SUBSCRIBE', [['id', 's1'], ['destination', '/queue/pinned'], ['ack', 'auto']]);
+    // Not reading: the broker's MESSAGE frames queue in its socket.
+    sub.socket.pause();
+    const pub = await RawClient.connect(b.port);
+    for (let i = 0; i < N; i++) pub.frame('SEND', [['destination', '/queue/pinned'], ['persistent', 'true'], ['content-length', String(10 * 1024)]], body(i));
+    await pub.receipt('SEND', [['destination', '/queue/other']], 'x');
+    sub.socket.resume();
+    await waitFor(() => sub.messages().length >= N, 30_000);
+    const got = sub.messages();
+    let wrong = 0;
+    for (let i = 0; i < N; i++) if (!Buffer.from(got[i]!.body).equals(body(i))) wrong++;
+    assert.equal(wrong, 0, `${wrong} of ${N} bodies arrived with other bytes`);
+    assert.ok((engine.storage as FileStorage).readPool.reused > 0, 'the backlog was read through recycled slabs');
+    pub.close();
+    sub.close();
+  } finally {
+    await b.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -160,6 +160,9 @@ export async function handleSubscribe(c: StompConnection, f: StompFrame): Promis
 async function addSource(c: StompConnection, sub: Subscription, dest: Destination, index: number, durableName: string | undefined): Promise<void> {
   const broker = c.broker;
   const engine = c.engine;
+  // pinsBodies (both consumers below): deliver() copies the body into the MESSAGE frame before it
+  // returns, and after that only settles the delivery, so its body may live in a recycled
+  // file-read slab.
   const push = (d: DeliveryImpl): void => c.deliver(src, d);
   let src: Source;
   if (dest.kind === 'queue') {
@@ -183,6 +186,7 @@ async function addSource(c: StompConnection, sub: Subscription, dest: Destinatio
       },
       push,
       filter,
+      pinsBodies: true,
     });
     // A new exclusive owner may have taken over from consumers that were receiving.
     if (sub.exclusive) for (const m of qs.members) m.group.schedulePump();
@@ -207,7 +211,7 @@ async function addSource(c: StompConnection, sub: Subscription, dest: Destinatio
   sub.sources.push(s);
   await engine.exchanges.bind(dest.exchange, { kind: 'topic', name: topic }, dest.key);
   if (sub.closed) return;
-  s.consumer = group.addConsumer({ prefetch: sub.prefetch, push });
+  s.consumer = group.addConsumer({ prefetch: sub.prefetch, push, pinsBodies: true });
 }
 
 export async function handleUnsubscribe(c: StompConnection, f: StompFrame): Promise<void> {
