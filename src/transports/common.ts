@@ -269,12 +269,17 @@ export class LeaseQueue {
     if (n === undefined) this.#tail = p;
     else n.leasePrev = p;
     d.leasePrev = d.leaseNext = undefined;
-    if (this.#head === undefined && this.#cancel !== undefined) {
-      // Nothing left to watch: drop the timer (it would keep the subscription reachable).
-      this.#cancel();
-      this.#cancel = undefined;
-      this.#armedAt = Infinity;
-    }
+    // The timer stays armed when the list empties (it is unref'd and holds only this queue; firing
+    // on an empty list does nothing). Cancelling it there and arming a new one on the next add()
+    // happened each time a consumer caught up with its window, and the branch, first taken after
+    // V8 had optimized the consume path, made it deoptimize and compile again.
+  }
+
+  /** Drops the timer: the subscription is closed. */
+  stop(): void {
+    this.#cancel?.();
+    this.#cancel = undefined;
+    this.#armedAt = Infinity;
   }
 
   /** `at`: relative to #base. */
@@ -708,6 +713,7 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
       this.#bufHead = this.#bufEnd = 0;
       const lost: LeasedDelivery[] = [];
       for (const d of this.leases.held()) if (d.lose()) lost.push(d);
+      this.leases.stop();
       try {
         await this.release(lost);
       } catch (e) {

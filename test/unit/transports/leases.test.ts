@@ -89,6 +89,21 @@ test('a lease longer than 2^31 ms (24.8 days) and one with a fractional length e
   assert.deepEqual(sub.expired, ['b', 'a']);
 });
 
+test('a lease added after the list emptied expires at its own deadline, not at the timer left from the earlier one', async () => {
+  const { clock, sub } = setup(100);
+  const a = sub.deliver('a');
+  clock.advance(10);
+  await a.ack();
+  clock.advance(40);
+  const b = sub.deliver('b');
+  clock.advance(50);
+  assert.equal(b.state, 'open', 'the timer armed for a (t=100) fires with nothing due');
+  clock.advance(49);
+  assert.deepEqual(sub.expired, []);
+  clock.advance(1);
+  assert.deepEqual(sub.expired, ['b']);
+});
+
 test('close() loses every open delivery and leaves no lease to expire', async () => {
   const { clock, sub } = setup(100);
   const a = sub.deliver('a');
