@@ -6,13 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import type { MqttClient } from 'mqtt';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../../../src/engine/engine.js';
 import { FileStorage } from '../../../src/engine/storage/file/index.js';
 import { encodePacket } from '../../../src/protocols/mqtt/codec/index.js';
-import { startBroker, connect, connectAck, waitFor, end, sleep } from './helpers.js';
+import { startBroker, connect, connectAck, waitFor, end, sleep, rawSubscriber, type Broker } from './helpers.js';
 
 test('file://: persistent session, offline messages, QoS 2 state and retained messages survive a restart', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'omnibus-mqtt-'));
@@ -87,6 +88,71 @@ test('file://: persistent session, offline messages, QoS 2 state and retained me
     await Promise.all([end(again.client), end(a4.client), end(late)]);
     await b.close();
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('file://: an outbound QoS 2 message sent and not PUBRECed goes out again after a restart under the same packet id, with DUP, and only once', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'omnibus-mqtt-'));
+  let b: Broker | undefined;
+  const sockets: net.Socket[] = [];
+  let pub: MqttClient | undefined;
+  const open = async () => startBroker({ engine: await Engine.open({ storage: await FileStorage.open(dir), fsync: 'always' }) });
+  try {
+    b = await open();
+    const first = await rawSubscriber(b.port, 4, { clientId: 'q2-out', clean: false, keepalive: 60 }, 'q2o/t', 2);
+    sockets.push(first.s);
+    pub = await connect(b, { protocolVersion: 4 });
+    // Three completed flows first, so the id in flight is not the one a fresh session would pick.
+    for (let i = 1; i <= 3; i++) {
+      await pub.publishAsync('q2o/t', `done ${i}`, { qos: 2 });
+      await waitFor(() => first.publishes().length === i);
+      const id = first.publishes()[i - 1]!.packetId!;
+      first.send({ type: 'pubrec', packetId: id });
+      await waitFor(() => first.packets().some((p) => p.type === 'pubrel' && p.packetId === id));
+      first.send({ type: 'pubcomp', packetId: id });
+    }
+    await first.roundTrip();
+    await pub.publishAsync('q2o/t', 'once only', { qos: 2 });
+    await end(pub);
+    pub = undefined;
+    await waitFor(() => first.publishes().length === 4);
+    const sent = first.publishes()[3]!;
+    assert.equal(sent.qos, 2);
+    assert.notEqual(sent.packetId, first.publishes()[0]!.packetId);
+    // No PUBREC: the broker stops with the delivery in flight.
+    first.s.destroy();
+    await b.close();
+    b = undefined;
+
+    b = await open();
+    const again = await rawSubscriber(b.port, 4, { clientId: 'q2-out', clean: false, keepalive: 60 }, 'q2o/t', 2);
+    sockets.push(again.s);
+    await waitFor(() => again.publishes().length === 1);
+    const resent = again.publishes()[0]!;
+    assert.equal(resent.packetId, sent.packetId, 'the same packet id as before the restart');
+    assert.equal(resent.dup, true);
+    assert.equal(resent.payload.toString(), 'once only');
+    again.send({ type: 'pubrec', packetId: resent.packetId! });
+    await waitFor(() => again.packets().some((p) => p.type === 'pubrel' && p.packetId === resent.packetId));
+    again.send({ type: 'pubcomp', packetId: resent.packetId! });
+    await again.roundTrip();
+    assert.equal(again.publishes().length, 1);
+    again.s.destroy();
+    await b.close();
+    b = undefined;
+
+    // Completed: after another restart nothing is resent.
+    b = await open();
+    const third = await rawSubscriber(b.port, 4, { clientId: 'q2-out', clean: false, keepalive: 60 }, 'q2o/t', 2);
+    sockets.push(third.s);
+    await third.roundTrip();
+    await sleep(100);
+    assert.equal(third.publishes().length, 0);
+  } finally {
+    pub?.end(true);
+    for (const s of sockets) s.destroy();
+    await b?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -160,7 +160,7 @@ export class MqttBroker {
         if (sub.shareGroup === undefined) s.trie.add(sub.topicFilter, sub);
         else this.#sharedEntry(sub).members.add(s);
       }
-      s.restore(st.q2in, st.rel);
+      s.restore(st.q2in, st.rel, st.q2out);
       this.sessions.set(st.clientId, s);
       this.#armExpiry(s, st.disconnectedAt > 0 ? st.disconnectedAt : now);
     }

@@ -21,9 +21,9 @@
  * as soon as they are written — unless the socket is above its high-water mark, in which case the
  * ack waits for 'drain' and the window closes; the socket buffer is bounded by window × message.
  *
- * Not done: outbound QoS 2 packet ids of messages not yet PUBRECed are kept across reconnects in
- * memory but not across a broker restart (after a restart such a message is resent with a new
- * packet id; a client that had received it but whose PUBREC was lost sees it twice).
+ * Outbound QoS 2 packet ids of messages not yet PUBRECed are kept across reconnects and, for
+ * persistent sessions, across restarts (store.ts 'q2o', written as the PUBLISH is sent, not
+ * awaited: a crash before that record is on disk resends the message with a new packet id).
  */
 import { isOmnibusError } from '../../../core/errors.js';
 import type { Consumer, DeliveryImpl, Group } from '../../../engine/group.js';
@@ -351,6 +351,8 @@ export class MqttSession {
     }
     let id = 0;
     let okey: string | undefined;
+    /** A QoS 2 message resent under the id it was first sent with (before a reconnect or restart). */
+    let resent = false;
     if (qos > 0) {
       // Only QoS 2 redeliveries reuse their packet id (keyed by the record's place); QoS 1 ones
       // take any free id, so they need no key string.
@@ -360,6 +362,7 @@ export class MqttSession {
         got = this.#idByOffset.get(okey);
         const prev = got !== undefined ? this.outbound.get(got) : undefined;
         if (!prev || prev.okey !== okey) got = undefined;
+        else resent = true;
       }
       if (got === undefined) {
         got = this.#allocId();
@@ -367,6 +370,7 @@ export class MqttSession {
           this.#settle(d.nack({ delayMs: 100 }));
           return;
         }
+        if (qos === 2 && this.persistent) this.broker.store.write({ t: 'q2o', c: this.clientId, id: got, k: okey! });
       }
       id = got;
       if (qos === 1) {
@@ -391,7 +395,7 @@ export class MqttSession {
       this.#topicBytesOf = topic;
       this.#topicBytes = Buffer.from(topic, 'utf8');
     }
-    const flags = (qos > 0 && d.attempt > 1 ? 8 : 0) | (qos << 1) | (this.#dRetain ? 1 : 0);
+    const flags = (qos > 0 && (d.attempt > 1 || resent) ? 8 : 0) | (qos << 1) | (this.#dRetain ? 1 : 0);
     if (!conn.writePublish(flags, this.#topicBytes, id, raw, propsLen, rec.body, d)) {
       // Larger than the client's Maximum Packet Size: discarded, as MQTT 5 §3.1.2.11.4 says.
       if (qos > 0) this.#forget(id);
@@ -433,6 +437,7 @@ export class MqttSession {
     const o = this.outbound.get(id);
     this.outbound.delete(id);
     if (o?.okey !== undefined) this.#idByOffset.delete(o.okey);
+    if (o?.stage === 'publish' && this.persistent) this.broker.store.write({ t: 'q2o-', c: this.clientId, id });
   }
 
   /** Socket drained: ack deferred QoS 0 deliveries and let every consumer refill. */
@@ -487,6 +492,7 @@ export class MqttSession {
     if (o.okey !== undefined) this.#idByOffset.delete(o.okey);
     if (failed) {
       this.outbound.delete(id);
+      if (o.stage === 'publish' && this.persistent) this.broker.store.write({ t: 'q2o-', c: this.clientId, id });
       return true;
     }
     if (o.stage !== 'pubrel') {
@@ -511,9 +517,17 @@ export class MqttSession {
     if (this.#sharedConsumers > 0 && this.#consumers().length > 1) this.#kick();
   }
 
-  /** Restores state recorded by the session store (after a restart). */
-  restore(q2in: Iterable<number>, rel: Iterable<number>): void {
+  /**
+   * Restores state recorded by the session store (after a restart). A QoS 2 message sent and not
+   * PUBRECed keeps its packet id: when the engine redelivers it, it goes out again under that id
+   * with DUP set, so a client that had received it does not take it twice.
+   */
+  restore(q2in: Iterable<number>, rel: Iterable<number>, q2out: Iterable<[number, string]> = []): void {
     for (const id of q2in) this.q2in.add(id);
     for (const id of rel) this.outbound.set(id, { qos: 2, stage: 'pubrel', d: undefined, okey: undefined });
+    for (const [id, okey] of q2out) {
+      this.outbound.set(id, { qos: 2, stage: 'publish', d: undefined, okey });
+      this.#idByOffset.set(okey, id);
+    }
   }
 }

@@ -5,6 +5,8 @@
  *   {t:'s', c, exp, v}          session c is persistent; expiry interval (s), protocol level
  *   {t:'sub', c, f, o}          subscription (filter f, options o)    {t:'unsub', c, f}
  *   {t:'q2i', c, id}            inbound QoS 2 id PUBRECed, PUBREL awaited   {t:'q2i-', c, id}
+ *   {t:'q2o', c, id, k}         outbound QoS 2 id sent for message k (topic NUL offset), PUBREC
+ *                               awaited ({t:'q2o-', c, id}: dropped; a 'rel' for id ends it too)
  *   {t:'rel', c, id}            outbound QoS 2 id PUBRECed, PUBCOMP awaited {t:'rel-', c, id}
  *   {t:'disc', c, at}           disconnected at (ms) — the session-expiry clock
  *   {t:'x', c}                  session ended
@@ -14,7 +16,9 @@
  * listener finds these records and removes the stale bindings (see broker.ts, recover()).
  *
  * The message queue itself is not here: it is the session's engine topic. Records are written
- * when the state changes (a subscribe, a QoS 2 step), never per QoS 0/1 message. The log is
+ * when the state changes (a subscribe, a QoS 2 step), never per QoS 0/1 message. A 'q2o' record is
+ * appended as the PUBLISH is sent, not awaited: a crash before it reaches the disk (with fsync
+ * always, the next group commit, a few ms) still resends that message with a new packet id. The log is
  * rewritten as one snapshot when it passes 1 MiB, so its size stays proportional to live state.
  * Memory storage keeps the same log in memory (sessions survive takeovers, not restarts).
  */
@@ -34,7 +38,8 @@ export type StoreRecord =
   | { t: 's'; c: string; exp: number; v: number }
   | { t: 'sub'; c: string; f: string; o: SubOptions }
   | { t: 'unsub'; c: string; f: string }
-  | { t: 'q2i' | 'q2i-' | 'rel' | 'rel-'; c: string; id: number }
+  | { t: 'q2i' | 'q2i-' | 'q2o-' | 'rel' | 'rel-'; c: string; id: number }
+  | { t: 'q2o'; c: string; id: number; k: string }
   | { t: 'disc'; c: string; at: number }
   | { t: 'x'; c: string };
 
@@ -46,6 +51,8 @@ export interface StoredSession {
   subs: Map<string, SubOptions>;
   q2in: Set<number>;
   rel: Set<number>;
+  /** Outbound QoS 2 ids sent and not yet PUBRECed → the message (topic NUL offset). */
+  q2out: Map<number, string>;
   disconnectedAt: number;
 }
 
@@ -66,7 +73,7 @@ export class SessionStore {
   #get(c: string): StoredSession {
     let s = this.state.get(c);
     if (!s) {
-      s = { clientId: c, persistent: false, expiry: 0, version: 4, subs: new Map(), q2in: new Set(), rel: new Set(), disconnectedAt: 0 };
+      s = { clientId: c, persistent: false, expiry: 0, version: 4, subs: new Map(), q2in: new Set(), rel: new Set(), q2out: new Map(), disconnectedAt: 0 };
       this.state.set(c, s);
     }
     return s;
@@ -96,7 +103,14 @@ export class SessionStore {
       case 'q2i-':
         s.q2in.delete(r.id);
         break;
+      case 'q2o':
+        s.q2out.set(r.id, r.k);
+        break;
+      case 'q2o-':
+        s.q2out.delete(r.id);
+        break;
       case 'rel':
+        s.q2out.delete(r.id);
         s.rel.add(r.id);
         break;
       case 'rel-':
@@ -132,6 +146,7 @@ export class SessionStore {
       if (s.persistent) recs.push({ t: 's', c: s.clientId, exp: s.expiry, v: s.version });
       for (const [f, o] of s.subs) recs.push({ t: 'sub', c: s.clientId, f, o });
       for (const id of s.q2in) recs.push({ t: 'q2i', c: s.clientId, id });
+      for (const [id, k] of s.q2out) recs.push({ t: 'q2o', c: s.clientId, id, k });
       for (const id of s.rel) recs.push({ t: 'rel', c: s.clientId, id });
       if (s.disconnectedAt) recs.push({ t: 'disc', c: s.clientId, at: s.disconnectedAt });
     }
