@@ -48,20 +48,26 @@ class SocketSink implements ConsumerSink {
   }
 }
 
-async function run(pin: boolean): Promise<{ received: Buffer; reused: number; heldInSocket: number }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omnibus-pinned-'));
-  // A small write cache: the backlog is read back from the segment files, through the pool.
-  let storage = new FileStorage(dir, { cacheBytes: 256 * KiB });
-  let engine = await Engine.open({ storage, fsync: 'never' });
-  await engine.topic('q', { partitions: 1 });
-  for (let i = 0; i < N; i += 100) {
+/**
+ * Publishes bodies 0..n-1 to topic `q` in `dir`, then reopens the engine, so the backlog is read
+ * back from the segment files (a small write cache) through the pool.
+ */
+async function seeded(dir: string, n: number): Promise<{ storage: FileStorage; engine: Engine }> {
+  const first = await Engine.open({ storage: new FileStorage(dir, { cacheBytes: 256 * KiB }), fsync: 'never' });
+  await first.topic('q', { partitions: 1 });
+  for (let i = 0; i < n; i += 100) {
     const recs = [];
     for (let j = i; j < i + 100; j++) recs.push({ body: body(j), timestamp: 1, priority: 0 });
-    await engine.publish('q', recs);
+    await first.publish('q', recs);
   }
-  await engine.close();
-  storage = new FileStorage(dir, { cacheBytes: 256 * KiB });
-  engine = await Engine.open({ storage, fsync: 'never' });
+  await first.close();
+  const storage = new FileStorage(dir, { cacheBytes: 256 * KiB });
+  return { storage, engine: await Engine.open({ storage, fsync: 'never' }) };
+}
+
+async function run(pin: boolean): Promise<{ received: Buffer; reused: number; heldInSocket: number }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omnibus-pinned-'));
+  const { storage, engine } = await seeded(dir, N);
 
   // The slow reader: a real TCP peer that does not read until every delivery was acked.
   const chunks: Buffer[] = [];
@@ -111,17 +117,7 @@ test('deliveries returned by a closed pinning consumer keep their bytes while ot
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omnibus-pinned-return-'));
   const n = 600;
   try {
-    let storage = new FileStorage(dir, { cacheBytes: 256 * KiB });
-    let engine = await Engine.open({ storage, fsync: 'never' });
-    await engine.topic('q', { partitions: 1 });
-    for (let i = 0; i < n; i += 100) {
-      const recs = [];
-      for (let j = i; j < i + 100; j++) recs.push({ body: body(j), timestamp: 1, priority: 0 });
-      await engine.publish('q', recs);
-    }
-    await engine.close();
-    storage = new FileStorage(dir, { cacheBytes: 256 * KiB });
-    engine = await Engine.open({ storage, fsync: 'never' });
+    const { storage, engine } = await seeded(dir, n);
     const until = async (f: () => boolean): Promise<void> => {
       while (!f()) await new Promise((r) => setTimeout(r, 2));
     };
