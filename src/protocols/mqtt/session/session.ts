@@ -491,8 +491,7 @@ export class MqttSession {
     }
     if (o.okey !== undefined) this.#idByOffset.delete(o.okey);
     if (failed) {
-      this.outbound.delete(id);
-      if (o.stage === 'publish' && this.persistent) this.broker.store.write({ t: 'q2o-', c: this.clientId, id });
+      this.#forget(id);
       return true;
     }
     if (o.stage !== 'pubrel') {
@@ -522,7 +521,7 @@ export class MqttSession {
    * PUBRECed keeps its packet id: when the engine redelivers it, it goes out again under that id
    * with DUP set, so a client that had received it does not take it twice.
    */
-  restore(q2in: Iterable<number>, rel: Iterable<number>, q2out: Iterable<[number, string]> = []): void {
+  restore(q2in: Iterable<number>, rel: Iterable<number>, q2out: Iterable<[number, string]>): void {
     for (const id of q2in) this.q2in.add(id);
     for (const id of rel) this.outbound.set(id, { qos: 2, stage: 'pubrel', d: undefined, okey: undefined });
     for (const [id, okey] of q2out) {
