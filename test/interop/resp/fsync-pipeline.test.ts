@@ -96,32 +96,36 @@ async function serveFile<G extends boolean>(gated: G) {
   };
 }
 
+/** `p`, and whether it has settled yet (to check that a reply waits for its fsync). */
+function watch<T>(p: Promise<T>): { result: Promise<T>; answered: () => boolean } {
+  let done = false;
+  const result = p.finally(() => (done = true));
+  return { result, answered: () => done };
+}
+
 test('fsync always: a pipeline of writes to three keys has all three waiting for their fsync at once, and no reply leaves before the fsync', { timeout: 20_000 }, async () => {
   const srv = await serveFile(true);
   const storage = srv.storage;
   const r = srv.client();
   try {
     await r.ping();
-    let answered = false;
-    const exec = r
-      .pipeline()
-      .lpush('q', 'a')
-      .xadd('s', '*', 'f', 'v')
-      .rpush('b', 'c')
-      .lrange('q', 0, -1)
-      .exec()
-      .then((res) => {
-        answered = true;
-        return res;
-      });
+    const exec = watch(
+      r
+        .pipeline()
+        .lpush('q', 'a')
+        .xadd('s', '*', 'f', 'v')
+        .rpush('b', 'c')
+        .lrange('q', 0, -1)
+        .exec(),
+    );
     // The XADD and the RPUSH were appended while the LPUSH waited for its fsync.
     await storage.allWaiting(['q', 's', 'b']);
     const other = r.duplicate();
     await other.ping(); // another connection's round trip: the first one had every chance to answer
     other.disconnect();
-    assert.equal(answered, false, 'nothing is answered before the fsync');
+    assert.equal(exec.answered(), false, 'nothing is answered before the fsync');
     storage.release();
-    const res = (await exec)!;
+    const res = (await exec.result)!;
     assert.deepEqual(
       res.map(([e]) => e),
       [null, null, null, null],
@@ -311,25 +315,22 @@ test('fsync always: the writes of one MULTI/EXEC (as the redis:// transport publ
   const r = srv.client();
   try {
     await r.ping();
-    let answered = false;
-    const exec = r
-      .multi()
-      .xadd('s1', '*', 'f', '1')
-      .xadd('s2', '*', 'f', '2')
-      .lpush('q', 'a')
-      .lrange('q', 0, -1)
-      .xadd('s1', '*', 'f', '3')
-      .exec()
-      .then((res) => {
-        answered = true;
-        return res;
-      });
+    const exec = watch(
+      r
+        .multi()
+        .xadd('s1', '*', 'f', '1')
+        .xadd('s2', '*', 'f', '2')
+        .lpush('q', 'a')
+        .lrange('q', 0, -1)
+        .xadd('s1', '*', 'f', '3')
+        .exec(),
+    );
     await storage.allWaiting(['s1', 's2', 'q']);
     // (Another connection's command would wait for this EXEC: it holds the transaction barrier.)
     for (let i = 0; i < 20; i++) await new Promise((res) => setImmediate(res));
-    assert.equal(answered, false, 'EXEC is not answered before the fsyncs');
+    assert.equal(exec.answered(), false, 'EXEC is not answered before the fsyncs');
     storage.release();
-    const res = (await exec)!;
+    const res = (await exec.result)!;
     assert.ok(res.every(([e]) => e === null));
     const [id1, id2, len, range, id3] = res.map(([, v]) => v) as [string, string, number, string[], string];
     assert.match(id1, /^\d+-\d+$/);
