@@ -10,6 +10,7 @@
  *
  * Not here: sockets and framing (connection.ts), per-channel state (channel.ts).
  */
+import { err } from '../../../core/errors.js';
 import type { Engine, GroupOptions } from '../../../engine/engine.js';
 import { FORMAT_NATIVE } from '../../../engine/record.js';
 import type { PartitionStore } from '../../../engine/storage/types.js';
@@ -117,11 +118,13 @@ export class AmqpBroker {
     // A queue deleted through another protocol (or an admin API): its AMQP consumers get a
     // server-sent basic.cancel, as when a RabbitMQ queue is deleted under them.
     this.engine.onTopicDeleted((name) => {
-      const q = this.queues.get(name);
-      if (!q || q.deleted) return;
-      this.queues.delete(name);
-      q.dispose();
-      if (q.durable && q.exclusiveOwner === undefined) this.#persist({ t: 'drop', name }).catch((e: unknown) => this.log(`amqp: forgetting ${name} failed: ${String(e)}`));
+      // The queue of that name and every group queue on its topic go with it.
+      for (const q of [...this.queues.values()]) {
+        if (q.topic !== name || q.deleted) continue;
+        this.queues.delete(q.name);
+        q.dispose();
+        if (q.durable && q.exclusiveOwner === undefined) this.#persist({ t: 'drop', name: q.name }).catch((e: unknown) => this.log(`amqp: forgetting ${q.name} failed: ${String(e)}`));
+      }
       this.notifyStream(name);
     });
     for (const [name, type] of PREDECLARED) {
@@ -145,9 +148,11 @@ export class AmqpBroker {
         off = b.baseOffset + b.count;
       }
     }
-    for (const d of decls.values()) {
-      if (!this.engine.getTopic(d.name)) continue;
+    // Group queues after the rest: their log queue must be registered first.
+    const ordered = [...decls.values()].sort((a, b) => Number('groupOf' in a.args) - Number('groupOf' in b.args));
+    for (const d of ordered) {
       const args = d.args as unknown as QueueArgs;
+      if (!this.engine.getTopic(args.groupOf ?? d.name)) continue;
       await this.createQueue(d.name, true, d.autoDelete, undefined, args, rawFromMeta(d.raw, args), false);
     }
     // Other protocols' topics are reachable through the default exchange too.
@@ -170,9 +175,12 @@ export class AmqpBroker {
     const existing = this.queues.get(name);
     if (existing) return existing;
     const stream = args.queueType === 'stream';
-    await this.engine.topic(name, { durable, ...(args.messageTtl !== undefined && !stream ? { messageTtlMs: args.messageTtl } : {}) });
+    const view = args.groupOf !== undefined;
+    // A group queue's topic is its log queue's: it adds a group, never a topic.
+    if (!view) await this.engine.topic(name, { durable, ...(args.messageTtl !== undefined && !stream ? { messageTtlMs: args.messageTtl } : {}) });
+    else if (!this.engine.getTopic(args.groupOf!)) throw err('MQ_ERR_NOT_FOUND', `no topic "${args.groupOf!}" for group queue "${name}"`);
     let group;
-    if (!stream) {
+    if (!stream && !args.log) {
       const opts: GroupOptions = {
         leaseMs: LEASE_MS,
         messageTtlMs: args.messageTtl ?? 0,
@@ -183,7 +191,12 @@ export class AmqpBroker {
       if (args.deadLetterExchange !== undefined) {
         opts.deadLetter = deadLetterTarget(name, args.deadLetterExchange, args.deadLetterRoutingKey, () => this.engine.clock.now());
       }
-      group = await this.engine.group(name, DEFAULT_GROUP, opts);
+      if (view) {
+        // 'latest' is the log's end now, when the declaration is handled: a publish the client
+        // issued after declare-ok is after it.
+        opts.startAt = args.start === 'latest' ? this.engine.laneEnds(args.groupOf!) : 'earliest';
+        group = await this.engine.group(args.groupOf!, name, opts);
+      } else group = await this.engine.group(name, DEFAULT_GROUP, opts);
       // A backlog from before (a restart, another protocol's topic) counts towards the byte limit.
       if (args.maxLengthBytes !== undefined && group.readyCount > 0) await group.recountReadyBytes();
     }
@@ -193,7 +206,8 @@ export class AmqpBroker {
       this.deleteQueue(x).catch((e: unknown) => this.log(`amqp: x-expires delete of ${x.name} failed: ${String(e)}`));
     });
     this.queues.set(name, q);
-    await this.engine.exchanges.bind('', { kind: 'topic', name }, name);
+    // The default exchange routes a queue's name to its topic; a group queue has none of its own.
+    if (!view) await this.engine.exchanges.bind('', { kind: 'topic', name }, name);
     if (persist && durable && owner === undefined) await this.#persist({ t: 'queue', name, autoDelete, args: { ...args }, raw: rawToMeta(rawArgs) });
     q.touch();
     return q;
@@ -205,7 +219,10 @@ export class AmqpBroker {
     const count = q.messageCount;
     this.queues.delete(q.name);
     q.dispose();
-    await this.engine.deleteTopic(q.name);
+    // A group queue is a group on its log's topic; deleting a topic takes its group queues along
+    // (onTopicDeleted).
+    if (q.isGroupView) await this.engine.deleteGroup(q.topic, q.name);
+    else await this.engine.deleteTopic(q.name);
     if (q.durable && q.exclusiveOwner === undefined) await this.#persist({ t: 'drop', name: q.name });
     this.notifyStream(q.name);
     return count;

@@ -32,6 +32,12 @@ export interface QueueArgs {
   maxPriority?: number | undefined;
   singleActiveConsumer?: boolean | undefined;
   queueType: 'classic' | 'stream';
+  /** x-omnibus-log: the topic without a group of its own (only its group queues consume it). */
+  log?: boolean | undefined;
+  /** x-omnibus-group-of: this queue is the group named after it on that queue's topic. */
+  groupOf?: string | undefined;
+  /** x-omnibus-start: where a new group queue starts (default the earliest retained message). */
+  start?: 'earliest' | 'latest' | undefined;
 }
 
 /** Argument names as the client sends them, for RabbitMQ's "inequivalent arg" message. */
@@ -46,6 +52,9 @@ export const ARG_NAMES: Record<keyof QueueArgs, string> = {
   maxPriority: 'x-max-priority',
   singleActiveConsumer: 'x-single-active-consumer',
   queueType: 'x-queue-type',
+  log: 'x-omnibus-log',
+  groupOf: 'x-omnibus-group-of',
+  start: 'x-omnibus-start',
 };
 
 export class AmqpQueue {
@@ -70,6 +79,21 @@ export class AmqpQueue {
 
   get isStream(): boolean {
     return this.args.queueType === 'stream';
+  }
+
+  /** The engine topic holding the messages: the queue's own, or for a group queue its log's. */
+  get topic(): string {
+    return this.args.groupOf ?? this.name;
+  }
+
+  /** A group queue (x-omnibus-group-of): consumes another queue's topic, holds no messages itself. */
+  get isGroupView(): boolean {
+    return this.args.groupOf !== undefined;
+  }
+
+  /** A log queue (x-omnibus-log): stores what is routed to it for its group queues; no consumers. */
+  get isLog(): boolean {
+    return this.args.log === true;
   }
 
   get messageCount(): number {

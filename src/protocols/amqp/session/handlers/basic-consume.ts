@@ -38,6 +38,7 @@ export async function basicConsume(ch: Channel, a: BasicConsumeArgs): Promise<vo
   if (q.hasExclusiveConsumer() || (a.exclusive && q.consumerCount > 0)) {
     throw amqpError(403, `queue '${name}' in vhost '/' in exclusive use`, 60, 20);
   }
+  if (q.isLog) throw amqpError(406, `queue '${name}' in vhost '/' is a log queue: consume a group queue of it (x-omnibus-group-of)`, 60, 20);
   let c: ClassicConsumer | StreamConsumer;
   if (q.isStream) {
     if (a.noAck) throw amqpError(406, `consumers of stream queue '${name}' must acknowledge (no-ack is not supported)`, 60, 20);

@@ -14,7 +14,7 @@ export async function basicGet(ch: Channel, a: BasicGetArgs): Promise<void> {
   const q = await ch.conn.broker.findQueue(name);
   if (!q) throw amqpError(404, `no queue '${name}' in vhost '/'`, 60, 70);
   checkExclusive(q, ch);
-  if (!q.group) throw amqpError(406, `queue '${name}' in vhost '/' is a stream queue: basic.get is not supported`, 60, 70);
+  if (!q.group) throw amqpError(406, `queue '${name}' in vhost '/' is a ${q.isLog ? 'log' : 'stream'} queue: basic.get is not supported`, 60, 70);
   const d = await q.group.get();
   if (ch.state !== 'open') {
     d?.nack().catch(() => {});

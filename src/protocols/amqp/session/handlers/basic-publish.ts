@@ -49,7 +49,9 @@ export function basicPublish(ch: Channel, args: BasicPublishArgs, header: Conten
       }
       topics = [];
     } else {
-      topics = broker.queues.has(routingKey) || engine.getTopic(routingKey) ? [routingKey] : [];
+      // A group queue (x-omnibus-group-of) has no topic of its own: publish to its log queue.
+      const q = broker.queues.get(routingKey);
+      topics = (q !== undefined && !q.isGroupView) || (q === undefined && engine.getTopic(routingKey)) ? [routingKey] : [];
     }
   } else {
     const decl = engine.exchanges.get(exchange);

@@ -15,6 +15,7 @@ async function resolve(ch: Channel, queue: string, exchange: string, methodId: n
   const q = await broker.findQueue(name);
   if (!q) throw amqpError(404, `no queue '${name}' in vhost '/'`, 50, methodId);
   checkExclusive(q, ch);
+  if (q.isGroupView) throw amqpError(406, `queue '${name}' in vhost '/' is a group of queue '${q.topic}': bind '${q.topic}' instead`, 50, methodId);
   if (exchange === '') throw amqpError(403, `operation not permitted on the default exchange`, 50, methodId);
   if (!broker.engine.exchanges.get(exchange)) throw amqpError(404, `no exchange '${exchange}' in vhost '/'`, 50, methodId);
   return name;

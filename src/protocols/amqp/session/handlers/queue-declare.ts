@@ -8,6 +8,7 @@ import { AmqpDecimal, FieldTyped, RABBIT_TYPE_NAMES, fieldTagOf, queueDeclareOk 
 import type { FieldTable, FieldTag, FieldValue, QueueDeclareArgs } from '../../index.js';
 import type { Channel } from '../channel.js';
 import type { AmqpQueue, QueueArgs } from '../queue.js';
+import { DEFAULT_GROUP } from '../../../../engine/topic.js';
 import { amqpError, genName, numArg, strArg } from '../util.js';
 
 const C = 50;
@@ -42,12 +43,27 @@ export async function queueDeclare(ch: Channel, a: QueueDeclareArgs): Promise<vo
     if (args.queueType === 'stream' && (!a.durable || a.exclusive || a.autoDelete)) {
       throw amqpError(406, `invalid property '${!a.durable ? 'non-durable' : a.exclusive ? 'exclusive' : 'auto-delete'}' for queue '${name}' in vhost '/'`, C, M);
     }
+    if (args.groupOf !== undefined) await checkGroupOf(ch, name, args.groupOf, foreign);
     q = await broker.createQueue(name, a.durable, a.autoDelete, a.exclusive ? conn : undefined, args, a.arguments);
   }
   if (ch.state !== 'open') return;
   ch.lastQueue = name;
   q.touch();
   if (!a.nowait) ch.conn.sendMethod(ch.id, queueDeclareOk({ queue: name, messageCount: q.messageCount, consumerCount: q.consumerCount }));
+}
+
+/**
+ * A group queue's log must be a queue with a topic of its own (not a group queue itself), visible
+ * to this connection. Its name becomes the engine group's name on that topic, so it must not be
+ * the name of the group every classic queue consumes with (DEFAULT_GROUP) nor of a topic.
+ */
+async function checkGroupOf(ch: Channel, name: string, of: string, foreign: boolean): Promise<void> {
+  if (name === DEFAULT_GROUP) throw amqpError(406, `invalid arg 'x-omnibus-group-of' for queue '${name}' in vhost '/': the name '${DEFAULT_GROUP}' is reserved for the log's own group`, C, M);
+  if (foreign) throw amqpError(406, `invalid arg 'x-omnibus-group-of' for queue '${name}' in vhost '/': a topic of that name exists`, C, M);
+  const target = await ch.conn.broker.findQueue(of);
+  if (!target) throw amqpError(404, `no queue '${of}' in vhost '/'`, C, M);
+  checkExclusive(target, ch);
+  if (target.isGroupView) throw amqpError(406, `invalid arg 'x-omnibus-group-of' for queue '${name}' in vhost '/': '${of}' is a group queue itself`, C, M);
 }
 
 export function checkExclusive(q: AmqpQueue, ch: Channel): void {
@@ -78,7 +94,8 @@ function checkEquivalent(q: AmqpQueue, a: QueueDeclareArgs): void {
  * capabilities(), queue_arguments.
  */
 const EQUIVALENCE_KEYS: Readonly<Record<string, readonly string[]>> = {
-  classic: ['x-expires', 'x-message-ttl', 'x-dead-letter-exchange', 'x-dead-letter-routing-key', 'x-max-length', 'x-max-length-bytes', 'x-max-priority', 'x-overflow', 'x-queue-mode', 'x-queue-version', 'x-single-active-consumer', 'x-queue-type', 'x-queue-master-locator'],
+  // The x-omnibus-* extension last: RabbitMQ clients never send them, so its reports are unchanged.
+  classic: ['x-expires', 'x-message-ttl', 'x-dead-letter-exchange', 'x-dead-letter-routing-key', 'x-max-length', 'x-max-length-bytes', 'x-max-priority', 'x-overflow', 'x-queue-mode', 'x-queue-version', 'x-single-active-consumer', 'x-queue-type', 'x-queue-master-locator', 'x-omnibus-log', 'x-omnibus-group-of'],
   quorum: ['x-dead-letter-exchange', 'x-dead-letter-routing-key', 'x-dead-letter-strategy', 'x-expires', 'x-max-length', 'x-max-length-bytes', 'x-max-in-memory-length', 'x-max-in-memory-bytes', 'x-overflow', 'x-single-active-consumer', 'x-queue-type', 'x-quorum-initial-group-size', 'x-delivery-limit', 'x-message-ttl', 'x-queue-leader-locator'],
   stream: ['x-max-length-bytes', 'x-queue-type', 'x-max-age', 'x-stream-max-segment-size-bytes', 'x-initial-cluster-size', 'x-queue-leader-locator'],
 };
@@ -192,5 +209,39 @@ export function parseArgs(t: FieldTable): QueueArgs {
     if (qt === 'stream') out.queueType = 'stream';
     else if (qt !== 'classic' && qt !== 'quorum') throw amqpError(406, `invalid arg 'x-queue-type' for ${what}: unknown queue type '${qt}'`, C, M);
   }
+  parseGroupArgs(t, out, what);
   return out;
+}
+
+/**
+ * The Omnibus extension (docs/protocols/amqp.md, "Log queues and group queues"): x-omnibus-log
+ * (a queue that only stores, for its group queues) and x-omnibus-group-of / x-omnibus-start (a
+ * queue that is one consumer group of another queue's messages, starting at the earliest one
+ * still stored). RabbitMQ accepts and ignores unknown x-arguments, so a client sends these only to
+ * a server whose connection.start says product "Omnibus".
+ */
+function parseGroupArgs(t: FieldTable, out: QueueArgs, what: string): void {
+  const log = t['x-omnibus-log'];
+  if (log !== undefined) {
+    if (typeof log !== 'boolean') throw amqpError(406, `invalid arg 'x-omnibus-log' for ${what}: must be a boolean`, C, M);
+    if (log) {
+      if (out.queueType === 'stream') throw amqpError(406, `invalid arg 'x-omnibus-log' for ${what}: a stream queue is read as a log already`, C, M);
+      out.log = true;
+    }
+  }
+  const of = strArg(t, 'x-omnibus-group-of');
+  const start = strArg(t, 'x-omnibus-start');
+  if (of === undefined) {
+    if (start !== undefined) throw amqpError(406, `invalid arg 'x-omnibus-start' for ${what}: requires x-omnibus-group-of`, C, M);
+    return;
+  }
+  if (of === '') throw amqpError(406, `invalid arg 'x-omnibus-group-of' for ${what}: empty queue name`, C, M);
+  if (out.log || out.queueType === 'stream') throw amqpError(406, `invalid arg 'x-omnibus-group-of' for ${what}: a group queue cannot be a ${out.log ? 'log' : 'stream'} queue`, C, M);
+  // Each group queue's delivery state is one engine group; a dead-letter exchange, TTL and
+  // max-length are that group's and are honoured. What is routed goes to the log, not here.
+  out.groupOf = of;
+  if (start !== undefined) {
+    if (start !== 'earliest' && start !== 'latest') throw amqpError(406, `invalid arg 'x-omnibus-start' for ${what}: '${start}' (earliest or latest)`, C, M);
+    out.start = start;
+  }
 }
