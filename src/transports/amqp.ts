@@ -79,7 +79,19 @@ export interface AmqpOptions {
   /** Aliases the transport (omnibus://) and its declared capabilities. */
   scheme?: string;
   capabilities?: Partial<NetCapabilities>;
+  /**
+   * Use the Omnibus server's log and group queues (x-omnibus-log / x-omnibus-group-of, see
+   * docs/protocols/amqp.md) when connection.start says product "Omnibus": a new group then
+   * replays what its topic still holds. Against any other server nothing changes.
+   */
+  omnibusQueues?: boolean;
 }
+
+/** What connection.start's server-properties.product says for an Omnibus server. */
+export const OMNIBUS_PRODUCT = 'Omnibus';
+
+/** The capabilities an Omnibus server's log and group queues add (see AmqpTransport.native). */
+const NATIVE_CAPABILITIES: Partial<NetCapabilities> = { replay: true };
 
 interface Conn {
   model: ChannelModel;
@@ -91,8 +103,15 @@ interface Conn {
 
 export class AmqpTransport extends NetTransport {
   readonly scheme: string;
-  readonly capabilities: NetCapabilities;
+  #capabilities: NetCapabilities;
   readonly maxPriority: number;
+  /**
+   * True once the first handshake found an Omnibus server and the options allow it: topics are
+   * log queues and groups are group queues of them (set once, before connectAmqp returns; a
+   * reconnect keeps the layout it started with).
+   */
+  native = false;
+  readonly #wantNative: boolean;
   readonly #lib: Amqplib;
   readonly #url: string;
   #conn: Conn | undefined;
@@ -100,13 +119,14 @@ export class AmqpTransport extends NetTransport {
   #reconnecting = false;
   readonly #stop = new AbortController();
 
-  constructor(lib: Amqplib, url: string, scheme: string, maxPriority: number, caps: Partial<NetCapabilities>, onError?: (e: unknown) => void) {
+  constructor(lib: Amqplib, url: string, scheme: string, maxPriority: number, caps: Partial<NetCapabilities>, onError?: (e: unknown) => void, wantNative = false) {
     super(onError);
     this.#lib = lib;
     this.#url = url;
     this.scheme = scheme;
     this.maxPriority = maxPriority;
-    this.capabilities = {
+    this.#wantNative = wantNative;
+    this.#capabilities = {
       persistent: true,
       consumerGroups: true,
       ordering: 'partition',
@@ -120,6 +140,10 @@ export class AmqpTransport extends NetTransport {
       emulated: ['deadLetter', 'attempts', 'leases', 'maxAttempts'],
       ...caps,
     };
+  }
+
+  get capabilities(): NetCapabilities {
+    return this.#capabilities;
   }
 
   /** The live connection, connecting (once, shared) if there is none. */
@@ -139,6 +163,13 @@ export class AmqpTransport extends NetTransport {
       const pub = await model.createConfirmChannel();
       pub.on('error', () => undefined);
       const c: Conn = { model, pub, declared: new Set(), plugin: false };
+      if (this.#firstHandshake) {
+        this.#firstHandshake = false;
+        if (this.#wantNative && model.connection.serverProperties?.product === OMNIBUS_PRODUCT) {
+          this.native = true;
+          this.#capabilities = { ...this.#capabilities, ...NATIVE_CAPABILITIES };
+        }
+      }
       // A closed publish channel (e.g. a channel error) is replaced on next use.
       pub.on('close', () => {
         if (this.#conn === c && !this.isClosed) this.#replacePub(c);
@@ -171,6 +202,7 @@ export class AmqpTransport extends NetTransport {
   }
 
   #plugin: boolean | undefined;
+  #firstHandshake = true;
 
   /**
    * Whether the delayed-message plugin is there. Declaring an unknown exchange type is a
@@ -221,11 +253,21 @@ export class AmqpTransport extends NetTransport {
     for (const s of this.subscriptions) (s as AmqpSubscription).reattach();
   }
 
-  /** Declares the topic's exchange (and its return binding) once per connection. */
+  /**
+   * Declares the topic's exchange (and its return binding) once per connection. On an Omnibus
+   * server (native) also the topic's log queue, bound to the exchange: what is published is kept
+   * from the first publish on, for groups that do not exist yet.
+   */
   async ensureTopic(c: Conn, ch: Channel, topic: string): Promise<void> {
     if (c.declared.has('x:' + topic)) return;
     await ch.assertExchange(topic, 'fanout', { durable: true });
     await ch.bindExchange(topic, c.plugin ? PLUGIN_EXCHANGE : RETURN_EXCHANGE, `t:${topic}`);
+    if (this.native) {
+      const args: Record<string, unknown> = { 'x-omnibus-log': true };
+      if (this.maxPriority > 0) args['x-max-priority'] = this.maxPriority;
+      await ch.assertQueue(topic, { durable: true, arguments: args });
+      await ch.bindQueue(topic, topic, '');
+    }
     c.declared.add('x:' + topic);
   }
 
@@ -339,8 +381,15 @@ const BROKER_HEADERS = /^(x-death|x-first-death-|x-last-death-|x-delay$|omnibus-
 class AmqpSubscription extends NetSubscription {
   readonly #t: AmqpTransport;
   readonly queue: string;
+  /**
+   * Where nack, a lease expiry and nack({ delayMs }) put the message back for this group only:
+   * the group's queue on RabbitMQ; on an Omnibus server a classic queue `omnibus.retry.<queue>`
+   * beside the group queue, since a group queue has no route of its own (what is routed reaches
+   * every group of the log).
+   */
+  readonly retryQueue: string;
   #ch: Channel | undefined;
-  #tag: string | undefined;
+  #tags: string[] = [];
   #attaching: Promise<void> | undefined;
   #failures = 0;
 
@@ -348,6 +397,7 @@ class AmqpSubscription extends NetSubscription {
     super(t, topic, opts);
     this.#t = t;
     this.queue = `${topic}.${this.group}`;
+    this.retryQueue = t.native ? `omnibus.retry.${this.queue}` : this.queue;
   }
 
   protected start(): void {
@@ -394,20 +444,32 @@ class AmqpSubscription extends NetSubscription {
       this.loseAll();
     });
     try {
-      await ch.prefetch(this.prefetch);
+      const native = this.#t.native;
+      // Native: two queues consumed on this channel share one channel-wide limit (global qos).
+      await ch.prefetch(this.prefetch, native);
       await this.#t.ensureTopic(c, ch, this.topic);
       const args: Record<string, unknown> = {};
       if (this.#t.maxPriority > 0) args['x-max-priority'] = this.#t.maxPriority;
-      await ch.assertQueue(this.queue, { durable: true, arguments: args });
-      await ch.bindQueue(this.queue, this.topic, '');
-      await ch.bindQueue(this.queue, c.plugin ? 'omnibus.delayed' : RETURN_EXCHANGE, `q:${this.queue}`);
+      if (native) {
+        // The group: its own delivery state on the topic's log queue, starting at the earliest
+        // message the log still holds (or its end, for from: 'latest'; ignored once it exists).
+        await ch.assertQueue(this.queue, { durable: true, arguments: { 'x-omnibus-group-of': this.topic, 'x-omnibus-start': this.from } });
+      } else {
+        await ch.assertQueue(this.queue, { durable: true, arguments: args });
+        await ch.bindQueue(this.queue, this.topic, '');
+      }
+      if (this.retryQueue !== this.queue) await ch.assertQueue(this.retryQueue, { durable: true, arguments: args });
+      await ch.bindQueue(this.retryQueue, c.plugin ? 'omnibus.delayed' : RETURN_EXCHANGE, `q:${this.retryQueue}`);
       if (this.closed) {
         await ch.close().catch(() => undefined);
         return;
       }
       this.#ch = ch;
-      const ok = await ch.consume(this.queue, (msg) => this.#onMessage(ch, msg), { noAck: false });
-      this.#tag = ok.consumerTag;
+      const tags: string[] = [];
+      for (const q of this.retryQueue !== this.queue ? [this.queue, this.retryQueue] : [this.queue]) {
+        tags.push((await ch.consume(q, (msg) => this.#onMessage(ch, msg), { noAck: false })).consumerTag);
+      }
+      this.#tags = tags;
     } catch (e) {
       if (this.#ch === ch) this.#ch = undefined;
       await ch.close().catch(() => undefined);
@@ -418,7 +480,7 @@ class AmqpSubscription extends NetSubscription {
   /** The connection is gone: leases are lost (RabbitMQ requeues), the channel with it. */
   detached(): void {
     this.#ch = undefined;
-    this.#tag = undefined;
+    this.#tags = [];
     this.loseAll();
   }
 
@@ -457,7 +519,7 @@ class AmqpSubscription extends NetSubscription {
       if (priority > 0) p.priority = priority;
       if (expires !== undefined) p.expiration = String(Math.max(0, expires - Date.now()));
       for (const k of Object.keys(p.headers as object)) if (BROKER_HEADERS.test(k)) delete (p.headers as Record<string, unknown>)[k];
-      await this.#t.send('', this.queue, msg.content, p, delayMs, `q:${this.queue}`);
+      await this.#t.send('', this.retryQueue, msg.content, p, delayMs, `q:${this.retryQueue}`);
       settleOn((c) => c.ack(msg));
     };
     const deadLetter = async (reason: string): Promise<void> => {
@@ -494,7 +556,7 @@ class AmqpSubscription extends NetSubscription {
     const ch = this.#ch;
     this.#ch = undefined;
     if (!ch) return;
-    if (this.#tag) await ch.cancel(this.#tag).catch(() => undefined);
+    for (const tag of this.#tags) await ch.cancel(tag).catch(() => undefined);
     await ch.close().catch(() => undefined);
   }
 }
@@ -507,7 +569,7 @@ export async function connectAmqp(u: URL, options: ConnectOptions, amqpOptions: 
   const url = new URL(u.href);
   url.searchParams.delete('maxPriority');
   const onError = typeof options['onError'] === 'function' ? (options['onError'] as (e: unknown) => void) : undefined;
-  const t = new AmqpTransport((lib as Amqplib & { default?: Amqplib }).default ?? lib, url.href, scheme, maxPriority, amqpOptions.capabilities ?? {}, onError);
+  const t = new AmqpTransport((lib as Amqplib & { default?: Amqplib }).default ?? lib, url.href, scheme, maxPriority, amqpOptions.capabilities ?? {}, onError, amqpOptions.omnibusQueues ?? false);
   try {
     await t.conn();
   } catch (e) {

@@ -21,10 +21,12 @@ registerTransport('kafkas', async (u: URL, o: ConnectOptions) => (await import('
  * exchanges + a durable queue per group (fan-out across groups, competition within), per-delivery
  * ack/nack/reject, prefetch, confirms, priorities, TTL and dead-lettering — and amqplib is a
  * mature client. RESP (Redis) lacks priorities and nack; Kafka lacks per-message settlement.
+ * When the server says it is Omnibus (connection.start product), topics are its log queues and
+ * groups its group queues, so a new group replays what the topic still holds (capability replay).
  */
 registerTransport('omnibus', async (u: URL, o: ConnectOptions) => {
   const { connectAmqp } = await import('./amqp.js');
   const url = new URL(u.href.replace(/^omnibus:/i, 'amqp:'));
   if (url.port === '') url.port = '5672';
-  return connectAmqp(url, o, { scheme: 'omnibus' });
+  return connectAmqp(url, o, { scheme: 'omnibus', omnibusQueues: true });
 });
