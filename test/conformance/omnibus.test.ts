@@ -8,9 +8,11 @@
  * data directory and port: every confirmed message must survive a crash, and the consumer must
  * resume by itself.
  *
- * Judged by the capabilities the transport declares (amqp's: see docs/transports/omnibus.md), with
- * dead-lettering ON although it is emulated client-side (capabilities.emulated).
+ * Judged by the capabilities the transport declares: amqp's plus `replay`, which the server's log
+ * and group queues provide (docs/transports/omnibus.md), with dead-lettering ON although it is
+ * emulated client-side (capabilities.emulated).
  */
+import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { connect } from '../../src/index.js';
 import { describeTransport } from '../../src/testing/index.js';
@@ -23,6 +25,9 @@ if (typeof broker === 'string') {
   after(() => broker.stop());
   const open = () => connect(broker.url);
   const declared = await declaredCapabilities(open);
+  // Declared only when connection.start said "Omnibus": if detection broke, the replay cases
+  // would be skipped, not failed.
+  test('omnibus:// recognises the server and declares replay', () => assert.equal(declared.replay, true));
   describeTransport(`omnibus:// (omnibus serve, AMQP ${broker.port}, file storage)`, {
     connect: open,
     capabilities: { ...declared, nativeDeadLetter: declared.emulated.includes('deadLetter') },
