@@ -12,6 +12,8 @@
  * flight goes out in one write: group commit), seals rolled segments (fdatasync + index file),
  * runs fdatasync for `always` waiters (one fsync releases every durable() called before it
  * started), and runs maintenance commands (truncate/retention/reset file work) in append order.
+ * A segment detached for deletion is still written to its end before the command that unlinks
+ * it, so a crash between the two leaves a contiguous log, never a hole.
  * Chunks stay after they are written, so tailing readers are served from memory; the cache
  * evicts written chunks oldest-first past `cacheBytes` (unwritten data is never evicted, so a
  * producer that never awaits durable() can grow the heap: the engine must apply backpressure).
@@ -492,13 +494,14 @@ export class FilePartition implements PartitionStore {
       const c = this.nextUnwritten();
       if (c !== null) {
         const end = c.len;
-        if (!c.seg.deleted) {
-          const fd = await this.writerFd(c.seg);
-          if (!c.seg.deleted) {
-            await writeAll(fd, c.buf, c.written, end - c.written, c.pos + c.written);
-            if (this.fsync !== 'never') this.dirty.add(c.seg);
-          }
-        }
+        // A segment detached for deletion is still written to its end: until the command that
+        // unlinks it runs, its file is on disk next to its successor's, and a crash there must
+        // leave a contiguous log. Skipping its unwritten frames left a hole that recovery refuses
+        // as corruption (test/storage/truncate-crash.test.ts). The cost is writing frames that
+        // are about to be deleted: at most the tail of the segments one truncation removes.
+        const fd = await this.writerFd(c.seg);
+        await writeAll(fd, c.buf, c.written, end - c.written, c.pos + c.written);
+        if (this.fsync !== 'never') this.dirty.add(c.seg);
         c.written = end;
         if (c.pos + end > c.seg.written) c.seg.written = c.pos + end;
         this.writtenLsn = c.lsn + end;
@@ -524,11 +527,21 @@ export class FilePartition implements PartitionStore {
     }
   }
 
+  /** fdatasync of those of `segs` written since their last sync (not with fsync 'never'). */
+  private async syncSegments(segs: readonly FileSegment[]): Promise<void> {
+    for (const s of segs) {
+      if (!this.dirty.delete(s)) continue;
+      if (s.fd >= 0) await fdatasync(s.fd);
+    }
+  }
+
   private async syncDirty(): Promise<void> {
     const target = this.writtenLsn;
     for (const s of [...this.dirty]) {
       this.dirty.delete(s);
-      if (!s.deleted && s.fd >= 0) await fdatasync(s.fd);
+      // A detached segment too: its file stays until its deletion command runs, and the log
+      // after it must not outlive it on disk (a hole refuses the log at open).
+      if (s.fd >= 0) await fdatasync(s.fd);
     }
     this.syncedLsn = target;
     this.syncRequested = false;
@@ -942,8 +955,14 @@ export class FilePartition implements PartitionStore {
     if (n === 0 && rolled === null) return;
     const gone = this.detach(n);
     await this.enqueue(async () => {
-      // Create the new segment first: a crash in between leaves a contiguous suffix of the old log.
-      if (rolled !== null && !rolled.deleted) await this.writerFd(rolled);
+      // Create the new segment first: a crash in between leaves a contiguous suffix of the old
+      // log. The old segments' frames were all written before this command (it runs in append
+      // order); they are synced before the new file's entry so that after a power loss too the
+      // new segment never exists without the end of the one before it.
+      if (rolled !== null && !rolled.deleted) {
+        await this.syncSegments(gone);
+        await this.writerFd(rolled);
+      }
       for (const s of gone) await this.destroy(s);
       if (this.fsync !== 'never') await fsyncDir(this.dir);
     });
