@@ -33,6 +33,13 @@
  * return/delay exchanges again, and every subscription re-declares its topic exchange, queue and
  * bindings and resumes consuming by itself (retrying with its own backoff if the broker goes down
  * again meanwhile). Publishes during the outage reject; a retried publish keeps its message id.
+ *
+ * On an Omnibus server (omnibus://, `omnibusQueues`, and connection.start product "Omnibus") the
+ * topic exchange is bound to a log queue `<topic>` (x-omnibus-log) and a group is the group queue
+ * `<topic>.<group>` of it (x-omnibus-group-of): one stored copy per message whatever the number of
+ * groups, kept until every group settled it, and a new group starts at the earliest one still
+ * kept (`replay: true`). Retries go to a per-group classic queue `omnibus.retry.<topic>.<group>`,
+ * consumed beside it under one channel-wide prefetch (docs/transports/omnibus.md).
  */
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { err } from '../core/errors.js';
