@@ -114,6 +114,12 @@ export class Lists {
    */
   push(key: string, end: End, values: ListValue[], onlyIfExists = false): Promise<number> {
     if (onlyIfExists) return this.locks.run(key, () => this.pushLocked(key, end, values, true));
+    // Nothing runs on the key: no batch can be waiting for its lock either (a batch is taken out
+    // of #pushBatches when it starts, and it waits only while the lock is held), so nobody could
+    // join this push before it starts. It runs at once without a batch: the usual case for a
+    // client sending one command per round trip (one object, two promise reactions and a map
+    // insert and delete less per push).
+    if (!this.locks.isLocked(key)) return this.locks.run(key, () => this.pushLocked(key, end, values));
     const count = values.length;
     const open = this.#pushBatches.get(key);
     if (open !== undefined && open.end === end) {
@@ -139,9 +145,20 @@ export class Lists {
   readonly #pushBatches = new Map<string, PushBatch>();
 
   /** push() with the key's lock already held. */
-  async pushLocked(key: string, end: End, values: readonly ListValue[], onlyIfExists = false): Promise<number> {
+  pushLocked(key: string, end: End, values: readonly ListValue[], onlyIfExists = false): Promise<number> {
     const n = this.length(key);
-    if (onlyIfExists && n === 0) return 0;
+    if (onlyIfExists && n === 0) return Promise.resolve(0);
+    // The usual push, appending at the log's tail of a key that has its group (an empty list
+    // whose orientation is already this end needs no orientation record either): one promise
+    // reaction between the engine's publish and the reply, not an async function's three.
+    if (end === this.tail(key) && this.existingGroup(key) !== undefined) {
+      const len = n + values.length;
+      return this.#append(key, values).then(() => len);
+    }
+    return this.#pushSlow(key, end, values, n);
+  }
+
+  async #pushSlow(key: string, end: End, values: readonly ListValue[], n: number): Promise<number> {
     const g = this.existingGroup(key) ?? (await this.group(key));
     let tail = this.tail(key);
     if (n === 0 && g.readyCount === 0 && tail !== end) {
@@ -163,6 +180,8 @@ export class Lists {
    */
   pop(key: string, end: End, count: number, beforeAck?: (vals: DecodedRecord[]) => Promise<unknown>): Promise<DecodedRecord[]> {
     if (beforeAck) return this.locks.run(key, () => this.popLocked(key, end, count, beforeAck));
+    // An idle key: nothing to join (see push()); the pop runs at once, without a batch.
+    if (!this.locks.isLocked(key)) return this.locks.run(key, () => this.popLocked(key, end, count));
     // Pops from different clients waiting for the key's lock are combined like pushes (see
     // push()): one pop of their total count, handed out in the order they joined.
     const open = this.#popBatches.get(key);
@@ -183,9 +202,17 @@ export class Lists {
   /** Pop batches waiting for their key's lock, open for joining (see pop()). */
   readonly #popBatches = new Map<string, PopBatch>();
 
-  async popLocked(key: string, end: End, count: number, beforeAck?: (vals: DecodedRecord[]) => Promise<unknown>): Promise<DecodedRecord[]> {
+  popLocked(key: string, end: End, count: number, beforeAck?: (vals: DecodedRecord[]) => Promise<unknown>): Promise<DecodedRecord[]> {
     const n = this.length(key);
-    if (n === 0 || count <= 0) return [];
+    if (n === 0 || count <= 0) return Promise.resolve([]);
+    // The usual pop, at the head of an existing list: the group's takeBatch is the whole
+    // operation, returned as it is (no async function around it).
+    const g = this.existingGroup(key);
+    if (g !== undefined && beforeAck === undefined && end !== this.tail(key)) return g.takeBatch(count);
+    return this.#popSlow(key, end, count, beforeAck, n);
+  }
+
+  async #popSlow(key: string, end: End, count: number, beforeAck: ((vals: DecodedRecord[]) => Promise<unknown>) | undefined, n: number): Promise<DecodedRecord[]> {
     const g = this.existingGroup(key) ?? (await this.group(key));
     const tail = this.tail(key);
     if (end !== tail) return this.#popHead(g, count, beforeAck);
@@ -214,6 +241,7 @@ export class Lists {
 
   async #popHead(g: Group, count: number, beforeAck: ((vals: DecodedRecord[]) => Promise<unknown>) | undefined, reverse = false): Promise<DecodedRecord[]> {
     if (!beforeAck) {
+      if (!reverse) return g.takeBatch(count);
       const recs = await g.takeBatch(count);
       if (reverse) recs.reverse();
       return recs;

@@ -44,6 +44,11 @@ export class Mutex {
 export class KeyLocks {
   readonly #m = new Map<string, (() => void)[]>();
 
+  /** Whether an operation on `key` is running (or queued): run() would have to wait. */
+  isLocked(key: string): boolean {
+    return this.#m.has(key);
+  }
+
   run<T>(key: string, fn: () => Promise<T> | T): Promise<T> {
     const waiters = this.#m.get(key);
     if (waiters === undefined) {

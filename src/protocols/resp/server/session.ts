@@ -57,6 +57,8 @@ export interface ServerConfig {
 }
 
 const FLUSH_AT = 64 * 1024;
+/** A pop run's values: none (nextWithPrefix appends to it only for pushes, whose bulks > 0). */
+const EMPTY: Buffer[] = [];
 /** Most commands fused into one operation (bounds one run's reply and the values it holds). */
 const MAX_RUN = 4096;
 
@@ -300,7 +302,7 @@ export class Session implements PubSubSubscriber, SessionInfo {
         if (key === undefined) {
           // A barrier: everything in flight answers first.
           while (this.#inFlight.length > 0) await this.#settled();
-          const r = kind === 0 ? this.execute(cmd) : this.#runFused(kind, cmd);
+          const r = kind === 0 ? this.execute(cmd) : this.#runFused(kind, cmd, undefined);
           if (r) await r;
         } else {
           const cls = kind === 0 ? C_STREAM : C_LIST;
@@ -346,7 +348,7 @@ export class Session implements PubSubSubscriber, SessionInfo {
     if (w !== null) this.w = w;
     let r: Promise<void> | undefined;
     try {
-      r = kind === 0 ? this.execute(cmd) : this.#runFused(kind, cmd);
+      r = kind === 0 ? this.execute(cmd) : this.#runFused(kind, cmd, key);
     } finally {
       this.w = this.out;
     }
@@ -430,7 +432,7 @@ export class Session implements PubSubSubscriber, SessionInfo {
     return k;
   }
 
-  #runFused(kind: number, first: Buffer[]): Promise<void> | undefined {
+  #runFused(kind: number, first: Buffer[], keyText: string | undefined): Promise<void> | undefined {
     const key = first[1]!;
     const push = kind === K_LPUSH || kind === K_RPUSH;
     const parser = this.parser;
@@ -440,13 +442,13 @@ export class Session implements PubSubSubscriber, SessionInfo {
     // building the prefix (~1 µs) is skipped; nextWithPrefix() would find nothing anyway.
     const prefix = parser.bufferedBytes > 0 ? runPrefix(first) : undefined;
     const bulks = first.length - 2;
-    const values: Buffer[] = push ? first.slice(2) : [];
-    const counts: number[] = [bulks];
+    const values: Buffer[] = push ? first.slice(2) : EMPTY;
+    const counts: number[] | undefined = push ? [bulks] : undefined;
     let n = 1;
     while (n < MAX_RUN) {
       if (prefix !== undefined && parser.nextWithPrefix(prefix, bulks, values)) {
         n++;
-        if (push) counts.push(bulks);
+        if (push) counts!.push(bulks);
         continue;
       }
       const next = parser.next();
@@ -458,18 +460,19 @@ export class Session implements PubSubSubscriber, SessionInfo {
       n++;
       if (push) {
         for (let i = 2; i < next.length; i++) values.push(next[i]!);
-        counts.push(next.length - 2);
+        counts!.push(next.length - 2);
       }
     }
-    // A lone push goes the same way (its checks are #fusible's): no name lookup, no second
-    // slice of its values.
-    if (n === 1 && !push) return this.execute(first);
+    // A lone command goes the same way (its checks are #fusible's, the rest is what the
+    // command's handler would do): no name lookup and no second slice of a push's values; the
+    // key's text, when the in-flight window needed it, is not decoded again.
     const broker = this.broker;
     broker.totalCommands += n;
     const end = kind === K_LPUSH || kind === K_LPOP ? 'L' : 'R';
     this.lastCommand = kind === K_LPUSH ? 'lpush' : kind === K_RPUSH ? 'rpush' : kind === K_LPOP ? 'lpop' : 'rpop';
-    if (broker.watchers.size > 0) broker.touch(key.toString('utf8'));
-    return push ? pushRun(this, end, key, values, counts) : popRun(this, end, key, n);
+    const text = keyText ?? key.toString('utf8');
+    if (broker.watchers.size > 0) broker.touch(text);
+    return push ? pushRun(this, end, text, values, counts!) : popRun(this, end, text, n);
   }
 
   /** Runs one command; returns a promise when it has to wait. */

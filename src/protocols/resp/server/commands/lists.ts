@@ -11,8 +11,8 @@ import type { End, ListValue } from '../lists.js';
 import type { Session } from '../session.js';
 import { cmd, KEY1, type CommandSpec } from './types.js';
 
-function listKey(s: Session, b: Buffer): string {
-  const k = str(b);
+function listKey(s: Session, b: Buffer | string): string {
+  const k = typeof b === 'string' ? b : str(b);
   if (s.broker.streams.isStream(k) || s.broker.kv.has(k)) throw new RespError(WRONGTYPE);
   return k;
 }
@@ -72,7 +72,7 @@ function pop(end: End) {
  * observed anyway. `values` are all the run's values in order, `counts[i]` how many of them
  * command i had.
  */
-export async function pushRun(s: Session, end: End, keyArg: Buffer, values: Buffer[], counts: readonly number[]): Promise<void> {
+export async function pushRun(s: Session, end: End, keyArg: Buffer | string, values: Buffer[], counts: readonly number[]): Promise<void> {
   const w = s.w;
   // Lists.push may keep `values` and let later pushes append to it: its length is read now.
   const n = values.length;
@@ -92,7 +92,7 @@ export async function pushRun(s: Session, end: End, keyArg: Buffer, values: Buff
  * elements: the first replies get the elements in pop order, the rest a null, exactly what n
  * single pops would answer. One lock and one `takeBatch` instead of n.
  */
-export async function popRun(s: Session, end: End, keyArg: Buffer, n: number): Promise<void> {
+export async function popRun(s: Session, end: End, keyArg: Buffer | string, n: number): Promise<void> {
   const w = s.w;
   let vals: DecodedRecord[];
   try {
