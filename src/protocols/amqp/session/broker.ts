@@ -64,6 +64,8 @@ export const PREDECLARED: readonly [string, 'direct' | 'fanout' | 'topic' | 'hea
 
 export class AmqpBroker {
   readonly queues = new Map<string, AmqpQueue>();
+  /** Group queues (x-omnibus-group-of) by the topic they consume: deleted with it. */
+  readonly #groupQueues = new Map<string, Set<AmqpQueue>>();
   readonly connections = new Set<AmqpConnection>();
   /** Direct reply-to: token → consuming channel and consumer tag. */
   readonly replyTo = new Map<string, { ch: Channel; tag: string }>();
@@ -119,12 +121,14 @@ export class AmqpBroker {
     // server-sent basic.cancel, as when a RabbitMQ queue is deleted under them.
     this.engine.onTopicDeleted((name) => {
       // The queue of that name and every group queue on its topic go with it.
-      for (const q of [...this.queues.values()]) {
-        if (q.topic !== name || q.deleted) continue;
-        this.queues.delete(q.name);
+      const own = this.queues.get(name);
+      for (const q of [...(own && !own.isGroupView ? [own] : []), ...(this.#groupQueues.get(name) ?? [])]) {
+        if (q.deleted) continue;
+        this.#forget(q);
         q.dispose();
         if (q.durable && q.exclusiveOwner === undefined) this.#persist({ t: 'drop', name: q.name }).catch((e: unknown) => this.log(`amqp: forgetting ${q.name} failed: ${String(e)}`));
       }
+      this.#groupQueues.delete(name);
       this.notifyStream(name);
     });
     for (const [name, type] of PREDECLARED) {
@@ -206,6 +210,11 @@ export class AmqpBroker {
       this.deleteQueue(x).catch((e: unknown) => this.log(`amqp: x-expires delete of ${x.name} failed: ${String(e)}`));
     });
     this.queues.set(name, q);
+    if (view) {
+      let set = this.#groupQueues.get(args.groupOf!);
+      if (!set) this.#groupQueues.set(args.groupOf!, (set = new Set()));
+      set.add(q);
+    }
     // The default exchange routes a queue's name to its topic; a group queue has none of its own.
     if (!view) await this.engine.exchanges.bind('', { kind: 'topic', name }, name);
     if (persist && durable && owner === undefined) await this.#persist({ t: 'queue', name, autoDelete, args: { ...args }, raw: rawToMeta(rawArgs) });
@@ -217,7 +226,7 @@ export class AmqpBroker {
   async deleteQueue(q: AmqpQueue): Promise<number> {
     if (q.deleted) return 0;
     const count = q.messageCount;
-    this.queues.delete(q.name);
+    this.#forget(q);
     q.dispose();
     // A group queue is a group on its log's topic; deleting a topic takes its group queues along
     // (onTopicDeleted).
@@ -226,6 +235,15 @@ export class AmqpBroker {
     if (q.durable && q.exclusiveOwner === undefined) await this.#persist({ t: 'drop', name: q.name });
     this.notifyStream(q.name);
     return count;
+  }
+
+  /** Takes a queue out of the registry (and, for a group queue, out of its topic's set). */
+  #forget(q: AmqpQueue): void {
+    if (this.queues.get(q.name) === q) this.queues.delete(q.name);
+    if (!q.isGroupView) return;
+    const set = this.#groupQueues.get(q.topic);
+    set?.delete(q);
+    if (set?.size === 0) this.#groupQueues.delete(q.topic);
   }
 
   async #persist(r: QueueMetaRecord): Promise<void> {
