@@ -278,7 +278,7 @@ export class Session implements PubSubSubscriber, SessionInfo {
       }
       return;
     }
-    this.#drive().catch((e: unknown) => this.#fatal(e));
+    this.#drive().catch(this.#onDriveError);
   }
 
   async #drive(): Promise<void> {
@@ -633,6 +633,9 @@ export class Session implements PubSubSubscriber, SessionInfo {
     this.blocked = undefined;
     this.broker.sessions.delete(this);
   }
+
+  /** #fatal, bound once (a closure per 'data' event otherwise). */
+  readonly #onDriveError = (e: unknown): void => this.#fatal(e);
 
   #fatal(e: unknown): void {
     this.cfg.log(`resp: client ${this.id} closed after an internal error: ${e instanceof Error ? e.message : String(e)}`);
