@@ -150,6 +150,41 @@ behaviour('every command of a pipelined run on a key of the wrong type gets WRON
   assert.deepEqual(got, [wrong, wrong, wrong, wrong, 'v']);
 });
 
+behaviour('pushes and pops sent one per round trip answer as Redis does at every end, on a wrong type, a missing key and under WATCH', async (s) => {
+  const r = s.client();
+  const other = s.client();
+  // Each command below is awaited before the next: the session's lone-command path.
+  assert.equal(await r.lpop('l.lone.none'), null);
+  assert.equal(await r.rpop('l.lone.none'), null);
+  assert.equal(await r.lpush('l.lone', 'a'), 1);
+  assert.equal(await r.lpush('l.lone', 'b'), 2);
+  assert.equal(await r.rpush('l.lone', 'z'), 3); // the other end of an LPUSH-grown list
+  assert.deepEqual(await r.lrange('l.lone', 0, -1), ['b', 'a', 'z']);
+  assert.equal(await r.rpop('l.lone'), 'z');
+  assert.equal(await r.lpop('l.lone'), 'b'); // LIFO end
+  assert.equal(await r.rpop('l.lone'), 'a');
+  assert.equal(await r.rpop('l.lone'), null);
+  assert.equal(await r.rpush('l.lone', 'x'), 1); // emptied: the next push may pick the other end
+  assert.equal(await r.lpush('l.lone', 'w'), 2);
+  assert.equal(await r.lpop('l.lone'), 'w');
+  assert.equal(await r.lpop('l.lone'), 'x');
+  await r.set('l.lone.str', 'v');
+  const wrong = 'WRONGTYPE Operation against a key holding the wrong kind of value';
+  assert.equal(await errorOf(r.lpush('l.lone.str', 'a')), wrong);
+  assert.equal(await errorOf(r.rpop('l.lone.str')), wrong);
+  assert.equal(await errorOf(r.lpop('l.lone.str')), wrong);
+  assert.equal(await r.get('l.lone.str'), 'v');
+  // A lone pop and a lone push by another client touch a watched key.
+  await r.rpush('l.lone.w', '1', '2');
+  assert.equal(await r.watch('l.lone.w'), 'OK');
+  assert.equal(await other.rpop('l.lone.w'), '2');
+  assert.equal(await r.multi().rpush('l.lone.w', '3').exec(), null);
+  assert.equal(await r.watch('l.lone.w'), 'OK');
+  assert.equal(await other.lpush('l.lone.w', '0'), 2);
+  assert.equal(await r.multi().rpush('l.lone.w', '3').exec(), null);
+  assert.deepEqual(await r.lrange('l.lone.w', 0, -1), ['0', '1']);
+});
+
 behaviour('RPUSH then LPOP is FIFO', async (s) => {
   const r = s.client();
   assert.equal(await r.rpush('l.fifo2', '1', '2', '3'), 3);
