@@ -17,12 +17,18 @@
  *   node bench/resp-floor.mjs serve [--port 6390] [--fixed]
  *   node bench/resp-floor.mjs run [--mode naive|pipelined|batch] [--count 20000]
  *                                 [--sizes 128,512,1024,10240] [--targets redis,floor,omnibus]
- *                                 [--redis-benchmark]
+ *                                 [--old /tmp/old/bin/omnibus.js] [--rounds 1] [--redis-benchmark]
  * `run` starts redis-server (no persistence), the floor and `omnibus serve --memory` on free
  * loopback ports, runs the ioredis bench (`omnibus bench --driver redis`) against each, one at a
  * time, with --broker-pid so each server's CPU per phase is recorded, optionally
  * `redis-benchmark -t lpush,lpop -P 1 -c 1` (one command per round trip) as well, stops every
  * server by its pid and prints msg/s, server CPU µs per message and the ratios to Redis.
+ * More targets: `omnibus-file` (`serve --data <fresh dir> --fsync interval`, as bench/compare.mjs
+ * runs file://), and `omnibus-old` / `omnibus-file-old`: the same served by the build --old names
+ * (an A/B against an older commit: `git worktree add /tmp/old <rev>`, link node_modules, tsc).
+ * Servers get the environment `omnibus serve` gets from its launcher (bench/serve-env.mjs).
+ * --rounds repeats the whole sequence and prints one table per round (the machine's load moves
+ * between rounds; compare the targets within one).
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -30,6 +36,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serveEnv } from './serve-env.mjs';
 
 const argv = process.argv.slice(2);
 function flag(name, def) {
@@ -157,11 +164,20 @@ const { freePort, waitPort } = await import(path.join(root, 'dist/bench/net.js')
 const { procCpuSeconds: cpuSeconds } = await import(path.join(root, 'dist/bench/proc.js'));
 const omnibusBin = path.join(root, 'bin', 'omnibus.js');
 
-async function start(target, port) {
+const OMNIBUS_TARGETS = ['omnibus', 'omnibus-old', 'omnibus-file', 'omnibus-file-old'];
+
+async function start(target, port, tmp) {
   let child;
   if (target === 'redis') child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   else if (target === 'floor') child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'serve', '--port', String(port)], { stdio: 'ignore' });
-  else child = spawn(process.execPath, [omnibusBin, 'serve', '--memory', '--resp-port', String(port), '--no-amqp', '--no-kafka', '--no-stomp', '--no-mqtt', '--health-port', 'off'], { stdio: 'ignore' });
+  else if (OMNIBUS_TARGETS.includes(target)) {
+    const old = target.endsWith('-old');
+    const bin = old ? flag('--old', undefined) : omnibusBin;
+    if (bin === undefined) throw new Error(`${target} needs --old PATH/bin/omnibus.js`);
+    const storage = target.startsWith('omnibus-file') ? ['--data', mkdtempSync(path.join(tmp, `${target}-`)), '--fsync', 'interval'] : ['--memory'];
+    const args = [bin, 'serve', ...storage, '--resp-port', String(port), '--no-amqp', '--no-kafka', '--no-stomp', '--no-mqtt', '--health-port', 'off'];
+    child = spawn(process.execPath, args, { stdio: 'ignore', env: serveEnv() });
+  } else throw new Error(`unknown target ${target}`);
   await waitPort(port);
   return child;
 }
@@ -179,12 +195,20 @@ async function run() {
   const sizes = flag('--sizes', '128,512,1024,10240');
   const targets = flag('--targets', 'redis,floor,omnibus').split(',');
   const withRb = argv.includes('--redis-benchmark');
+  const rounds = Number(flag('--rounds', '1'));
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1) process.stdout.write(`\nround ${round} of ${rounds}\n`);
+    await runRound(mode, count, sizes, targets, withRb);
+  }
+}
+
+async function runRound(mode, count, sizes, targets, withRb) {
   const results = {};
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'resp-floor-'));
   try {
     for (const target of targets) {
       const port = await freePort();
-      const child = await start(target, port);
+      const child = await start(target, port, tmp);
       try {
         const json = path.join(tmp, `${target}.json`);
         const load = os.loadavg()[0].toFixed(1);
