@@ -28,15 +28,140 @@
  * same work in a process that has run it once. Both drivers run exactly the same passes.
  *
  * Writes <out>/transport-overhead-<stamp>.json (every bench report) and prints markdown.
+ *
+ * --pair (redis and kafka targets): the consume overhead measured in concurrent pairs, which is
+ * what decides the percentage. Sequential runs of one driver minutes apart differ by ±20 % in
+ * CPU per message on this shared 2-core machine, more than the overhead being measured; two
+ * processes draining side by side see the same load. Per size, `count` records are seeded once
+ * through the raw client (the records the transport publishes: redis fields b, i, ts; kafka value
+ * + x-omnibus-id); then each round starts a raw-client process and a transport process
+ * (`--child`, drivers from dist/, as `omnibus bench` runs them) that drain those same records
+ * `--passes` times (default 3) each, every pass as a fresh consumer group, both passes started
+ * together (each child waits for a line on stdin; which one is told first alternates by round).
+ * Pass 1 is a fresh process (connections, group join, JIT compilation); passes 2.. are the same
+ * work in a warm process. The figure is each process's user + system CPU (all threads: V8's GC
+ * helpers and background compiler included) from just before dequeue() to its return, per
+ * message; the overhead is the median over the rounds of the per-round ratio, with its range.
+ * `--control` pairs the raw client with a second raw client instead: the noise floor of the ratio.
+ *
+ *   npx tsc -p . && node --import tsx bench/transport-overhead.ts --pair --targets redis,kafka
+ *       --sizes 128,1024 --count 200000 --rounds 5 [--passes 3] [--control]
+ *
+ * Writes <out>/consume-pairs-<stamp>.json and prints markdown.
  */
 import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startOmnibus, startRabbit, startRedis, type Broker } from '../test/conformance/brokers.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const here = fileURLToPath(import.meta.url);
+
+// ---- --child: one drain process of a consume pair (see --pair above); prints one JSON line.
+if (process.argv.includes('--child')) {
+  const a = process.argv.slice(2);
+  const get = (name: string): string => a[a.indexOf(`--${name}`) + 1]!;
+  const buildRoot = a.includes('--build-root') ? get('build-root') : root;
+  process.stdout.write(JSON.stringify(await drainChild(get('child'), buildRoot, get('url'), get('topic'), Number(get('size')), Number(get('count')), get('group'), Number(get('passes')))) + '\n');
+  process.exit(0);
+}
+
+/** User + system CPU of this process's main thread (/proc/self/task/PID/stat, 10 ms ticks), µs; NaN off Linux. */
+function mainThreadCpuUs(): number {
+  try {
+    const st = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
+}
+
+interface PassResult {
+  ok: boolean;
+  /** The part of cpuUsPerMsg spent on the main thread; the rest is V8's GC helpers and background compiler (and libuv's pool). */
+  mainUsPerMsg: number;
+  /** User + system CPU of this process from just before driver.dequeue() to its return, µs per message. */
+  cpuUsPerMsg: number;
+  /** The same over the last 90 % of the messages (join, first fetches and their compilation left out). */
+  steadyUsPerMsg: number;
+  msgsPerSec: number;
+}
+
+/**
+ * Drains `topic` `passes` times in this process, each time as a fresh group `<group>-<pass>`, with
+ * the bench's own drivers from dist/ (what `omnibus bench` runs): the transport driver (`for await`
+ * + ack(), prefetch 1000, acks awaited every 1000) on one connected transport, or the raw driver
+ * (a new one per pass: its group is an option). Each pass reads the same seeded records into the
+ * harness's SeedVerifier, with its settle points at every 10 %.
+ */
+async function drainChild(kind: string, buildRoot: string, url: string, topic: string, size: number, n: number, group: string, passes: number): Promise<PassResult[]> {
+  const dist = (m: string): string => path.join(buildRoot, 'dist', m);
+  const seed = (await import(dist('bench/seed.js'))) as typeof import('../src/bench/seed.js');
+  const { rawDriver } = (await import(dist('bench/drivers/raw.js'))) as typeof import('../src/bench/drivers/raw.js');
+  const { transportDriver } = (await import(dist('bench/drivers/transport.js'))) as typeof import('../src/bench/drivers/transport.js');
+  const { connect } = (await import(dist('index.js'))) as typeof import('../src/index.js');
+  const transport = kind === 'transport' ? await connect(url) : undefined;
+  const out: PassResult[] = [];
+  // Each pass starts when the parent says so (a line on stdin), so both processes of a pair drain
+  // at the same time rather than one draining while the other still loads its modules.
+  const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  try {
+    for (let p = 1; p <= passes; p++) {
+      const opts = { group: `${group}-${p}`, prefetch: 1000, ackBatch: 1000 };
+      const driver = transport ? transportDriver(transport, { ...opts, ack: 'bulk' }) : await rawDriver(url, opts);
+      const verifier = new seed.SeedVerifier(n, size);
+      const thresholds = seed.markThresholds(n);
+      process.stdout.write('ready\n');
+      // stdin closed: the parent is gone (or gave up on this pair).
+      if ((await lines.next()).done) process.exit(1);
+      const marks: number[] = [];
+      let c0 = process.cpuUsage();
+      const cpuUs = (): number => {
+        const c = process.cpuUsage(c0);
+        return c.user + c.system;
+      };
+      const idle = new AbortController();
+      const watchdog = setTimeout(() => idle.abort(), 120_000);
+      const sink = {
+        signal: idle.signal,
+        get remaining() {
+          return n - verifier.unique;
+        },
+        get done() {
+          return verifier.unique >= n;
+        },
+        take(body: Uint8Array): boolean {
+          if (!verifier.add(body)) return false;
+          return marks.length < 10 && verifier.unique >= thresholds[marks.length]!;
+        },
+        settled(): void {
+          while (marks.length < 10 && verifier.unique >= thresholds[marks.length]!) marks.push(cpuUs());
+        },
+        ackFailed: (e: unknown) => verifier.ackFailed(e),
+      };
+      c0 = process.cpuUsage();
+      const main0 = mainThreadCpuUs();
+      const t0 = performance.now();
+      await driver.dequeue(topic, sink);
+      const cpu = cpuUs();
+      const main = mainThreadCpuUs() - main0;
+      const wallMs = performance.now() - t0;
+      clearTimeout(watchdog);
+      if (!transport) await driver.close();
+      const ok = verifier.result().ok && marks.length === 10;
+      out.push({ ok, cpuUsPerMsg: cpu / n, mainUsPerMsg: main / n, steadyUsPerMsg: ok ? (marks[9]! - marks[0]!) / (n - thresholds[0]!) : NaN, msgsPerSec: n / (wallMs / 1000) });
+      if (!ok) break;
+    }
+  } finally {
+    await transport?.close();
+  }
+  return out;
+}
 const bin = path.join(root, 'bin', 'omnibus.js');
 const argv = process.argv.slice(2);
 const flag = (name: string, def: string): string => {
@@ -51,6 +176,14 @@ const sizes = flag('sizes', '128,1024,10240');
 const rounds = Number(flag('rounds', '3'));
 const targets = flag('targets', 'embedded,redis,amqp,kafka').split(',');
 const warm = argv.includes('--warm');
+/** Consume pairs instead of sequential bench runs (see the header). */
+const pair = argv.includes('--pair');
+/** With --pair: drains per process (the first is the fresh one). */
+const passes = Number(flag('passes', '3'));
+/** With --pair: the raw client against a second raw client, the noise floor of the ratio. */
+const control = argv.includes('--control');
+/** With --pair: a third process per round runs the transport of this checkout (its dist/, built), for A/B. */
+const baseRoot = argv.includes('--base-root') ? path.resolve(flag('base-root', '')) : undefined;
 /** What each bench process is given: with --warm every size twice in a row. */
 const benchSizes = warm ? sizes.split(',').flatMap((x) => [x, x]).join(',') : sizes;
 const out = path.resolve(root, flag('out', '.bench'));
@@ -104,6 +237,159 @@ const median = (xs: number[]): number => {
 };
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const log = (s: string): void => void process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${s}\n`);
+const pct = (a: number, b: number): string => `${a >= b ? '+' : ''}${(((a - b) / b) * 100).toFixed(0)} %`;
+const pct1 = (a: number, b: number): string => `${a >= b ? '+' : ''}${(((a - b) / b) * 100).toFixed(1)} %`;
+
+if (pair) {
+  await runPairs();
+  process.exit(0);
+}
+
+interface PairRow {
+  target: string;
+  size: number;
+  round: number;
+  load: number;
+  /** Each child's passes; `b` is the transport (or, with --control, a second raw client). */
+  a: PassResult[];
+  b: PassResult[];
+  /** With --base-root: the transport of that checkout, in a third process. */
+  c?: PassResult[];
+}
+
+/** A drain process of a pair: `ready()` resolves when it waits to start its next pass, `go()` starts it. */
+interface Child {
+  ready(): Promise<void>;
+  go(): void;
+  readonly done: Promise<PassResult[]>;
+}
+
+function child(kind: string, url: string, topic: string, size: number, group: string, buildRoot = root): Child {
+  const args = ['--import', 'tsx', here, '--child', kind, '--build-root', buildRoot, '--url', url, '--topic', topic, '--size', String(size), '--count', String(count), '--group', group, '--passes', String(passes)];
+  const c = spawn(process.execPath, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+  let readyLines = 0;
+  let waiting: { n: number; resolve: () => void } | undefined;
+  let last = '';
+  let se = '';
+  createInterface({ input: c.stdout }).on('line', (l) => {
+    if (l === 'ready') {
+      readyLines++;
+      if (waiting && readyLines >= waiting.n) {
+        const w = waiting;
+        waiting = undefined;
+        w.resolve();
+      }
+    } else last = l;
+  });
+  c.stderr.on('data', (b: Buffer) => (se += b.toString()));
+  let asked = 0;
+  const done = new Promise<PassResult[]>((resolve, reject) => {
+    c.on('close', (code) => {
+      try {
+        const r = JSON.parse(last) as PassResult[];
+        if (code !== 0 || r.length !== passes || !r.every((x) => x.ok)) reject(new Error(`${kind} drain failed (exit ${code}): ${se.slice(-2000)}`));
+        else resolve(r);
+      } catch (e) {
+        reject(new Error(`${kind} drain wrote no result (exit ${code}): ${se.slice(-2000)} ${String(e)}`));
+      }
+    });
+  });
+  return {
+    ready: () => {
+      const n = ++asked;
+      if (readyLines >= n) return Promise.resolve();
+      // A child that fails before it is ready ends the wait with its error.
+      return Promise.race([new Promise<void>((resolve) => (waiting = { n, resolve })), done.then(() => undefined)]);
+    },
+    go: () => void c.stdin.write('go\n'),
+    done,
+  };
+}
+
+async function runPairs(): Promise<void> {
+  const seed = (await import(path.join(root, 'dist/bench/seed.js'))) as typeof import('../src/bench/seed.js');
+  const { rawDriver } = (await import(path.join(root, 'dist/bench/drivers/raw.js'))) as typeof import('../src/bench/drivers/raw.js');
+  const rows: PairRow[] = [];
+  const started: Broker[] = [];
+  const bKind = control ? 'raw' : 'transport';
+  try {
+    for (const name of targets.filter((t) => t === 'redis' || t === 'kafka')) {
+      const b = name === 'redis' ? await startRedis() : await startOmnibus(['kafka'], { fsync: 'interval' });
+      if (typeof b === 'string') {
+        log(`${name}: skipped (${b})`);
+        continue;
+      }
+      started.push(b);
+      const label = name === 'redis' ? 'redis-server' : 'omnibus serve (Kafka listener)';
+      for (const size of sizes.split(',').map(Number)) {
+        // Seeded once, through the raw client: the records the transport publishes (redis: fields
+        // b, i, ts; kafka: value + x-omnibus-id), read by every drain of every round.
+        const topic = `pair-${size}`;
+        const d = await rawDriver(b.url, { group: 'seed', prefetch: 1000, ackBatch: 1000 });
+        await d.setup(topic);
+        const template = seed.payloadTemplate(size);
+        for (let i = 0; i < count; i += 1000) await d.enqueue(topic, seed.buildBatch(template, i, Math.min(1000, count - i)));
+        await d.close();
+        for (let r = 1; r <= rounds; r++) {
+          const g = `pair-${size}-${r}`;
+          const ca = child('raw', b.url, topic, size, `${g}-a`);
+          const cb = child(bKind, b.url, topic, size, `${g}-b`);
+          const cc = baseRoot === undefined ? undefined : child('transport', b.url, topic, size, `${g}-c`, baseRoot);
+          const all = cc ? [ca, cb, cc] : [ca, cb];
+          // All start each pass together; which is told first rotates by round.
+          const order = all.map((_, i) => all[(i + r) % all.length]!);
+          for (let p = 0; p < passes; p++) {
+            await Promise.all(all.map((c) => c.ready()));
+            for (const c of order) c.go();
+          }
+          const [a, bb, c3] = await Promise.all(all.map((c) => c.done));
+          const row: PairRow = { target: label, size, round: r, load: os.loadavg()[0]!, a: a!, b: bb!, ...(c3 ? { c: c3 } : {}) };
+          rows.push(row);
+          const q = (i: number): string =>
+            `${row.b[i]!.cpuUsPerMsg.toFixed(2)} / ${row.a[i]!.cpuUsPerMsg.toFixed(2)} (${pct1(row.b[i]!.cpuUsPerMsg, row.a[i]!.cpuUsPerMsg)})` +
+            (row.c ? ` base ${row.c[i]!.cpuUsPerMsg.toFixed(2)} (${pct1(row.c[i]!.cpuUsPerMsg, row.a[i]!.cpuUsPerMsg)})` : '');
+          log(`${label} ${size} B round ${r}: ${bKind} / raw µs/msg: ${row.a.map((_, i) => `pass ${i + 1} ${q(i)}`).join(', ')}; load ${row.load.toFixed(1)}`);
+        }
+      }
+      await b.stop();
+      started.splice(started.indexOf(b), 1);
+    }
+  } finally {
+    for (const b of started) await b.stop();
+  }
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const file = path.join(out, `consume-pairs-${stamp}.json`);
+  writeFileSync(file, JSON.stringify({ count, sizes, rounds, passes, control, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model }, rows }, null, 2));
+  const bName = control ? 'raw (2nd)' : 'transport';
+  const lines = [
+    `Consume pairs: ${fmt(count)} records per drain, ${rounds} rounds, ${passes} passes per process; in each round the raw client and the ${bName} drain the same seeded records at the same time, each in a process of its own with fresh groups. CPU = user + system of the draining process from just before dequeue() to its return (connection of the group's reader, group join and the drain itself). Ratios are per round (the two processes ran side by side), then the median and the range over the rounds.`,
+    '',
+    `| broker | size B | pass | CPU µs/msg ${bName} / raw (medians) | overhead: median of the rounds' ratios | range | steady (last 90 %) overhead | main thread µs/msg ${bName} / raw | deq msg/s ${bName} / raw | load |`,
+    '| --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | --- |',
+  ];
+  const warmOf = (xs: PassResult[], f: (p: PassResult) => number): number => median(xs.slice(1).map(f));
+  for (const target of [...new Set(rows.map((r) => r.target))]) {
+    for (const size of sizes.split(',').map(Number)) {
+      const rs = rows.filter((r) => r.target === target && r.size === size);
+      if (rs.length === 0) continue;
+      const kinds: [string, (xs: PassResult[], f: (p: PassResult) => number) => number][] = [['1 (fresh process)', (xs, f) => f(xs[0]!)]];
+      if (passes > 1) kinds.push([passes === 2 ? '2 (warm)' : `2–${passes} (warm; median)`, warmOf]);
+      for (const [pname, pick] of kinds) for (const side of rs[0]!.c ? (['b', 'c'] as const) : (['b'] as const)) {
+        const sideOf = (r: PairRow): PassResult[] => (side === 'c' ? r.c! : r.b);
+        const cb = rs.map((r) => pick(sideOf(r), (p) => p.cpuUsPerMsg));
+        const ca = rs.map((r) => pick(r.a, (p) => p.cpuUsPerMsg));
+        const ratios = rs.map((r) => pick(sideOf(r), (p) => p.cpuUsPerMsg) / pick(r.a, (p) => p.cpuUsPerMsg));
+        const steady = rs.map((r) => pick(sideOf(r), (p) => p.steadyUsPerMsg) / pick(r.a, (p) => p.steadyUsPerMsg));
+        const rate = (f: (r: PairRow) => PassResult[]): string => fmt(median(rs.map((r) => pick(f(r), (p) => p.msgsPerSec))));
+        const sorted = [...ratios].sort((x, y) => x - y);
+        lines.push(
+          `| ${target}${side === 'c' ? ` (base: ${baseRoot})` : ''} | ${size} | ${pname} | ${median(cb).toFixed(2)} / ${median(ca).toFixed(2)} | ${pct1(median(ratios), 1)} | ${pct1(sorted[0]!, 1)} … ${pct1(sorted[sorted.length - 1]!, 1)} | ${pct1(median(steady), 1)} | ${median(rs.map((r) => pick(sideOf(r), (p) => p.mainUsPerMsg))).toFixed(2)} / ${median(rs.map((r) => pick(r.a, (p) => p.mainUsPerMsg))).toFixed(2)} | ${rate(sideOf)} / ${rate((r) => r.a)} | ${rs.map((r) => r.load.toFixed(1)).join(', ')} |`,
+        );
+      }
+    }
+  }
+  process.stdout.write(lines.join('\n') + `\n\n${file}\n`);
+}
 
 const runs: { label: string; driver: string; broker: string; report: Report }[] = [];
 const brokers: Broker[] = [];
@@ -165,7 +451,6 @@ const stat = (label: string, driver: string, size: number, phase: 'enqueue' | 'd
 };
 const labels = [...new Set(runs.map((r) => r.label))];
 lines.push(`count ${fmt(count)} per size (amqp:// ${fmt(amqpCount)}), ${rounds} rounds, median of each; client CPU µs/msg is the bench process's user+sys time per message.`, '');
-const pct = (a: number, b: number): string => `${a >= b ? '+' : ''}${(((a - b) / b) * 100).toFixed(0)} %`;
 
 function tables(pass: number): void {
   lines.push('| target | size B | enq msg/s | deq msg/s | client CPU µs/msg enq / deq | load (1 min) |', '| --- | ---: | ---: | ---: | ---: | --- |');
