@@ -157,6 +157,15 @@ export class Topic {
   }
 }
 
+/**
+ * Housekeeping rolls a drained queue's active segment away only once it holds 1 MiB. Rolling a
+ * file:// segment creates one file and deletes another (two directory fsyncs): measured on a queue
+ * that empties after every message (RESP LPUSH then RPOP, one at a time), that was one roll per
+ * message and ~8 ms per round trip. The price: a drained queue may keep up to 1 MiB of settled
+ * records on disk until it next fills past that or a sealed segment goes.
+ */
+const DRAINED_TRIM = { minRollBytes: 1024 * 1024 } as const;
+
 export class Engine {
   readonly storage: StorageEngine;
   readonly clock: Clock;
@@ -1235,7 +1244,7 @@ export class Engine {
     if (t.groups.size === 0 || t.groupsCreating > 0) return;
     let min = Infinity;
     for (const g of t.groups.values()) min = Math.min(min, g.lowWater(lane.key) ?? lane.store.startOffset);
-    if (min > lane.store.startOffset && min !== Infinity) await lane.store.truncateBefore(min);
+    if (min > lane.store.startOffset && min !== Infinity) await lane.store.truncateBefore(min, DRAINED_TRIM);
   }
 
   // ---------------------------------------------------------------------------------------------

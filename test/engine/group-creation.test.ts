@@ -53,6 +53,14 @@ async function withGatedEngine(held: (name: string) => boolean, fn: (engine: Eng
   }
 }
 
+/**
+ * A body padded so that a test's messages hold over 1 MiB in all: a drained queue's segment is
+ * rolled away (and startOffset moves) only past that size (engine.ts DRAINED_TRIM).
+ */
+function big(body: string, bytes: number): string {
+  return body.padEnd(bytes, '.');
+}
+
 /** Acks everything `sink` holds until `n` messages were acked (the group refills as acks free credit). */
 async function ackAll(sink: Sink, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
@@ -66,7 +74,7 @@ test('a group still being created receives every message another group settles m
   await withGatedEngine(
     (name) => name === 'groups/q/second',
     async (engine, storage) => {
-      const bodies = Array.from({ length: 50 }, (_, i) => `m${i}`);
+      const bodies = Array.from({ length: 50 }, (_, i) => big(`m${i}`, 24 * 1024));
       await engine.publish('q', bodies.map((b) => rec(b)));
       const lane = engine.getTopic('q')!.lanes.get('0')!;
       // Both groups are asked for with all 50 messages stored; the second one's state log is slow to open.
@@ -96,7 +104,7 @@ test('a group being created does not stop another topic from deleting its settle
   await withGatedEngine(
     (name) => name === 'groups/other/g',
     async (engine, storage) => {
-      await engine.publish('q', [rec('a'), rec('b')]);
+      await engine.publish('q', [rec(big('a', 600 * 1024)), rec(big('b', 600 * 1024))]);
       await engine.topic('other');
       const creating = engine.group('other', 'g');
       creating.catch(() => undefined);
@@ -116,7 +124,7 @@ test('segment deletion held back while a group was being created runs once it ex
   await withGatedEngine(
     (name) => name === 'groups/q/late',
     async (engine, storage) => {
-      await engine.publish('q', [rec('a'), rec('b'), rec('c')]);
+      await engine.publish('q', [rec(big('a', 400 * 1024)), rec(big('b', 400 * 1024)), rec(big('c', 400 * 1024))]);
       const lane = engine.getTopic('q')!.lanes.get('0')!;
       const creating = engine.group('q', 'late', { startAt: 'latest' });
       creating.catch(() => undefined);

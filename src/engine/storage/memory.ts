@@ -20,7 +20,7 @@
  */
 
 import { err } from '../../core/errors.js';
-import type { BatchInput, PartitionOptions, PartitionStore, StorageEngine, StoredBatch } from './types.js';
+import type { BatchInput, PartitionOptions, PartitionStore, StorageEngine, StoredBatch, TruncateOptions } from './types.js';
 import {
   FRAME_HEADER_BYTES,
   RESOLVED,
@@ -210,7 +210,8 @@ export class MemoryPartition implements PartitionStore {
     return Promise.resolve(this.endOffset);
   }
 
-  truncateBefore(offset: number): Promise<void> {
+  /** `minRollBytes` is ignored: rolling an in-heap segment costs no I/O, and keeping settled records would hold memory. */
+  truncateBefore(offset: number, _opts?: TruncateOptions): Promise<void> {
     if (this.closed) return Promise.reject(err('MQ_ERR_CLOSED', 'partition store is closed'));
     const log = this.log;
     const segs = log.segments;

@@ -80,6 +80,18 @@ export interface LeasedRead {
   lease: ReadLease | undefined;
 }
 
+/** Options of PartitionStore.truncateBefore(). */
+export interface TruncateOptions {
+  /**
+   * Roll away a fully settled active segment only if it holds at least this many bytes; a smaller
+   * one stays (its records remain readable below the caller's offset, and startOffset does not
+   * move past them). For housekeeping that runs whenever a queue drains: without it a queue that
+   * empties after every message rolls, creates and deletes a segment file per message. A store
+   * for which a roll costs no I/O may ignore it. Default 0: always roll.
+   */
+  readonly minRollBytes?: number;
+}
+
 export interface PartitionStore {
   /** First offset still retained (== endOffset when empty). */
   readonly startOffset: number;
@@ -140,7 +152,7 @@ export interface PartitionStore {
    * unless `offset` >= endOffset and it has data: then it is rolled first). startOffset moves to
    * the first retained batch. Used for settled-queue cleanup and for retention.
    */
-  truncateBefore(offset: number): Promise<void>;
+  truncateBefore(offset: number, opts?: TruncateOptions): Promise<void>;
 
   /**
    * Retention: deletes oldest whole segments while the retained size exceeds `maxBytes`, or while

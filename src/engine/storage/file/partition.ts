@@ -42,7 +42,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { err, isOmnibusError } from '../../../core/errors.js';
 import type { OmnibusError } from '../../../core/errors.js';
-import type { BatchInput, EncodedBatchInput, FsyncPolicy, LeasedRead, PartitionOptions, PartitionStore, StoredBatch } from '../types.js';
+import type { BatchInput, EncodedBatchInput, FsyncPolicy, LeasedRead, PartitionOptions, PartitionStore, StoredBatch, TruncateOptions } from '../types.js';
 import { READ_SLAB_BYTES } from './read-pool.js';
 import type { ReadPool, ReadSlab } from './read-pool.js';
 import {
@@ -955,11 +955,11 @@ export class FilePartition implements PartitionStore {
     }
   }
 
-  async truncateBefore(offset: number): Promise<void> {
+  async truncateBefore(offset: number, opts?: TruncateOptions): Promise<void> {
     this.checkWritable();
     const active = this.segments[this.segments.length - 1]!;
     let rolled: FileSegment | null = null;
-    if (offset >= active.end && active.size > 0) rolled = this.roll();
+    if (offset >= active.end && active.size > 0 && active.size >= (opts?.minRollBytes ?? 0)) rolled = this.roll();
     let n = 0;
     while (n < this.segments.length - 1 && this.segments[n]!.end <= offset) n++;
     if (n === 0 && rolled === null) return;
