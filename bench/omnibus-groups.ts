@@ -13,14 +13,9 @@
  *
  *   npx tsc -p . && node --import tsx bench/omnibus-groups.ts [--count 20000] [--sizes 128,10240] [--rounds 3]
  */
-import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startOmnibus, startRabbit, type Broker } from '../test/conformance/brokers.js';
+import { runBench } from './bench-process.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const argv = process.argv.slice(2);
 const flag = (name: string, def: string): string => {
   const i = argv.indexOf(`--${name}`);
@@ -42,24 +37,7 @@ interface Report {
 }
 
 function bench(target: string, brokerPid: number | undefined): Promise<Report> {
-  const json = path.join(os.tmpdir(), `omnibus-groups-${process.pid}-${Date.now()}.json`);
-  const args = [path.join(root, 'bin', 'omnibus.js'), 'bench', '--driver', 'transport', '--target', target, '--count', String(count), '--sizes', sizes, '--json', json, '--quiet'];
-  if (brokerPid !== undefined) args.push('--broker-pid', String(brokerPid));
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    c.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    c.on('close', (code) => {
-      try {
-        const r = JSON.parse(readFileSync(json, 'utf8')) as Report;
-        rmSync(json, { force: true });
-        if (code !== 0 || !r.ok) reject(new Error(`bench ${target} failed (exit ${code}): ${err.slice(-2000)}`));
-        else resolve(r);
-      } catch (e) {
-        reject(new Error(`bench ${target} wrote no report (exit ${code}): ${err.slice(-2000)} ${String(e)}`));
-      }
-    });
-  });
+  return runBench<Report>({ driver: 'transport', target, count, sizes, brokerPid });
 }
 
 const median = (xs: number[]): number => {

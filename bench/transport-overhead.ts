@@ -57,6 +57,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startOmnibus, startRabbit, startRedis, type Broker } from '../test/conformance/brokers.js';
+import { runBench } from './bench-process.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const here = fileURLToPath(import.meta.url);
@@ -162,7 +163,6 @@ async function drainChild(kind: string, buildRoot: string, url: string, topic: s
   }
   return out;
 }
-const bin = path.join(root, 'bin', 'omnibus.js');
 const argv = process.argv.slice(2);
 const flag = (name: string, def: string): string => {
   const i = argv.indexOf(`--${name}`);
@@ -210,24 +210,7 @@ interface Report {
 }
 
 function bench(driver: string, target: string, brokerPid: number | undefined, n = count): Promise<Report> {
-  const json = path.join(os.tmpdir(), `omnibus-overhead-${process.pid}-${Date.now()}.json`);
-  const args = [bin, 'bench', '--driver', driver, '--target', target, '--count', String(n), '--sizes', benchSizes, '--json', json, '--quiet'];
-  if (brokerPid !== undefined) args.push('--broker-pid', String(brokerPid));
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    c.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    c.on('close', (code) => {
-      try {
-        const r = JSON.parse(readFileSync(json, 'utf8')) as Report;
-        rmSync(json, { force: true });
-        if (code !== 0 || !r.ok) reject(new Error(`bench ${driver} ${target} failed (exit ${code}): ${err.slice(-2000)}`));
-        else resolve(r);
-      } catch (e) {
-        reject(new Error(`bench ${driver} ${target} wrote no report (exit ${code}): ${err.slice(-2000)} ${String(e)}`));
-      }
-    });
-  });
+  return runBench<Report>({ driver, target, count: n, sizes: benchSizes, brokerPid });
 }
 
 const median = (xs: number[]): number => {
