@@ -242,9 +242,7 @@ export class Lists {
   async #popHead(g: Group, count: number, beforeAck: ((vals: DecodedRecord[]) => Promise<unknown>) | undefined, reverse = false): Promise<DecodedRecord[]> {
     if (!beforeAck) {
       if (!reverse) return g.takeBatch(count);
-      const recs = await g.takeBatch(count);
-      if (reverse) recs.reverse();
-      return recs;
+      return (await g.takeBatch(count)).reverse();
     }
     // A move (LMOVE) must be able to give the elements back if the push to its destination
     // fails: lease them, push, then ack.

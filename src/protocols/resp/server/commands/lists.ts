@@ -72,7 +72,7 @@ function pop(end: End) {
  * observed anyway. `values` are all the run's values in order, `counts[i]` how many of them
  * command i had.
  */
-export function pushRun(s: Session, end: End, keyArg: Buffer | string, values: Buffer[], counts: readonly number[]): Promise<void> | undefined {
+export function pushRun(s: Session, end: End, keyText: string, values: Buffer[], counts: readonly number[]): Promise<void> | undefined {
   const w = s.w;
   // Lists.push may keep `values` and let later pushes append to it: its length is read now.
   const n = values.length;
@@ -80,7 +80,7 @@ export function pushRun(s: Session, end: End, keyArg: Buffer | string, values: B
   // an async function's frame and promise were ~0.7 KB of the ~6 KB allocated per command.
   let pushed: Promise<number>;
   try {
-    pushed = s.broker.lists.push(listKey(s, keyArg), end, values);
+    pushed = s.broker.lists.push(listKey(s, keyText), end, values);
   } catch (e) {
     for (let i = 0; i < counts.length; i++) s.replyError(e, w);
     return undefined;
@@ -102,11 +102,11 @@ export function pushRun(s: Session, end: End, keyArg: Buffer | string, values: B
  * single pops would answer. One lock and one `takeBatch` instead of n. An empty or missing list
  * is answered at once (undefined: nothing to wait for).
  */
-export function popRun(s: Session, end: End, keyArg: Buffer | string, n: number): Promise<void> | undefined {
+export function popRun(s: Session, end: End, keyText: string, n: number): Promise<void> | undefined {
   const w = s.w;
   let popped: Promise<DecodedRecord[]>;
   try {
-    const key = listKey(s, keyArg);
+    const key = listKey(s, keyText);
     const lists = s.broker.lists;
     if (lists.length(key) === 0) {
       for (let i = 0; i < n; i++) w.nullBulk();
