@@ -159,29 +159,30 @@ function decimal(v: Buffer): number {
   return x;
 }
 
+/** An Entry with every field at its default, in the one shape every Entry has. */
+function blankEntry(): Entry {
+  return { entryId: '', id: '', topic: '', body: EMPTY, key: undefined, headers: NO_HEADERS, timestamp: 0, priority: 0, attempt: 1, expires: undefined };
+}
+
 /**
- * Parses a stream entry into `into` (overwriting every field) or a new Entry. The read loop
+ * Parses a stream entry into `into` (every field overwritten) or a new Entry. The read loop
  * parses into one Entry per subscription: a delivery copies what it keeps, so an object per
  * message that died right away (~100 B of young garbage, a tenth of what the API layer
  * allocated per message over bare ioredis) is not made.
  */
 function parseEntry(id: Buffer | string, raw: Buffer[] | null, topic: string, attempt: number, into?: Entry): Entry | undefined {
   if (!raw) return undefined; // deleted while pending
-  let e: Entry;
-  if (into === undefined) e = { entryId: id, id: '', topic, body: EMPTY, key: undefined, headers: NO_HEADERS, timestamp: 0, priority: 0, attempt, expires: undefined };
-  else {
-    e = into;
-    e.entryId = id;
-    e.id = '';
-    e.topic = topic;
-    e.body = EMPTY;
-    e.key = undefined;
-    e.headers = NO_HEADERS;
-    e.timestamp = 0;
-    e.priority = 0;
-    e.attempt = attempt;
-    e.expires = undefined;
-  }
+  const e = into ?? blankEntry();
+  e.entryId = id;
+  e.id = '';
+  e.topic = topic;
+  e.body = EMPTY;
+  e.key = undefined;
+  e.headers = NO_HEADERS;
+  e.timestamp = 0;
+  e.priority = 0;
+  e.attempt = attempt;
+  e.expires = undefined;
   let foreign = true;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const k = fieldName(raw[i]!);
@@ -451,7 +452,7 @@ class RedisSubscription extends NetSubscription {
   }
 
   /** The Entry the read loop parses every entry into (see parseEntry). */
-  readonly #scratch: Entry = { entryId: '', id: '', topic: '', body: EMPTY, key: undefined, headers: NO_HEADERS, timestamp: 0, priority: 0, attempt: 1, expires: undefined };
+  readonly #scratch: Entry = blankEntry();
 
   /**
    * Hands an entry to the application; returns a promise only when it has broker work to do
