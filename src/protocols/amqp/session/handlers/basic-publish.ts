@@ -49,7 +49,8 @@ export function basicPublish(ch: Channel, args: BasicPublishArgs, header: Conten
       }
       topics = [];
     } else {
-      // A group queue (x-omnibus-group-of) has no topic of its own: publish to its log queue.
+      // A group queue (x-omnibus-group-of) has no topic of its own: its name routes nowhere (as
+      // RabbitMQ's default exchange does for a name no queue has); publishers name its log queue.
       const q = broker.queues.get(routingKey);
       topics = (q !== undefined && !q.isGroupView) || (q === undefined && engine.getTopic(routingKey)) ? [routingKey] : [];
     }
