@@ -21,6 +21,7 @@ export type {
   PublishOptions,
   SubscribeOptions,
   Subscription,
+  BatchOptions,
   Transport,
 } from './core/types.js';
 export { Engine, type EngineOptions, type GroupOptions } from './engine/engine.js';

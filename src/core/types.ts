@@ -117,9 +117,24 @@ export interface SubscribeOptions {
   signal?: AbortSignal;
 }
 
+export interface BatchOptions {
+  /** Most deliveries in one batch; default unlimited (a batch never holds more than prefetch). */
+  max?: number;
+}
+
 export interface Subscription extends AsyncIterable<Delivery>, AsyncDisposable {
   readonly topic: string;
   readonly group: string;
+  /**
+   * The same deliveries a batch at a time: each step yields every delivery received and not yet
+   * taken (at least one, at most `max`), in the order `for await` would give them; each is settled
+   * on its own. Breaking out closes the subscription, as with `for await`. Why: iterating one
+   * delivery per `next()` costs a promise, an iterator result and a microtask per message (~0.3
+   * µs and ~290 B on Node 20), which is a third of what kafkajs itself spends per 128 B record;
+   * a batch pays that once. Use one reader at a time: a second waiting reader (this or `next()`)
+   * rejects with MQ_ERR_INVALID_ARGUMENT.
+   */
+  batches(opts?: BatchOptions): AsyncIterable<readonly Delivery[]>;
   /**
    * Stops receiving and returns unsettled deliveries to the group (they are redelivered to other
    * members, with attempt + 1). Idempotent. Breaking out of `for await` does the same.

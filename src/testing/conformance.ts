@@ -39,6 +39,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { isOmnibusError } from '../core/errors.js';
 import type { Capabilities, Delivery, OutgoingMessage, SubscribeOptions, Subscription, Transport } from '../core/types.js';
 import {
   allByteValues,
@@ -760,6 +761,67 @@ function registerAll(opts: DescribeTransportOptions, caps: Capabilities): void {
       assertSameMessages(sent, got);
       const again = got.find((d) => d.id === held.id);
       assert.equal(again?.attempt, held.attempt + 1, 'the held message comes back with attempt + 1');
+    });
+
+    it('batches() yields every message in batches of at most max, in key order where the transport orders, and ends on close()', run, async (h) => {
+      const t = await h.transport();
+      const topic = h.topic();
+      const group = h.group();
+      const sent = textMessages(h.size(2000, 200), { key: (i) => `key-${i % 8}` });
+      await h.initialise(t, topic, { group });
+      await t.publish(topic, sent);
+      // A deadline that ends the iteration (and fails the count below) instead of hanging.
+      const deadline = new AbortController();
+      const timer = setTimeout(() => deadline.abort(), h.timeoutMs);
+      const sub = h.subscribe(t, topic, { group, prefetch: 100, signal: deadline.signal });
+      const got: Delivery[] = [];
+      const seen = new Set<string>();
+      let largest = 0;
+      try {
+        for await (const batch of sub.batches({ max: 64 })) {
+          assert.ok(batch.length >= 1, 'a batch is never empty');
+          largest = Math.max(largest, batch.length);
+          for (const d of batch) {
+            if (!seen.has(d.id) || h.caps.exactlyOnce) got.push(d);
+            seen.add(d.id);
+            await d.ack();
+          }
+          // Closing from outside ends the loop once what is buffered has been taken.
+          if (seen.size === sent.length) void sub.close();
+        }
+      } finally {
+        clearTimeout(timer);
+      }
+      assert.equal(deadline.signal.aborted, false, 'the loop ended on close(), not on the deadline');
+      assertSameMessages(sent, got);
+      if (h.caps.ordering !== 'none') assertKeyOrder(sent, got);
+      assert.ok(largest <= 64, `no batch is larger than max (largest ${largest})`);
+      assert.ok(largest > 1, 'deliveries that arrive together come in one batch');
+      assert.throws(() => sub.batches({ max: 0 }), (e: unknown) => isOmnibusError(e, 'MQ_ERR_INVALID_ARGUMENT'), 'max must be a positive integer');
+    });
+
+    it('breaking out of batches() releases the unsettled deliveries to another member with attempt + 1', run, async (h) => {
+      const t = await h.transport();
+      const topic = h.topic();
+      const group = h.group();
+      const sent = textMessages(10);
+      await h.initialise(t, topic, { group });
+      await t.publish(topic, sent);
+      let held: readonly Delivery[] = [];
+      let other: Subscription | undefined;
+      for await (const batch of h.subscribe(t, topic, { group, prefetch: sent.length }).batches()) {
+        held = batch;
+        other = h.subscribe(t, topic, { group });
+        break;
+      }
+      assert.ok(held.length > 0 && other);
+      assert.ok(held.every((d) => d.signal.aborted), 'breaking out loses every lease of the batch');
+      const got = await h.collect(other, sent.length);
+      assertSameMessages(sent, got);
+      for (const d of held) {
+        const again = got.find((g) => g.id === d.id);
+        assert.equal(again?.attempt, d.attempt + 1, 'a held message comes back with attempt + 1');
+      }
     });
 
     // Watermill TestContinueAfterSubscribeClose, one transport.

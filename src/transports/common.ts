@@ -15,7 +15,8 @@
  */
 import { systemClock, type Clock } from '../core/clock.js';
 import { err, isOmnibusError } from '../core/errors.js';
-import type { Capabilities, Delivery, Headers, OutgoingMessage, PublishOptions, SubscribeOptions, Subscription, Transport } from '../core/types.js';
+import type { BatchOptions, Capabilities, Delivery, Headers, OutgoingMessage, PublishOptions, SubscribeOptions, Subscription, Transport } from '../core/types.js';
+import { batchLimit } from '../core/batch.js';
 
 /** Capabilities plus what the transport emulates client-side because the broker lacks it. */
 export interface NetCapabilities extends Capabilities {
@@ -508,6 +509,8 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
   #bufEnd = 0;
   #waiter: ((r: IteratorResult<Delivery>) => void) | undefined;
   #failer: ((e: unknown) => void) | undefined;
+  /** A batches() reader waiting for the buffer to fill: push, close and fail wake it. */
+  #arrived: (() => void) | undefined;
   #error: unknown;
   #closing: Promise<void> | undefined;
   #closed = false;
@@ -558,7 +561,7 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
 
   /** The application is waiting in next() and nothing is buffered for it. */
   protected get starving(): boolean {
-    return this.#waiter !== undefined && this.#bufHead === this.#bufEnd;
+    return (this.#waiter !== undefined || this.#arrived !== undefined) && this.#bufHead === this.#bufEnd;
   }
 
   /** Hands a delivery to the application (it counts against prefetch until settled or lost). */
@@ -580,6 +583,12 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
       if (end < buf.length) buf[end] = d;
       else buf.push(d);
       this.#bufEnd = end + 1;
+      // The batch reader resumes in a microtask: what is pushed until then joins its batch.
+      const a = this.#arrived;
+      if (a) {
+        this.#arrived = undefined;
+        a();
+      }
     }
   }
 
@@ -664,13 +673,7 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
       if (h + 1 === end) {
         this.#bufHead = this.#bufEnd = 0;
       } else if (h >= 1024 && (h + 1) * 2 >= end) {
-        const n = end - h - 1;
-        for (let i = 0; i < n; i++) {
-          buf[i] = buf[h + 1 + i];
-          buf[h + 1 + i] = undefined;
-        }
-        this.#bufHead = 0;
-        this.#bufEnd = n;
+        this.#moveToFront(h + 1);
       } else this.#bufHead = h + 1;
       return Promise.resolve({ done: false, value: d });
     }
@@ -680,8 +683,73 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
       return Promise.reject(e);
     }
     if (this.#closed) return Promise.resolve(DONE);
-    if (this.#waiter) return Promise.reject(err('MQ_ERR_INVALID_ARGUMENT', 'next() called again before the previous call resolved'));
+    if (this.#waiter || this.#arrived) return Promise.reject(err('MQ_ERR_INVALID_ARGUMENT', 'next() called again before the previous call resolved'));
     return this.#wait();
+  }
+
+  /** The buffered deliveries from `head` on move to the front of the same array. */
+  #moveToFront(head: number): void {
+    const buf = this.#buf;
+    const n = this.#bufEnd - head;
+    for (let i = 0; i < n; i++) {
+      buf[i] = buf[head + i];
+      buf[head + i] = undefined;
+    }
+    this.#bufHead = 0;
+    this.#bufEnd = n;
+  }
+
+  batches(opts?: BatchOptions): AsyncGenerator<readonly Delivery[], void, undefined> {
+    // Checked here, so a bad max throws at the call rather than at the first step.
+    return this.#batches(batchLimit(opts));
+  }
+
+  async *#batches(max: number): AsyncGenerator<readonly Delivery[], void, undefined> {
+    try {
+      for (;;) {
+        if (this.#bufHead < this.#bufEnd) {
+          yield this.#take(max);
+          continue;
+        }
+        if (this.#error !== undefined) {
+          const e = this.#error;
+          this.#error = undefined;
+          throw e;
+        }
+        if (this.#closed) return;
+        await this.#arrival();
+      }
+    } finally {
+      await this.close();
+    }
+  }
+
+  /** Up to `max` buffered deliveries, oldest first, as a new array (the application may keep it). */
+  #take(max: number): Delivery[] {
+    const buf = this.#buf;
+    const h = this.#bufHead;
+    const end = this.#bufEnd;
+    const n = Math.min(end - h, max);
+    const out = new Array<Delivery>(n);
+    for (let i = 0; i < n; i++) {
+      out[i] = buf[h + i]!;
+      buf[h + i] = undefined;
+    }
+    if (h + n === end) this.#bufHead = this.#bufEnd = 0;
+    else if (h + n >= 1024 && (h + n) * 2 >= end) this.#moveToFront(h + n);
+    else this.#bufHead = h + n;
+    return out;
+  }
+
+  /** Resolves once something is buffered, or the subscription closed or failed. */
+  #arrival(): Promise<void> {
+    if (this.#waiter || this.#arrived) return Promise.reject(err('MQ_ERR_INVALID_ARGUMENT', 'another reader of this subscription is already waiting'));
+    const p = new Promise<void>((resolve) => {
+      this.#arrived = resolve;
+    });
+    // As in #wait: a reader holding off for more credit should fetch now.
+    this.onCredit();
+    return p;
   }
 
   /** next() with nothing buffered (the closure lives here, see #giveBack). */
@@ -734,6 +802,9 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
         this.#error = undefined;
         f(e);
       } else w?.(DONE);
+      const a = this.#arrived;
+      this.#arrived = undefined;
+      a?.();
     })();
     return this.#closing;
   }

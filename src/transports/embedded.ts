@@ -14,7 +14,8 @@
 import { err } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { registerTransport, type ConnectOptions } from '../core/registry.js';
-import type { Capabilities, Delivery, OutgoingMessage, PublishOptions, SubscribeOptions, Subscription, Transport } from '../core/types.js';
+import type { BatchOptions, Capabilities, Delivery, OutgoingMessage, PublishOptions, SubscribeOptions, Subscription, Transport } from '../core/types.js';
+import { batchLimit } from '../core/batch.js';
 import { Engine, type EngineOptions } from '../engine/engine.js';
 import type { Consumer, ConsumerSink, DeliveryImpl, Group } from '../engine/group.js';
 import type { DecodedRecord, RecordInput } from '../engine/record.js';
@@ -162,6 +163,8 @@ class EmbeddedSubscription implements Subscription, ConsumerSink, AsyncIterator<
   #count = 0;
   #waiter: ((r: IteratorResult<Delivery>) => void) | undefined;
   #failer: ((e: unknown) => void) | undefined;
+  /** A batches() reader waiting for the ring to fill: push and close wake it. */
+  #arrived: (() => void) | undefined;
   #consumer: Consumer | undefined;
   #group: Group | undefined;
   #closed = false;
@@ -233,6 +236,12 @@ class EmbeddedSubscription implements Subscription, ConsumerSink, AsyncIterator<
     }
     this.#ring[(this.#head + this.#count) % this.#ring.length] = d;
     this.#count++;
+    // The batch reader resumes in a microtask: what the group pushes until then joins its batch.
+    const a = this.#arrived;
+    if (a) {
+      this.#arrived = undefined;
+      a();
+    }
   }
 
   next(): Promise<IteratorResult<Delivery>> {
@@ -249,11 +258,55 @@ class EmbeddedSubscription implements Subscription, ConsumerSink, AsyncIterator<
       return Promise.reject(e);
     }
     if (this.#closed) return Promise.resolve(DONE);
-    if (this.#waiter) return Promise.reject(err('MQ_ERR_INVALID_ARGUMENT', 'next() called again before the previous call resolved'));
+    if (this.#waiter || this.#arrived) return Promise.reject(err('MQ_ERR_INVALID_ARGUMENT', 'next() called again before the previous call resolved'));
     return new Promise((resolve, reject) => {
       this.#waiter = resolve;
       this.#failer = reject;
     });
+  }
+
+  batches(opts?: BatchOptions): AsyncGenerator<readonly Delivery[], void, undefined> {
+    // Checked here, so a bad max throws at the call rather than at the first step.
+    return this.#batches(batchLimit(opts));
+  }
+
+  async *#batches(max: number): AsyncGenerator<readonly Delivery[], void, undefined> {
+    try {
+      for (;;) {
+        if (this.#count > 0) {
+          yield this.#take(max);
+          continue;
+        }
+        if (this.#error !== undefined) {
+          const e = this.#error;
+          this.#error = undefined;
+          throw e;
+        }
+        if (this.#closed) return;
+        if (this.#waiter || this.#arrived) throw err('MQ_ERR_INVALID_ARGUMENT', 'another reader of this subscription is already waiting');
+        await new Promise<void>((resolve) => {
+          this.#arrived = resolve;
+        });
+      }
+    } finally {
+      await this.close();
+    }
+  }
+
+  /** Up to `max` deliveries from the ring, oldest first, as a new array (the application may keep it). */
+  #take(max: number): Delivery[] {
+    const ring = this.#ring;
+    const n = Math.min(this.#count, max);
+    const out = new Array<Delivery>(n);
+    let h = this.#head;
+    for (let i = 0; i < n; i++) {
+      out[i] = ring[h] as unknown as Delivery;
+      ring[h] = undefined;
+      h = h + 1 === ring.length ? 0 : h + 1;
+    }
+    this.#head = h;
+    this.#count -= n;
+    return out;
   }
 
   /** `break` out of for-await calls return(): the subscription closes and releases its messages. */
@@ -276,6 +329,9 @@ class EmbeddedSubscription implements Subscription, ConsumerSink, AsyncIterator<
       this.#error = undefined;
       f(e);
     } else w?.(DONE);
+    const a = this.#arrived;
+    this.#arrived = undefined;
+    a?.();
   }
 
   close(): Promise<void> {
