@@ -8,7 +8,7 @@
  * partition track, header mapping. It is low-noise (no sockets, no broker process), so it shows
  * changes of a few tens of ns that the end-to-end runs on a loaded machine cannot.
  *
- *   node --import tsx bench/kafka-consume-path.ts [--size 128] [--count 600000] [--rounds 3]
+ *   node --import tsx bench/kafka-consume-path.ts [--size 128] [--count 600000] [--rounds 3] [--read each|batches]
  *
  * What stands in for kafkajs here is only the consumer object the transport drives (connect,
  * subscribe, run → eachBatch, commitOffsets): nothing is asserted, it is a measurement.
@@ -24,6 +24,8 @@ const flag = (name: string, def: string): string => {
 const size = Number(flag('size', '128'));
 const count = Number(flag('count', '600000'));
 const rounds = Number(flag('rounds', '3'));
+/** each: `for await` over the subscription; batches: over `sub.batches()`. */
+const read = flag('read', 'each');
 /** Records per fetch: ~6,000 at 128 B from a 1 MB partition fetch. */
 const perBatch = 6000;
 
@@ -70,9 +72,18 @@ async function transportPath(): Promise<number> {
     }
   })();
   let n = 0;
-  for await (const d of sub) {
-    void d.ack();
-    if (++n === count) break;
+  if (read === 'batches') {
+    outer: for await (const batch of sub.batches()) {
+      for (const d of batch) {
+        void d.ack();
+        if (++n === count) break outer;
+      }
+    }
+  } else {
+    for await (const d of sub) {
+      void d.ack();
+      if (++n === count) break;
+    }
   }
   await feed;
   const c = process.cpuUsage(c0);

@@ -43,9 +43,11 @@
  * helpers and background compiler included) from just before dequeue() to its return, per
  * message; the overhead is the median over the rounds of the per-round ratio, with its range.
  * `--control` pairs the raw client with a second raw client instead: the noise floor of the ratio.
+ * `--read batches` makes the transport process read with `for await` over `sub.batches()` (one
+ * step per batch of what has arrived) instead of over the subscription (one step per delivery).
  *
  *   npx tsc -p . && node --import tsx bench/transport-overhead.ts --pair --targets redis,kafka
- *       --sizes 128,1024 --count 200000 --rounds 5 [--passes 3] [--control]
+ *       --sizes 128,1024 --count 200000 --rounds 5 [--passes 3] [--control] [--read batches]
  *
  * Writes <out>/consume-pairs-<stamp>.json and prints markdown.
  */
@@ -67,7 +69,8 @@ if (process.argv.includes('--child')) {
   const a = process.argv.slice(2);
   const get = (name: string): string => a[a.indexOf(`--${name}`) + 1]!;
   const buildRoot = a.includes('--build-root') ? get('build-root') : root;
-  process.stdout.write(JSON.stringify(await drainChild(get('child'), buildRoot, get('url'), get('topic'), Number(get('size')), Number(get('count')), get('group'), Number(get('passes')))) + '\n');
+  const read = get('read') === 'batches' ? 'batches' : 'each';
+  process.stdout.write(JSON.stringify(await drainChild(get('child'), buildRoot, get('url'), get('topic'), Number(get('size')), Number(get('count')), get('group'), Number(get('passes')), read)) + '\n');
   process.exit(0);
 }
 
@@ -100,7 +103,7 @@ interface PassResult {
  * (a new one per pass: its group is an option). Each pass reads the same seeded records into the
  * harness's SeedVerifier, with its settle points at every 10 %.
  */
-async function drainChild(kind: string, buildRoot: string, url: string, topic: string, size: number, n: number, group: string, passes: number): Promise<PassResult[]> {
+async function drainChild(kind: string, buildRoot: string, url: string, topic: string, size: number, n: number, group: string, passes: number, read: 'each' | 'batches'): Promise<PassResult[]> {
   const dist = (m: string): string => path.join(buildRoot, 'dist', m);
   const seed = (await import(dist('bench/seed.js'))) as typeof import('../src/bench/seed.js');
   const { rawDriver } = (await import(dist('bench/drivers/raw.js'))) as typeof import('../src/bench/drivers/raw.js');
@@ -114,7 +117,7 @@ async function drainChild(kind: string, buildRoot: string, url: string, topic: s
   try {
     for (let p = 1; p <= passes; p++) {
       const opts = { group: `${group}-${p}`, prefetch: 1000, ackBatch: 1000 };
-      const driver = transport ? transportDriver(transport, { ...opts, ack: 'bulk' }) : await rawDriver(url, opts);
+      const driver = transport ? transportDriver(transport, { ...opts, ack: 'bulk', read }) : await rawDriver(url, opts);
       const verifier = new seed.SeedVerifier(n, size);
       const thresholds = seed.markThresholds(n);
       process.stdout.write('ready\n');
@@ -182,6 +185,9 @@ const pair = argv.includes('--pair');
 const passes = Number(flag('passes', '3'));
 /** With --pair: the raw client against a second raw client, the noise floor of the ratio. */
 const control = argv.includes('--control');
+/** --read batches: the transport child drains with `for await` over `sub.batches()` instead of over the subscription. */
+const readMode = flag('read', 'each');
+if (readMode !== 'each' && readMode !== 'batches') throw new Error(`--read must be each or batches, got ${readMode}`);
 /** With --pair: a third process per round runs the transport of this checkout (its dist/, built), for A/B. */
 const baseRoot = argv.includes('--base-root') ? path.resolve(flag('base-root', '')) : undefined;
 /** What each bench process is given: with --warm every size twice in a row. */
@@ -248,7 +254,7 @@ interface Child {
 }
 
 function child(kind: string, url: string, topic: string, size: number, group: string, buildRoot = root): Child {
-  const args = ['--import', 'tsx', here, '--child', kind, '--build-root', buildRoot, '--url', url, '--topic', topic, '--size', String(size), '--count', String(count), '--group', group, '--passes', String(passes)];
+  const args = ['--import', 'tsx', here, '--child', kind, '--build-root', buildRoot, '--url', url, '--topic', topic, '--size', String(size), '--count', String(count), '--group', group, '--passes', String(passes), '--read', readMode];
   const c = spawn(process.execPath, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
   let readyLines = 0;
   let waiting: { n: number; resolve: () => void } | undefined;
@@ -343,7 +349,7 @@ async function runPairs(): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const file = path.join(out, `consume-pairs-${stamp}.json`);
   writeFileSync(file, JSON.stringify({ count, sizes, rounds, passes, control, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model }, rows }, null, 2));
-  const bName = control ? 'raw (2nd)' : 'transport';
+  const bName = control ? 'raw (2nd)' : readMode === 'batches' ? 'transport (batches)' : 'transport';
   const lines = [
     `Consume pairs: ${fmt(count)} records per drain, ${rounds} rounds, ${passes} passes per process; in each round the raw client and the ${bName} drain the same seeded records at the same time, each in a process of its own with fresh groups. CPU = user + system of the draining process from just before dequeue() to its return (connection of the group's reader, group join and the drain itself). Ratios are per round (the two processes ran side by side), then the median and the range over the rounds.`,
     '',

@@ -43,6 +43,8 @@ export interface SeedOptions {
    * 'each': `await d.ack()` per delivery (one round trip per message on networked transports).
    */
   ack: AckMode;
+  /** 'each': `for await` over the subscription (default); 'batches': over `sub.batches()`. */
+  read?: 'each' | 'batches';
   /**
    * Recycle each batch's memory once its publish has resolved (only the digits are re-stamped).
    * Valid only for transports that copy bodies before confirming (memory:// and file:// do); a
@@ -554,7 +556,7 @@ function isTransport(t: Transport | BenchDriver): t is Transport {
  * with opts.group, opts.prefetch and opts.ack (acks settled every opts.batch).
  */
 export async function runSeed(target: Transport | BenchDriver, opts: SeedOptions): Promise<SeedResult> {
-  const driver = isTransport(target) ? transportDriver(target, { group: opts.group, prefetch: opts.prefetch, ack: opts.ack, ackBatch: opts.batch }) : target;
+  const driver = isTransport(target) ? transportDriver(target, { group: opts.group, prefetch: opts.prefetch, ack: opts.ack, ackBatch: opts.batch, read: opts.read ?? 'each' }) : target;
   const results: SizeResult[] = [];
   for (const [sizeIndex, size] of opts.sizes.entries()) {
     const n = opts.countFor?.get(size) ?? opts.count;

@@ -100,10 +100,26 @@ function faulty(inner: Transport, mode: 'drop' | 'dup', victim: number): Transpo
           if (mode === 'dup' && seq === victim) yield d;
         }
       }
+      async function* batches(): AsyncGenerator<readonly Delivery[]> {
+        for await (const batch of sub.batches()) {
+          const out: Delivery[] = [];
+          for (const d of batch) {
+            const seq = readSeq(d.body);
+            if (mode === 'drop' && seq === victim) {
+              await d.ack();
+              continue;
+            }
+            out.push(d);
+            if (mode === 'dup' && seq === victim) out.push(d);
+          }
+          if (out.length > 0) yield out;
+        }
+      }
       return {
         topic: sub.topic,
         group: sub.group,
         close: () => sub.close(),
+        batches,
         [Symbol.asyncDispose]: () => sub.close(),
         [Symbol.asyncIterator]: deliveries,
       };
@@ -130,6 +146,23 @@ test('runSeed verifies a correct transport', async () => {
     }
   } finally {
     await t.close();
+  }
+});
+
+test('runSeed reading with batches() verifies a correct transport, and fails loudly on one that loses a message', async () => {
+  const t = await connect('memory://');
+  try {
+    const r = await runSeed(t, seedOpts({ sizes: [16, 64], read: 'batches' }));
+    assert.equal(r.ok, true);
+    for (const s of r.sizes) assert.equal(s.verify.unique, 500);
+  } finally {
+    await t.close();
+  }
+  const lossy = faulty(await connect('memory://'), 'drop', 321);
+  try {
+    await assert.rejects(runSeed(lossy, seedOpts({ read: 'batches' })), (e: unknown) => e instanceof SeedVerificationError && e.result.verify.missing === 1);
+  } finally {
+    await lossy.close();
   }
 });
 

@@ -31,7 +31,7 @@ test('omnibus serve --help mentions every flag and env var', async () => {
 test('omnibus bench --help mentions every flag', async () => {
   const r = await runCli(['bench', '--help']);
   assert.equal(r.code, 0);
-  for (const flag of ['--count', '--sizes', '--storage', '--data', '--keep', '--fsync', '--publishers', '--batch', '--prefetch', '--json', '--target', '--quiet', '--ack']) {
+  for (const flag of ['--count', '--sizes', '--storage', '--data', '--keep', '--fsync', '--publishers', '--batch', '--prefetch', '--json', '--target', '--quiet', '--ack', '--read']) {
     assert.ok(r.stdout.includes(flag), `bench --help mentions ${flag}`);
   }
 });

@@ -5,7 +5,7 @@
  * loop is kept as lean as the harness's original one (no per-message clock reads or allocations
  * beyond the ack promise).
  */
-import type { OutgoingMessage, Transport } from '../../core/types.js';
+import type { Delivery, OutgoingMessage, Transport } from '../../core/types.js';
 import type { BenchDriver, DequeueSink } from '../driver.js';
 
 export interface TransportDriverOptions {
@@ -19,6 +19,12 @@ export interface TransportDriverOptions {
    */
   ack: 'bulk' | 'each';
   ackBatch: number;
+  /**
+   * 'each' (default): `for await (const d of sub)`, one `next()` per delivery. 'batches':
+   * `for await (const batch of sub.batches())`, one step per batch of what has arrived; the same
+   * acks and settle points either way.
+   */
+  read?: 'each' | 'batches';
 }
 
 export function transportDriver(transport: Transport, opts: TransportDriverOptions): BenchDriver {
@@ -61,28 +67,45 @@ async function drain(transport: Transport, topic: string, sink: DequeueSink, opt
     last = undefined;
     await Promise.all(p);
   };
+  /** Takes and acks one delivery; a promise when the loop must wait (an awaited ack, a flush). */
+  const step = (d: Delivery): Promise<void> | undefined => {
+    const settle = sink.take(d.body);
+    if (opts.ack === 'each') {
+      const p = d.ack().then(noop, onAckError);
+      return settle ? p.then(settleAll) : p;
+    }
+    // The rejection handler is attached at once so a failed ack is counted, never unhandled.
+    const p = d.ack();
+    if (p !== last) {
+      last = p;
+      pending.push(p.then(noop, onAckError));
+    }
+    if (settle) return settleAll();
+    if (++unawaited >= opts.ackBatch) return flush();
+    return undefined;
+  };
+  const settleAll = async (): Promise<void> => {
+    await flush();
+    sink.settled();
+  };
   try {
     if (sink.done) return;
-    for await (const d of sub) {
-      const settle = sink.take(d.body);
-      if (opts.ack === 'each') {
-        await d.ack().then(noop, onAckError);
-      } else {
-        // The rejection handler is attached at once so a failed ack is counted, never unhandled.
-        const p = d.ack();
-        if (p !== last) {
-          last = p;
-          pending.push(p.then(noop, onAckError));
+    // Leaving either loop closes the subscription, which returns unsettled deliveries to the
+    // group: every ack is settled before that (the flush after the loop).
+    if (opts.read === 'batches') {
+      outer: for await (const batch of sub.batches()) {
+        for (const d of batch) {
+          const w = step(d);
+          if (w) await w;
+          if (sink.done) break outer;
         }
-        if (++unawaited >= opts.ackBatch) await flush();
       }
-      if (settle) {
-        await flush();
-        sink.settled();
+    } else {
+      for await (const d of sub) {
+        const w = step(d);
+        if (w) await w;
+        if (sink.done) break;
       }
-      // Leaving the loop closes the subscription, which returns unsettled deliveries to the
-      // group: every ack is settled above before that.
-      if (sink.done) break;
     }
     await flush();
   } finally {

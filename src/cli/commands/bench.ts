@@ -120,6 +120,9 @@ Flags:
   --ack MODE           transport driver: bulk: ack() every delivery without
                        awaiting, settle every --batch and before each mark
                        (default); each: await every ack
+  --read MODE          transport driver: each: for await over the subscription,
+                       one delivery per step (default); batches: over
+                       subscription.batches(), everything arrived per step
   --reuse-payloads     recycle each batch's memory after its publish resolved
                        (only the digits are re-stamped): removes the harness's
                        cost of filling fresh memory (~0.8 GB/s), valid for
@@ -158,6 +161,7 @@ const OPTIONS = {
   batch: { type: 'string' },
   prefetch: { type: 'string' },
   ack: { type: 'string' },
+  read: { type: 'string' },
   'idle-timeout': { type: 'string' },
   'reuse-payloads': { type: 'boolean' },
   durable: { type: 'boolean' },
@@ -232,7 +236,7 @@ export function resolveBenchConfig(argv: readonly string[]): BenchConfig {
   const mode = modeRaw as DriverMode;
   if (driver !== 'transport') {
     if (target === undefined) throw new UsageError(CMD, `--driver ${driver} needs --target URL (the ${PROTOCOL_NAME[driver]} server to measure)`);
-    for (const f of ['storage', 'data', 'fsync', 'keep', 'prefetch', 'ack'] as const) {
+    for (const f of ['storage', 'data', 'fsync', 'keep', 'prefetch', 'ack', 'read'] as const) {
       if (driver === 'raw' && f === 'prefetch') continue;
       if (v[f] !== undefined) throw new UsageError(CMD, `--${f} applies to --driver transport only`);
     }
@@ -242,6 +246,8 @@ export function resolveBenchConfig(argv: readonly string[]): BenchConfig {
   const fsyncRaw = str(v.fsync);
   const ack = str(v.ack) ?? SEED_DEFAULTS.ack;
   if (ack !== 'bulk' && ack !== 'each') throw new UsageError(CMD, `--ack must be bulk or each, got "${ack}"`);
+  const read = str(v.read) ?? 'each';
+  if (read !== 'each' && read !== 'batches') throw new UsageError(CMD, `--read must be each or batches, got "${read}"`);
   const countRaw = str(v.count);
   const seed: SeedOptions = {
     count: countRaw === undefined ? SEED_DEFAULTS.count : parseCount(CMD, '--count', countRaw, 10),
@@ -251,6 +257,7 @@ export function resolveBenchConfig(argv: readonly string[]): BenchConfig {
     publishers: v.publishers === undefined ? defaults.publishers : parseCount(CMD, '--publishers', str(v.publishers) ?? '', 1),
     prefetch: v.prefetch === undefined ? SEED_DEFAULTS.prefetch : parseCount(CMD, '--prefetch', str(v.prefetch) ?? '', 1),
     ack,
+    read,
     reusePayloads: v['reuse-payloads'] === true,
     idleTimeoutMs: v['idle-timeout'] === undefined ? SEED_DEFAULTS.idleTimeoutMs : parseSeconds(str(v['idle-timeout']) ?? ''),
     // Unique per run so a persistent target never mixes in an earlier run's messages.
@@ -347,7 +354,7 @@ export async function runBench(argv: readonly string[], io: CliIO, version: stri
     if (cfg.driver === 'transport') {
       const { connect } = await loadEngine();
       transport = await connect(url);
-      driver = transportDriver(transport, { group: s.group, prefetch: s.prefetch, ack: s.ack, ackBatch: s.batch });
+      driver = transportDriver(transport, { group: s.group, prefetch: s.prefetch, ack: s.ack, ackBatch: s.batch, read: s.read ?? 'each' });
     } else if (cfg.driver === 'raw') {
       const { rawDriver } = await import('../../bench/drivers/raw.js');
       driver = await rawDriver(url, { group: s.group, prefetch: s.prefetch, ackBatch: s.batch });
@@ -361,7 +368,7 @@ export async function runBench(argv: readonly string[], io: CliIO, version: stri
     if (tooBig !== undefined) throw new UsageError(CMD, `size ${tooBig} exceeds the target's maximum payload of ${maxPayload} bytes`);
     io.stdout.write(
       `omnibus ${version} bench: ${driver.name}; target ${redactUrl(url)}${tempDir ? ' (temp dir)' : ''}${s.brokerPid === undefined ? '' : `; broker pid ${s.brokerPid}`}; sizes ${s.sizes.join(',')}; ${fmtInt(s.count)} msgs` +
-        `${s.countFor?.size ? ` (${[...s.countFor].map(([k, n]) => `${k}=${fmtInt(n)}`).join(', ')})` : ''}; batch ${s.batch}; publishers ${s.publishers}${cfg.driver === 'transport' ? `; prefetch ${s.prefetch}; ack ${s.ack}` : ''}${s.reusePayloads ? '; reused payload buffers' : ''}\n`,
+        `${s.countFor?.size ? ` (${[...s.countFor].map(([k, n]) => `${k}=${fmtInt(n)}`).join(', ')})` : ''}; batch ${s.batch}; publishers ${s.publishers}${cfg.driver === 'transport' ? `; prefetch ${s.prefetch}; ack ${s.ack}; read ${s.read ?? 'each'}` : ''}${s.reusePayloads ? '; reused payload buffers' : ''}\n`,
     );
     const busy = busyWarning();
     if (busy !== undefined && !cfg.quiet) io.stderr.write(busy + '\n');
