@@ -165,3 +165,59 @@ test('fast-check: encode → parse round trip for any headers and binary body', 
     }),
   );
 });
+
+test('a header repeated frame after frame at the same position is the same pair; a changed one is decoded afresh', () => {
+  const frame = (dest: string, len: number, extra = '') => Buffer.from(`SEND\ndestination:${dest}\npersistent:true\ncontent-length:${len}\n${extra}\n${'x'.repeat(len)}\x00\n`, 'utf8');
+  const { frames } = parseAll([frame('/queue/a', 3), frame('/queue/a', 3), frame('/queue/b', 5, 'receipt:r1\n'), frame('/queue/b', 3)]);
+  assert.deepEqual(
+    frames.map((f) => [header(f, 'destination'), header(f, 'content-length'), f.body.length, header(f, 'receipt')]),
+    [
+      ['/queue/a', '3', 3, undefined],
+      ['/queue/a', '3', 3, undefined],
+      ['/queue/b', '5', 5, 'r1'],
+      ['/queue/b', '3', 3, undefined],
+    ],
+  );
+  assert.equal(frames[1]!.headers[0], frames[0]!.headers[0], 'the repeated destination pair is shared');
+  assert.equal(frames[1]!.headers[2], frames[0]!.headers[2], 'the repeated content-length pair is shared');
+  assert.notEqual(frames[2]!.headers[0], frames[1]!.headers[0]);
+});
+
+test('a repeated escaped or non-ASCII header is decoded in every frame, with the version in force', () => {
+  const bytes = Buffer.from('SEND\nk:a\\cb\nu:é\n\n\x00SEND\nk:a\\cb\nu:é\n\n\x00', 'utf8');
+  const v12 = parseAll(bytes, '1.2').frames;
+  assert.deepEqual(v12.map((f) => [header(f, 'k'), header(f, 'u')]), [['a:b', 'é'], ['a:b', 'é']]);
+  const v10 = parseAll(bytes, '1.0').frames;
+  assert.deepEqual(v10.map((f) => header(f, 'k')), ['a\\cb', 'a\\cb']);
+  // CONNECT is never unescaped, the SEND after it in 1.2 is: the same bytes, two values.
+  const p = new StompParser();
+  p.version = '1.2';
+  const out: StompFrame[] = [];
+  p.push(Buffer.from('CONNECT\nk:a\\cb\n\n\x00SEND\nk:a\\cb\n\n\x00'), (f) => out.push(f));
+  assert.deepEqual(out.map((f) => header(f, 'k')), ['a\\cb', 'a:b']);
+});
+
+test('fast-check: one parser over a stream of frames gives what a fresh parser gives for each frame', () => {
+  const value = fc.oneof(fc.constantFrom('/queue/a', 'true', '3', 'a\\cb', 'é', ''), fc.string({ maxLength: 8 }));
+  const frameArb = fc.record({
+    command: fc.constantFrom('SEND', 'ACK', 'CONNECT'),
+    headers: fc.array(fc.tuple(fc.constantFrom('destination', 'persistent', 'k', 'receipt'), value), { maxLength: 4 }),
+    body: fc.uint8Array({ maxLength: 6 }),
+  });
+  fc.assert(
+    fc.property(fc.array(frameArb, { minLength: 1, maxLength: 12 }), fc.constantFrom<StompVersion>('1.0', '1.1', '1.2'), (specs, v) => {
+      const encoded = specs.map((s) => encodeFrame(s.command, [...s.headers, ['content-length', String(s.body.length)]], s.body, v));
+      const expected = encoded.map((b) => summary(parseAll(b, v).frames));
+      const shared = new StompParser();
+      shared.version = v;
+      const got: unknown[] = [];
+      for (const b of encoded) {
+        const fs: StompFrame[] = [];
+        shared.push(b, (f) => fs.push(f));
+        got.push(summary(fs));
+      }
+      assert.deepEqual(got, expected);
+    }),
+    { numRuns: 500 },
+  );
+});

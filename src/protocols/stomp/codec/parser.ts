@@ -45,6 +45,25 @@ const EMPTY = Buffer.alloc(0);
 /** Commands are ASCII words; anything else (HTTP, TLS, binary) is rejected on the first line. */
 const COMMAND_RE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const MAX_COMMAND = 64;
+/** Header positions whose pairs are remembered across frames, and the longest line remembered. */
+const REMEMBERED_HEADERS = 16;
+const MAX_REMEMBERED_LINE = 256;
+
+/** b[from, to) holds exactly the characters of `s`, which is ASCII. */
+function sameAscii(b: Buffer, from: number, to: number, s: string): boolean {
+  if (to - from !== s.length) return false;
+  for (let i = 0; i < s.length; i++) if (b[from + i] !== s.charCodeAt(i)) return false;
+  return true;
+}
+
+/** ASCII without a backslash: bytes that decode to themselves in every STOMP version. */
+function plainAscii(b: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = b[i]!;
+    if (c >= 0x80 || c === 0x5c) return false;
+  }
+  return true;
+}
 
 /**
  * Garbage shown in an error message: printable ASCII only, no backslash (an ERROR sent before
@@ -79,6 +98,14 @@ export class StompParser {
   #bodyLen = 0;
   #want = 0;
   #dead: StompFrameError | undefined;
+  /** Escaping of the frame being parsed: `version`, or 1.0 for CONNECT/STOMP/CONNECTED. */
+  #unescape: StompVersion = '1.0';
+  #lastCommand = '';
+  /** The header pairs of earlier frames by position (see #onHeader). */
+  #seen: ([string, string] | undefined)[] = [];
+  /** The last content-length text that passed the checks, and its value. */
+  #lastLengthText: string | undefined;
+  #lastLength = 0;
 
   constructor(limits: Partial<StompParserLimits> = {}) {
     this.limits = { ...DEFAULT_STOMP_LIMITS, ...limits };
@@ -122,19 +149,30 @@ export class StompParser {
           if (this.#lineLen + (end - pos) > this.limits.maxLineBytes) {
             throw new StompFrameError('limit', `a frame line is longer than ${this.limits.maxLineBytes} bytes`);
           }
-          if (end > pos) {
-            this.#line.push(buf.subarray(pos, end));
-            this.#lineLen += end - pos;
+          if (lf < 0) {
+            if (end > pos) {
+              this.#line.push(buf.subarray(pos, end));
+              this.#lineLen += end - pos;
+            }
+            return;
           }
-          if (lf < 0) return;
+          // A line inside one chunk (the usual case) is read in place, without a view of it.
+          let lb = buf;
+          let ls = pos;
+          let le = lf;
+          if (this.#line.length > 0) {
+            if (lf > pos) this.#line.push(buf.subarray(pos, lf));
+            lb = this.#line.length === 1 ? this.#line[0]! : Buffer.concat(this.#line, this.#lineLen + (lf - pos));
+            ls = 0;
+            le = lb.length;
+            this.#line = [];
+            this.#lineLen = 0;
+          }
           pos = lf + 1;
-          let line = this.#line.length === 1 ? this.#line[0]! : this.#line.length === 0 ? EMPTY : Buffer.concat(this.#line, this.#lineLen);
-          this.#line = [];
-          this.#lineLen = 0;
-          if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
-          if (this.#state === S.Command) this.#onCommand(line);
-          else if (line.length === 0) this.#endHeaders();
-          else this.#onHeader(line);
+          if (le > ls && lb[le - 1] === CR) le--;
+          if (this.#state === S.Command) this.#onCommand(lb, ls, le);
+          else if (le === ls) this.#endHeaders();
+          else this.#onHeader(lb, ls, le);
           break;
         }
         case S.BodyLength: {
@@ -185,26 +223,51 @@ export class StompParser {
     return new StompFrameError('syntax', `"${printable(seen)}" is not a STOMP command`);
   }
 
-  #onCommand(line: Buffer): void {
-    const cmd = line.toString('latin1');
-    if (!COMMAND_RE.test(cmd)) {
-      throw new StompFrameError('syntax', `"${printable(cmd)}" is not a STOMP command`);
+  #onCommand(b: Buffer, from: number, to: number): void {
+    // A client sends the same few commands over and over: the last one is reused when its bytes
+    // match (it passed the check below when it was decoded).
+    let cmd = this.#lastCommand;
+    if (!sameAscii(b, from, to, cmd)) {
+      cmd = b.toString('latin1', from, to);
+      if (!COMMAND_RE.test(cmd)) throw new StompFrameError('syntax', `"${printable(cmd)}" is not a STOMP command`);
+      this.#lastCommand = cmd;
     }
     this.#command = cmd;
+    this.#unescape = isUnescapedCommand(cmd) ? '1.0' : this.version;
     this.#state = S.Header;
   }
 
-  #onHeader(line: Buffer): void {
-    if (this.#headers.length >= this.limits.maxHeaders) throw new StompFrameError('limit', `a frame has more than ${this.limits.maxHeaders} headers`);
-    this.#headerBytes += line.length + 1;
+  /**
+   * One header line, b[from, to) without its EOL. The header at position i of a frame is compared
+   * with the one at position i of the frames before it (a client repeats `destination`,
+   * `persistent`, `content-length` frame after frame): on a match of its bytes, the earlier
+   * [name, value] pair is reused, so a repeated header costs a byte comparison, not two strings
+   * and an array (at 40,000 SENDs/s, ~240,000 short-lived objects a second fewer for the GC).
+   * Only ASCII lines without a backslash are remembered: their bytes are their decoded value in
+   * every version. The pairs are shared between frames, so they are never to be mutated.
+   */
+  #onHeader(b: Buffer, from: number, to: number): void {
+    const i = this.#headers.length;
+    if (i >= this.limits.maxHeaders) throw new StompFrameError('limit', `a frame has more than ${this.limits.maxHeaders} headers`);
+    this.#headerBytes += to - from + 1;
     if (this.#headerBytes > this.limits.maxHeaderBytes) throw new StompFrameError('limit', `the headers of a frame are larger than ${this.limits.maxHeaderBytes} bytes`);
-    const colon = line.indexOf(58);
+    let colon = -1;
+    for (let j = from; j < to; j++) {
+      if (b[j] === 58) {
+        colon = j;
+        break;
+      }
+    }
     if (colon < 0) throw new StompFrameError('syntax', `header line without a colon in a ${this.#command} frame`);
-    const raw = !isUnescapedCommand(this.#command);
-    const v = raw ? this.version : '1.0';
-    const name = unescapeHeader(line.toString('utf8', 0, colon), v);
-    const value = unescapeHeader(line.toString('utf8', colon + 1), v);
-    this.#headers.push([name, value]);
+    const seen = i < REMEMBERED_HEADERS ? this.#seen[i] : undefined;
+    if (seen !== undefined && sameAscii(b, from, colon, seen[0]) && sameAscii(b, colon + 1, to, seen[1])) {
+      this.#headers.push(seen);
+      return;
+    }
+    const v = this.#unescape;
+    const pair: [string, string] = [unescapeHeader(b.toString('utf8', from, colon), v), unescapeHeader(b.toString('utf8', colon + 1, to), v)];
+    if (i < REMEMBERED_HEADERS && to - from <= MAX_REMEMBERED_LINE && plainAscii(b, from, to)) this.#seen[i] = pair;
+    this.#headers.push(pair);
   }
 
   #endHeaders(): void {
@@ -215,10 +278,15 @@ export class StompParser {
         break;
       }
     }
-    if (cl !== undefined && cl.trim() !== '') {
+    if (cl !== undefined && cl === this.#lastLengthText) {
+      this.#want = this.#lastLength;
+      this.#state = this.#want === 0 ? S.BodyNul : S.BodyLength;
+    } else if (cl !== undefined && cl.trim() !== '') {
       const t = cl.trim();
       if (!/^\d{1,15}$/.test(t)) throw new StompFrameError('syntax', `content-length "${cl.slice(0, 40)}" is not a non-negative integer`);
       const len = Number(t);
+      this.#lastLengthText = cl;
+      this.#lastLength = len;
       if (len > this.limits.maxBodyBytes) throw new StompFrameError('limit', `content-length ${len} is larger than the limit of ${this.limits.maxBodyBytes} bytes`);
       this.#want = len;
       this.#state = len === 0 ? S.BodyNul : S.BodyLength;

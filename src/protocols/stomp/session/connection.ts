@@ -49,6 +49,8 @@ export class StompConnection {
   readonly byAck = new Map<string, Pending>();
   readonly txs = new Map<string, StompTx>();
   readonly tempQueues = new Set<string>();
+  /** SEND `destination` texts already mapped (send.ts). */
+  readonly sendDestinations = new Map<string, Destination[]>();
   readonly #tempCreating = new Map<string, Promise<void>>();
   #inbox: StompFrame[] = [];
   #inboxHead = 0;
@@ -58,6 +60,7 @@ export class StompConnection {
   #batch: { key: string; dest: Destination; recs: RecordInput[]; frame: StompFrame } | undefined;
   #ackSeq = 0;
   #msgSeq = 0;
+  readonly #msgPrefix: string;
   #subSeq = 0;
   #lastRead = Date.now();
   #lastWrite = Date.now();
@@ -69,6 +72,7 @@ export class StompConnection {
     readonly transport: StompTransport,
   ) {
     this.id = broker.nextConnectionId();
+    this.#msgPrefix = `ID:omnibus-${broker.id}-${this.id}-`;
     this.parser = new StompParser(broker.opts.limits);
     broker.connections.add(this);
     const t = setTimeout(() => {
@@ -231,7 +235,7 @@ export class StompConnection {
   }
 
   nextMessageId(): string {
-    return `ID:omnibus-${this.broker.id}-${this.id}-${++this.#msgSeq}`;
+    return this.#msgPrefix + ++this.#msgSeq;
   }
 
   nextSubscriptionSeq(): number {
