@@ -35,6 +35,14 @@ import { dispatch } from './dispatch.js';
 
 const MAX_INBOX = 256;
 const noop = (): void => {};
+const EMPTY = Buffer.alloc(0);
+
+/** Two destinations that append to the same place (one engine append can hold both's records). */
+function sameTarget(a: Destination, b: Destination): boolean {
+  if (a === b) return true;
+  if (a.kind === 'queue') return b.kind === 'queue' && a.name === b.name;
+  return b.kind === 'route' && a.exchange === b.exchange && a.key === b.key;
+}
 
 export class StompConnection {
   readonly id: number;
@@ -57,7 +65,7 @@ export class StompConnection {
   #running = false;
   #readPaused = false;
   #durable: Promise<void> = Promise.resolve();
-  #batch: { key: string; dest: Destination; recs: RecordInput[]; frame: StompFrame } | undefined;
+  #batch: { dest: Destination; recs: RecordInput[]; frame: StompFrame } | undefined;
   #ackSeq = 0;
   #msgSeq = 0;
   readonly #msgPrefix: string;
@@ -173,9 +181,8 @@ export class StompConnection {
    * records, and when the frames read so far are handled — so order and receipts are unchanged.
    */
   queuePublish(dest: Destination, rec: RecordInput, f: StompFrame): void {
-    const key = dest.kind === 'queue' ? 'q\0' + dest.name : 'x\0' + dest.exchange + '\0' + dest.key;
-    if (this.#batch && this.#batch.key !== key) this.flushPublishes();
-    if (!this.#batch) this.#batch = { key, dest, recs: [], frame: f };
+    if (this.#batch && !sameTarget(this.#batch.dest, dest)) this.flushPublishes();
+    if (!this.#batch) this.#batch = { dest, recs: [], frame: f };
     this.#batch.recs.push(rec);
     if (this.#batch.recs.length >= 512) this.flushPublishes();
   }
@@ -193,9 +200,15 @@ export class StompConnection {
     this.trackPublish(p, b.frame);
   }
 
-  /** Joins a publish to the durability chain; a failure ends the connection with an ERROR. */
+  /**
+   * Joins a publish to the durability chain; a failure ends the connection with an ERROR naming
+   * the frame's receipt. Only that receipt id is kept until the publish settles, not the frame:
+   * a frame's body is a view of the socket read it came in (64 KiB), which would otherwise stay
+   * reachable for the whole fsync wait and be promoted by the GC instead of dying young.
+   */
   trackPublish(p: Promise<unknown>, f: StompFrame): void {
-    const q = p.then(noop, (e: unknown) => this.#fail(e, f));
+    const receipt = header(f, 'receipt');
+    const q = p.then(noop, (e: unknown) => this.#fail(e, receipt === undefined ? undefined : { command: f.command, headers: [['receipt', receipt]], body: EMPTY }));
     this.#durable = this.#durable.then(() => q);
   }
 
