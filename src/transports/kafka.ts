@@ -119,7 +119,7 @@ export class KafkaTransport extends NetTransport {
   readonly producer: Producer;
   readonly admin: Admin;
   readonly partitions: number;
-  readonly consumerConfig: { sessionTimeout: number; heartbeatInterval: number; maxWaitTimeInMs: number };
+  readonly consumerConfig: { sessionTimeout: number; heartbeatInterval: number; maxWaitTimeInMs: number; maxBytesPerPartition?: number };
   /** Kafka group ids are `<group>.<topic>` (true) or the bare group name (false). */
   readonly scopeGroups: boolean;
   readonly #topics = new Map<string, Promise<void>>();
@@ -932,6 +932,7 @@ export async function connectKafka(u: URL, options: ConnectOptions): Promise<Kaf
   };
   if (p.scheme === 'kafkas') config.ssl = true;
   if (p.user !== undefined) config.sasl = { mechanism: 'plain', username: p.user, password: p.pass ?? '' } as SASLOptions;
+  const fetchBytes = numParam(q, 'fetchBytes');
   const consumerConfig = {
     sessionTimeout: numParam(q, 'sessionTimeoutMs') ?? 10_000,
     // Heart-beats every second: a new member's join is noticed by the others within ~1 s
@@ -939,6 +940,12 @@ export async function connectKafka(u: URL, options: ConnectOptions): Promise<Kaf
     heartbeatInterval: numParam(q, 'heartbeatMs') ?? 1_000,
     // Long-poll bound: an idle subscription fetches twice a second; records arrive at once.
     maxWaitTimeInMs: numParam(q, 'maxWaitMs') ?? 500,
+    // Bytes per partition per fetch; kafkajs' default is 1 MiB. Every record of a fetch is
+    // decoded into objects at once and stays reachable while the application works through the
+    // batch, so with small records V8 copies thousands of them at every young-generation
+    // collection: 128 B records with 256 KiB fetches took ~30 % less consumer CPU than with
+    // 1 MiB (both the raw kafkajs consumer and this transport), 1 KiB records no less.
+    ...(fetchBytes !== undefined ? { maxBytesPerPartition: fetchBytes } : {}),
   };
   const onError = typeof options['onError'] === 'function' ? (options['onError'] as (e: unknown) => void) : undefined;
   const kafka = new lib.Kafka(config);

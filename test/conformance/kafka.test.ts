@@ -18,12 +18,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
 import { connect } from '../../src/index.js';
 import { Engine } from '../../src/engine/engine.js';
 import { FileStorage } from '../../src/engine/storage/file/index.js';
 import { startKafkaServer, type KafkaServer } from '../../src/protocols/kafka/listener.js';
 import type { NetCapabilities } from '../../src/transports/common.js';
+import type { KafkaTransport } from '../../src/transports/kafka.js';
 import { describeTransport } from '../../src/testing/index.js';
 import { freePort } from './brokers.js';
 
@@ -60,4 +62,16 @@ describeTransport(`kafka:// (Omnibus Kafka listener ${port}, file engine)`, {
     await up();
   },
   short: process.env['OMNIBUS_TEST_FULL'] !== '1',
+});
+
+test('fetchBytes in the URL becomes the consumer maxBytesPerPartition; without it kafkajs keeps its default', async () => {
+  const tuned = (await connect(`${url}&fetchBytes=262144`)) as KafkaTransport;
+  const plain = (await connect(url)) as KafkaTransport;
+  try {
+    assert.equal(tuned.consumerConfig.maxBytesPerPartition, 262144);
+    assert.equal('maxBytesPerPartition' in plain.consumerConfig, false);
+  } finally {
+    await tuned.close();
+    await plain.close();
+  }
 });
