@@ -16,7 +16,7 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import { err, isOmnibusError } from '../core/errors.js';
 import type { BatchOptions, Capabilities, Delivery, Headers, OutgoingMessage, PublishOptions, SubscribeOptions, Subscription, Transport } from '../core/types.js';
-import { batchLimit } from '../core/batch.js';
+import { batchLimit, readBatches } from '../core/batch.js';
 
 /** Capabilities plus what the transport emulates client-side because the broker lacks it. */
 export interface NetCapabilities extends Capabilities {
@@ -700,29 +700,19 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
   }
 
   batches(opts?: BatchOptions): AsyncGenerator<readonly Delivery[], void, undefined> {
-    // Checked here, so a bad max throws at the call rather than at the first step.
-    return this.#batches(batchLimit(opts));
+    // The limit is checked here, so a bad max throws at the call rather than at the first step.
+    return readBatches(batchLimit(opts), this.#batchStep, () => this.close());
   }
 
-  async *#batches(max: number): AsyncGenerator<readonly Delivery[], void, undefined> {
-    try {
-      for (;;) {
-        if (this.#bufHead < this.#bufEnd) {
-          yield this.#take(max);
-          continue;
-        }
-        if (this.#error !== undefined) {
-          const e = this.#error;
-          this.#error = undefined;
-          throw e;
-        }
-        if (this.#closed) return;
-        await this.#arrival();
-      }
-    } finally {
-      await this.close();
+  readonly #batchStep = (max: number): Delivery[] | Promise<void> | null => {
+    if (this.#bufHead < this.#bufEnd) return this.#take(max);
+    if (this.#error !== undefined) {
+      const e = this.#error;
+      this.#error = undefined;
+      throw e;
     }
-  }
+    return this.#closed ? null : this.#arrival();
+  };
 
   /** Up to `max` buffered deliveries, oldest first, as a new array (the application may keep it). */
   #take(max: number): Delivery[] {

@@ -15,7 +15,7 @@ import { err } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { registerTransport, type ConnectOptions } from '../core/registry.js';
 import type { BatchOptions, Capabilities, Delivery, OutgoingMessage, PublishOptions, SubscribeOptions, Subscription, Transport } from '../core/types.js';
-import { batchLimit } from '../core/batch.js';
+import { batchLimit, readBatches } from '../core/batch.js';
 import { Engine, type EngineOptions } from '../engine/engine.js';
 import type { Consumer, ConsumerSink, DeliveryImpl, Group } from '../engine/group.js';
 import type { DecodedRecord, RecordInput } from '../engine/record.js';
@@ -266,32 +266,23 @@ class EmbeddedSubscription implements Subscription, ConsumerSink, AsyncIterator<
   }
 
   batches(opts?: BatchOptions): AsyncGenerator<readonly Delivery[], void, undefined> {
-    // Checked here, so a bad max throws at the call rather than at the first step.
-    return this.#batches(batchLimit(opts));
+    // The limit is checked here, so a bad max throws at the call rather than at the first step.
+    return readBatches(batchLimit(opts), this.#batchStep, () => this.close());
   }
 
-  async *#batches(max: number): AsyncGenerator<readonly Delivery[], void, undefined> {
-    try {
-      for (;;) {
-        if (this.#count > 0) {
-          yield this.#take(max);
-          continue;
-        }
-        if (this.#error !== undefined) {
-          const e = this.#error;
-          this.#error = undefined;
-          throw e;
-        }
-        if (this.#closed) return;
-        if (this.#waiter || this.#arrived) throw err('MQ_ERR_INVALID_ARGUMENT', 'another reader of this subscription is already waiting');
-        await new Promise<void>((resolve) => {
-          this.#arrived = resolve;
-        });
-      }
-    } finally {
-      await this.close();
+  readonly #batchStep = (max: number): Delivery[] | Promise<void> | null => {
+    if (this.#count > 0) return this.#take(max);
+    if (this.#error !== undefined) {
+      const e = this.#error;
+      this.#error = undefined;
+      throw e;
     }
-  }
+    if (this.#closed) return null;
+    if (this.#waiter || this.#arrived) throw err('MQ_ERR_INVALID_ARGUMENT', 'another reader of this subscription is already waiting');
+    return new Promise<void>((resolve) => {
+      this.#arrived = resolve;
+    });
+  };
 
   /** Up to `max` deliveries from the ring, oldest first, as a new array (the application may keep it). */
   #take(max: number): Delivery[] {
