@@ -94,6 +94,7 @@ export async function startStompServer(engine: Engine, opts: StompServerOptions 
 
   const serveStomp = (socket: net.Socket, first: Buffer): void => {
     const conn = new StompConnection(broker, socketTransport(socket));
+    stopReadingWhenPaused(socket);
     socket.on('data', (d: Buffer) => conn.onData(d));
     socket.on('drain', () => conn.onDrain());
     socket.on('close', () => conn.onTransportClosed());
@@ -150,6 +151,19 @@ export async function startStompServer(engine: Engine, opts: StompServerOptions 
       return closing;
     },
   };
+}
+
+/**
+ * A paused net.Socket keeps reading until its readable buffer holds the high-water mark (16 KiB),
+ * so a pause would not stop the reads it is meant to save (read coalescing, connection.ts). With a
+ * mark of 1 byte a paused socket stops its read handle after at most one more read; a flowing
+ * socket is unaffected (its reads go straight to 'data'). Only the readable side's mark changes
+ * (net.Server's `highWaterMark` option would set the writable side's too): a plain field of
+ * Node's ReadableState, left alone if absent.
+ */
+function stopReadingWhenPaused(socket: net.Socket): void {
+  const rs = (socket as unknown as { _readableState?: { highWaterMark?: unknown } })._readableState;
+  if (rs !== undefined && typeof rs.highWaterMark === 'number') rs.highWaterMark = 1;
 }
 
 export const stompListener: Listener = {

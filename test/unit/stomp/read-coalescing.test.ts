@@ -1,0 +1,134 @@
+/**
+ * Read coalescing of a STOMP connection (session/connection.ts): a connection streaming SENDs
+ * without receipts stops reading for a millisecond of the engine clock after each read; a frame
+ * with a receipt, any other command, or a lone SEND never causes a pause, and a pause always
+ * ends. Driven over an in-process transport and a ManualClock: no sockets, no sleeps.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../../src/core/clock.js';
+import { Engine } from '../../../src/engine/engine.js';
+import { MemoryStorage } from '../../../src/engine/storage/memory.js';
+import { StompBroker } from '../../../src/protocols/stomp/session/broker.js';
+import { StompConnection } from '../../../src/protocols/stomp/session/connection.js';
+import type { StompTransport } from '../../../src/protocols/stomp/session/transport.js';
+import { StompParser, header, type StompFrame } from '../../../src/protocols/stomp/codec/index.js';
+
+interface Harness {
+  clock: ManualClock;
+  conn: StompConnection;
+  /** Whether the transport is reading now. */
+  reading(): boolean;
+  /** Frames the server wrote. */
+  out: StompFrame[];
+  close(): Promise<void>;
+}
+
+async function setup(): Promise<Harness> {
+  const clock = new ManualClock();
+  const engine = await Engine.open({ storage: new MemoryStorage(), clock });
+  const broker = new StompBroker(engine, {});
+  await broker.init();
+  const out: StompFrame[] = [];
+  const parser = new StompParser();
+  parser.version = '1.2';
+  let paused = false;
+  const transport: StompTransport = {
+    write(b, cb) {
+      parser.push(b, (f) => out.push(f));
+      cb?.();
+    },
+    bufferedBytes: 0,
+    pauseReading: () => void (paused = true),
+    resumeReading: () => void (paused = false),
+    end() {},
+    destroy() {},
+    remoteAddress: 'test',
+  };
+  const conn = new StompConnection(broker, transport);
+  conn.onData(Buffer.from('CONNECT\naccept-version:1.2\nhost:/\n\n\x00'));
+  conn.parser.version = '1.2';
+  return {
+    clock,
+    conn,
+    reading: () => !paused,
+    out,
+    async close() {
+      await conn.close(false);
+      await engine.close();
+    },
+  };
+}
+
+function sends(n: number, receiptOnLast?: string): Buffer {
+  const parts: string[] = [];
+  for (let i = 0; i < n; i++) parts.push(`SEND\ndestination:/queue/c\npersistent:true\n${receiptOnLast !== undefined && i === n - 1 ? `receipt:${receiptOnLast}\n` : ''}\nm${i}\x00\n`);
+  return Buffer.from(parts.join(''));
+}
+
+/** Lets the engine's publishes and the receipt chain settle (promise reactions only). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+  await new Promise((r) => setImmediate(r));
+}
+
+test('a lone SEND, a few SENDs, and a stream whose last frame asks for a receipt are read without a pause', async () => {
+  const h = await setup();
+  try {
+    h.conn.onData(sends(1));
+    assert.ok(h.reading());
+    h.conn.onData(sends(20));
+    assert.ok(h.reading());
+    h.conn.onData(sends(100, 'r1'));
+    assert.ok(h.reading(), 'the read ended with a receipt request: the client may be waiting for it');
+    await settle();
+    assert.ok(h.out.some((f) => f.command === 'RECEIPT' && header(f, 'receipt-id') === 'r1'));
+  } finally {
+    await h.close();
+  }
+});
+
+test('a stream of SENDs without receipts pauses reading for 1 ms of the engine clock, then reads again', async () => {
+  const h = await setup();
+  try {
+    h.conn.onData(sends(40));
+    assert.equal(h.reading(), false, '40 SENDs in a row without a receipt: coalesce the next ones');
+    h.clock.advance(0.5);
+    assert.equal(h.reading(), false);
+    h.clock.advance(0.5);
+    assert.ok(h.reading(), 'the pause ends after 1 ms');
+    // The frame that was waiting (here: the receipt request) is read and answered.
+    h.conn.onData(sends(1, 'after-pause'));
+    assert.ok(h.reading());
+    await settle();
+    assert.ok(h.out.some((f) => f.command === 'RECEIPT' && header(f, 'receipt-id') === 'after-pause'));
+  } finally {
+    await h.close();
+  }
+});
+
+test('any other command ends the streak: SENDs interleaved with ACK-like frames never pause', async () => {
+  const h = await setup();
+  try {
+    for (let i = 0; i < 10; i++) {
+      h.conn.onData(Buffer.concat([sends(20), Buffer.from('BEGIN\ntransaction:t' + i + '\n\n\x00ABORT\ntransaction:t' + i + '\n\n\x00')]));
+      await settle();
+      assert.ok(h.reading(), `round ${i}`);
+    }
+  } finally {
+    await h.close();
+  }
+});
+
+test('a connection closed during a pause is not read again when the pause ends', async () => {
+  const h = await setup();
+  try {
+    h.conn.onData(sends(40));
+    assert.equal(h.reading(), false);
+    await h.conn.close(false);
+    h.clock.advance(1);
+    assert.equal(h.reading(), false, 'a closed connection is not read again');
+  } finally {
+    await h.close();
+  }
+});
