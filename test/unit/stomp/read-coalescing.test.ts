@@ -107,6 +107,27 @@ test('a stream of SENDs without receipts pauses reading for 1 ms of the engine c
   }
 });
 
+test('SENDs of 2 KiB or more, and reads of 32 KiB or more, are never followed by a pause', async () => {
+  const h = await setup();
+  try {
+    const big = 'x'.repeat(4096);
+    const frames: string[] = [];
+    for (let i = 0; i < 40; i++) frames.push(`SEND\ndestination:/queue/c\ncontent-length:${big.length}\n\n${big}\x00\n`);
+    h.conn.onData(Buffer.from(frames.join('')));
+    assert.ok(h.reading(), 'big bodies: their reads carry many bytes already');
+    await settle();
+    // 40 small SENDs in one read, padded with heart-beat EOLs to 32 KiB: a big read, no pause.
+    h.conn.onData(Buffer.concat([sends(40), Buffer.alloc(32 * 1024, 10)]));
+    assert.ok(h.reading(), 'a stream that fills 32 KiB per read would outgrow the receive window in a pause');
+    h.conn.onData(sends(10));
+    assert.equal(h.reading(), false, 'the next small read of the same streak pauses');
+    h.clock.advance(1);
+    assert.ok(h.reading());
+  } finally {
+    await h.close();
+  }
+});
+
 test('any other command ends the streak: SENDs interleaved with ACK-like frames never pause', async () => {
   const h = await setup();
   try {
