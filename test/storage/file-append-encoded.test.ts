@@ -1,7 +1,8 @@
 /**
  * FilePartition.appendEncoded: the caller encodes a batch straight into the write chunk. The
- * frames are the same bytes append() writes (same CRC, readable after a reopen), and a write
- * callback that throws appends nothing.
+ * frames are the same bytes append() writes (same CRC, readable after a reopen). What every
+ * engine's appendEncoded does (interleaving, a throwing write, an invalid batch) is in the shared
+ * suite (storage-suite.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,34 +57,6 @@ test('batches appended encoded and copied interleave in offset order and read ba
     p = await storage.open('topics/t/0', { fsync: 'always' });
     assert.equal(p.endOffset, payloads.length * 2);
     await check(p);
-    await storage.close();
-  });
-});
-
-test('a write callback that throws appends nothing and the next append takes the same offset', async () => {
-  await withDir(async (dir) => {
-    const storage = await FileStorage.open(dir);
-    const p = await storage.open('topics/t/0', { fsync: 'never' });
-    appendEncoded(p, encoded(Buffer.from('first'), 1));
-    const boom = { ...encoded(Buffer.alloc(5000, 0x5a), 1), write: (buf: Buffer, pos: number) => { buf.fill(0x5a, pos, pos + 100); throw new Error('encoder refused'); } };
-    assert.throws(() => appendEncoded(p, boom), /encoder refused/);
-    assert.equal(p.endOffset, 1);
-    assert.equal(appendEncoded(p, encoded(Buffer.from('second'), 1)), 1);
-    const got = await p.read(0, 1 << 20);
-    assert.deepEqual(got.map((b) => Buffer.from(b.payload).toString()), ['first', 'second']);
-    await storage.close();
-  });
-});
-
-test('appendEncoded refuses a batch without records before writing anything', async () => {
-  await withDir(async (dir) => {
-    const storage = await FileStorage.open(dir);
-    const p = await storage.open('topics/t/0', { fsync: 'never' });
-    let called = false;
-    const bad = { count: 0, timestamp: 1, format: 0, size: 3, write: () => void (called = true) };
-    assert.throws(() => appendEncoded(p, bad), (e: unknown) => (e as { code?: string }).code === 'MQ_ERR_INVALID_ARGUMENT');
-    assert.equal(called, false);
-    assert.equal(p.endOffset, 0);
     await storage.close();
   });
 });

@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { isOmnibusError } from '../../src/core/errors.js';
-import type { BatchInput, PartitionOptions, PartitionStore, StorageEngine, StoredBatch } from '../../src/engine/storage/types.js';
+import type { BatchInput, EncodedBatchInput, PartitionOptions, PartitionStore, StorageEngine, StoredBatch } from '../../src/engine/storage/types.js';
 import { compactPartition, FORMAT_GAP } from '../../src/engine/compaction.js';
 import { decodeBatch, encodeBatch } from '../../src/engine/record.js';
 
@@ -28,6 +28,11 @@ const NO_FILES = 'the engine has no segment files to damage';
 
 export function batch(text: string | Uint8Array, count = 1, timestamp = 0, format = 0): BatchInput {
   return { count, timestamp, format, payload: typeof text === 'string' ? Buffer.from(text) : text };
+}
+
+/** A batch for appendEncoded that copies `payload` into place. */
+function encoded(payload: Buffer, count: number, timestamp = 1000): EncodedBatchInput {
+  return { count, timestamp, format: 0, size: payload.length, write: (buf: Buffer, pos: number) => void payload.copy(buf, pos) };
 }
 
 /** Reads the whole log from `from` in pages of `maxBytes`. */
@@ -124,6 +129,38 @@ export function storageSuite(label: string, factory: HarnessFactory): void {
         assert.equal(p.endOffset, 0);
         assert.equal(p.append([batch('ok')]), 0);
         await p.durable();
+      }));
+
+    test('appendEncoded and append interleave in offset order, across segment rolls, and read back the same bytes', () =>
+      withStore(small, async (p) => {
+        assert.ok(p.appendEncoded, 'every engine encodes straight into its log');
+        // Sizes on both sides of the in-heap store's by-reference threshold (1 KiB) and of the segment size.
+        const payloads = Array.from({ length: 24 }, (_, i) => Buffer.alloc(1 + ((i * 379) % 3000), 0x41 + (i % 26)));
+        for (const [i, pl] of payloads.entries()) {
+          const base = i % 2 === 0 ? p.appendEncoded!(encoded(pl, 2, i)) : p.append([{ count: 2, timestamp: i, format: 0, payload: pl }]);
+          assert.equal(base, i * 2);
+        }
+        await p.durable();
+        const got = await readAll(p);
+        assert.deepEqual(
+          got.map((b) => [b.baseOffset, b.count, b.timestamp]),
+          payloads.map((_, i) => [i * 2, 2, i]),
+        );
+        for (const [i, b] of got.entries()) assert.ok(b.payload.equals(payloads[i]!), `batch ${i} reads back its bytes`);
+      }));
+
+    test('an appendEncoded whose write throws appends nothing, and the next append takes its offset', () =>
+      withStore(opts, async (p) => {
+        p.appendEncoded!(encoded(Buffer.from('first'), 1));
+        for (const size of [100, 5000]) {
+          const boom = { ...encoded(Buffer.alloc(size, 0x5a), 1), write: (buf: Buffer, pos: number) => { buf.fill(0x5a, pos, pos + 50); throw new Error('encoder refused'); } };
+          assert.throws(() => p.appendEncoded!(boom), /encoder refused/);
+        }
+        await rejectsWith(() => p.appendEncoded!({ count: 0, timestamp: 1, format: 0, size: 3, write: () => assert.fail('write must not run for an invalid batch') }), 'MQ_ERR_INVALID_ARGUMENT');
+        assert.equal(p.endOffset, 1);
+        assert.equal(p.appendEncoded!(encoded(Buffer.from('second'), 1)), 1);
+        await p.durable();
+        assert.deepEqual((await readAll(p)).map((b) => b.payload.toString()), ['first', 'second']);
       }));
 
     test('reading 1-record batches returns them in order', () =>

@@ -20,7 +20,7 @@
  */
 
 import { err } from '../../core/errors.js';
-import type { BatchInput, PartitionOptions, PartitionStore, StorageEngine, StoredBatch, TruncateOptions } from './types.js';
+import type { BatchInput, EncodedBatchInput, PartitionOptions, PartitionStore, StorageEngine, StoredBatch, TruncateOptions } from './types.js';
 import {
   FRAME_HEADER_BYTES,
   RESOLVED,
@@ -32,6 +32,8 @@ import {
   frameSize,
   frameTimestamp,
   resolveSegmentBytes,
+  sealFrame,
+  validateBatch,
   validateBatches,
   validateName,
   writeFrame,
@@ -122,15 +124,7 @@ export class MemoryPartition implements PartitionStore {
       const b = batches[i]!;
       const external = b.payload.length >= EXTERNAL_MIN;
       const size = external ? FRAME_HEADER_BYTES : FRAME_HEADER_BYTES + b.payload.length;
-      if (seg.size > 0 && seg.size + seg.extBytes + FRAME_HEADER_BYTES + b.payload.length > this.segmentBytes) {
-        seg.index.trim();
-        // A partition that filled a segment will likely fill the next: allocate it whole (pages
-        // are only committed when touched) instead of doubling, which touches each byte ~2x.
-        const next = new MemSegment(seg.end, Math.max(size, this.segmentBytes));
-        segs.push(next);
-        seg = next;
-      }
-      if (seg.size + size > seg.buf.length) grow(seg, seg.size + size, this.segmentBytes);
+      seg = this.#room(seg, size, b.payload.length);
       const off = seg.end;
       if (external) {
         const buf = seg.buf;
@@ -154,6 +148,50 @@ export class MemoryPartition implements PartitionStore {
     }
     log.sizeBytes += total;
     return first;
+  }
+
+  /**
+   * The active segment with room for a frame taking `size` bytes of it and `payloadBytes` of
+   * payload; rolls to a new segment first if the active one would pass the segment size.
+   */
+  #room(seg: MemSegment, size: number, payloadBytes: number): MemSegment {
+    if (seg.size > 0 && seg.size + seg.extBytes + FRAME_HEADER_BYTES + payloadBytes > this.segmentBytes) {
+      seg.index.trim();
+      // A partition that filled a segment will likely fill the next: allocate it whole (pages
+      // are only committed when touched) instead of doubling, which touches each byte ~2x.
+      const next = new MemSegment(seg.end, Math.max(size, this.segmentBytes));
+      this.log.segments.push(next);
+      seg = next;
+    }
+    if (seg.size + size > seg.buf.length) grow(seg, seg.size + size, this.segmentBytes);
+    return seg;
+  }
+
+  /**
+   * A batch below EXTERNAL_MIN is encoded straight into the active segment: without this the
+   * engine encoded it into a buffer of its own, which append() then copied here (a buffer per
+   * publish, a second copy of every body). A larger one is encoded into a buffer of its own that
+   * the segment keeps by reference, as append() keeps large payloads.
+   */
+  appendEncoded(b: EncodedBatchInput): number {
+    if (this.closed) throw err('MQ_ERR_CLOSED', 'partition store is closed');
+    const size = validateBatch(b, b.size);
+    if (b.size >= EXTERNAL_MIN) {
+      const payload = Buffer.allocUnsafe(b.size);
+      b.write(payload, 0);
+      return this.append([{ count: b.count, timestamp: b.timestamp, format: b.format, payload }]);
+    }
+    const seg = this.#room(this.log.segments[this.log.segments.length - 1]!, size, b.size);
+    const off = seg.end;
+    // Past seg.size: nothing reads these bytes until seg.size moves, so a throw appends nothing.
+    b.write(seg.buf, seg.size + FRAME_HEADER_BYTES);
+    sealFrame(seg.buf, seg.size, b.size, b, off);
+    seg.index.add(off, seg.size, b.timestamp);
+    if (b.timestamp > seg.maxTs) seg.maxTs = b.timestamp;
+    seg.size += size;
+    seg.end = off + b.count;
+    this.log.sizeBytes += size;
+    return off;
   }
 
   durable(): Promise<void> {
