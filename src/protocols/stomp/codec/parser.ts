@@ -285,9 +285,9 @@ export class StompParser {
       const t = cl.trim();
       if (!/^\d{1,15}$/.test(t)) throw new StompFrameError('syntax', `content-length "${cl.slice(0, 40)}" is not a non-negative integer`);
       const len = Number(t);
+      if (len > this.limits.maxBodyBytes) throw new StompFrameError('limit', `content-length ${len} is larger than the limit of ${this.limits.maxBodyBytes} bytes`);
       this.#lastLengthText = cl;
       this.#lastLength = len;
-      if (len > this.limits.maxBodyBytes) throw new StompFrameError('limit', `content-length ${len} is larger than the limit of ${this.limits.maxBodyBytes} bytes`);
       this.#want = len;
       this.#state = len === 0 ? S.BodyNul : S.BodyLength;
     } else this.#state = S.BodyScan;
