@@ -84,6 +84,13 @@ export interface PublishOptions {
   producerId?: string;
   /** Sequence number of the first record (the next batch continues at sequence + count). */
   sequence?: number;
+  /**
+   * false: resolve once the records are appended, without asking storage for durability; the
+   * caller asks later with `durable(topic)`. For a protocol that owes durability only at some
+   * points (STOMP: a RECEIPT), so the flusher fsyncs for those points, not after every append.
+   * Default true: resolve once durable per the fsync policy. Idempotent publishes always wait.
+   */
+  awaitDurable?: boolean;
 }
 
 /** Idempotent producer recovery window per lane (see #publishIdempotent); Kafka-like bounds. */
@@ -412,6 +419,7 @@ export class Engine {
     if (opts?.producerId !== undefined) return this.#publishIdempotent(topicName, records, opts, opts.producerId);
     const prepared = await this.#prepare(topicName, records, opts?.partition);
     const appended = this.#gates.size === 0 ? this.#appendPrepared(prepared) : await this.#appendAfterGates(prepared);
+    if (opts?.awaitDurable === false) return { appended };
     const durable = durableAll(prepared);
     // The records are stored now: let go of them (and of the socket reads their bodies view)
     // before the fsync wait, or the suspended call keeps them reachable for that wait and the
@@ -421,6 +429,20 @@ export class Engine {
     prepared.parts = [];
     await durable;
     return { appended };
+  }
+
+  /**
+   * Resolves when everything appended to `topicName` so far is durable per the fsync policy (at
+   * once for a topic that does not exist). With `publish(…, { awaitDurable: false })`.
+   */
+  async durable(topicName: string): Promise<void> {
+    const t = this.#topics.get(topicName);
+    if (!t) return;
+    if (t.lanes.size === 1) {
+      for (const l of t.lanes.values()) await l.store.durable();
+      return;
+    }
+    await Promise.all([...t.lanes.values()].map((l) => l.store.durable()));
   }
 
   /**

@@ -6,71 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../../../src/core/clock.js';
-import { Engine } from '../../../src/engine/engine.js';
-import { MemoryStorage } from '../../../src/engine/storage/memory.js';
-import { StompBroker } from '../../../src/protocols/stomp/session/broker.js';
-import { StompConnection } from '../../../src/protocols/stomp/session/connection.js';
-import type { StompTransport } from '../../../src/protocols/stomp/session/transport.js';
-import { StompParser, header, type StompFrame } from '../../../src/protocols/stomp/codec/index.js';
-
-interface Harness {
-  clock: ManualClock;
-  conn: StompConnection;
-  /** Whether the transport is reading now. */
-  reading(): boolean;
-  /** Frames the server wrote. */
-  out: StompFrame[];
-  close(): Promise<void>;
-}
-
-async function setup(): Promise<Harness> {
-  const clock = new ManualClock();
-  const engine = await Engine.open({ storage: new MemoryStorage(), clock });
-  const broker = new StompBroker(engine, {});
-  await broker.init();
-  const out: StompFrame[] = [];
-  const parser = new StompParser();
-  parser.version = '1.2';
-  let paused = false;
-  const transport: StompTransport = {
-    write(b, cb) {
-      parser.push(b, (f) => out.push(f));
-      cb?.();
-    },
-    bufferedBytes: 0,
-    pauseReading: () => void (paused = true),
-    resumeReading: () => void (paused = false),
-    end() {},
-    destroy() {},
-    remoteAddress: 'test',
-  };
-  const conn = new StompConnection(broker, transport);
-  conn.onData(Buffer.from('CONNECT\naccept-version:1.2\nhost:/\n\n\x00'));
-  conn.parser.version = '1.2';
-  return {
-    clock,
-    conn,
-    reading: () => !paused,
-    out,
-    async close() {
-      await conn.close(false);
-      await engine.close();
-    },
-  };
-}
-
-function sends(n: number, receiptOnLast?: string): Buffer {
-  const parts: string[] = [];
-  for (let i = 0; i < n; i++) parts.push(`SEND\ndestination:/queue/c\npersistent:true\n${receiptOnLast !== undefined && i === n - 1 ? `receipt:${receiptOnLast}\n` : ''}\nm${i}\x00\n`);
-  return Buffer.from(parts.join(''));
-}
-
-/** Lets the engine's publishes and the receipt chain settle (promise reactions only). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) await Promise.resolve();
-  await new Promise((r) => setImmediate(r));
-}
+import { header } from '../../../src/protocols/stomp/codec/index.js';
+import { sends, settle, setup } from './harness.js';
 
 test('a lone SEND, a few SENDs, and a stream whose last frame asks for a receipt are read without a pause', async () => {
   const h = await setup();

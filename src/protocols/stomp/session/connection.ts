@@ -82,6 +82,8 @@ export class StompConnection {
   readonly byAck = new Map<string, Pending>();
   readonly txs = new Map<string, StompTx>();
   readonly tempQueues = new Set<string>();
+  /** Queues appended to (send.ts, publishNow) since the last durability point. */
+  readonly undurable = new Set<string>();
   /** SEND `destination` texts already mapped (send.ts). */
   readonly sendDestinations = new Map<string, Destination[]>();
   readonly #tempCreating = new Map<string, Promise<void>>();
@@ -208,6 +210,7 @@ export class StompConnection {
 
   receipt(id: string): Promise<void> {
     this.flushPublishes();
+    this.#syncPoint(id);
     return this.#durable.then(() => {
       if (!this.closed) this.send('RECEIPT', [['receipt-id', id]]);
     });
@@ -251,9 +254,27 @@ export class StompConnection {
     this.#durable = this.#durable.then(() => q);
   }
 
+  /**
+   * A durability point: once every publish issued so far is appended (the chain), waits until the
+   * queues appended to since the last point are durable. Chained, not called at once: a publish
+   * to a queue being created appends only after its creation. A failed fsync ends the connection
+   * with an ERROR naming `receipt`.
+   */
+  #syncPoint(receipt: string | undefined): void {
+    if (this.undurable.size === 0) return;
+    const names = [...this.undurable];
+    this.undurable.clear();
+    const engine = this.engine;
+    const synced = this.#durable.then((): Promise<unknown> => (names.length === 1 ? engine.durable(names[0]!) : Promise.all(names.map((n) => engine.durable(n)))));
+    const f: StompFrame = { command: 'SEND', headers: receipt === undefined ? [] : [['receipt', receipt]], body: EMPTY };
+    const q = synced.then(noop, (e: unknown) => this.#fail(e, f));
+    this.#durable = q;
+  }
+
   /** Resolves when every publish issued so far is durable (or failed). */
   whenDurable(): Promise<void> {
     this.flushPublishes();
+    this.#syncPoint(undefined);
     return this.#durable;
   }
 

@@ -31,13 +31,23 @@ export function isGoneTempQueue(c: StompConnection, dest: Destination): boolean 
   return dest.kind === 'queue' && !dest.temp && dest.name.startsWith('stomp-temp-queue:') && c.engine.getTopic(dest.name) === undefined;
 }
 
-/** Appends (or routes) records now. */
+/** Appends to a queue without waiting for durability: the connection asks at its next RECEIPT. */
+const APPEND_ONLY = { awaitDurable: false } as const;
+
+/**
+ * Appends (or routes) records now. The promise of a queue append resolves once appended, and the
+ * queue is noted in `c.undurable` for the next durability point (connection.ts, #syncPoint): a
+ * SEND without a receipt is owed no fsync, so the flusher fsyncs for receipts, not after every
+ * append (512 B SENDs with a receipt every 1000: in-process CPU per SEND 8.4 → 5.5 µs). Routed
+ * publishes (topics, exchanges) still resolve once durable.
+ */
 export function publishNow(c: StompConnection, dest: Destination, recs: RecordInput[]): Promise<unknown> {
   const engine = c.engine;
   if (dest.kind === 'queue') {
     if (isGoneTempQueue(c, dest)) return Promise.resolve();
+    c.undurable.add(dest.name);
     const ready = dest.temp ? c.ensureTempQueue(dest.name) : undefined;
-    return ready ? ready.then(() => engine.publish(dest.name, recs)) : engine.publish(dest.name, recs);
+    return ready ? ready.then(() => engine.publish(dest.name, recs, APPEND_ONLY)) : engine.publish(dest.name, recs, APPEND_ONLY);
   }
   return engine.exchanges.publish(dest.exchange, dest.key, recs);
 }
