@@ -99,3 +99,24 @@ test('DISCONNECT with a receipt waits for the durability of what was sent before
     await h.close();
   }
 });
+
+test('a producer that sends to 1,024 queues without a receipt gets them synced anyway: the set of queues owed a sync stays bounded', async () => {
+  const storage = new GatedStorage();
+  const h = await setup(storage as StorageEngine);
+  try {
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 1100; i++) frames.push(sends(1, undefined, `spread-${i}`));
+    for (let i = 0; i < frames.length; i += 50) {
+      h.conn.onData(Buffer.concat(frames.slice(i, i + 50)));
+      h.clock.advance(1);
+      await settle();
+    }
+    assert.ok(h.conn.undurable.size < 1024, `still owed: ${h.conn.undurable.size}`);
+    assert.ok(storage.calls >= 1024, `durability asked ${storage.calls} times`);
+    storage.openGate();
+    await settle();
+    assert.equal(h.conn.closed, false);
+  } finally {
+    await h.close();
+  }
+});

@@ -61,6 +61,8 @@ const COALESCE_BODY = 2048;
 const COALESCE_READ = 32 * 1024;
 const noop = (): void => {};
 const EMPTY = Buffer.alloc(0);
+/** Queues appended to without a durability point since, past which one is made anyway. */
+const MAX_UNDURABLE = 1024;
 
 /** Two destinations that append to the same place (one engine append can hold both's records). */
 function sameTarget(a: Destination, b: Destination): boolean {
@@ -240,6 +242,9 @@ export class StompConnection {
       p = Promise.reject(e);
     }
     this.trackPublish(p, b.frame);
+    // A producer that spreads SENDs over many queues and never asks for a receipt must not grow
+    // the set of queues owed a sync without bound: past MAX_UNDURABLE, sync them now.
+    if (this.undurable.size >= MAX_UNDURABLE) this.#syncPoint(undefined);
   }
 
   /**
