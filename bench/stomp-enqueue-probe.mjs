@@ -27,11 +27,12 @@
  * dir and is stopped by pid.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveEnv } from './serve-env.mjs';
+import { startActiveMq } from './activemq.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -139,27 +140,6 @@ async function send(port, count, size, queue, bpid) {
   );
 }
 
-function startActiveMq(dir, port, ow) {
-  const home = '/usr/share/activemq';
-  for (const d of ['conf', 'data', 'tmp']) mkdirSync(join(dir, d));
-  writeFileSync(join(dir, 'conf', 'activemq.xml'), `<beans xmlns="http://www.springframework.org/schema/beans" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
-  xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans.xsd
-  http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
-  <broker xmlns="http://activemq.apache.org/schema/core" brokerName="bench" dataDirectory="${dir}/data" useJmx="false">
-    <persistenceAdapter><kahaDB directory="${dir}/data/kahadb"/></persistenceAdapter>
-    <systemUsage><systemUsage><memoryUsage><memoryUsage percentOfJvmHeap="70"/></memoryUsage>
-      <storeUsage><storeUsage limit="20 gb"/></storeUsage><tempUsage><tempUsage limit="5 gb"/></tempUsage></systemUsage></systemUsage>
-    <transportConnectors>
-      <transportConnector name="openwire" uri="tcp://127.0.0.1:${ow}"/>
-      <transportConnector name="stomp" uri="stomp://127.0.0.1:${port}?transport.tcpNoDelay=true&amp;transport.socketBufferSize=4194304"/>
-    </transportConnectors>
-  </broker>
-</beans>
-`);
-  writeFileSync(join(dir, 'conf', 'log4j.properties'), 'log4j.rootLogger=WARN, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\nlog4j.appender.stdout.layout=org.apache.log4j.PatternLayout\nlog4j.appender.stdout.layout.ConversionPattern=%d %-5p %m%n\n');
-  return spawn('java', ['-Xms1G', '-Xmx4G', '-Djava.awt.headless=true', `-Djava.io.tmpdir=${dir}/tmp`, '--add-opens', 'java.base/java.lang=ALL-UNNAMED', '--add-opens', 'java.base/java.util=ALL-UNNAMED', '--add-opens', 'java.base/java.net=ALL-UNNAMED',
-    `-Dactivemq.classpath=${dir}/conf`, `-Dactivemq.home=${home}`, `-Dactivemq.base=${dir}`, `-Dactivemq.conf=${dir}/conf`, `-Dactivemq.data=${dir}/data`, '-jar', join(home, 'bin', 'activemq.jar'), 'start', `xbean:file:${dir}/conf/activemq.xml`], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
-}
 
 async function main(who, count = '50000', size = '512', reps = '3', root = ROOT) {
   if (!['omnibus', 'real', 'null'].includes(who)) {
@@ -173,7 +153,7 @@ async function main(who, count = '50000', size = '512', reps = '3', root = ROOT)
       ? spawn('node', [SELF, '--null-server', String(port)], { stdio: ['ignore', 'ignore', 'inherit'] })
       : who === 'omnibus'
       ? spawn('node', [...(process.env.BROKER_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BROKER_PROF] : []), 'bin/omnibus.js', 'serve', '--data', dir, '--health-port', 'off', '--no-amqp', '--no-resp', '--no-kafka', '--no-mqtt', '--stomp-port', String(port), '--fsync', 'always'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: serveEnv() })
-      : startActiveMq(dir, port, await freePort());
+      : startActiveMq(dir, port, await freePort(), { stdout: 'ignore' });
   try {
     for (let i = 0; i < 450 && !(await portOpen(port)); i++) await new Promise((r) => setTimeout(r, 200));
     for (let i = -1; i < Number(reps); i++) {

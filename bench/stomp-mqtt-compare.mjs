@@ -17,11 +17,12 @@
  * Needs `npx tsc -p .` first (runs dist/ through bin/omnibus.js).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, chownSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, chownSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveEnv } from './serve-env.mjs';
+import { startActiveMq } from './activemq.mjs';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const [proto, who, count = '50000', sizes = '128,512,1024,10240', ...extra] = process.argv.slice(2);
 if (!['mqtt', 'stomp'].includes(proto) || !['omnibus', 'real'].includes(who)) {
@@ -43,26 +44,7 @@ if (who === 'omnibus') {
   if (uid.status === 0) chownSync(dir, Number(uid.stdout.trim()), Number(spawnSync('id', ['-g', 'mosquitto'], { encoding: 'utf8' }).stdout.trim()));
   child = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: ['ignore', 'inherit', 'inherit'] });
 } else {
-  const home = '/usr/share/activemq';
-  const ow = await freePort();
-  for (const d of ['conf', 'data', 'tmp']) mkdirSync(join(dir, d));
-  writeFileSync(join(dir, 'conf', 'activemq.xml'), `<beans xmlns="http://www.springframework.org/schema/beans" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
-  xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans.xsd
-  http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
-  <broker xmlns="http://activemq.apache.org/schema/core" brokerName="bench" dataDirectory="${dir}/data" useJmx="false">
-    <persistenceAdapter><kahaDB directory="${dir}/data/kahadb"/></persistenceAdapter>
-    <systemUsage><systemUsage><memoryUsage><memoryUsage percentOfJvmHeap="70"/></memoryUsage>
-      <storeUsage><storeUsage limit="20 gb"/></storeUsage><tempUsage><tempUsage limit="5 gb"/></tempUsage></systemUsage></systemUsage>
-    <transportConnectors>
-      <transportConnector name="openwire" uri="tcp://127.0.0.1:${ow}"/>
-      <transportConnector name="stomp" uri="stomp://127.0.0.1:${port}?transport.tcpNoDelay=true&amp;transport.socketBufferSize=${process.env.AMQ_SOCKBUF ?? 4194304}"/>
-    </transportConnectors>
-  </broker>
-</beans>
-`);
-  writeFileSync(join(dir, 'conf', 'log4j.properties'), 'log4j.rootLogger=WARN, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\nlog4j.appender.stdout.layout=org.apache.log4j.PatternLayout\nlog4j.appender.stdout.layout.ConversionPattern=%d %-5p %m%n\n');
-  child = spawn('java', ['-Xms1G', '-Xmx4G', '-Djava.awt.headless=true', `-Djava.io.tmpdir=${dir}/tmp`, '--add-opens', 'java.base/java.lang=ALL-UNNAMED', '--add-opens', 'java.base/java.util=ALL-UNNAMED', '--add-opens', 'java.base/java.net=ALL-UNNAMED',
-    `-Dactivemq.classpath=${dir}/conf`, `-Dactivemq.home=${home}`, `-Dactivemq.base=${dir}`, `-Dactivemq.conf=${dir}/conf`, `-Dactivemq.data=${dir}/data`, '-jar', join(home, 'bin', 'activemq.jar'), 'start', `xbean:file:${dir}/conf/activemq.xml`], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'] });
+  child = startActiveMq(dir, port, await freePort(), { socketBufferSize: process.env.AMQ_SOCKBUF ?? 4194304 });
 }
 try {
   await waitPort(port, 90_000);
