@@ -119,11 +119,9 @@ async function drainChild(kind: string, buildRoot: string, url: string, topic: s
       const opts = { group: `${group}-${p}`, prefetch: 1000, ackBatch: 1000 };
       const driver = transport ? transportDriver(transport, { ...opts, ack: 'bulk', read }) : await rawDriver(url, opts);
       const verifier = new seed.SeedVerifier(n, size);
-      const thresholds = seed.markThresholds(n);
       process.stdout.write('ready\n');
       // stdin closed: the parent is gone (or gave up on this pair).
       if ((await lines.next()).done) process.exit(1);
-      const marks: number[] = [];
       let c0 = process.cpuUsage();
       const cpuUs = (): number => {
         const c = process.cpuUsage(c0);
@@ -131,23 +129,7 @@ async function drainChild(kind: string, buildRoot: string, url: string, topic: s
       };
       const idle = new AbortController();
       const watchdog = setTimeout(() => idle.abort(), 120_000);
-      const sink = {
-        signal: idle.signal,
-        get remaining() {
-          return n - verifier.unique;
-        },
-        get done() {
-          return verifier.unique >= n;
-        },
-        take(body: Uint8Array): boolean {
-          if (!verifier.add(body)) return false;
-          return marks.length < 10 && verifier.unique >= thresholds[marks.length]!;
-        },
-        settled(): void {
-          while (marks.length < 10 && verifier.unique >= thresholds[marks.length]!) marks.push(cpuUs());
-        },
-        ackFailed: (e: unknown) => verifier.ackFailed(e),
-      };
+      const { sink, marks, thresholds } = seed.markingSink(verifier, idle.signal, cpuUs);
       c0 = process.cpuUsage();
       const main0 = mainThreadCpuUs();
       const t0 = performance.now();

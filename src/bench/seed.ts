@@ -279,6 +279,39 @@ export function markThresholds(n: number): number[] {
   return Array.from({ length: 10 }, (_, k) => Math.ceil((n * (k + 1)) / 10));
 }
 
+/**
+ * The DequeueSink of a drain into `verifier`: a settle point at each tenth of the expected count
+ * (markThresholds), where `settled()` records `now()` in `marks`. `progress(unique)` is called
+ * every 1024 unique messages. Shared by the harness and the consume-pair benchmark.
+ */
+export function markingSink(verifier: SeedVerifier, signal: AbortSignal, now: () => number, progress?: (unique: number) => void): { sink: DequeueSink; marks: number[]; thresholds: number[] } {
+  const n = verifier.expected;
+  const thresholds = markThresholds(n);
+  const marks: number[] = [];
+  const sink: DequeueSink = {
+    signal,
+    get remaining() {
+      return n - verifier.unique;
+    },
+    get done() {
+      return verifier.unique >= n;
+    },
+    take(body: Uint8Array): boolean {
+      if (!verifier.add(body)) return false;
+      const u = verifier.unique;
+      if ((u & 1023) === 0 && progress) progress(u);
+      // u >= n always crosses the last threshold, so the final message is a settle point too.
+      return marks.length < 10 && u >= thresholds[marks.length]!;
+    },
+    settled(): void {
+      const u = verifier.unique;
+      while (marks.length < 10 && u >= thresholds[marks.length]!) marks.push(now());
+    },
+    ackFailed: (e: unknown) => verifier.ackFailed(e),
+  };
+  return { sink, marks, thresholds };
+}
+
 /** Checks dequeued bodies against the enqueued set: sequence 0..N-1, each exactly once, exact length. */
 export class SeedVerifier {
   readonly expected: number;
@@ -489,12 +522,11 @@ async function dequeue(
   progress: (done: number, t0: number) => void,
 ): Promise<PhaseResult> {
   const n = verifier.expected;
-  const thresholds = markThresholds(n);
-  const marks: number[] = [];
   const cpu0 = process.cpuUsage();
   const broker0 = brokerCpu(opts);
   const t0 = performance.now();
   const idle = new AbortController();
+  const { sink, marks, thresholds } = markingSink(verifier, idle.signal, () => performance.now() - t0, (u) => progress(u, t0));
 
   // The watchdog compares delivery counts instead of stamping a time per delivery (a clock read
   // per message showed up at ~8 % of the harness's dequeue time in a profile).
@@ -513,27 +545,6 @@ async function dequeue(
     },
     Math.max(10, Math.min(1000, opts.idleTimeoutMs / 4)),
   );
-  const sink: DequeueSink = {
-    signal: idle.signal,
-    get remaining() {
-      return n - verifier.unique;
-    },
-    get done() {
-      return verifier.unique >= n;
-    },
-    take(body: Uint8Array): boolean {
-      if (!verifier.add(body)) return false;
-      const u = verifier.unique;
-      if ((u & 1023) === 0) progress(u, t0);
-      // u >= n always crosses the last threshold, so the final message is a settle point too.
-      return marks.length < 10 && u >= thresholds[marks.length]!;
-    },
-    settled(): void {
-      const u = verifier.unique;
-      while (marks.length < 10 && u >= thresholds[marks.length]!) marks.push(performance.now() - t0);
-    },
-    ackFailed: (e: unknown) => verifier.ackFailed(e),
-  };
   try {
     if (n > 0) await driver.dequeue(topic, sink);
   } finally {
