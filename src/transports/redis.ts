@@ -159,9 +159,22 @@ function decimal(v: Buffer): number {
   return x;
 }
 
-/** An Entry with every field at its default, in the one shape every Entry has. */
-function blankEntry(): Entry {
-  return { entryId: '', id: '', topic: '', body: EMPTY, key: undefined, headers: NO_HEADERS, timestamp: 0, priority: 0, attempt: 1, expires: undefined };
+/**
+ * Sets every field of `e` to its value before an entry's fields are read, in one order: a new
+ * Entry is made by filling an empty object here too, so every Entry has the same shape.
+ */
+function resetEntry(e: Entry, entryId: Buffer | string, topic: string, attempt: number): Entry {
+  e.entryId = entryId;
+  e.id = '';
+  e.topic = topic;
+  e.body = EMPTY;
+  e.key = undefined;
+  e.headers = NO_HEADERS;
+  e.timestamp = 0;
+  e.priority = 0;
+  e.attempt = attempt;
+  e.expires = undefined;
+  return e;
 }
 
 /**
@@ -172,17 +185,7 @@ function blankEntry(): Entry {
  */
 function parseEntry(id: Buffer | string, raw: Buffer[] | null, topic: string, attempt: number, into?: Entry): Entry | undefined {
   if (!raw) return undefined; // deleted while pending
-  const e = into ?? blankEntry();
-  e.entryId = id;
-  e.id = '';
-  e.topic = topic;
-  e.body = EMPTY;
-  e.key = undefined;
-  e.headers = NO_HEADERS;
-  e.timestamp = 0;
-  e.priority = 0;
-  e.attempt = attempt;
-  e.expires = undefined;
+  const e = resetEntry(into ?? ({} as Entry), id, topic, attempt);
   let foreign = true;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const k = fieldName(raw[i]!);
@@ -452,7 +455,7 @@ class RedisSubscription extends NetSubscription {
   }
 
   /** The Entry the read loop parses every entry into (see parseEntry). */
-  readonly #scratch: Entry = blankEntry();
+  readonly #scratch: Entry = resetEntry({} as Entry, '', '', 1);
 
   /**
    * Hands an entry to the application; returns a promise only when it has broker work to do
