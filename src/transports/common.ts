@@ -559,7 +559,7 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
     return this.prefetch - this.#unsettled;
   }
 
-  /** The application is waiting in next() and nothing is buffered for it. */
+  /** The application is waiting (in next() or batches()) and nothing is buffered for it. */
   protected get starving(): boolean {
     return (this.#waiter !== undefined || this.#arrived !== undefined) && this.#bufHead === this.#bufEnd;
   }
@@ -670,11 +670,7 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
     if (h < end) {
       const d = buf[h]!;
       buf[h] = undefined;
-      if (h + 1 === end) {
-        this.#bufHead = this.#bufEnd = 0;
-      } else if (h >= 1024 && (h + 1) * 2 >= end) {
-        this.#moveToFront(h + 1);
-      } else this.#bufHead = h + 1;
+      this.#advanceTo(h + 1);
       return Promise.resolve({ done: false, value: d });
     }
     if (this.#error !== undefined) {
@@ -687,16 +683,24 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
     return this.#wait();
   }
 
-  /** The buffered deliveries from `head` on move to the front of the same array. */
-  #moveToFront(head: number): void {
-    const buf = this.#buf;
-    const n = this.#bufEnd - head;
-    for (let i = 0; i < n; i++) {
-      buf[i] = buf[head + i];
-      buf[head + i] = undefined;
-    }
-    this.#bufHead = 0;
-    this.#bufEnd = n;
+  /**
+   * The buffer's head moves to `head` (what is before it was taken). Emptied, the queue starts
+   * again at the front; a reader far behind gets the rest moved to the front (see #buf).
+   */
+  #advanceTo(head: number): void {
+    const end = this.#bufEnd;
+    if (head === end) {
+      this.#bufHead = this.#bufEnd = 0;
+    } else if (head >= 1024 && head * 2 >= end) {
+      const buf = this.#buf;
+      const n = end - head;
+      for (let i = 0; i < n; i++) {
+        buf[i] = buf[head + i];
+        buf[head + i] = undefined;
+      }
+      this.#bufHead = 0;
+      this.#bufEnd = n;
+    } else this.#bufHead = head;
   }
 
   batches(opts?: BatchOptions): AsyncGenerator<readonly Delivery[], void, undefined> {
@@ -725,9 +729,7 @@ export abstract class NetSubscription implements Subscription, AsyncIterator<Del
       out[i] = buf[h + i]!;
       buf[h + i] = undefined;
     }
-    if (h + n === end) this.#bufHead = this.#bufEnd = 0;
-    else if (h + n >= 1024 && (h + n) * 2 >= end) this.#moveToFront(h + n);
-    else this.#bufHead = h + n;
+    this.#advanceTo(h + n);
     return out;
   }
 
