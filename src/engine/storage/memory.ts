@@ -141,10 +141,7 @@ export class MemoryPartition implements PartitionStore {
         seg.externals.push(Buffer.isBuffer(pl) ? pl : Buffer.from(pl.buffer, pl.byteOffset, pl.byteLength));
         seg.extBytes += pl.length;
       } else writeFrame(seg.buf, seg.size, b, off);
-      seg.index.add(off, seg.size, b.timestamp);
-      if (b.timestamp > seg.maxTs) seg.maxTs = b.timestamp;
-      seg.size += size;
-      seg.end = off + b.count;
+      frameAdded(seg, size, b);
     }
     log.sizeBytes += total;
     return first;
@@ -186,10 +183,7 @@ export class MemoryPartition implements PartitionStore {
     // Past seg.size: nothing reads these bytes until seg.size moves, so a throw appends nothing.
     b.write(seg.buf, seg.size + FRAME_HEADER_BYTES);
     sealFrame(seg.buf, seg.size, b.size, b, off);
-    seg.index.add(off, seg.size, b.timestamp);
-    if (b.timestamp > seg.maxTs) seg.maxTs = b.timestamp;
-    seg.size += size;
-    seg.end = off + b.count;
+    frameAdded(seg, size, b);
     this.log.sizeBytes += size;
     return off;
   }
@@ -340,6 +334,15 @@ export class MemoryPartition implements PartitionStore {
     this.closed = true;
     return RESOLVED;
   }
+}
+
+/** Bookkeeping for a frame of `size` bytes just written at the end of `seg` (at offset seg.end): index, sizes. */
+function frameAdded(seg: MemSegment, size: number, b: { readonly count: number; readonly timestamp: number }): void {
+  const off = seg.end;
+  seg.index.add(off, seg.size, b.timestamp);
+  if (b.timestamp > seg.maxTs) seg.maxTs = b.timestamp;
+  seg.size += size;
+  seg.end = off + b.count;
 }
 
 function grow(seg: MemSegment, needed: number, segmentBytes: number): void {
