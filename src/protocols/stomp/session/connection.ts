@@ -60,7 +60,6 @@ const COALESCE_MS = 1;
 const COALESCE_BODY = 2048;
 const COALESCE_READ = 32 * 1024;
 const noop = (): void => {};
-const EMPTY = Buffer.alloc(0);
 /** Queues appended to without a durability point since, past which one is made anyway. */
 const MAX_UNDURABLE = 1024;
 
@@ -175,7 +174,7 @@ export class StompConnection {
         if (f.command !== 'SEND') this.flushPublishes();
         r = dispatch(this, f);
       } catch (e) {
-        this.#fail(e, f);
+        this.#fail(e, header(f, 'receipt'));
         break;
       }
       if (r) {
@@ -185,7 +184,7 @@ export class StompConnection {
             this.#run();
           },
           (e: unknown) => {
-            this.#fail(e, f);
+            this.#fail(e, header(f, 'receipt'));
             this.#running = false;
           },
         ).catch((e: unknown) => this.#internal(e));
@@ -255,7 +254,7 @@ export class StompConnection {
    */
   trackPublish(p: Promise<unknown>, f: StompFrame): void {
     const receipt = header(f, 'receipt');
-    const q = p.then(noop, (e: unknown) => this.#fail(e, receipt === undefined ? undefined : { command: f.command, headers: [['receipt', receipt]], body: EMPTY }));
+    const q = p.then(noop, (e: unknown) => this.#fail(e, receipt));
     this.#durable = this.#durable.then(() => q);
   }
 
@@ -271,8 +270,7 @@ export class StompConnection {
     this.undurable.clear();
     const engine = this.engine;
     const synced = this.#durable.then((): Promise<unknown> => (names.length === 1 ? engine.durable(names[0]!) : Promise.all(names.map((n) => engine.durable(n)))));
-    const f: StompFrame = { command: 'SEND', headers: receipt === undefined ? [] : [['receipt', receipt]], body: EMPTY };
-    const q = synced.then(noop, (e: unknown) => this.#fail(e, f));
+    const q = synced.then(noop, (e: unknown) => this.#fail(e, receipt));
     this.#durable = q;
   }
 
@@ -414,22 +412,22 @@ export class StompConnection {
   // Errors and close
   // -------------------------------------------------------------------------------------------
 
-  #fail(e: unknown, f: StompFrame | undefined): void {
-    if (e instanceof StompError) this.fatal(e.message, f, e.detail, e.headers);
-    else if (isOmnibusError(e)) this.fatal(e.message, f, e.code);
-    else this.#internal(e, f);
+  /** Ends the connection for `e` with an ERROR naming `receipt` (the failed frame's, if it had one). */
+  #fail(e: unknown, receipt: string | undefined): void {
+    if (e instanceof StompError) this.fatal(e.message, receipt, e.detail, e.headers);
+    else if (isOmnibusError(e)) this.fatal(e.message, receipt, e.code);
+    else this.#internal(e, receipt);
   }
 
-  #internal(e: unknown, f?: StompFrame): void {
+  #internal(e: unknown, receipt?: string): void {
     this.broker.opts.log(`stomp: connection ${this.id}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    this.fatal('internal error', f, e instanceof Error ? e.message : String(e));
+    this.fatal('internal error', receipt, e instanceof Error ? e.message : String(e));
   }
 
-  /** Sends ERROR (with the frame's receipt id, if any), then closes the connection. */
-  fatal(message: string, f?: StompFrame, detail?: string, extra: readonly (readonly [string, string])[] = []): void {
+  /** Sends ERROR (with `receipt-id` when the offending frame asked for a receipt), then closes the connection. */
+  fatal(message: string, receipt?: string, detail?: string, extra: readonly (readonly [string, string])[] = []): void {
     if (this.closed) return;
     const h: [string, string][] = [['message', message]];
-    const receipt = f ? header(f, 'receipt') : undefined;
     if (receipt !== undefined) h.push(['receipt-id', receipt]);
     for (const x of extra) h.push([x[0], x[1]]);
     const body = Buffer.from(detail ?? message);
