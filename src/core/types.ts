@@ -129,10 +129,10 @@ export interface Subscription extends AsyncIterable<Delivery>, AsyncDisposable {
    * The same deliveries a batch at a time: each step yields every delivery received and not yet
    * taken (at least one, at most `max`), in the order `for await` would give them; each is settled
    * on its own. Breaking out closes the subscription, as with `for await`. Why: iterating one
-   * delivery per `next()` costs a promise, an iterator result and a microtask per message (~0.3
-   * µs and ~290 B on Node 20), which is a third of what kafkajs itself spends per 128 B record;
-   * a batch pays that once. Use one reader at a time: a second waiting reader (this or `next()`)
-   * rejects with MQ_ERR_INVALID_ARGUMENT.
+   * delivery per `next()` costs a promise, an iterator result and a microtask per message (~290 B
+   * allocated on Node 20); a batch pays that once. Measured in-process on kafka://, that was at
+   * most ~0.1 µs of the API layer's ~0.3–0.45 µs per record (docs/benchmarks.md). Use one reader
+   * at a time: a second waiting reader (this or `next()`) rejects with MQ_ERR_INVALID_ARGUMENT.
    */
   batches(opts?: BatchOptions): AsyncIterable<readonly Delivery[]>;
   /**
