@@ -108,8 +108,8 @@ async function pass(size, topic) {
   // Drain: PUBACKs of one read in one write.
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  let got = 0; let done;
-  const fin = new Promise((r) => (done = r));
+  let got = 0; let done; let lost;
+  const fin = new Promise((r, j) => { done = r; lost = j; });
   const { s, ready } = open(`drain-${topic}`, false, (t, flags, b, start, end, acks) => {
     if (t !== 3) return;
     const tl = b.readUInt16BE(start);
@@ -118,6 +118,8 @@ async function pass(size, topic) {
     if (end - (start + 4 + tl) !== size) throw new Error('bad size');
     if (++got === count) done();
   });
+  // A connection that ends before the backlog is drained fails the run instead of hanging it.
+  s.once('close', () => { if (got < count) lost(new Error(`drain connection closed after ${got} of ${count} messages`)); });
   await ready;
   await fin;
   const ms = performance.now() - t0;
