@@ -37,6 +37,9 @@ async function pass(size, queue) {
   await new Promise((r) => s.once('connect', r));
   let buf = '';
   const waiters = new Map();
+  // An ERROR or a dropped connection fails the receipts still awaited (the broker is stopped in finally).
+  s.on('error', () => {}); // reported through 'close' below
+  s.once('close', () => { for (const w of waiters.values()) w.reject(new Error(`connection closed with ${waiters.size} receipts outstanding`)); waiters.clear(); });
   let connected;
   const conn = new Promise((r) => (connected = r));
   s.on('data', (d) => {
@@ -46,8 +49,8 @@ async function pass(size, queue) {
       const f = buf.slice(0, i);
       buf = buf.slice(i + 1).replace(/^\n+/, '');
       if (f.startsWith('CONNECTED')) connected();
-      else if (f.startsWith('RECEIPT')) { const id = /receipt-id:(.*)/.exec(f)[1]; waiters.get(id)?.(); waiters.delete(id); }
-      else if (f.startsWith('ERROR')) s.destroy(new Error(f));
+      else if (f.startsWith('RECEIPT')) { const id = /receipt-id:(.*)/.exec(f)[1]; waiters.get(id)?.resolve(); waiters.delete(id); }
+      else if (f.startsWith('ERROR')) { for (const w of waiters.values()) w.reject(new Error(f)); waiters.clear(); s.destroy(); }
     }
   });
   s.write('CONNECT\naccept-version:1.2\nhost:/\nheart-beat:0,0\n\n\0');
@@ -62,7 +65,7 @@ async function pass(size, queue) {
   const lane = async () => {
     while (next < count) {
       const from = next; next = Math.min(count, next + 1000);
-      const done = new Promise((r) => waiters.set(`r${next}`, r));
+      const done = new Promise((resolve, reject) => waiters.set(`r${next}`, { resolve, reject }));
       for (let i = from; i < next - 1; i++) s.write(frame);
       s.write(Buffer.concat([head, Buffer.from(`receipt:r${next}\n\n`), body, Buffer.from('\0')]));
       await done;
