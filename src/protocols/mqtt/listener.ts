@@ -19,7 +19,7 @@ import type { EmbeddedTransport } from '../../transports/embedded.js';
 import type { EngineContext, ListenOptions, Listener, RunningListener } from '../../server/listener.js';
 import { MqttBroker, type MqttBrokerOptions } from './session/broker.js';
 import { MqttConnection } from './session/connection.js';
-import { listenOn } from '../../server/tcp.js';
+import { listenOn, stopReadingWhenPaused } from '../../server/tcp.js';
 
 export interface MqttServerOptions extends MqttBrokerOptions {
   host?: string;
@@ -139,16 +139,3 @@ export const mqttListener: Listener = {
     return startMqttServer(engine, { host: opts.host, port: opts.port, users, log: (l) => ctx.log(l) });
   },
 };
-
-/**
- * A paused net.Socket keeps reading until its readable buffer holds the high-water mark (16 KiB by
- * default: 4,096 PUBACKs), so pausing does not stop the wake-ups. With a mark of 1 byte a paused
- * socket stops its read handle after at most one more read; a flowing socket is unaffected (its
- * reads go straight to 'data'). net.Server's `highWaterMark` option would set the writable side's
- * mark too (every write would then report backpressure and emit 'drain'), so only the readable
- * state is changed: a plain field of Node's ReadableState, left alone if absent.
- */
-function stopReadingWhenPaused(socket: net.Socket): void {
-  const rs = (socket as unknown as { _readableState?: { highWaterMark?: unknown } })._readableState;
-  if (rs !== undefined && typeof rs.highWaterMark === 'number') rs.highWaterMark = 1;
-}

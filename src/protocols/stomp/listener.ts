@@ -22,7 +22,7 @@ import type { EmbeddedTransport } from '../../transports/embedded.js';
 import { StompBroker, type StompBrokerOptions } from './session/broker.js';
 import { StompConnection } from './session/connection.js';
 import { socketTransport, webSocketTransport } from './session/transport.js';
-import { listenOn } from '../../server/tcp.js';
+import { listenOn, stopReadingWhenPaused } from '../../server/tcp.js';
 
 export interface StompServerOptions extends StompBrokerOptions {
   host?: string;
@@ -151,19 +151,6 @@ export async function startStompServer(engine: Engine, opts: StompServerOptions 
       return closing;
     },
   };
-}
-
-/**
- * A paused net.Socket keeps reading until its readable buffer holds the high-water mark (16 KiB),
- * so a pause would not stop the reads it is meant to save (read coalescing, connection.ts). With a
- * mark of 1 byte a paused socket stops its read handle after at most one more read; a flowing
- * socket is unaffected (its reads go straight to 'data'). Only the readable side's mark changes
- * (net.Server's `highWaterMark` option would set the writable side's too): a plain field of
- * Node's ReadableState, left alone if absent.
- */
-function stopReadingWhenPaused(socket: net.Socket): void {
-  const rs = (socket as unknown as { _readableState?: { highWaterMark?: unknown } })._readableState;
-  if (rs !== undefined && typeof rs.highWaterMark === 'number') rs.highWaterMark = 1;
 }
 
 export const stompListener: Listener = {
