@@ -15,6 +15,7 @@
  *                          [--protocols resp,amqp] [--modes naive,pipelined,batch]
  *                          [--sizes 128,512,1024,10240] [--scale F] [--quick] [--out DIR]
  *                          [--amqp-durable] [--omnibus-fsync always|interval|never]
+ *                          [--warmup N|P%]   (bench --warmup, the same for every target)
  *   node bench/compare.mjs --report .bench/compare-A.json [.bench/compare-B.json ...]
  *     (tables from earlier runs; a later file's figures replace an earlier one's, so noisy
  *      combinations can be rerun alone with --targets/--modes and merged)
@@ -73,6 +74,8 @@ const ALL_TARGETS = ['redis', 'rabbitmq', 'omnibus-memory', 'omnibus-file'];
 const amqpDurable = argv.includes('--amqp-durable');
 const omnibusFsync = flag('omnibus-fsync', 'interval');
 if (!['always', 'interval', 'never'].includes(omnibusFsync)) throw new Error(`--omnibus-fsync must be always, interval or never, got ${omnibusFsync}`);
+// --warmup N|P%: passed to every bench run, so each target gets the same untimed warm-up per size.
+const warmup = flag('warmup', undefined);
 const MODES = { resp: ['naive', 'pipelined', 'batch'], amqp: ['naive', 'pipelined'] };
 
 // ---------------------------------------------------------------------------------------------
@@ -269,6 +272,7 @@ function runBench(broker, protocol, mode, sizes, scale, jsonFile) {
   if (cf.length) args.push('--count-for', cf.map(([k, v]) => `${k}=${v}`).join(','));
   if (protocol === 'amqp' && amqpDurable) args.push('--durable');
   if (protocol === 'amqp') args.push('--reuse-payloads');
+  if (warmup !== undefined) args.push('--warmup', warmup);
   log(`${broker.name} ${protocol} ${mode}: ${count} msgs${cf.length ? ` (${cf.map(([k, v]) => `${k}=${v}`).join(',')})` : ''}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -402,7 +406,7 @@ async function main() {
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'omnibus-compare-'));
   const jsonDir = path.join(scratch, 'json');
   mkdirSync(jsonDir);
-  const doc = { tool: 'bench/compare.mjs', startedAt: new Date().toISOString(), machine: machine(), options: { targets, protocols, sizes, scale, amqpDurable, omnibusFsync }, brokers: [], runs: [], skipped: [] };
+  const doc = { tool: 'bench/compare.mjs', startedAt: new Date().toISOString(), machine: machine(), options: { targets, protocols, sizes, scale, amqpDurable, omnibusFsync, warmup }, brokers: [], runs: [], skipped: [] };
   const base = path.join(outDir, `compare-${stamp}`);
   const save = () => writeFileSync(`${base}.json`, JSON.stringify(doc, null, 2) + '\n');
 

@@ -12,7 +12,7 @@
  *   KahaDB in the temp dir, STOMP connector with tcpNoDelay and socketBufferSize 4 MiB, AMQ_SOCKBUF=N
  *   overrides it: ActiveMQ's 64 KiB default deadlocks a prefetch-1000 client-individual consumer,
  *   see docs/benchmarks.md "STOMP dequeue stall"). JSONOUT=FILE passes --json FILE,
- *   IDLE=SEC --idle-timeout SEC. stomp: PREFETCH=N subscribes with activemq.prefetchSize N (the
+ *   IDLE=SEC --idle-timeout SEC, WARMUP=N|P% --warmup (the same for both brokers). stomp: PREFETCH=N subscribes with activemq.prefetchSize N (the
  *   driver's `?prefetch=N`; default 1000).
  * Needs `npx tsc -p .` first (runs dist/ through bin/omnibus.js).
  */
@@ -53,6 +53,7 @@ try {
   const bargs = ['bin/omnibus.js', 'bench', '--driver', proto, '--target', `${proto}://127.0.0.1:${port}${proto === 'stomp' && process.env.PREFETCH ? `?prefetch=${process.env.PREFETCH}` : ''}`, '--count', count, '--sizes', sizes, '--broker-pid', String(child.pid)];
   if (process.env.JSONOUT) bargs.push('--json', process.env.JSONOUT);
   if (process.env.IDLE) bargs.push('--idle-timeout', process.env.IDLE);
+  if (process.env.WARMUP) bargs.push('--warmup', process.env.WARMUP);
   const r = spawnSync('node', bargs, { cwd: ROOT, stdio: 'inherit' });
   console.log(`## exit ${r.status} load after ${loadavg().map((x) => x.toFixed(1)).join('/')}`);
 } finally {

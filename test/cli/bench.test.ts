@@ -295,6 +295,42 @@ test('--reuse-payloads recycles batch memory and still verifies on memory://', a
   assert.match(cli.stdout, /reused payload buffers/);
 });
 
+test('--warmup runs an untimed, verified enqueue and dequeue on a topic of its own before each size', async () => {
+  const t = await connect('memory://');
+  const topics: string[] = [];
+  const watched: Transport = {
+    scheme: t.scheme,
+    capabilities: t.capabilities,
+    publish: (topic, messages, opts) => (topics.push(topic), t.publish(topic, messages, opts)),
+    subscribe: (topic, opts) => t.subscribe(topic, opts),
+    close: () => t.close(),
+    [Symbol.asyncDispose]: () => t.close(),
+  };
+  try {
+    const r = await runSeed(watched, seedOpts({ sizes: [16, 64], warmup: { fraction: 0.4 } }));
+    assert.equal(r.ok, true);
+    const seen = [...new Set(topics)];
+    assert.deepEqual(
+      seen.map((x) => x.replace(/^t\w+-/, '')),
+      ['16-warmup', '16', '64-warmup', '64'],
+    );
+    // The timed run's own counts are unchanged: 500 each.
+    for (const s of r.sizes) assert.equal(s.verify.unique, 500);
+  } finally {
+    await t.close();
+  }
+  // A warm-up that loses a message fails the run before anything is timed.
+  const lossy = faulty(await connect('memory://'), 'drop', 50);
+  try {
+    await assert.rejects(runSeed(lossy, seedOpts({ warmup: 100 })), /warm-up of 100 × 64 B did not verify: 1 missing/);
+  } finally {
+    await lossy.close();
+  }
+  const cli = await runCli(['bench', '--count', '2000', '--sizes', '128', '--warmup', '25%', '--quiet']);
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.match(cli.stdout, /warm-up 25 % per size/);
+});
+
 test('after a run every message is acked: the bench group has nothing left to redeliver', async () => {
   const t = await connect('memory://');
   try {

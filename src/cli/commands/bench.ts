@@ -128,6 +128,11 @@ Flags:
                        cost of filling fresh memory (~0.8 GB/s), valid for
                        transports that copy bodies before confirming (memory://,
                        file://); a violation shows up as loss/duplicates
+  --warmup N|P%        before each size, enqueue and dequeue N messages of it (or
+                       P % of its count), verified and untimed, on a topic of
+                       their own, so the timed run measures compiled code in
+                       broker and client (default 0: none, as the source article);
+                       give every compared broker the same warm-up
   --idle-timeout SEC   dequeue gives up after SEC seconds without a message and
                        reports the rest as lost (default 30)
   --json FILE          write every result (all marks, rates, RSS, verification)
@@ -163,6 +168,7 @@ const OPTIONS = {
   ack: { type: 'string' },
   read: { type: 'string' },
   'idle-timeout': { type: 'string' },
+  warmup: { type: 'string' },
   'reuse-payloads': { type: 'boolean' },
   durable: { type: 'boolean' },
   json: { type: 'string' },
@@ -195,6 +201,15 @@ function parseSizes(raw: string): number[] {
   const sizes = raw.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => parseCount(CMD, '--sizes', s, 10));
   if (sizes.length === 0) throw new UsageError(CMD, '--sizes needs at least one size');
   return sizes;
+}
+
+function parseWarmup(raw: string | undefined): SeedOptions['warmup'] {
+  if (raw === undefined) return 0;
+  const pct = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(raw);
+  if (pct === null) return parseCount(CMD, '--warmup', raw, 0);
+  const fraction = Number(pct[1]) / 100;
+  if (!(fraction <= 1)) throw new UsageError(CMD, `--warmup percentage must be at most 100%, got "${raw}"`);
+  return { fraction };
 }
 
 function parseCountFor(raw: string): Map<number, number> {
@@ -259,6 +274,7 @@ export function resolveBenchConfig(argv: readonly string[]): BenchConfig {
     ack,
     read,
     reusePayloads: v['reuse-payloads'] === true,
+    warmup: parseWarmup(str(v.warmup)),
     idleTimeoutMs: v['idle-timeout'] === undefined ? SEED_DEFAULTS.idleTimeoutMs : parseSeconds(str(v['idle-timeout']) ?? ''),
     // Unique per run so a persistent target never mixes in an earlier run's messages.
     topicPrefix: `omnibus-bench-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
@@ -368,7 +384,7 @@ export async function runBench(argv: readonly string[], io: CliIO, version: stri
     if (tooBig !== undefined) throw new UsageError(CMD, `size ${tooBig} exceeds the target's maximum payload of ${maxPayload} bytes`);
     io.stdout.write(
       `omnibus ${version} bench: ${driver.name}; target ${redactUrl(url)}${tempDir ? ' (temp dir)' : ''}${s.brokerPid === undefined ? '' : `; broker pid ${s.brokerPid}`}; sizes ${s.sizes.join(',')}; ${fmtInt(s.count)} msgs` +
-        `${s.countFor?.size ? ` (${[...s.countFor].map(([k, n]) => `${k}=${fmtInt(n)}`).join(', ')})` : ''}; batch ${s.batch}; publishers ${s.publishers}${cfg.driver === 'transport' ? `; prefetch ${s.prefetch}; ack ${s.ack}; read ${s.read ?? 'each'}` : ''}${s.reusePayloads ? '; reused payload buffers' : ''}\n`,
+        `${s.countFor?.size ? ` (${[...s.countFor].map(([k, n]) => `${k}=${fmtInt(n)}`).join(', ')})` : ''}; batch ${s.batch}; publishers ${s.publishers}${cfg.driver === 'transport' ? `; prefetch ${s.prefetch}; ack ${s.ack}; read ${s.read ?? 'each'}` : ''}${s.reusePayloads ? '; reused payload buffers' : ''}${s.warmup ? `; warm-up ${typeof s.warmup === 'number' ? fmtInt(s.warmup) : `${+(s.warmup.fraction * 100).toFixed(2)} %`} per size` : ''}\n`,
     );
     const busy = busyWarning();
     if (busy !== undefined && !cfg.quiet) io.stderr.write(busy + '\n');
