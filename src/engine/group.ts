@@ -28,7 +28,7 @@ import { err } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { DeadlineHeap } from './deadline-heap.js';
 import { RangeSet } from './range-set.js';
-import { decodeBatch, decodeRecordAt, FORMAT_NATIVE, type DecodedRecord } from './record.js';
+import { decodeBatch, decodeRecordAt, FORMAT_NATIVE, plainBodyStart, type DecodedRecord } from './record.js';
 import { GONE_HEADER, nativeFromForeign } from './formats.js';
 import { appendJson, readJson } from './storage/json-log.js';
 import type { Lane } from './topic.js';
@@ -101,6 +101,9 @@ interface DelayedItem {
   /** Body bytes, counted back into the ready bytes when it is due (undefined = unknown, 0). */
   bytes?: number;
 }
+
+/** Receives a message body as `buf[start, end)` (see Group.takeBodies for how long it stays valid). */
+export type BodyVisitor = (buf: Buffer, start: number, end: number) => void;
 
 class Cursor {
   readOffset: number;
@@ -225,6 +228,67 @@ class Cursor {
     }
     if (batches.length > 0) this.setBatches([], 0);
     return undefined;
+  }
+
+  /** Nothing left in the read-ahead (no head, every batch walked): the next record needs a read. */
+  drained(): boolean {
+    return this.#head === undefined && this.#bi >= this.#batches.length;
+  }
+
+  /** Body bytes of the record takePlain() last handed out. */
+  plainBytes = 0;
+
+  /**
+   * peek() + shift() without decoding, for a plain record (record.ts plainBodyStart): `visit`
+   * gets its body as a byte range of the read-ahead. When that is a pooled read buffer, its lease
+   * is retained once per buffer and pushed to `holds`: the range stays valid until the caller
+   * releases it. Returns the record's offset, or -1 when the read-ahead is empty or its next
+   * record is not plain; that record is then left decoded for peek(), and the caller takes the
+   * general path.
+   */
+  takePlain(visit: BodyVisitor, holds: ReadLease[]): number {
+    if (this.#head) return -1;
+    const batches = this.#batches;
+    while (this.#bi < batches.length) {
+      const b = batches[this.#bi]!;
+      if (this.#ri >= b.count) {
+        this.#bi++;
+        this.#ri = 0;
+        this.#pos = 0;
+        continue;
+      }
+      const off = b.baseOffset + this.#ri;
+      const payload = b.payload;
+      const pos = this.#pos;
+      // As peek(): below `from` or settled (not counted in #undecoded) is passed over.
+      if (off < this.#from || off < this.lowWater || this.settled.has(off)) {
+        this.#ri++;
+        this.#pos += 4 + payload.readUInt32LE(pos);
+        continue;
+      }
+      const q = this.skip.size > 0 ? -1 : plainBodyStart(payload, pos);
+      if (q < 0) {
+        // Recovered-delay skips, a record that is not plain, or corrupt framing: peek() applies
+        // its rules from here (and decodes the head, or throws on corruption).
+        this.peek();
+        return -1;
+      }
+      const end = pos + 4 + payload.readUInt32LE(pos);
+      this.#ri++;
+      this.#pos = end;
+      this.#undecoded--;
+      this.taken++;
+      const lease = this.#lease;
+      if (lease !== undefined && holds[holds.length - 1] !== lease) {
+        lease.retain();
+        holds.push(lease);
+      }
+      this.plainBytes = end - q;
+      visit(payload, q, end);
+      return off;
+    }
+    if (batches.length > 0) this.setBatches([], 0);
+    return -1;
   }
 
   /** Consumes the record returned by peek(); it may be kept anywhere, so its buffer is never reused. */
@@ -530,9 +594,33 @@ export class Group {
    * back: use get() when the caller may have to return it (e.g. a move that can fail).
    */
   async takeBatch(max: number): Promise<DecodedRecord[]> {
-    if (this.#closed) throw err('MQ_ERR_CLOSED', `group "${this.name}" is closed`);
     const out: DecodedRecord[] = [];
-    if (!(max > 0)) return out;
+    await this.#takeInto(max, out, undefined);
+    return out;
+  }
+
+  /**
+   * takeBatch() for a caller that needs only the bodies (Redis `RPOP key count` writing its
+   * reply): each body goes to `visit`, in delivery order, and plain records (record.ts
+   * plainBodyStart) are never decoded into objects. Returns how many were taken.
+   *
+   * From the first call on, the group reads ahead into the store's pooled buffers (readLeased):
+   * a 1 KiB drain of 1 GB through fresh 512 KiB reads spent ~20 % of the broker's CPU in V8's
+   * external-memory GCs. A range handed to `visit` stays valid until every lease pushed to
+   * `holds` (also when this rejects) is released; the caller must release each once.
+   */
+  takeBodies(max: number, visit: BodyVisitor, holds: ReadLease[]): Promise<number> {
+    this.#copiesBodies = true;
+    return this.#takeInto(max, undefined, visit, holds);
+  }
+
+  /** takeBodies() was used: the read-ahead goes into pooled buffers (see #fill). */
+  #copiesBodies = false;
+
+  async #takeInto(max: number, out: DecodedRecord[] | undefined, visit: BodyVisitor | undefined, holds: ReadLease[] = []): Promise<number> {
+    if (this.#closed) throw err('MQ_ERR_CLOSED', `group "${this.name}" is closed`);
+    let n = 0;
+    if (!(max > 0)) return n;
     // Exclusive with the pump and get(): they move the same cursors. Holding the pump flag makes
     // any pump requested meanwhile run once this returns.
     while (this.#pumping || this.#getter) await this.whenIdle();
@@ -541,9 +629,27 @@ export class Group {
       if (this.needsHousekeeping) await this.#housekeep();
       const now = this.host.clock.now();
       const checkEach = this.config.messageTtlMs > 0 || this.config.filter !== undefined;
+      const plain = visit !== undefined && !checkEach;
       for (const c of this.cursors) {
         let took = false;
-        while (out.length < max && !this.#closed) {
+        while (n < max && !this.#closed) {
+          // Fastest path: a plain record in the read-ahead, copied by the visitor undecoded.
+          if (plain && c.recoveredAttempts.size === 0 && !c.hasRedeliver()) {
+            const off = c.takePlain(visit, holds);
+            if (off >= 0) {
+              this.#readyBytes = Math.max(0, this.#readyBytes - c.plainBytes);
+              this.#settleOne(c, off);
+              n++;
+              took = true;
+              continue;
+            }
+            // An empty read-ahead is refilled here: through #peek() its first record would be decoded.
+            if (c.drained() && c.readOffset < c.store.endOffset) {
+              const before = c.readOffset;
+              await this.#fill(c);
+              if (c.readOffset > before) continue;
+            }
+          }
           // Fast path: the next record is in the read-ahead and nothing was returned before it.
           let rec: DecodedRecord | undefined;
           let attempts = 0;
@@ -569,16 +675,18 @@ export class Group {
           if ((checkEach || rec.expiresAt !== 0) && (await this.#expireOrFilter(c, rec, attempts, now))) continue;
           this.#unready(rec);
           this.#settleOne(c, rec.offset);
-          out.push(rec);
+          if (out !== undefined) out.push(rec);
+          else visit!(rec.body, 0, rec.body.byteLength);
+          n++;
           took = true;
         }
         if (took) this.host.settledUpTo(c.lane);
-        if (out.length >= max) break;
+        if (n >= max) break;
       }
     } finally {
       this.#endPump();
     }
-    return out;
+    return n;
   }
 
   /**
@@ -1028,7 +1136,7 @@ export class Group {
     const from = c.readOffset;
     let batches: StoredBatch[];
     let lease: ReadLease | undefined;
-    if (c.store.readLeased !== undefined && this.#pinningConsumers > 0) {
+    if (c.store.readLeased !== undefined && (this.#pinningConsumers > 0 || this.#copiesBodies)) {
       ({ batches, lease } = await c.store.readLeased(from, READ_BYTES));
     } else batches = await c.store.read(from, READ_BYTES);
     let next = from;

@@ -265,6 +265,28 @@ function rememberKey(b: Buffer, start: number, len: number): string {
 }
 
 /**
+ * Where the body of the record at byte `pos` of a native batch payload starts, when the record is
+ * plain: no expiry, no delivery time and no headers, so nothing about it can stop its delivery
+ * and a consumer that needs only the bytes can skip decodeRecordAt (a record object and a Buffer
+ * view per message: ~0.1 µs of the ~0.45 µs a Redis RPOP spent per 128 B element). Returns -1
+ * for a record that is not plain, or whose framing is inconsistent (decodeRecordAt then reports
+ * it). The body ends at `pos + 4 + payload.readUInt32LE(pos)`.
+ */
+export function plainBodyStart(payload: Buffer, pos: number): number {
+  if (pos + 14 > payload.byteLength) return -1;
+  const len = payload.readUInt32LE(pos);
+  const recEnd = pos + 4 + len;
+  if (recEnd > payload.byteLength || len < 10) return -1;
+  const flags = payload[pos + 13]!;
+  if ((flags & (F_HEADERS | F_EXPIRES | F_DELIVER_AT)) !== 0) return -1;
+  let q = pos + 14;
+  if (flags & F_PRODUCER) q += 10 + payload.readUInt16LE(q);
+  if (flags & F_KEY) q += 2 + payload.readUInt16LE(q);
+  if (flags & F_PROPS) q += 5 + payload.readUInt32LE(q + 1);
+  return q <= recEnd ? q : -1;
+}
+
+/**
  * Decodes the record that starts at byte `pos` of a native batch payload, giving it `offset`.
  * The next record starts at `pos + result.size`. Throws MQ_ERR_CORRUPT if the framing is
  * inconsistent (storage already verified the CRC, so this means a writer bug, not a torn write).

@@ -385,6 +385,78 @@ test('takeBatch dead-letters expired messages instead of returning them and skip
   await engine.close();
 });
 
+/** takeBodies' results as strings: the ranges it handed out, read after it resolved. */
+async function takeBodies(g: Awaited<ReturnType<Engine['group']>>, max: number): Promise<string[]> {
+  const out: [Buffer, number, number][] = [];
+  const n = await g.takeBodies(max, (b, s, e) => void out.push([b, s, e]), []);
+  assert.equal(n, out.length);
+  return out.map(([b, s, e]) => b.toString('utf8', s, e));
+}
+
+test('takeBodies hands out what takeBatch would, in order: plain records as ranges, the others decoded', async () => {
+  const { engine } = await setup();
+  const props = Buffer.from([1, 2, 3]);
+  const mixed = [
+    rec('plain'),
+    rec('keyed', { key: 'k' }),
+    rec('with-headers', { headers: { h: '1' } }),
+    rec('with-props', { props, propsFormat: 1 }),
+    rec('produced', { producer: { id: 'p', seq: 0 } }),
+    rec(''),
+    rec('x'.repeat(3000)),
+  ];
+  await engine.publish('q', mixed);
+  await engine.publish('r', mixed);
+  const q = await engine.group('q', 'g');
+  const r = await engine.group('r', 'g');
+  const want = (await q.takeBatch(100)).map((x) => x.body.toString());
+  assert.equal(want.length, mixed.length);
+  assert.deepEqual(await takeBodies(r, 3), want.slice(0, 3));
+  assert.equal(r.readyCount, mixed.length - 3);
+  assert.deepEqual(await takeBodies(r, 100), want.slice(3));
+  assert.equal(r.readyCount, 0);
+  assert.equal(r.readyBytes, 0);
+  assert.deepEqual(await takeBodies(r, 100), []);
+  // The plain records came as ranges of their stored batch (not decoded); the one with headers
+  // was decoded and came as its own body.
+  await engine.publish('r', [rec('plain'), rec('h', { headers: { h: '1' } })]);
+  const ranges: [Buffer, number, number][] = [];
+  await r.takeBodies(10, (b, s, e) => void ranges.push([b, s, e]), []);
+  assert.ok(ranges[0]![1] > 0 && ranges[0]![0].length > ranges[0]![2] - ranges[0]![1], 'plain: a range of the batch');
+  assert.equal(ranges[1]![1], 0, 'with headers: its decoded body');
+  await engine.close();
+});
+
+test('takeBodies takes returned messages first, dead-letters expired ones and schedules delayed ones', async () => {
+  const { clock, engine } = await setup();
+  const g = await engine.group('q', 'g', { deadLetter: { topic: 'dlx' } });
+  const now = clock.now();
+  await engine.publish('q', [rec('a'), rec('old', { expiresAt: now + 10 }), rec('later', { deliverAt: now + 1000 }), rec('b'), rec('c')]);
+  const a = await g.get();
+  await a!.nack();
+  clock.advance(20);
+  assert.deepEqual(await takeBodies(g, 10), ['a', 'b', 'c']);
+  assert.deepEqual((await (await engine.group('dlx', 'd')).takeBatch(10)).map((x) => x.body.toString()), ['old']);
+  clock.advance(1000);
+  await settle();
+  assert.deepEqual(await takeBodies(g, 10), ['later']);
+  await engine.close();
+});
+
+test('takeBodies skips what takeNewest took from the read-ahead, and a consumer gets only the rest', async () => {
+  const { engine } = await setup();
+  await engine.publish('q', Array.from({ length: 8 }, (_, i) => rec(String(i))));
+  const g = await engine.group('q', 'g');
+  assert.deepEqual(await takeBodies(g, 2), ['0', '1']);
+  assert.deepEqual((await g.takeNewest(2))?.map((x) => x.body.toString()), ['7', '6']);
+  assert.deepEqual(await takeBodies(g, 3), ['2', '3', '4']);
+  const s = new Sink();
+  g.addConsumer(s);
+  await settle();
+  assert.deepEqual(s.bodies(), ['5']);
+  await engine.close();
+});
+
 test('a consumer added after takeBatch receives only what takeBatch left', async () => {
   const { engine } = await setup();
   await engine.publish('q', Array.from({ length: 6 }, (_, i) => rec(String(i))));

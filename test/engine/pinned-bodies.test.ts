@@ -159,3 +159,30 @@ test('deliveries returned by a closed pinning consumer keep their bytes while ot
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('ranges from takeBodies stay intact until their leases are released, across reads that recycle slabs', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'omnibus-takebodies-'));
+  try {
+    const { storage, engine } = await seeded(dir, N);
+    const g = await engine.group('q', 'g');
+    let next = 0;
+    for (let round = 0; round < 3; round++) {
+      // 500 × 10 KiB is ~10 pooled 512 KiB reads: the ranges of the first must survive the rest.
+      const ranges: [Buffer, number, number][] = [];
+      const holds: import('../../src/engine/storage/types.js').ReadLease[] = [];
+      const n = await g.takeBodies(500, (b, s, e) => void ranges.push([b, s, e]), holds);
+      assert.equal(n, 500);
+      assert.ok(holds.length > 1, `pooled reads held: ${holds.length}`);
+      // Another group reads meanwhile: it may take only slabs nobody holds.
+      const other = await engine.group('q', `other-${round}`, { from: 'earliest' });
+      await other.takeBatch(300);
+      for (const [b, s, e] of ranges) assert.ok(b.subarray(s, e).equals(body(next++)), `body ${next - 1} intact`);
+      for (const l of holds) l.release();
+    }
+    assert.equal(next, N);
+    assert.ok(storage.readPool.reused > 0, 'slabs were reused once released');
+    await engine.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -551,6 +551,25 @@ export class ReplyWriter {
     this.len = p;
   }
 
+  /** `$n\r\n` + `src[start, end)` + `\r\n`: bulk() of a range, without a view of it. */
+  bulkRange(src: Buffer, start: number, end: number): this {
+    const n = end - start;
+    this.ensure(n + 25);
+    const b = this.buf;
+    let p = this.len;
+    b[p++] = 36;
+    p = writeUint(b, p, n);
+    b[p++] = CR;
+    b[p++] = LF;
+    if (n <= SHORT_BYTES) {
+      for (let i = start; i < end; i++) b[p++] = src[i] as number;
+    } else p += src.copy(b, p, start, end);
+    b[p++] = CR;
+    b[p++] = LF;
+    this.len = p;
+    return this;
+  }
+
   private bulkBytes(type: number, data: Uint8Array): void {
     const n = data.length;
     this.ensure(n + 25);

@@ -33,9 +33,10 @@
  * the whole list in memory).
  */
 import type { Engine } from '../../../engine/engine.js';
-import type { DeliveryImpl, Group } from '../../../engine/group.js';
+import type { BodyVisitor, DeliveryImpl, Group } from '../../../engine/group.js';
 import { decodeBatch, FORMAT_NATIVE, type DecodedRecord, type RecordInput } from '../../../engine/record.js';
 import { DEFAULT_GROUP, type Lane } from '../../../engine/topic.js';
+import type { ReadLease } from '../../../engine/storage/types.js';
 import type { RespMeta } from './meta.js';
 import { KeyLocks } from './mutex.js';
 
@@ -197,6 +198,20 @@ export class Lists {
       return this.popLocked(key, end, batch.total);
     });
     return batch.done.then((all) => (all.length > count ? all.slice(0, count) : all));
+  }
+
+  /**
+   * The usual pop (an idle key, popped at its head) with each body handed to `visit` as a byte
+   * range instead of a decoded record (Group.takeBodies): the reply is written from the ranges.
+   * Undefined when the pop needs the general path of pop() (a key in use, whose pop may join
+   * others; the tail end; no list). Resolves with how many were popped; the ranges stay valid
+   * until the leases pushed to `holds` are released (Group.takeBodies).
+   */
+  popBodies(key: string, end: End, count: number, visit: BodyVisitor, holds: ReadLease[]): Promise<number> | undefined {
+    if (count <= 0 || this.locks.isLocked(key)) return undefined;
+    const g = this.existingGroup(key);
+    if (g === undefined || end === this.tail(key)) return undefined;
+    return this.locks.run(key, () => g.takeBodies(count, visit, holds));
   }
 
   /** Pop batches waiting for their key's lock, open for joining (see pop()). */

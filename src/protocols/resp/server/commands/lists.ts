@@ -9,6 +9,8 @@ import { int, kw, positive, str, timeoutSeconds } from '../args.js';
 import { RespError, SYNTAX, WRONGTYPE } from '../errors.js';
 import type { End, ListValue } from '../lists.js';
 import type { Session } from '../session.js';
+import type { ReplyWriter } from '../../writer.js';
+import type { ReadLease } from '../../../../engine/storage/types.js';
 import { cmd, KEY1, type CommandSpec } from './types.js';
 
 function listKey(s: Session, b: Buffer | string): string {
@@ -44,6 +46,24 @@ function pop(end: End) {
     if (lists.length(key) === 0) {
       if (withCount) s.w.nullArray();
       else s.w.nullBulk();
+      return;
+    }
+    const ranges = new BodyRanges();
+    const fast = lists.popBodies(key, end, count, ranges.add, ranges.holds);
+    if (fast !== undefined) {
+      try {
+        const k = await fast;
+        const w = s.w;
+        if (k === 0) {
+          if (withCount) w.nullArray();
+          else w.nullBulk();
+          return;
+        }
+        if (withCount) w.arrayHeader(k);
+        ranges.writeTo(w, 0, k);
+      } finally {
+        ranges.release();
+      }
       return;
     }
     const vals = await lists.pop(key, end, count);
@@ -112,6 +132,28 @@ export function popRun(s: Session, end: End, keyText: string, n: number): Promis
       for (let i = 0; i < n; i++) w.nullBulk();
       return undefined;
     }
+    const ranges = new BodyRanges();
+    const fast = lists.popBodies(key, end, n, ranges.add, ranges.holds);
+    if (fast !== undefined) {
+      return fast.then(
+        (k) => {
+          try {
+            // Large elements go out as they are written (a run of 1,000 × 10 KiB is 10 MB of replies).
+            for (let i = 0; i < k; i += RUN_SLICE) {
+              ranges.writeTo(w, i, Math.min(k, i + RUN_SLICE));
+              if (w === s.out && w.pendingBytes >= FLUSH_BYTES) s.flush();
+            }
+          } finally {
+            ranges.release();
+          }
+          for (let i = k; i < n; i++) w.nullBulk();
+        },
+        (e: unknown) => {
+          ranges.release();
+          for (let i = 0; i < n; i++) s.replyError(e, w);
+        },
+      );
+    }
     popped = lists.pop(key, end, n);
   } catch (e) {
     for (let i = 0; i < n; i++) s.replyError(e, w);
@@ -135,6 +177,35 @@ export function popRun(s: Session, end: End, keyText: string, n: number): Promis
 
 /** Reply bytes after which a pop run hands what it has to the socket. */
 const FLUSH_BYTES = 64 * 1024;
+/** Elements a pop run writes between checks of FLUSH_BYTES. */
+const RUN_SLICE = 16;
+
+/**
+ * The bodies of a pop as byte ranges (Lists.popBodies), in pop order: the reply is written from
+ * them once the pop is done, so a pop that waits for a storage read in between never leaves half
+ * a reply in the connection's writer (where a pub/sub push could land inside it). The ranges stay
+ * valid until release() (Group.takeBodies): the reply writer copies them first.
+ */
+class BodyRanges {
+  readonly #bufs: Buffer[] = [];
+  readonly #bounds: number[] = [];
+  /** Read leases that keep the ranges' buffers from being reused. */
+  readonly holds: ReadLease[] = [];
+  release(): void {
+    for (const l of this.holds) l.release();
+    this.holds.length = 0;
+  }
+  readonly add = (buf: Buffer, start: number, end: number): void => {
+    this.#bufs.push(buf);
+    this.#bounds.push(start, end);
+  };
+  /** Writes ranges [from, to) as bulk strings. */
+  writeTo(w: ReplyWriter, from: number, to: number): void {
+    const bufs = this.#bufs;
+    const bounds = this.#bounds;
+    for (let i = from; i < to; i++) w.bulkRange(bufs[i]!, bounds[2 * i]!, bounds[2 * i + 1]!);
+  }
+}
 
 /** Redis's LRANGE/LTRIM index normalisation: [start, stop] inclusive, or null when empty. */
 function span(startArg: number, stopArg: number, len: number): [number, number] | null {
