@@ -196,15 +196,7 @@ class Cursor {
   /** The next buffered record (decoding it if needed), or undefined when the read-ahead is empty. */
   peek(): DecodedRecord | undefined {
     if (this.#head) return this.#head;
-    const batches = this.#batches;
-    while (this.#bi < batches.length) {
-      const b = batches[this.#bi]!;
-      if (this.#ri >= b.count) {
-        this.#bi++;
-        this.#ri = 0;
-        this.#pos = 0;
-        continue;
-      }
+    for (let b = this.#current(); b !== undefined; b = this.#current()) {
       const off = b.baseOffset + this.#ri;
       this.#ri++;
       if (off < this.#from) {
@@ -226,7 +218,20 @@ class Cursor {
       this.#head = rec;
       return rec;
     }
-    if (batches.length > 0) this.setBatches([], 0);
+    if (this.#batches.length > 0) this.setBatches([], 0);
+    return undefined;
+  }
+
+  /** The read-ahead batch with records left to walk (moving past finished ones), or undefined. */
+  #current(): StoredBatch | undefined {
+    const batches = this.#batches;
+    while (this.#bi < batches.length) {
+      const b = batches[this.#bi]!;
+      if (this.#ri < b.count) return b;
+      this.#bi++;
+      this.#ri = 0;
+      this.#pos = 0;
+    }
     return undefined;
   }
 
@@ -248,15 +253,7 @@ class Cursor {
    */
   takePlain(visit: BodyVisitor, holds: ReadLease[]): number {
     if (this.#head) return -1;
-    const batches = this.#batches;
-    while (this.#bi < batches.length) {
-      const b = batches[this.#bi]!;
-      if (this.#ri >= b.count) {
-        this.#bi++;
-        this.#ri = 0;
-        this.#pos = 0;
-        continue;
-      }
+    for (let b = this.#current(); b !== undefined; b = this.#current()) {
       const off = b.baseOffset + this.#ri;
       const payload = b.payload;
       const pos = this.#pos;
@@ -287,7 +284,7 @@ class Cursor {
       visit(payload, q, end);
       return off;
     }
-    if (batches.length > 0) this.setBatches([], 0);
+    if (this.#batches.length > 0) this.setBatches([], 0);
     return -1;
   }
 
