@@ -18,6 +18,7 @@
  *   node bench/resp-floor.mjs run [--mode naive|pipelined|batch] [--count 20000]
  *                                 [--sizes 128,512,1024,10240] [--targets redis,floor,omnibus]
  *                                 [--old /tmp/old/bin/omnibus.js] [--rounds 1] [--redis-benchmark]
+ *                                 [--warmup N|P%]   (bench --warmup, the same for every target)
  * `run` starts redis-server (no persistence), the floor and `omnibus serve --memory` on free
  * loopback ports, runs the ioredis bench (`omnibus bench --driver redis`) against each, one at a
  * time, with --broker-pid so each server's CPU per phase is recorded, optionally
@@ -196,13 +197,14 @@ async function run() {
   const targets = flag('--targets', 'redis,floor,omnibus').split(',');
   const withRb = argv.includes('--redis-benchmark');
   const rounds = Number(flag('--rounds', '1'));
+  const warmup = flag('--warmup', undefined);
   for (let round = 1; round <= rounds; round++) {
     if (rounds > 1) process.stdout.write(`\nround ${round} of ${rounds}\n`);
-    await runRound(mode, count, sizes, targets, withRb);
+    await runRound(mode, count, sizes, targets, withRb, warmup);
   }
 }
 
-async function runRound(mode, count, sizes, targets, withRb) {
+async function runRound(mode, count, sizes, targets, withRb, warmup) {
   const results = {};
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'resp-floor-'));
   try {
@@ -212,7 +214,7 @@ async function runRound(mode, count, sizes, targets, withRb) {
       try {
         const json = path.join(tmp, `${target}.json`);
         const load = os.loadavg()[0].toFixed(1);
-        execFileSync(process.execPath, [omnibusBin, 'bench', '--driver', 'redis', '--mode', mode, '--target', `redis://127.0.0.1:${port}`, '--count', count, '--sizes', sizes, '--broker-pid', String(child.pid), '--json', json, '--quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
+        execFileSync(process.execPath, [omnibusBin, 'bench', '--driver', 'redis', '--mode', mode, '--target', `redis://127.0.0.1:${port}`, '--count', count, '--sizes', sizes, '--broker-pid', String(child.pid), '--json', json, '--quiet', ...(warmup === undefined ? [] : ['--warmup', warmup])], { stdio: ['ignore', 'ignore', 'inherit'] });
         results[target] = { load, bench: JSON.parse(readFileSync(json, 'utf8')) };
         if (withRb) {
           const c0 = cpuSeconds(child.pid);
