@@ -196,7 +196,19 @@ class Cursor {
   /** The next buffered record (decoding it if needed), or undefined when the read-ahead is empty. */
   peek(): DecodedRecord | undefined {
     if (this.#head) return this.#head;
-    for (let b = this.#current(); b !== undefined; b = this.#current()) {
+    // The batch walk is written out here rather than through #current() (as takePlain has it):
+    // this is every delivery's path, and with the call per record embedded dequeue at 128 B
+    // measured 1.50–1.62 M msg/s against 1.43–1.66 inline (four alternating runs each; medians
+    // 1.55 and 1.62).
+    const batches = this.#batches;
+    while (this.#bi < batches.length) {
+      const b = batches[this.#bi]!;
+      if (this.#ri >= b.count) {
+        this.#bi++;
+        this.#ri = 0;
+        this.#pos = 0;
+        continue;
+      }
       const off = b.baseOffset + this.#ri;
       this.#ri++;
       if (off < this.#from) {
