@@ -551,27 +551,14 @@ export class ReplyWriter {
     this.len = p;
   }
 
-  /** `$n\r\n` + `src[start, end)` + `\r\n`: bulk() of a range, without a view of it. */
-  bulkRange(src: Buffer, start: number, end: number): this {
-    const n = end - start;
-    this.ensure(n + 25);
-    const b = this.buf;
-    let p = this.len;
-    b[p++] = 36;
-    p = writeUint(b, p, n);
-    b[p++] = CR;
-    b[p++] = LF;
-    if (n <= SHORT_BYTES) {
-      for (let i = start; i < end; i++) b[p++] = src[i] as number;
-    } else p += src.copy(b, p, start, end);
-    b[p++] = CR;
-    b[p++] = LF;
-    this.len = p;
+  /** `$n\r\n` + `src[start, end)` + `\r\n`: bulk() of a range of `src`. */
+  bulkRange(src: Uint8Array, start: number, end: number): this {
+    this.bulkBytes(36, src, start, end);
     return this;
   }
 
-  private bulkBytes(type: number, data: Uint8Array): void {
-    const n = data.length;
+  private bulkBytes(type: number, src: Uint8Array, start = 0, end = src.length): void {
+    const n = end - start;
     this.ensure(n + 25);
     const b = this.buf;
     let p = this.len;
@@ -580,9 +567,9 @@ export class ReplyWriter {
     b[p++] = CR;
     b[p++] = LF;
     if (n <= SHORT_BYTES) {
-      for (let i = 0; i < n; i++) b[p++] = data[i] as number;
+      for (let i = start; i < end; i++) b[p++] = src[i] as number;
     } else {
-      b.set(data, p);
+      b.set(start === 0 && end === src.length ? src : src.subarray(start, end), p);
       p += n;
     }
     b[p++] = CR;
