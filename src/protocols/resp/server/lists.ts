@@ -201,17 +201,21 @@ export class Lists {
   }
 
   /**
-   * The usual pop (an idle key, popped at its head) with each body handed to `visit` as a byte
-   * range instead of a decoded record (Group.takeBodies): the reply is written from the ranges.
-   * Undefined when the pop needs the general path of pop() (a key in use, whose pop may join
-   * others; the tail end; no list). Resolves with how many were popped; the ranges stay valid
-   * until the leases pushed to `holds` are released (Group.takeBodies).
+   * pop() with each body handed to `visit` as a byte range, for a caller that writes them out
+   * (RPOP's reply). The usual pop (an idle key, popped at its head) takes them undecoded
+   * (Group.takeBodies); any other goes through pop() and hands over its records' bodies. Resolves
+   * with how many were popped; the ranges stay valid until the leases pushed to `holds` are
+   * released.
    */
-  popBodies(key: string, end: End, count: number, visit: BodyVisitor, holds: ReadLease[]): Promise<number> | undefined {
-    if (count <= 0 || this.locks.isLocked(key)) return undefined;
-    const g = this.existingGroup(key);
-    if (g === undefined || end === this.tail(key)) return undefined;
-    return this.locks.run(key, () => g.takeBodies(count, visit, holds));
+  popBodies(key: string, end: End, count: number, visit: BodyVisitor, holds: ReadLease[]): Promise<number> {
+    if (count > 0 && !this.locks.isLocked(key)) {
+      const g = this.existingGroup(key);
+      if (g !== undefined && end !== this.tail(key)) return this.locks.run(key, () => g.takeBodies(count, visit, holds));
+    }
+    return this.pop(key, end, count).then((vals) => {
+      for (const v of vals) visit(v.body, 0, v.body.byteLength);
+      return vals.length;
+    });
   }
 
   /** Pop batches waiting for their key's lock, open for joining (see pop()). */

@@ -49,36 +49,20 @@ function pop(end: End) {
       return;
     }
     const ranges = new BodyRanges();
-    const fast = lists.popBodies(key, end, count, ranges.add, ranges.holds);
-    if (fast !== undefined) {
-      try {
-        const k = await fast;
-        const w = s.w;
-        if (k === 0) {
-          if (withCount) w.nullArray();
-          else w.nullBulk();
-          return;
-        }
-        if (withCount) w.arrayHeader(k);
+    try {
+      const k = await lists.popBodies(key, end, count, ranges.add, ranges.holds);
+      const w = s.w;
+      if (!withCount) {
+        if (k === 0) w.nullBulk();
+        else ranges.writeTo(w, 0, 1);
+      } else if (k === 0 && count > 0) w.nullArray();
+      else {
+        w.arrayHeader(k);
         ranges.writeTo(w, 0, k);
-      } finally {
-        ranges.release();
       }
-      return;
+    } finally {
+      ranges.release();
     }
-    const vals = await lists.pop(key, end, count);
-    const w = s.w;
-    if (!withCount) {
-      if (vals.length === 0) w.nullBulk();
-      else w.bulk(vals[0]!.body);
-      return;
-    }
-    if (vals.length === 0 && count > 0) {
-      w.nullArray();
-      return;
-    }
-    w.arrayHeader(vals.length);
-    for (const v of vals) w.bulk(v.body);
   };
 }
 
@@ -119,12 +103,13 @@ export function pushRun(s: Session, end: End, keyText: string, values: Buffer[],
 /**
  * A run of `n` pipelined `RPOP key` (or LPOP) on one key, executed as one pop of up to n
  * elements: the first replies get the elements in pop order, the rest a null, exactly what n
- * single pops would answer. One lock and one `takeBatch` instead of n. An empty or missing list
+ * single pops would answer. One lock and one pop (Lists.popBodies) instead of n. An empty or missing list
  * is answered at once (undefined: nothing to wait for).
  */
 export function popRun(s: Session, end: End, keyText: string, n: number): Promise<void> | undefined {
   const w = s.w;
-  let popped: Promise<DecodedRecord[]>;
+  const ranges = new BodyRanges();
+  let popped: Promise<number>;
   try {
     const key = listKey(s, keyText);
     const lists = s.broker.lists;
@@ -132,44 +117,26 @@ export function popRun(s: Session, end: End, keyText: string, n: number): Promis
       for (let i = 0; i < n; i++) w.nullBulk();
       return undefined;
     }
-    const ranges = new BodyRanges();
-    const fast = lists.popBodies(key, end, n, ranges.add, ranges.holds);
-    if (fast !== undefined) {
-      return fast.then(
-        (k) => {
-          try {
-            // Large elements go out as they are written (a run of 1,000 × 10 KiB is 10 MB of replies).
-            for (let i = 0; i < k; i += RUN_SLICE) {
-              ranges.writeTo(w, i, Math.min(k, i + RUN_SLICE));
-              if (w === s.out && w.pendingBytes >= FLUSH_BYTES) s.flush();
-            }
-          } finally {
-            ranges.release();
-          }
-          for (let i = k; i < n; i++) w.nullBulk();
-        },
-        (e: unknown) => {
-          ranges.release();
-          for (let i = 0; i < n; i++) s.replyError(e, w);
-        },
-      );
-    }
-    popped = lists.pop(key, end, n);
+    popped = lists.popBodies(key, end, n, ranges.add, ranges.holds);
   } catch (e) {
     for (let i = 0; i < n; i++) s.replyError(e, w);
     return undefined;
   }
   return popped.then(
-    (vals) => {
-      // Large elements go out as they are written (a run of 1,000 × 10 KiB is 10 MB of replies).
-      const direct = w === s.out;
-      for (const v of vals) {
-        w.bulk(v.body);
-        if (direct && w.pendingBytes >= FLUSH_BYTES) s.flush();
+    (k) => {
+      try {
+        // Large elements go out as they are written (a run of 1,000 × 10 KiB is 10 MB of replies).
+        for (let i = 0; i < k; i += RUN_SLICE) {
+          ranges.writeTo(w, i, Math.min(k, i + RUN_SLICE));
+          if (w === s.out && w.pendingBytes >= FLUSH_BYTES) s.flush();
+        }
+      } finally {
+        ranges.release();
       }
-      for (let i = vals.length; i < n; i++) w.nullBulk();
+      for (let i = k; i < n; i++) w.nullBulk();
     },
     (e: unknown) => {
+      ranges.release();
       for (let i = 0; i < n; i++) s.replyError(e, w);
     },
   );
