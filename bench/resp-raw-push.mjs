@@ -25,6 +25,7 @@ sock.on('data', (d) => {
   pend += d.toString('latin1');
   let i;
   while ((i = pend.indexOf('\r\n')) >= 0) {
+    if (pend[0] === '-') throw new Error(`server replied ${pend.slice(0, i)}`);
     pend = pend.slice(i + 2);
     replies++;
     if (replies === 0) { t0 = performance.now(); for (let k = 0; k < F; k++) { sock.write(cmd); sent++; } continue; }

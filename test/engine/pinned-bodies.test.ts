@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
 import type { ConsumerSink, DeliveryImpl } from '../../src/engine/group.js';
 import { FileStorage } from '../../src/engine/storage/file/index.js';
+import type { ReadLease } from '../../src/engine/storage/types.js';
 
 const KiB = 1024;
 const N = 1500;
@@ -169,7 +170,7 @@ test('ranges from takeBodies stay intact until their leases are released, across
     for (let round = 0; round < 3; round++) {
       // 500 × 10 KiB is ~10 pooled 512 KiB reads: the ranges of the first must survive the rest.
       const ranges: [Buffer, number, number][] = [];
-      const holds: import('../../src/engine/storage/types.js').ReadLease[] = [];
+      const holds: ReadLease[] = [];
       const n = await g.takeBodies(500, (b, s, e) => void ranges.push([b, s, e]), holds);
       assert.equal(n, 500);
       assert.ok(holds.length > 1, `pooled reads held: ${holds.length}`);
