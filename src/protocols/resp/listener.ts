@@ -18,6 +18,7 @@
  *   maxClients         connections beyond it are refused with `-ERR max number of clients reached` (10000)
  */
 import net from 'node:net';
+import { adoptSharedRead } from '../../server/tcp.js';
 import type { EngineContext, Listener, ListenOptions, RunningListener } from '../../server/listener.js';
 import type { EmbeddedTransport } from '../../transports/embedded.js';
 import { Broker } from './server/broker.js';
@@ -81,17 +82,28 @@ export function createRespListener(overrides?: RespListenerOptions): Listener {
       const maxClients = o.maxClients ?? 10000;
       const sessions = new Set<Session>();
       const sockets = new Set<net.Socket>();
-      const server = net.createServer((socket) => {
+      /** Set by close(): called when the last socket has closed. */
+      let allClosed: (() => void) | undefined;
+      // Paused on accept so that adoptSharedRead takes the socket over before its first read.
+      const server = net.createServer({ pauseOnConnect: true }, (accepted) => {
+        let session: Session | undefined;
+        const adopted = adoptSharedRead(accepted, (chunk) => session?.onData(chunk));
+        const socket = adopted ?? accepted;
         sockets.add(socket);
-        socket.on('close', () => sockets.delete(socket));
+        socket.on('close', () => {
+          sockets.delete(socket);
+          if (sockets.size === 0) allClosed?.();
+        });
         if (sessions.size >= maxClients || ctx.signal.aborted) {
           broker.rejectedConnections++;
           socket.setNoDelay(true);
           socket.on('error', () => {});
           socket.end('-ERR max number of clients reached\r\n');
+          if (!adopted) socket.resume();
           return;
         }
-        const s = new Session(cfg, socket);
+        const s = new Session(cfg, socket, adopted !== undefined);
+        session = s;
         sessions.add(s);
         socket.on('close', () => sessions.delete(s));
       });
@@ -110,7 +122,15 @@ export function createRespListener(overrides?: RespListenerOptions): Listener {
         address: `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`,
         close(): Promise<void> {
           closing ??= new Promise<void>((resolve) => {
-            server.close(() => resolve());
+            // Adopted sockets are off the server's count (adoptSharedRead): wait for them here.
+            let listening = true;
+            allClosed = () => {
+              if (!listening && sockets.size === 0) resolve();
+            };
+            server.close(() => {
+              listening = false;
+              allClosed?.();
+            });
             for (const s of sessions) s.close();
             // Half-closed or stuck sockets must not hold shutdown: force after 2 s.
             const force = setTimeout(() => {
