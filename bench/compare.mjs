@@ -16,9 +16,18 @@
  *                          [--sizes 128,512,1024,10240] [--scale F] [--quick] [--out DIR]
  *                          [--amqp-durable] [--omnibus-fsync always|interval|never]
  *                          [--warmup N|P%]   (bench --warmup, the same for every target)
+ *                          [--interleave]
  *   node bench/compare.mjs --report .bench/compare-A.json [.bench/compare-B.json ...]
  *     (tables from earlier runs; a later file's figures replace an earlier one's, so noisy
  *      combinations can be rerun alone with --targets/--modes and merged)
+ *
+ * --interleave: start every target first and run each mode on all of them back to back (Redis,
+ * Omnibus memory://, Omnibus file://), instead of every mode on one target before the next
+ * starts. The runs one ratio compares are then seconds apart, not minutes: this machine's load
+ * moves within a round (one six-round series had Redis measured at load 2.1 and Omnibus at 2.5–3.0
+ * in the same round), and that drift lands in the ratio. The idle brokers stay up meanwhile
+ * (redis-server and an idle Node server cost ~0 % CPU; an idle RabbitMQ's schedulers spin a
+ * little, so AMQP rounds may prefer the default order).
  *
  * --amqp-durable: the AMQP runs use a durable queue and persistent messages (`bench --durable`),
  * so RabbitMQ writes every message to its message store and confirms it once it is synced;
@@ -76,6 +85,7 @@ const omnibusFsync = flag('omnibus-fsync', 'interval');
 if (!['always', 'interval', 'never'].includes(omnibusFsync)) throw new Error(`--omnibus-fsync must be always, interval or never, got ${omnibusFsync}`);
 // --warmup N|P%: passed to every bench run, so each target gets the same untimed warm-up per size.
 const warmup = flag('warmup', undefined);
+const interleave = argv.includes('--interleave');
 const MODES = { resp: ['naive', 'pipelined', 'batch'], amqp: ['naive', 'pipelined'] };
 
 // ---------------------------------------------------------------------------------------------
@@ -406,7 +416,7 @@ async function main() {
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'omnibus-compare-'));
   const jsonDir = path.join(scratch, 'json');
   mkdirSync(jsonDir);
-  const doc = { tool: 'bench/compare.mjs', startedAt: new Date().toISOString(), machine: machine(), options: { targets, protocols, sizes, scale, amqpDurable, omnibusFsync, warmup }, brokers: [], runs: [], skipped: [] };
+  const doc = { tool: 'bench/compare.mjs', startedAt: new Date().toISOString(), machine: machine(), options: { targets, protocols, sizes, scale, amqpDurable, omnibusFsync, warmup, interleave }, brokers: [], runs: [], skipped: [] };
   const base = path.join(outDir, `compare-${stamp}`);
   const save = () => writeFileSync(`${base}.json`, JSON.stringify(doc, null, 2) + '\n');
 
@@ -422,43 +432,72 @@ async function main() {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  const PROTOCOLS_OF = { redis: ['resp'], rabbitmq: ['amqp'], 'omnibus-memory': ['resp', 'amqp'], 'omnibus-file': ['resp', 'amqp'] };
+  /** Starts target `t` (undefined if it serves none of the protocols asked or could not start). */
+  const start = async (t) => {
+    if (!PROTOCOLS_OF[t].some((p) => protocols.includes(p))) return undefined;
+    let broker;
+    try {
+      broker = t === 'redis' ? await startRedis(scratch) : t === 'rabbitmq' ? await startRabbit(scratch) : await startOmnibus(scratch, t === 'omnibus-memory' ? 'memory' : 'file');
+    } catch (e) {
+      const why = `${t}: could not be started: ${e instanceof Error ? e.message : String(e)}`;
+      log(why);
+      doc.skipped.push(why);
+      save();
+      return undefined;
+    }
+    log(`${broker.label} (${broker.version}) pid ${broker.pid}: ${Object.values(broker.url).join(', ')}`);
+    const info = { name: broker.name, label: broker.label, version: broker.version, pid: broker.pid, cpuSecAtStart: procCpu(broker.pid) };
+    doc.brokers.push(info);
+    return { t, broker, info };
+  };
+  const stop = async ({ broker, info }) => {
+    const st = procStatus(broker.pid);
+    info.cpuSecAtEnd = procCpu(broker.pid);
+    info.rssAtEndBytes = st?.rss;
+    await broker.stop();
+    started.splice(started.indexOf(broker), 1);
+    save();
+  };
+  const measure = async ({ t, broker }, protocol, mode) => {
+    const jsonFile = path.join(jsonDir, `${t}-${protocol}-${mode}.json`);
+    const res = await runBench(broker, protocol, mode, sizes, scale, jsonFile);
+    res.loadavgAfter = os.loadavg();
+    doc.runs.push(res);
+    save();
+    if (!alive(broker.pid)) throw new Error(`${broker.name} (pid ${broker.pid}) died during ${protocol} ${mode}`);
+  };
+  const modesOf = (protocol) => MODES[protocol].filter((m) => modesWanted === undefined || list(modesWanted).includes(m));
+
   try {
-    for (const t of targets) {
-      const protoOf = { redis: ['resp'], rabbitmq: ['amqp'], 'omnibus-memory': ['resp', 'amqp'], 'omnibus-file': ['resp', 'amqp'] }[t].filter((p) => protocols.includes(p));
-      if (protoOf.length === 0) continue;
-      let broker;
-      try {
-        broker = t === 'redis' ? await startRedis(scratch) : t === 'rabbitmq' ? await startRabbit(scratch) : await startOmnibus(scratch, t === 'omnibus-memory' ? 'memory' : 'file');
-      } catch (e) {
-        const why = `${t}: could not be started: ${e instanceof Error ? e.message : String(e)}`;
-        log(why);
-        doc.skipped.push(why);
-        save();
-        continue;
+    if (interleave) {
+      // Every target up at once; each mode runs on every target back to back, so the runs a
+      // ratio compares are seconds apart rather than a whole target's modes apart.
+      const up = [];
+      for (const t of targets) {
+        const b = await start(t);
+        if (b) up.push(b);
       }
-      log(`${broker.label} (${broker.version}) pid ${broker.pid}: ${Object.values(broker.url).join(', ')}`);
-      const info = { name: broker.name, label: broker.label, version: broker.version, pid: broker.pid, cpuSecAtStart: procCpu(broker.pid) };
-      doc.brokers.push(info);
       try {
-        for (const protocol of protoOf) {
-          for (const mode of MODES[protocol]) {
-            if (modesWanted !== undefined && !list(modesWanted).includes(mode)) continue;
-            const jsonFile = path.join(jsonDir, `${t}-${protocol}-${mode}.json`);
-            const r = runBench(broker, protocol, mode, sizes, scale, jsonFile);
-            const res = await r;
-            res.loadavgAfter = os.loadavg();
-            doc.runs.push(res);
-            save();
-            if (!alive(broker.pid)) throw new Error(`${broker.name} (pid ${broker.pid}) died during ${protocol} ${mode}`);
+        for (const protocol of protocols) {
+          for (const mode of modesOf(protocol)) {
+            for (const b of up) if (PROTOCOLS_OF[b.t].includes(protocol)) await measure(b, protocol, mode);
           }
         }
       } finally {
-        const st = procStatus(broker.pid);
-        info.cpuSecAtEnd = procCpu(broker.pid);
-        info.rssAtEndBytes = st?.rss;
-        await broker.stop();
-        started.splice(started.indexOf(broker), 1);
-        save();
+        for (const b of up) await stop(b);
+      }
+    } else {
+      for (const t of targets) {
+        const b = await start(t);
+        if (!b) continue;
+        try {
+          for (const protocol of PROTOCOLS_OF[t].filter((p) => protocols.includes(p))) {
+            for (const mode of modesOf(protocol)) await measure(b, protocol, mode);
+          }
+        } finally {
+          await stop(b);
+        }
       }
     }
   } finally {
