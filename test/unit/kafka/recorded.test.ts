@@ -155,7 +155,7 @@ test('kafka-python 2.0.2 (fixed old versions): ApiVersions v0, Metadata, Produce
   const port = await b.start();
   const script = [
     'import kafka',
-    `p = kafka.KafkaProducer(bootstrap_servers="127.0.0.1:${port}", acks=1, compression_type="gzip", request_timeout_ms=5000, max_block_ms=20000, api_version_auto_timeout_ms=20000)`,
+    `p = kafka.KafkaProducer(bootstrap_servers="127.0.0.1:${port}", acks=1, compression_type="gzip", linger_ms=200, request_timeout_ms=5000, max_block_ms=20000, api_version_auto_timeout_ms=20000)`,
     'for i in range(20): p.send("rec-topic", key=b"k%d" % i, value=b"py-%d" % i)',
     'p.flush(20)',
     'p.close(5)',
@@ -168,7 +168,11 @@ test('kafka-python 2.0.2 (fixed old versions): ApiVersions v0, Metadata, Produce
   assert.ok(b.of(ApiKey.ApiVersions).length >= 1);
   const p = producedValues(b);
   assert.deepEqual(p.values, Array.from({ length: 20 }, (_, i) => `py-${i}`));
-  assert.ok(p.codecs.every((c) => c === 1));
+  // kafka-python sends a batch uncompressed when gzip would not make it smaller, as a batch of
+  // one record is (its sender thread drains as soon as a record is queued, linger or not, when
+  // the machine is loaded): every batch gzip or plain, and the 20 records lingered into gzip.
+  assert.ok(p.codecs.every((c) => c === 1 || c === 0), `codecs ${p.codecs.join(',')}`);
+  assert.ok(p.codecs.includes(1), `no gzip batch among ${p.codecs.join(',')}`);
   t.diagnostic(`kafka-python request versions: ${[...new Set(b.frames.map((f) => `${f.frame.readInt16BE(0)}v${f.frame.readInt16BE(2)}`))].join(' ')}`);
 });
 
