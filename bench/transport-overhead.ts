@@ -45,6 +45,9 @@
  * `--control` pairs the raw client with a second raw client instead: the noise floor of the ratio.
  * `--read batches` makes the transport process read with `for await` over `sub.batches()` (one
  * step per batch of what has arrived) instead of over the subscription (one step per delivery).
+ * `--child-node-flags "<flags>"` starts both drain processes of every pair with those Node/V8
+ * flags (the same for both), e.g. `--single-threaded-gc` to see how much of the overhead is the
+ * CPU of V8's parallel scavenger threads.
  *
  *   npx tsc -p . && node --import tsx bench/transport-overhead.ts --pair --targets redis,kafka
  *       --sizes 128,1024 --count 200000 --rounds 5 [--passes 3] [--control] [--read batches]
@@ -169,6 +172,8 @@ const passes = Number(flag('passes', '3'));
 const control = argv.includes('--control');
 /** --read batches: the transport child drains with `for await` over `sub.batches()` instead of over the subscription. */
 const readMode = flag('read', 'each');
+/** With --pair: V8/Node flags for every drain process of a pair (e.g. "--single-threaded-gc"), space-separated. */
+const childNodeFlags = flag('child-node-flags', '').split(' ').filter((f) => f !== '');
 if (readMode !== 'each' && readMode !== 'batches') throw new Error(`--read must be each or batches, got ${readMode}`);
 /** With --pair: a third process per round runs the transport of this checkout (its dist/, built), for A/B. */
 const baseRoot = argv.includes('--base-root') ? path.resolve(flag('base-root', '')) : undefined;
@@ -236,7 +241,7 @@ interface Child {
 }
 
 function child(kind: string, url: string, topic: string, size: number, group: string, buildRoot = root): Child {
-  const args = ['--import', 'tsx', here, '--child', kind, '--build-root', buildRoot, '--url', url, '--topic', topic, '--size', String(size), '--count', String(count), '--group', group, '--passes', String(passes), '--read', readMode];
+  const args = [...childNodeFlags, '--import', 'tsx', here, '--child', kind, '--build-root', buildRoot, '--url', url, '--topic', topic, '--size', String(size), '--count', String(count), '--group', group, '--passes', String(passes), '--read', readMode];
   const c = spawn(process.execPath, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
   let readyLines = 0;
   let waiting: { n: number; resolve: () => void } | undefined;
