@@ -409,6 +409,11 @@ export class Session implements PubSubSubscriber, SessionInfo {
     this.#onSettled = undefined;
     if (wake !== undefined) wake();
     if (this.out.pendingBytes >= FLUSH_AT) this.flush();
+    // The last write in flight answered, on the only connection, with no turn running that will
+    // flush at its end: write now. Deferred, the reply waited for the next event-loop iteration
+    // (the durability wait resolves in the check phase, whose setImmediate then runs one poll
+    // later): one more epoll_pwait per file:// push answered one at a time.
+    else if (q.length === 0 && !this.#running && this.broker.sessions.size === 1) this.flush();
     else deferFlush(this);
   }
 
