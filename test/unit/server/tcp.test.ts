@@ -49,12 +49,24 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   }
 }
 
-test('an adopted socket hands over every byte in order, each read in a buffer of its own', async () => {
+/** One client connected to an adopting server: runs `fn`, then closes both. */
+async function withConnection(fn: (client: net.Socket, a: Accepted) => Promise<void>): Promise<void> {
   const srv = await adoptingServer();
   try {
     const client = net.connect(srv.port, '127.0.0.1');
     await once(client, 'connect');
-    const a = await srv.next();
+    try {
+      await fn(client, await srv.next());
+    } finally {
+      client.destroy();
+    }
+  } finally {
+    await srv.close();
+  }
+}
+
+test('an adopted socket hands over every byte in order, each read in a buffer of its own', () =>
+  withConnection(async (client, a) => {
     // 1 MiB in pieces of varied sizes: many reads, some filling the shared 64 KiB buffer.
     const sent: Buffer[] = [];
     let total = 0;
@@ -68,18 +80,10 @@ test('an adopted socket hands over every byte in order, each read in a buffer of
     assert.ok(a.chunks.length > 1, 'several reads');
     // Buffers kept from earlier reads were not overwritten by later ones.
     assert.ok(a.bytes().equals(Buffer.concat(sent)), 'the bytes as sent, in order');
-    client.destroy();
-  } finally {
-    await srv.close();
-  }
-});
+  }));
 
-test('an adopted socket writes, and its peer ending the connection ends and closes it', async () => {
-  const srv = await adoptingServer();
-  try {
-    const client = net.connect(srv.port, '127.0.0.1');
-    await once(client, 'connect');
-    const a = await srv.next();
+test('an adopted socket writes, and its peer ending the connection ends and closes it', () =>
+  withConnection(async (client, a) => {
     const reply: Buffer[] = [];
     client.on('data', (c: Buffer) => reply.push(c));
     client.write('ping');
@@ -90,17 +94,10 @@ test('an adopted socket writes, and its peer ending the connection ends and clos
     client.end();
     await closed;
     assert.equal(a.socket.destroyed, true);
-  } finally {
-    await srv.close();
-  }
-});
+  }));
 
-test('a paused adopted socket stops reading until resumed, and loses nothing', async () => {
-  const srv = await adoptingServer();
-  try {
-    const client = net.connect(srv.port, '127.0.0.1');
-    await once(client, 'connect');
-    const a = await srv.next();
+test('a paused adopted socket stops reading until resumed, and loses nothing', () =>
+  withConnection(async (client, a) => {
     client.write('a'.repeat(100));
     await until(() => a.bytes().length === 100, 'the first bytes');
     a.socket.pause();
@@ -110,8 +107,4 @@ test('a paused adopted socket stops reading until resumed, and loses nothing', a
     a.socket.resume();
     await until(() => a.bytes().length === 200, 'the bytes sent while paused');
     assert.equal(a.bytes().toString(), 'a'.repeat(100) + 'b'.repeat(100));
-    client.destroy();
-  } finally {
-    await srv.close();
-  }
-});
+  }));
