@@ -198,14 +198,16 @@ test('confluent-kafka (librdkafka via Python): produce with snappy', { timeout: 
   assert.deepEqual(b.frames.filter((f) => f.error).map((f) => String(f.error)), []);
   const p = producedValues(b);
   assert.deepEqual(p.values, Array.from({ length: 50 }, (_, i) => `ck-${i}`));
-  // librdkafka sends a batch uncompressed when snappy would not make it smaller: every batch is
-  // snappy or plain, and every batch of more than one record is snappy. In one full-suite run
-  // librdkafka sent the 50 records as 50 one-record batches (all plain, as they must be): then
-  // there was nothing to compress, which the diagnostic records.
+  // librdkafka sends a batch uncompressed when snappy would not make it smaller, as a batch of a
+  // few of these short records may be: every batch is snappy or plain, and every batch of 10 or
+  // more records (which snappy always shrinks) is snappy. In one full-suite run librdkafka sent
+  // the 50 records as 50 one-record batches, all plain: then there is nothing to compress, and
+  // the diagnostic says so.
   assert.ok(p.codecs.every((c) => c === 2 || c === 0), `codecs ${p.codecs.join(',')}`);
-  const multi = p.codecs.filter((_, i) => p.counts[i]! > 1);
-  assert.ok(multi.every((c) => c === 2), `batches of several records not snappy: codecs ${p.codecs.join(',')}, records ${p.counts.join(',')}`);
-  if (multi.length === 0) t.diagnostic(`librdkafka sent one record per batch (${p.counts.length} batches): no batch to compress`);
+  const large = p.codecs.filter((_, i) => p.counts[i]! >= 10);
+  assert.ok(large.every((c) => c === 2), `batches of 10+ records not snappy: codecs ${p.codecs.join(',')}, records ${p.counts.join(',')}`);
+  t.diagnostic(`librdkafka batches: records ${p.counts.join(',')}, codecs ${p.codecs.join(',')}`);
+  if (large.length === 0) t.diagnostic('librdkafka sent small batches only: none large enough to require snappy');
 });
 
 test('kafka-python with api_version 0.9 / 0.10: magic 0 and 1 message sets (plain and gzip) convert to RecordBatch v2', { timeout: 90_000 }, async (t) => {
