@@ -50,9 +50,9 @@ const SHARED_READ = Buffer.allocUnsafe(64 * 1024);
  * trip (redis-benchmark -P 1, LPUSH and RPOP, medians of 10 alternating runs: 32.0 → 30.0 and
  * 33.0 → 31.5 µs). A copy per read costs ~6 µs per 64 KiB, <0.01 µs per pipelined command.
  *
- * net.Server has no `onread` option, so the accepted socket's handle (`_handle`, which
- * Node's own cluster module moves between sockets the same way) is taken over by a new
- * net.Socket and the original is destroyed without it: that only takes it off the server's
+ * net.Server has no `onread` option, so the accepted socket's handle (`_handle`) is taken over
+ * by a new net.Socket, built from it with `new Socket({ handle })` as net.Server builds the
+ * accepted one, and the original is destroyed without it: that only takes it off the server's
  * connection count, so `server.close()` no longer waits for adopted sockets and the caller must.
  * pause()/resume() still work (they stop and start the handle's reads); 'end', 'close', writes
  * and backpressure are the socket's as before.
