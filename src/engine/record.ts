@@ -30,6 +30,7 @@
  * This module does not validate semantic limits (max payload, header count); the engine does.
  */
 import { err } from '../core/errors.js';
+import { copyInto, readF64LE, readU16LE, readU32LE, writeF64LE, writeU16LE, writeU32LE } from '../core/bytes.js';
 
 export const FORMAT_NATIVE = 0;
 export const FORMAT_KAFKA = 1;
@@ -96,12 +97,13 @@ function headersSize(h: Readonly<Record<string, string>>): number {
 
 /** Size in bytes of one encoded record. */
 export function recordSize(r: RecordInput): number {
-  let n = 4 + 10 + r.body.byteLength;
+  // `length`, not `byteLength` (equal for bytes): the latter is a LoadIC call here (core/bytes.ts).
+  let n = 4 + 10 + r.body.length;
   if (r.expiresAt !== undefined) n += 8;
   if (r.deliverAt !== undefined) n += 8;
   if (r.key !== undefined) n += 2 + Buffer.byteLength(r.key);
   if (r.headers !== undefined && hasKeys(r.headers)) n += headersSize(r.headers);
-  if (r.props !== undefined) n += 5 + r.props.byteLength;
+  if (r.props !== undefined) n += 5 + r.props.length;
   if (r.producer !== undefined) n += 10 + Buffer.byteLength(r.producer.id);
   return n;
 }
@@ -158,7 +160,7 @@ export function encodeBatchInto(records: readonly RecordInput[], buf: Buffer, po
 
 function encodeInto(buf: Buffer, start: number, r: RecordInput): number {
   let p = start + 4;
-  p = buf.writeDoubleLE(r.timestamp, p);
+  p = writeF64LE(buf, r.timestamp, p);
   buf[p++] = r.priority;
   const hasHeaders = r.headers !== undefined && hasKeys(r.headers);
   const flags =
@@ -172,15 +174,15 @@ function encodeInto(buf: Buffer, start: number, r: RecordInput): number {
   if (r.producer !== undefined) {
     const n = buf.write(r.producer.id, p + 2, 'utf8');
     if (n > 0xffff) throw err('MQ_ERR_INVALID_ARGUMENT', 'producer id longer than 65535 bytes');
-    buf.writeUInt16LE(n, p);
-    p = buf.writeDoubleLE(r.producer.seq, p + 2 + n);
+    writeU16LE(buf, n, p);
+    p = writeF64LE(buf, r.producer.seq, p + 2 + n);
   }
-  if (r.expiresAt !== undefined) p = buf.writeDoubleLE(r.expiresAt, p);
-  if (r.deliverAt !== undefined) p = buf.writeDoubleLE(r.deliverAt, p);
+  if (r.expiresAt !== undefined) p = writeF64LE(buf, r.expiresAt, p);
+  if (r.deliverAt !== undefined) p = writeF64LE(buf, r.deliverAt, p);
   if (r.key !== undefined) {
     const n = buf.write(r.key, p + 2, 'utf8');
     if (n > 0xffff) throw err('MQ_ERR_INVALID_ARGUMENT', 'message key longer than 65535 bytes');
-    buf.writeUInt16LE(n, p);
+    writeU16LE(buf, n, p);
     p += 2 + n;
   }
   if (hasHeaders) {
@@ -193,28 +195,32 @@ function encodeInto(buf: Buffer, start: number, r: RecordInput): number {
     for (const k in h) {
       const kn = buf.write(k, p + 2, 'utf8');
       if (kn > 0xffff) throw err('MQ_ERR_INVALID_ARGUMENT', 'header name longer than 65535 bytes');
-      buf.writeUInt16LE(kn, p);
+      writeU16LE(buf, kn, p);
       p += 2 + kn;
       const vn = buf.write(h[k]!, p + 4, 'utf8');
-      buf.writeUInt32LE(vn, p);
+      writeU32LE(buf, vn, p);
       p += 4 + vn;
       count++;
     }
     if (count > 0xffff) throw err('MQ_ERR_INVALID_ARGUMENT', 'more than 65535 headers');
-    buf.writeUInt16LE(count, countAt);
-    buf.writeUInt32LE(p - lenAt - 4, lenAt);
+    writeU16LE(buf, count, countAt);
+    writeU32LE(buf, p - lenAt - 4, lenAt);
   }
   if (r.props !== undefined) {
     buf[p++] = r.propsFormat ?? 0;
-    p = buf.writeUInt32LE(r.props.byteLength, p);
-    buf.set(r.props, p);
-    p += r.props.byteLength;
+    const props = r.props;
+    p = writeU32LE(buf, props.length, p);
+    copyInto(buf, props, p);
+    p += props.length;
   }
-  if (r.body.byteLength > 0) {
-    buf.set(r.body, p);
-    p += r.body.byteLength;
+  // Buffer methods and `byteLength` cost a LoadIC call each here (see core/bytes.ts).
+  const body = r.body;
+  const n = body.length;
+  if (n > 0) {
+    copyInto(buf, body, p);
+    p += n;
   }
-  buf.writeUInt32LE(p - start - 4, start);
+  writeU32LE(buf, p - start - 4, start);
   return p;
 }
 
@@ -273,16 +279,18 @@ function rememberKey(b: Buffer, start: number, len: number): string {
  * it). The body ends at `pos + 4 + payload.readUInt32LE(pos)`.
  */
 export function plainBodyStart(payload: Buffer, pos: number): number {
-  if (pos + 14 > payload.byteLength) return -1;
-  const len = payload.readUInt32LE(pos);
+  const size = payload.length;
+  if (pos + 14 > size) return -1;
+  const len = readU32LE(payload, pos);
   const recEnd = pos + 4 + len;
-  if (recEnd > payload.byteLength || len < 10) return -1;
+  if (recEnd > size || len < 10) return -1;
   const flags = payload[pos + 13]!;
   if ((flags & (F_HEADERS | F_EXPIRES | F_DELIVER_AT)) !== 0) return -1;
   let q = pos + 14;
-  if (flags & F_PRODUCER) q += 10 + payload.readUInt16LE(q);
-  if (flags & F_KEY) q += 2 + payload.readUInt16LE(q);
-  if (flags & F_PROPS) q += 5 + payload.readUInt32LE(q + 1);
+  // A length read past the buffer puts q past its end, so past recEnd: the check says -1.
+  if (flags & F_PRODUCER) q += 10 + readU16LE(payload, q);
+  if (flags & F_KEY) q += 2 + readU16LE(payload, q);
+  if (flags & F_PROPS) q += 5 + readU32LE(payload, q + 1);
   return q <= recEnd ? q : -1;
 }
 
@@ -292,13 +300,13 @@ export function plainBodyStart(payload: Buffer, pos: number): number {
  * inconsistent (storage already verified the CRC, so this means a writer bug, not a torn write).
  */
 export function decodeRecordAt(payload: Buffer, pos: number, offset: number): DecodedRecord {
-  const end = payload.byteLength;
+  const end = payload.length;
   if (pos + 14 > end) throw err('MQ_ERR_CORRUPT', `record ${offset} overruns its batch`);
-  const len = payload.readUInt32LE(pos);
+  const len = readU32LE(payload, pos);
   const recEnd = pos + 4 + len;
   if (recEnd > end || len < 10) throw err('MQ_ERR_CORRUPT', `record ${offset} has a bad length`);
   let q = pos + 4;
-  const timestamp = payload.readDoubleLE(q);
+  const timestamp = readF64LE(payload, q);
   q += 8;
   const priority = payload[q++]!;
   const flags = payload[q++]!;
