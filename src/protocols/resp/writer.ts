@@ -28,6 +28,8 @@
  * errors (Redis never sends them), or decide which RESP3 type a command replies with.
  */
 
+import { copyInto } from '../../core/bytes.js';
+
 export type RespVersion = 2 | 3;
 
 /**
@@ -569,7 +571,9 @@ export class ReplyWriter {
     if (n <= SHORT_BYTES) {
       for (let i = start; i < end; i++) b[p++] = src[i] as number;
     } else {
-      b.set(start === 0 && end === src.length ? src : src.subarray(start, end), p);
+      // A view built directly and the prototype's set: `src.subarray` and `b.set` each cost a
+      // LoadIC call per element here (core/bytes.ts); ~40 instead of ~48 ns per 128 B element.
+      copyInto(b, start === 0 && end === src.length ? src : new Uint8Array(src.buffer, src.byteOffset + start, n), p);
       p += n;
     }
     b[p++] = CR;

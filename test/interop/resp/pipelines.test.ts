@@ -78,3 +78,36 @@ test('concurrent pipelined RPOP from several clients hand out every element exac
     await srv.close();
   }
 });
+
+test('file://: RPOP with a count from several clients on their own keys at once returns only each key\'s elements, every one once, in order', async () => {
+  // Pops on file:// wait for storage reads, so several are in flight together, each collecting its
+  // elements' byte ranges (reused collectors, commands/lists.ts BodyRanges) before its reply.
+  const dir = mkdtempSync(path.join(tmpdir(), 'omnibus-resp-popcount-'));
+  const srv = await startServer(`file://${dir}?fsync=interval`);
+  const clients = Array.from({ length: CLIENTS }, () => new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 }));
+  try {
+    await Promise.all(clients.map((r, c) => r.lpush(`q.count.${c}`, ...Array.from({ length: PER_CLIENT }, (_, i) => `${c}:${i}:${'x'.repeat(i % 200)}`))));
+    const got = await Promise.all(
+      clients.map(async (r, c) => {
+        const p = r.pipeline();
+        for (let i = 0; i < PER_CLIENT / 20 + 1; i++) p.rpop(`q.count.${c}`, 20);
+        const replies = ((await p.exec()) ?? []).map(([e, v]) => {
+          assert.equal(e, null);
+          return v as string[] | null;
+        });
+        assert.equal(replies.at(-1), null, 'the list is empty after its elements');
+        return replies.slice(0, -1).flat() as string[];
+      }),
+    );
+    for (let c = 0; c < CLIENTS; c++) {
+      assert.deepEqual(
+        got[c],
+        Array.from({ length: PER_CLIENT }, (_, i) => `${c}:${i}:${'x'.repeat(i % 200)}`),
+      );
+    }
+  } finally {
+    for (const c of clients) c.disconnect();
+    await srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

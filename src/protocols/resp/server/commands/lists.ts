@@ -48,7 +48,7 @@ function pop(end: End) {
       else s.w.nullBulk();
       return;
     }
-    const ranges = new BodyRanges();
+    const ranges = BodyRanges.take();
     try {
       const k = await lists.popBodies(key, end, count, ranges.add, ranges.holds);
       const w = s.w;
@@ -108,7 +108,7 @@ export function pushRun(s: Session, end: End, keyText: string, values: Buffer[],
  */
 export function popRun(s: Session, end: End, keyText: string, n: number): Promise<void> | undefined {
   const w = s.w;
-  const ranges = new BodyRanges();
+  let ranges: BodyRanges | undefined;
   let popped: Promise<number>;
   try {
     const key = listKey(s, keyText);
@@ -117,26 +117,29 @@ export function popRun(s: Session, end: End, keyText: string, n: number): Promis
       for (let i = 0; i < n; i++) w.nullBulk();
       return undefined;
     }
+    ranges = BodyRanges.take();
     popped = lists.popBodies(key, end, n, ranges.add, ranges.holds);
   } catch (e) {
+    ranges?.release();
     for (let i = 0; i < n; i++) s.replyError(e, w);
     return undefined;
   }
+  const taken = ranges;
   return popped.then(
     (k) => {
       try {
         // Large elements go out as they are written (a run of 1,000 × 10 KiB is 10 MB of replies).
         for (let i = 0; i < k; i += RUN_SLICE) {
-          ranges.writeTo(w, i, Math.min(k, i + RUN_SLICE));
+          taken.writeTo(w, i, Math.min(k, i + RUN_SLICE));
           if (w === s.out && w.pendingBytes >= FLUSH_BYTES) s.flush();
         }
       } finally {
-        ranges.release();
+        taken.release();
       }
       for (let i = k; i < n; i++) w.nullBulk();
     },
     (e: unknown) => {
-      ranges.release();
+      taken.release();
       for (let i = 0; i < n; i++) s.replyError(e, w);
     },
   );
@@ -154,17 +157,31 @@ const RUN_SLICE = 16;
  * valid until release() (Group.takeBodies): the reply writer copies them first.
  */
 class BodyRanges {
-  readonly #bufs: Buffer[] = [];
+  /** Released instances, reused: a pop of 1,000 grew two fresh arrays to 1,000 and 2,000 slots. */
+  static readonly #pool: BodyRanges[] = [];
+  static take(): BodyRanges {
+    return BodyRanges.#pool.pop() ?? new BodyRanges();
+  }
+  readonly #bufs: (Buffer | undefined)[] = [];
   readonly #bounds: number[] = [];
+  #n = 0;
   /** Read leases that keep the ranges' buffers from being reused. */
   readonly holds: ReadLease[] = [];
+  /** Lets go of the ranges (and of this instance: it must not be used after). */
   release(): void {
     for (const l of this.holds) l.release();
     this.holds.length = 0;
+    // Drop the references, so a pooled instance pins no segment or read buffer.
+    const bufs = this.#bufs;
+    for (let i = 0; i < this.#n; i++) bufs[i] = undefined;
+    this.#n = 0;
+    if (BodyRanges.#pool.length < 4) BodyRanges.#pool.push(this);
   }
   readonly add = (buf: Buffer, start: number, end: number): void => {
-    this.#bufs.push(buf);
-    this.#bounds.push(start, end);
+    const i = this.#n++;
+    this.#bufs[i] = buf;
+    this.#bounds[2 * i] = start;
+    this.#bounds[2 * i + 1] = end;
   };
   /** Writes ranges [from, to) as bulk strings. */
   writeTo(w: ReplyWriter, from: number, to: number): void {
