@@ -559,6 +559,55 @@ export class ReplyWriter {
     return this;
   }
 
+  /**
+   * Bulk strings for the byte ranges `[bounds[2i], bounds[2i + 1])` of `src`, i in [from, to),
+   * which lie in increasing order without overlapping (e.g. the bodies of consecutive stored
+   * records): the same bytes as bulkRange() per range. The whole span from the first range's
+   * start to the last one's end is copied into the reply buffer at once, then each body is moved
+   * (`copyWithin`) into place and framed. That is one view and one copy per run instead of a view
+   * per range, which made a 128 B element cost ~43 ns to copy against ~17 ns here, besides the
+   * garbage. Meant for short ranges close together: bytes between the ranges are copied too, and
+   * a long range twice.
+   */
+  bulkRun(src: Uint8Array, bounds: readonly number[], from: number, to: number): this {
+    if (to <= from) return this;
+    const first = bounds[2 * from]!;
+    const span = bounds[2 * to - 1]! - first;
+    // The span goes in at offset d, so that no framed element ever overwrites a byte of the span
+    // not yet moved: before range i, what is written must end at or before its source.
+    let w = 0;
+    let d = 0;
+    for (let i = from; i < to; i++) {
+      const start = bounds[2 * i]!;
+      const n = bounds[2 * i + 1]! - start;
+      if (w - (start - first) > d) d = w - (start - first);
+      w += uintLength(n) + 5 + n;
+    }
+    this.ensure(Math.max(d + span, w));
+    const b = this.buf;
+    const base = this.len;
+    copyInto(b, new Uint8Array(src.buffer, src.byteOffset + first, span), base + d);
+    let p = base;
+    for (let i = from; i < to; i++) {
+      const start = bounds[2 * i]!;
+      const n = bounds[2 * i + 1]! - start;
+      const r = base + d + (start - first);
+      // Header digits first into place would overlap this range's own source when it moves
+      // right (p + header > r), so the body moves first, then the header and CRLF go around it.
+      const h = uintLength(n) + 3;
+      TA_COPY_WITHIN.call(b, p + h, r, r + n);
+      b[p] = 36;
+      p = writeUint(b, p + 1, n);
+      b[p++] = CR;
+      b[p++] = LF;
+      p += n;
+      b[p++] = CR;
+      b[p++] = LF;
+    }
+    this.len = p;
+    return this;
+  }
+
   private bulkBytes(type: number, src: Uint8Array, start = 0, end = src.length): void {
     const n = end - start;
     this.ensure(n + 25);
@@ -594,6 +643,18 @@ export interface ChunkSink {
   readonly writableLength: number;
 }
 const CRLF_RE = /[\r\n]/g;
+
+const TA_COPY_WITHIN = Uint8Array.prototype.copyWithin;
+
+/** Decimal digits of a non-negative safe integer. */
+function uintLength(v: number): number {
+  let n = 1;
+  while (v >= 10) {
+    v = Math.floor(v / 10);
+    n++;
+  }
+  return n;
+}
 
 /** Write a non-negative safe integer in decimal at p; returns the new position. */
 function writeUint(b: Buffer, p: number, v: number): number {

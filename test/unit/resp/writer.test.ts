@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import net from 'node:net';
 import { ReplyWriter } from '../../../src/protocols/resp/index.js';
 import type { RespVersion } from '../../../src/protocols/resp/index.js';
@@ -236,5 +237,49 @@ describe('ReplyWriter.writeTo over a real socket', () => {
     } finally {
       p.close();
     }
+  });
+});
+
+describe('ReplyWriter.bulkRun', () => {
+  it('writes exactly what bulkRange writes range by range, for any increasing ranges, gaps, sizes and prior output', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(300), fc.nat(1200)), { minLength: 1, maxLength: 40 }),
+        fc.nat(70_000),
+        fc.integer({ min: 256, max: 70_000 }),
+        fc.nat(1_000),
+        (shape, prior, slabSize, lead) => {
+          // Ranges laid out as [gap][body][gap][body]... after `lead` bytes of a view that starts
+          // 3 bytes into its ArrayBuffer (stored payloads are such views), with varied bytes.
+          const bounds: number[] = [];
+          let pos = lead;
+          for (const [gap, len] of shape) {
+            pos += gap;
+            bounds.push(pos, pos + len);
+            pos += len;
+          }
+          const src = Buffer.alloc(3 + pos + 7);
+          for (let i = 0; i < src.length; i++) src[i] = (i * 31 + 7) & 0xff;
+          const view = src.subarray(3);
+          const pad = Buffer.alloc(prior, 0x2e);
+          const a = new ReplyWriter({ slabSize });
+          const b = new ReplyWriter({ slabSize });
+          a.raw(pad);
+          b.raw(pad);
+          a.bulkRun(view, bounds, 0, shape.length);
+          for (let i = 0; i < shape.length; i++) b.bulkRange(view, bounds[2 * i]!, bounds[2 * i + 1]!);
+          assert.deepEqual(a.take(), b.take());
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('writes the middle of a run when from and to cut it, and nothing for an empty one', () => {
+    const src = Buffer.from('..abc..de..fgh');
+    const bounds = [2, 5, 7, 9, 11, 14];
+    const w = new ReplyWriter();
+    w.bulkRun(src, bounds, 1, 3).bulkRun(src, bounds, 2, 2);
+    assert.equal(w.take().toString(), '$2\r\nde\r\n$3\r\nfgh\r\n');
   });
 });
