@@ -184,9 +184,11 @@ class BodyRanges {
     this.holds.length = 0;
     // Drop the references, so a pooled instance pins no segment or read buffer.
     const bufs = this.#bufs;
-    for (let i = 0; i < this.#n; i++) bufs[i] = undefined;
+    const n = this.#n;
+    for (let i = 0; i < n; i++) bufs[i] = undefined;
     this.#n = 0;
-    if (BodyRanges.#pool.length < 4) BodyRanges.#pool.push(this);
+    // A collector grown by a pop of very many elements is left to the GC, not kept.
+    if (n <= 10_000 && BodyRanges.#pool.length < 4) BodyRanges.#pool.push(this);
   }
   readonly add = (buf: Buffer, start: number, end: number): void => {
     const i = this.#n++;
