@@ -844,8 +844,8 @@ export class Engine {
     let anyKey = false;
     const first = records[0];
     for (const r of records) {
-      if (r.body.byteLength > max) {
-        throw err('MQ_ERR_PAYLOAD_TOO_LARGE', `message body of ${r.body.byteLength} bytes exceeds the limit of ${max}`);
+      if (r.body.length > max) {
+        throw err('MQ_ERR_PAYLOAD_TOO_LARGE', `message body of ${r.body.length} bytes exceeds the limit of ${max}`);
       }
       if (r.key !== undefined) anyKey = true;
       if (r.priority !== first!.priority) uniform = false;

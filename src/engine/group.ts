@@ -670,7 +670,7 @@ export class Group {
             }
             if (rec.deliverAt > now) {
               this.#unready(rec);
-              this.#schedule(c, rec.offset, attempts, rec.deliverAt, rec.body.byteLength);
+              this.#schedule(c, rec.offset, attempts, rec.deliverAt, rec.body.length);
               continue;
             }
           } else {
@@ -685,7 +685,7 @@ export class Group {
           this.#unready(rec);
           this.#settleOne(c, rec.offset);
           if (out !== undefined) out.push(rec);
-          else visit!(rec.body, 0, rec.body.byteLength);
+          else visit!(rec.body, 0, rec.body.length);
           n++;
           took = true;
         }
@@ -899,7 +899,7 @@ export class Group {
       if (rec.deliverAt > now) {
         c.shift();
         this.#unready(rec);
-        this.#schedule(c, rec.offset, prev, rec.deliverAt, rec.body.byteLength);
+        this.#schedule(c, rec.offset, prev, rec.deliverAt, rec.body.length);
         continue;
       }
       return { rec, attempts: prev, fromRedeliver: false };
@@ -979,7 +979,7 @@ export class Group {
     if (maxBytes > 0 && records !== undefined) {
       let bytes = this.readyBytes;
       for (const r of records) {
-        bytes += r.body.byteLength;
+        bytes += r.body.length;
         if (bytes > maxBytes) throw err('MQ_ERR_REJECTED', `queue "${this.topicName}" is full (max length bytes ${maxBytes})`);
       }
     }
@@ -987,7 +987,7 @@ export class Group {
 
   /** The engine appended these records to the topic: they are ready in this group. */
   appended(records: readonly { readonly body: Uint8Array }[]): void {
-    for (const r of records) this.#readyBytes += r.body.byteLength;
+    for (const r of records) this.#readyBytes += r.body.length;
   }
 
   /** Body bytes of the ready messages (see #readyBytes). */
@@ -1002,14 +1002,14 @@ export class Group {
    */
   async recountReadyBytes(): Promise<number> {
     let n = 0;
-    for (const r of await this.peekReady()) n += r.body.byteLength;
+    for (const r of await this.peekReady()) n += r.body.length;
     this.#readyBytes = n;
     return n;
   }
 
   /** A ready message stops being ready (leased, delayed, dropped, taken). */
   #unready(rec: DecodedRecord): void {
-    this.#readyBytes = Math.max(0, this.#readyBytes - rec.body.byteLength);
+    this.#readyBytes = Math.max(0, this.#readyBytes - rec.body.length);
   }
 
   /** Some consumer ever had a non-zero priority: picking must compare priorities. */
@@ -1084,7 +1084,7 @@ export class Group {
       if (rec.deliverAt > now) {
         c.shift();
         this.#unready(rec);
-        this.#schedule(c, rec.offset, prev, rec.deliverAt, rec.body.byteLength);
+        this.#schedule(c, rec.offset, prev, rec.deliverAt, rec.body.length);
         continue;
       }
       if ((rec.expiresAt !== 0 || this.config.messageTtlMs > 0 || this.config.filter !== undefined) && (await this.#expireOrFilter(c, rec, prev, now))) {
@@ -1238,10 +1238,10 @@ export class Group {
       this.#settle(d.cursor, d.rec.offset);
     } else if (delayMs > 0) {
       const due = this.host.clock.now() + delayMs;
-      this.#schedule(d.cursor, d.rec.offset, d.attempt, due, d.rec.body.byteLength);
+      this.#schedule(d.cursor, d.rec.offset, d.attempt, due, d.rec.body.length);
       this.#recordNack(d.cursor, d.rec.offset, d.attempt, due);
     } else {
-      this.#readyBytes += d.rec.body.byteLength;
+      this.#readyBytes += d.rec.body.length;
       d.cursor.redeliver.push({ offset: d.rec.offset, attempts: d.attempt, rec: d.rec });
       this.#recordNack(d.cursor, d.rec.offset, d.attempt, 0);
     }
@@ -1283,7 +1283,7 @@ export class Group {
       );
       return;
     }
-    this.#readyBytes += d.rec.body.byteLength;
+    this.#readyBytes += d.rec.body.length;
     d.cursor.redeliver.push({ offset: d.rec.offset, attempts: d.attempt, rec: d.rec });
     this.#recordNack(d.cursor, d.rec.offset, d.attempt, 0);
   }
