@@ -575,29 +575,40 @@ export class ReplyWriter {
     const span = bounds[2 * to - 1]! - first;
     // The span goes in at offset d, so that no framed element ever overwrites a byte of the span
     // not yet moved: before range i, what is written must end at or before its source.
+    // Stored bodies of one batch mostly share a length: its digits are worked out once.
+    let lastN = -1;
+    let digits = 0;
     let w = 0;
     let d = 0;
     for (let i = from; i < to; i++) {
       const start = bounds[2 * i]!;
       const n = bounds[2 * i + 1]! - start;
       if (w - (start - first) > d) d = w - (start - first);
-      w += uintLength(n) + 5 + n;
+      if (n !== lastN) {
+        lastN = n;
+        digits = uintLength(n);
+      }
+      w += digits + 5 + n;
     }
     this.ensure(Math.max(d + span, w));
     const b = this.buf;
     const base = this.len;
     copyInto(b, new Uint8Array(src.buffer, src.byteOffset + first, span), base + d);
     let p = base;
+    lastN = -1;
     for (let i = from; i < to; i++) {
       const start = bounds[2 * i]!;
       const n = bounds[2 * i + 1]! - start;
       const r = base + d + (start - first);
+      if (n !== lastN) {
+        lastN = n;
+        digits = writeUint(DIGITS, 0, n);
+      }
       // Header digits first into place would overlap this range's own source when it moves
       // right (p + header > r), so the body moves first, then the header and CRLF go around it.
-      const h = uintLength(n) + 3;
-      TA_COPY_WITHIN.call(b, p + h, r, r + n);
-      b[p] = 36;
-      p = writeUint(b, p + 1, n);
+      TA_COPY_WITHIN.call(b, p + digits + 3, r, r + n);
+      b[p++] = 36;
+      for (let k = 0; k < digits; k++) b[p++] = DIGITS[k]!;
       b[p++] = CR;
       b[p++] = LF;
       p += n;
@@ -645,6 +656,8 @@ export interface ChunkSink {
 const CRLF_RE = /[\r\n]/g;
 
 const TA_COPY_WITHIN = Uint8Array.prototype.copyWithin;
+/** The decimal digits of bulkRun's current length. */
+const DIGITS = Buffer.alloc(20);
 
 /** Decimal digits of a non-negative safe integer. */
 function uintLength(v: number): number {
