@@ -25,6 +25,7 @@
  * committed offsets (engine.ts keeps those; they need no per-message state).
  */
 import { err } from '../core/errors.js';
+import { readU32LE } from '../core/bytes.js';
 import type { Clock } from '../core/clock.js';
 import { DeadlineHeap } from './deadline-heap.js';
 import { RangeSet } from './range-set.js';
@@ -282,7 +283,8 @@ class Cursor {
         this.peek();
         return -1;
       }
-      const end = pos + 4 + payload.readUInt32LE(pos);
+      // plainBodyStart checked this length against the payload.
+      const end = pos + 4 + readU32LE(payload, pos);
       this.#ri++;
       this.#pos = end;
       this.#undecoded--;

@@ -560,14 +560,46 @@ export class ReplyWriter {
   }
 
   /**
+   * Bulk strings for the byte ranges `[bounds[2i], bounds[2i + 1])` of `bufs[i]`, i in [from, to):
+   * the same bytes as bulkRange() per range. Consecutive short ranges of one buffer a few bytes
+   * apart (the bodies of records stored one after the other) go out as one bulkRun; any other
+   * range on its own.
+   */
+  bulkRanges(bufs: readonly (Uint8Array | undefined)[], bounds: readonly number[], from: number, to: number): this {
+    // A run's span is copied into the current slab: a span that does not fit one would make
+    // ensure() allocate a buffer of its own per run (measured with whole 1,000 × 128 B pops as
+    // runs: 0.38–0.48 µs of broker CPU per element instead of 0.34–0.37).
+    const maxSpan = this.slabSize >> 2;
+    let i = from;
+    while (i < to) {
+      const buf = bufs[i]!;
+      let j = i + 1;
+      if (bounds[2 * i + 1]! - bounds[2 * i]! <= RUN_MAX_BYTES) {
+        const spanEnd = bounds[2 * i]! + maxSpan;
+        while (j < to && bufs[j] === buf) {
+          const start = bounds[2 * j]!;
+          const gap = start - bounds[2 * j - 1]!;
+          const end = bounds[2 * j + 1]!;
+          if (gap < 0 || gap > RUN_MAX_GAP || end - start > RUN_MAX_BYTES || end > spanEnd) break;
+          j++;
+        }
+      }
+      if (j - i > 1) this.bulkRun(buf, bounds, i, j);
+      else this.bulkBytes(36, buf, bounds[2 * i]!, bounds[2 * i + 1]!);
+      i = j;
+    }
+    return this;
+  }
+
+  /**
    * Bulk strings for the byte ranges `[bounds[2i], bounds[2i + 1])` of `src`, i in [from, to),
    * which lie in increasing order without overlapping (e.g. the bodies of consecutive stored
    * records): the same bytes as bulkRange() per range. The whole span from the first range's
    * start to the last one's end is copied into the reply buffer at once, then each body is moved
    * (`copyWithin`) into place and framed. That is one view and one copy per run instead of a view
-   * per range, which made a 128 B element cost ~43 ns to copy against ~17 ns here, besides the
-   * garbage. Meant for short ranges close together: bytes between the ranges are copied too, and
-   * a long range twice.
+   * per range: measured in the writer with 128 B bodies, 28 ns per element here against ~43 ns
+   * for a view and a copy, besides the view's garbage. Meant for short ranges close together
+   * (bulkRanges picks them): bytes between the ranges are copied too, and every range twice.
    */
   bulkRun(src: Uint8Array, bounds: readonly number[], from: number, to: number): this {
     if (to <= from) return this;
@@ -586,7 +618,7 @@ export class ReplyWriter {
       if (w - (start - first) > d) d = w - (start - first);
       if (n !== lastN) {
         lastN = n;
-        digits = uintLength(n);
+        digits = writeUint(DIGITS, 0, n);
       }
       w += digits + 5 + n;
     }
@@ -658,16 +690,10 @@ const CRLF_RE = /[\r\n]/g;
 const TA_COPY_WITHIN = Uint8Array.prototype.copyWithin;
 /** The decimal digits of bulkRun's current length. */
 const DIGITS = Buffer.alloc(20);
-
-/** Decimal digits of a non-negative safe integer. */
-function uintLength(v: number): number {
-  let n = 1;
-  while (v >= 10) {
-    v = Math.floor(v / 10);
-    n++;
-  }
-  return n;
-}
+/** Longest range bulkRanges puts in a run (a run copies its bytes twice). */
+const RUN_MAX_BYTES = 1024;
+/** Most bytes between two ranges of a run (a plain stored record's header is 14). */
+const RUN_MAX_GAP = 256;
 
 /** Write a non-negative safe integer in decimal at p; returns the new position. */
 function writeUint(b: Buffer, p: number, v: number): number {

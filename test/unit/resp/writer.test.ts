@@ -275,6 +275,42 @@ describe('ReplyWriter.bulkRun', () => {
     );
   });
 
+  it('bulkRanges writes what bulkRange writes range by range, whichever ranges it groups into runs', () => {
+    fc.assert(
+      fc.property(
+        // [gap before, length, whether the range starts a new buffer]: gaps and lengths on both
+        // sides of the run limits (256 B apart, 1 KiB long, a quarter slab in all).
+        fc.array(fc.tuple(fc.nat(400), fc.nat(1500), fc.boolean()), { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 256, max: 70_000 }),
+        (shape, slabSize) => {
+          const bufs: Buffer[] = [];
+          const bounds: number[] = [];
+          let src = Buffer.alloc(0);
+          let pos = 0;
+          let sources = 0;
+          for (const [gap, len, fresh] of shape) {
+            if (fresh || sources === 0) {
+              sources++;
+              src = Buffer.alloc(200_000);
+              for (let i = 0; i < src.length; i++) src[i] = (i * 13 + sources) & 0xff;
+              pos = 0;
+            }
+            pos += gap;
+            bufs.push(src);
+            bounds.push(pos, pos + len);
+            pos += len;
+          }
+          const a = new ReplyWriter({ slabSize });
+          const b = new ReplyWriter({ slabSize });
+          a.bulkRanges(bufs, bounds, 0, shape.length);
+          for (let i = 0; i < shape.length; i++) b.bulkRange(bufs[i]!, bounds[2 * i]!, bounds[2 * i + 1]!);
+          assert.deepEqual(a.take(), b.take());
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('writes the middle of a run when from and to cut it, and nothing for an empty one', () => {
     const src = Buffer.from('..abc..de..fgh');
     const bounds = [2, 5, 7, 9, 11, 14];

@@ -145,17 +145,6 @@ export function popRun(s: Session, end: End, keyText: string, n: number): Promis
   );
 }
 
-/** Longest element written as part of a run (a run copies its bytes twice, see bulkRun). */
-const RUN_MAX_BYTES = 1024;
-/** Most bytes between two elements of a run (a plain stored record's header is 14). */
-const RUN_MAX_GAP = 256;
-/**
- * Most bytes a run spans: its copy must fit the reply writer's 64 KiB slab, or the writer would
- * allocate a buffer of its own per run (measured: a run of a whole 1,000 × 128 B pop so cost
- * the broker 0.38–0.48 µs per element instead of 0.34–0.37).
- */
-const RUN_MAX_SPAN = 16 * 1024;
-
 /** Reply bytes after which a pop run hands what it has to the socket. */
 const FLUSH_BYTES = 64 * 1024;
 /** Elements a pop run writes between checks of FLUSH_BYTES. */
@@ -196,32 +185,9 @@ class BodyRanges {
     this.#bounds[2 * i] = start;
     this.#bounds[2 * i + 1] = end;
   };
-  /**
-   * Writes ranges [from, to) as bulk strings. Consecutive short ranges of one buffer a few bytes
-   * apart (the bodies of records stored one after the other) go out as one run (ReplyWriter
-   * bulkRun); any other range on its own.
-   */
+  /** Writes ranges [from, to) as bulk strings. */
   writeTo(w: ReplyWriter, from: number, to: number): void {
-    const bufs = this.#bufs;
-    const bounds = this.#bounds;
-    let i = from;
-    while (i < to) {
-      const buf = bufs[i]!;
-      let j = i + 1;
-      if (bounds[2 * i + 1]! - bounds[2 * i]! <= RUN_MAX_BYTES) {
-        const spanEnd = bounds[2 * i]! + RUN_MAX_SPAN;
-        while (j < to && bufs[j] === buf) {
-          const start = bounds[2 * j]!;
-          const gap = start - bounds[2 * j - 1]!;
-          const end = bounds[2 * j + 1]!;
-          if (gap < 0 || gap > RUN_MAX_GAP || end - start > RUN_MAX_BYTES || end > spanEnd) break;
-          j++;
-        }
-      }
-      if (j - i > 1) w.bulkRun(buf, bounds, i, j);
-      else w.bulkRange(buf, bounds[2 * i]!, bounds[2 * i + 1]!);
-      i = j;
-    }
+    w.bulkRanges(this.#bufs, this.#bounds, from, to);
   }
 }
 
